@@ -1,0 +1,159 @@
+"""The machinery under config.py: build frozen dataclasses from TOML tables, strictly.
+
+Kept apart from the model so the model reads as documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import MISSING, Field
+from typing import Any, TypeVar
+
+from controlroom.games import suggest
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the user as one line."""
+
+
+def doc(text: str) -> dict[str, str]:
+    """Field metadata carrying the field's one-line documentation."""
+    return {"doc": text}
+
+
+class Located:
+    """Finds the line of a key in the source text, for messages that point at it."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.lines = text.splitlines()
+
+    def line_of(self, path: tuple[str, ...]) -> int | None:
+        """Best-effort line number (1-based) of a dotted key path, or None."""
+        if not path:
+            return None
+        found = self._table_header(path)
+        if found is not None:
+            return found
+        table_line = self._table_header(path[:-1]) if len(path) > 1 else 0
+        if table_line is None:
+            return None
+        key = re.compile(rf"^\s*[\"']?{re.escape(path[-1])}[\"']?\s*=")
+        for number in range(table_line, len(self.lines)):
+            text = self.lines[number]
+            if number > table_line and text.lstrip().startswith("["):
+                break
+            if key.match(text):
+                return number + 1
+        return None
+
+    def _table_header(self, path: tuple[str, ...]) -> int | None:
+        dotted = r"\s*\.\s*".join(rf"[\"']?{re.escape(p)}[\"']?" for p in path)
+        header = re.compile(rf"^\s*\[\s*{dotted}\s*\]")
+        for number, text in enumerate(self.lines):
+            if header.match(text):
+                return number + 1
+        return None
+
+    def error(self, path: tuple[str, ...], message: str) -> ConfigError:
+        """A ConfigError naming file, key and line."""
+        line = self.line_of(path)
+        where = f"{self.source}:{line}" if line else self.source
+        return ConfigError(f"{where}: {'.'.join(path) or '(top level)'}: {message}")
+
+
+def build_section(cls: type[T], raw: Any, path: tuple[str, ...], at: Located) -> T:
+    """Build dataclass `cls` from a TOML table, refusing unknown keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise at.error(path, f"must be a table, not {_kind(raw)}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            hint = suggest(key, list(fields))
+            raise at.error((*path, key), f"unknown key{hint}; valid keys: {', '.join(fields)}")
+    values = {
+        name: _convert(hints[name], raw[name], (*path, name), at)
+        for name in fields
+        if name in raw
+    }
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build_section(hint, value, path, at)  # type: ignore[arg-type]
+    if origin is dict:
+        _, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise at.error(path, f"must be a table, not {_kind(value)}")
+        return {k: _convert(value_type, v, (*path, k), at) for k, v in value.items()}
+    if origin is list:
+        (item_type,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise at.error(path, f"must be a list, not {_kind(value)}")
+        return [_convert(item_type, v, path, at) for v in value]
+    if origin in (types.UnionType, typing.Union):
+        raise TypeError(f"unions are not supported in the config model: {path}")
+    return _scalar(hint, value, path, at)
+
+
+def _scalar(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise at.error(path, "must be an integer, not a boolean")
+    if not isinstance(value, hint):
+        raise at.error(path, f"must be {_kind_name(hint)}, not {_kind(value)} ({value!r})")
+    return value
+
+
+def _kind_name(hint: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        hint, str(hint)
+    )
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def to_plain(obj: Any) -> Any:
+    """A dataclass model as plain TOML-ready data, leaving out internal fields."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: to_plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.metadata.get("internal")
+        }
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+def field_docs(cls: type[Any]) -> list[tuple[str, Any, str]]:
+    """(name, default, doc) of each documented field, for `config check` and help."""
+    out: list[tuple[str, Any, str]] = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        out.append((f.name, _default(f), str(f.metadata.get("doc", ""))))
+    return out
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None

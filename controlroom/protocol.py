@@ -1,0 +1,203 @@
+"""The wire between the TUI (or host CLI) and the agent: the one module both halves share.
+
+JSON, one object per line, UTF-8. Every agent -> client message has a "type":
+
+- ``hello``    first line on connect: {"type": "hello", "protocol": 1, "version": "0.1.0",
+               "hostname": str, "boot_id": str}
+- ``snapshot`` right after hello: {"type": "snapshot", "state": <State>}
+- ``update``   a delta: {"type": "update", "state": <partial State>}; see `apply_update`
+- ``event``    something happened: {"type": "event", "event": <Event>}
+- ``reply``    the answer to a request: {"type": "reply", "id": 7, "ok": true, "result": {...}}
+               or {"type": "reply", "id": 7, "ok": false, "error": {"code": str, "message": str}}
+
+client -> agent: {"id": 7, "op": "add_game", "args": {...}}; `id` is chosen by the client
+(an int or a string) and echoed. Mutating ops are idempotent (adding a game that is
+already wanted changes nothing), so a retry after a dropped link never starts a second
+trainer.
+
+The State (snapshot.state) is a JSON object with these top-level keys; an update carries
+any subset. "games" merges per game (a null value removes that game); every other key
+replaces the whole value:
+
+- host:   {hostname, boot_id, boot_time, agent_version, agent_started, now,
+           uptime_s, reboots_24h}
+- gpus:   [{index, name, utilization, memory_used, memory_total, temperature_c, power_w,
+            power_limit_w, processes: [{pid, game, memory_used}]}]   (bytes, %, C, W)
+- gpu_error: str | null     why no GPU is shown ("no NVIDIA driver", ...)
+- system: {cpu_percent, ram_used, ram_total, load_avg: [1m, 5m, 15m], disk_free}
+- games:  {name: GameState}
+- boots:  [{boot_id, boot_time, first_seen, last_heartbeat, uptime_s, downtime_before_s,
+            load: {games, trainers, gpu_memory_used, gpu_temp_c}}]  oldest first
+- events: [Event]  the newest ones, oldest first
+- policy: {profile, ramp: {...}, guard: {...}, plan: {...}}  (filled by the policy issue)
+- history: {gpu_util: [float], gpu_mem: [float], gpu_temp: [float], gpu_power: [float],
+            cpu: [float], ram: [float]}  recent samples for the gauges, oldest first
+
+GameState: {game, env_id, wanted: bool, state: one of GAME_STATES, settings: {num_envs,
+num_steps, minibatch_size, ...}, target_episodes, pid, started_at, restarts,
+last_exit: str|null, next_restart_at: float|null, checkpoint: {time, global_step,
+episodes}|null, metrics: {global_step, episodes, episodes_per_hour, sps,
+return_mean, return_min, return_max, time}|null, return_history: [float],
+gpu_memory_used: int|null, added_at}
+
+Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from controlroom import __version__
+
+PROTOCOL_VERSION: Final = 1
+MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
+
+GAME_STATES: Final = (
+    "starting", "running", "stopping", "stopped", "crashed", "backoff",
+    "crash_loop", "hung", "paused", "done",
+)  # fmt: skip
+
+EVENT_KINDS: Final = (
+    "agent_started", "game_added", "game_removed", "game_scaled", "trainer_started",
+    "trainer_stopped", "trainer_exited", "crash", "restart", "crash_loop", "hung",
+    "adopted", "reboot", "checkpoint", "ramp_step", "ramp_ceiling", "guard_refused",
+    "guard_paused", "guard_resumed", "migrated", "rolled_back", "profile_applied",
+    "trial_started", "trial_finished", "target_reached", "queue_started", "error",
+)  # fmt: skip
+
+# op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
+_INT, _STR, _BOOL, _NUM, _DICT = (int,), (str,), (bool,), (int, float), (dict,)
+OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
+    "ping": {},
+    "status": {},
+    "add_game": {"game": (_STR, True), "settings": (_DICT, False)},
+    "remove_game": {"game": (_STR, True)},
+    "start_game": {"game": (_STR, True)},
+    "stop_game": {"game": (_STR, True)},
+    "scale_game": {"game": (_STR, True), "num_envs": (_INT, True)},
+    "stop_all": {},
+    "reboots": {},
+    "events": {"limit": (_INT, False), "since": (_NUM, False)},
+    "game_log": {"game": (_STR, True), "lines": (_INT, False)},
+    "apply_profile": {"name": (_STR, True), "dry_run": (_BOOL, False)},
+    "set_ramp": {"enabled": (_BOOL, True)},
+    "migrate": {"game": (_STR, True), "settings": (_DICT, True)},
+    "rollback": {"game": (_STR, True)},
+    "trial": {"game": (_STR, True), "settings": (_DICT, True), "minutes": (_NUM, True)},
+    "plan": {},
+}
+
+ERROR_CODES: Final = (
+    "bad_json", "bad_request", "too_long", "unknown_op", "unknown_game", "invalid",
+    "refused", "not_found", "internal",
+)  # fmt: skip
+
+
+class ProtocolError(Exception):
+    """A message that breaks the protocol; `code` is one of ERROR_CODES."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as one UTF-8 JSON line."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """Parse one line into a JSON object, or raise ProtocolError."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError("too_long", f"line of {len(line)} bytes > {MAX_LINE_BYTES}")
+    try:
+        obj = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_json", "a message must be a JSON object")
+    return obj
+
+
+def request(req_id: int | str, op: str, **args: Any) -> dict[str, Any]:
+    """A client request message."""
+    return {"id": req_id, "op": op, "args": args}
+
+
+def parse_request(obj: dict[str, Any]) -> tuple[int | str | None, str, dict[str, Any]]:
+    """Validate a decoded request against OPS; return (id, op, args) or raise."""
+    req_id = obj.get("id")
+    if req_id is not None and (not isinstance(req_id, int | str) or isinstance(req_id, bool)):
+        raise ProtocolError("bad_request", "id must be an integer or a string")
+    op, args = obj.get("op"), obj.get("args", {})
+    if not isinstance(op, str):
+        raise ProtocolError("bad_request", "op must be a string")
+    if op not in OPS:
+        raise ProtocolError("unknown_op", f"unknown op {op!r}; known: {', '.join(OPS)}")
+    if not isinstance(args, dict):
+        raise ProtocolError("bad_request", "args must be an object")
+    _check_args(op, args)
+    return req_id, op, args
+
+
+def _check_args(op: str, args: dict[str, Any]) -> None:
+    spec = OPS[op]
+    for name in args:
+        if name not in spec:
+            raise ProtocolError("bad_request", f"{op}: unknown argument {name!r}")
+    for name, (types_, required) in spec.items():
+        if name not in args:
+            if required:
+                raise ProtocolError("bad_request", f"{op}: missing argument {name!r}")
+            continue
+        value = args[name]
+        if isinstance(value, bool) and bool not in types_ or not isinstance(value, types_):
+            want = " or ".join(t.__name__ for t in types_)
+            raise ProtocolError("bad_request", f"{op}: {name} must be {want}")
+
+
+def reply_ok(req_id: int | str | None, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A successful reply."""
+    return {"type": "reply", "id": req_id, "ok": True, "result": result or {}}
+
+
+def reply_error(req_id: int | str | None, code: str, message: str) -> dict[str, Any]:
+    """A failed reply."""
+    return {"type": "reply", "id": req_id, "ok": False,
+            "error": {"code": code, "message": message}}  # fmt: skip
+
+
+def hello(hostname: str, boot_id: str) -> dict[str, Any]:
+    """The agent's first line."""
+    return {"type": "hello", "protocol": PROTOCOL_VERSION, "version": __version__,
+            "hostname": hostname, "boot_id": boot_id}  # fmt: skip
+
+
+def check_hello(obj: dict[str, Any]) -> None:
+    """Raise ProtocolError unless `obj` is a hello this client can talk to."""
+    if obj.get("type") != "hello":
+        raise ProtocolError("bad_request", f"expected hello, got {obj.get('type')!r}")
+    theirs = obj.get("protocol")
+    if theirs != PROTOCOL_VERSION:
+        raise ProtocolError(
+            "invalid",
+            f"agent speaks protocol {theirs} (controlroom {obj.get('version')}); this client "
+            f"speaks {PROTOCOL_VERSION} (controlroom {__version__}): upgrade the older side",
+        )
+
+
+def apply_update(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Apply an update's partial state to a snapshot state, in place; returns it."""
+    for key, value in delta.items():
+        if key == "games" and isinstance(value, dict):
+            games = state.setdefault("games", {})
+            for name, game in value.items():
+                if game is None:
+                    games.pop(name, None)
+                else:
+                    games[name] = game
+        else:
+            state[key] = value
+    return state

@@ -1,0 +1,73 @@
+"""The actor-critic networks: CleanRL's Nature CNN for Atari and its MLP for CartPole."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.distributions import Categorical
+
+_INV_255 = 1.0 / 255.0
+
+
+def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights and constant bias, as in the PPO reference implementations."""
+    nn.init.orthogonal_(layer.weight, std)  # type: ignore[arg-type]  # Conv/Linear weight
+    nn.init.constant_(layer.bias, bias)  # type: ignore[arg-type]  # Conv/Linear bias
+    return layer
+
+
+def nature_cnn(channels: int) -> nn.Sequential:
+    """Torso of Mnih et al. 2015 for 84x84 frames."""
+    return nn.Sequential(
+        layer_init(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
+        layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+        layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+        nn.Flatten(),
+        layer_init(nn.Linear(64 * 7 * 7, 512)), nn.ReLU(),
+    )
+
+
+def mlp(inputs: int) -> nn.Sequential:
+    """Torso of CleanRL's ppo.py for low-dimensional observations."""
+    return nn.Sequential(
+        layer_init(nn.Linear(inputs, 64)), nn.Tanh(),
+        layer_init(nn.Linear(64, 64)), nn.Tanh(),
+    )
+
+
+class Agent(nn.Module):
+    """Shared torso with policy and value heads.
+
+    Observations may arrive as uint8 frames; they become float only here, one minibatch at
+    a time, so the rollout buffer stays four times smaller than CleanRL's float32 copy."""
+
+    def __init__(self, obs_shape: tuple[int, ...], n_actions: int) -> None:
+        super().__init__()
+        self.pixels = len(obs_shape) == 3
+        self.torso = nature_cnn(obs_shape[0]) if self.pixels else mlp(obs_shape[0])
+        hidden = 512 if self.pixels else 64
+        self.actor = layer_init(nn.Linear(hidden, n_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
+
+    def features(self, obs: torch.Tensor) -> torch.Tensor:
+        """Torso output for a batch of raw observations."""
+        x = obs.float().mul_(_INV_255) if self.pixels else obs.float()
+        out: torch.Tensor = self.torso(x)
+        return out
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """State values, shape [batch]."""
+        out: torch.Tensor = self.critic(self.features(obs))
+        return out.squeeze(-1)
+
+    def act(self, obs: torch.Tensor, action: torch.Tensor | None = None,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample (or score) actions: (action, log_prob, entropy, value)."""
+        hidden = self.features(obs)
+        dist = Categorical(logits=self.actor(hidden))
+        if action is None:
+            action = dist.sample()
+        value: torch.Tensor = self.critic(hidden)
+        return action, dist.log_prob(action), dist.entropy(), value.squeeze(-1)
