@@ -68,6 +68,8 @@ class Agent(nn.Module):
         hidden = self.features(obs)
         dist = Categorical(logits=self.actor(hidden))
         if action is None:
-            action = dist.sample()
+            action = dist.sample()  # type: ignore[no-untyped-call]  # torch.distributions
         value: torch.Tensor = self.critic(hidden)
-        return action, dist.log_prob(action), dist.entropy(), value.squeeze(-1)
+        log_prob = dist.log_prob(action)  # type: ignore[no-untyped-call]  # is untyped
+        entropy = dist.entropy()  # type: ignore[no-untyped-call]  # in torch 2.x stubs
+        return action, log_prob, entropy, value.squeeze(-1)

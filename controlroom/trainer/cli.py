@@ -1,0 +1,115 @@
+"""Command line: parse, validate (exit 2 before any work), resume, train."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from controlroom.trainer.settings import (
+    SettingsError,
+    TrainerSettings,
+    check_run_dir,
+    make_settings,
+    parse_overrides,
+)
+
+log = logging.getLogger("controlroom.trainer")
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+Resumed = tuple[Path, dict[str, Any]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train one game; 0 on budget or signal (after a final checkpoint), 2 on bad settings."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s trainer %(levelname)s "
+                        "%(message)s", stream=sys.stderr)
+    overrides = parse_overrides(argv)
+    try:
+        settings, resumed, lock = prepare(overrides)
+    except SettingsError as exc:
+        print(f"controlroom.trainer: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _train(settings, resumed)
+    finally:
+        lock.close()
+
+
+def prepare(overrides: dict[str, Any]) -> tuple[TrainerSettings, Resumed | None, IO[str]]:
+    """Settings merged over the checkpoint's when resuming, all checked, run dir locked."""
+    settings = make_settings(overrides)
+    check_run_dir(settings.run_path)
+    lock = _lock_run_dir(settings.run_path)
+    try:
+        resumed = _find_resume(settings, overrides)
+        if resumed:
+            merged = {**resumed[1]["settings"], **overrides, "run_dir": settings.run_dir}
+            settings = make_settings(merged)
+        _check_extras(settings)
+    except BaseException:
+        lock.close()
+        raise
+    return settings, resumed, lock
+
+
+def _lock_run_dir(run_dir: Path) -> IO[str]:
+    # Two trainers appending to one run would interleave checkpoints and metrics.
+    fh = open(run_dir / "trainer.lock", "a")  # noqa: SIM115  # held for the process life
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        fh.close()
+        raise SettingsError(f"another trainer holds {run_dir}") from exc
+    return fh
+
+
+def _find_resume(settings: TrainerSettings, overrides: dict[str, Any]) -> Resumed | None:
+    from controlroom.trainer import checkpoint
+
+    run_dir = settings.run_path
+    checkpoint.remove_stale_temps(run_dir)
+    if not settings.resume:
+        if checkpoint.list_checkpoints(run_dir):
+            raise SettingsError(f"{run_dir} already has checkpoints: pass --resume to "
+                                "continue them, or choose another --run-dir")
+        return None
+    found = checkpoint.load_newest_good(run_dir)
+    if found is None:
+        log.warning("--resume: no usable checkpoint in %s; starting fresh", run_dir)
+        return None
+    _check_same_game(found, overrides)
+    return found
+
+
+def _check_same_game(found: Resumed, overrides: dict[str, Any]) -> None:
+    saved = TrainerSettings(game=found[1]["settings"]["game"]).env_id
+    asked = TrainerSettings(game=overrides.get("game", saved)).env_id
+    if saved != asked:
+        raise SettingsError(f"checkpoint {found[0]} is from {saved}, not {asked}")
+
+
+def _check_extras(settings: TrainerSettings) -> None:
+    import torch
+
+    from controlroom.trainer.metrics import tensorboard_available
+
+    if settings.tensorboard and not tensorboard_available():
+        raise SettingsError("--tensorboard needs the tensorboard package "
+                            "(pip install 'controlroom[tensorboard]')")
+    if settings.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SettingsError(f"--device {settings.device}: CUDA is not available here")
+
+
+def _train(settings: TrainerSettings, resumed: Resumed | None) -> int:
+    from controlroom.trainer.loop import Trainer, configure_torch, pick_device
+
+    device = pick_device(settings.device)
+    configure_torch(settings, device)
+    if resumed:
+        log.info("resuming from %s at step %d", resumed[0], resumed[1]["global_step"])
+    reason = Trainer(settings, device, resumed).run()
+    log.info("exit: %s", reason)
+    return EXIT_OK

@@ -1,0 +1,140 @@
+"""Rollout storage, GAE and the clipped PPO update (CleanRL's ppo_atari_envpool)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from controlroom.trainer.model import Agent
+from controlroom.trainer.settings import TrainerSettings
+
+
+@dataclass
+class Rollout:
+    """One rollout on the training device. Observations keep the env's dtype (uint8 for
+    Atari): 4x less memory than CleanRL's float32 buffer and no full-size float copy."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    rewards: torch.Tensor
+    dones: torch.Tensor
+    values: torch.Tensor
+
+    @classmethod
+    def allocate(cls, s: TrainerSettings, obs_shape: tuple[int, ...], obs_dtype: torch.dtype,
+                 device: torch.device) -> Rollout:
+        """Empty buffers for num_steps x num_envs samples."""
+        shape = (s.num_steps, s.num_envs)
+
+        def zeros(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros(shape, dtype=dtype, device=device)
+
+        obs = torch.zeros(shape + obs_shape, dtype=obs_dtype, device=device)
+        return cls(obs, zeros(torch.long), zeros(), zeros(), zeros(), zeros())
+
+
+@dataclass
+class UpdateStats:
+    """Losses of the last minibatch and clip fraction over the update, as CleanRL logs."""
+
+    policy_loss: float = 0.0
+    value_loss: float = 0.0
+    entropy: float = 0.0
+    approx_kl: float = 0.0
+    clipfrac: float = 0.0
+    clipfracs: list[float] = field(default_factory=list)
+
+
+def gae(r: Rollout, next_value: torch.Tensor, next_done: torch.Tensor,
+        gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and returns, shape [num_steps, num_envs]."""
+    advantages = torch.zeros_like(r.rewards)
+    last = torch.zeros_like(next_value)
+    for t in reversed(range(r.rewards.shape[0])):
+        nonterminal = 1.0 - (next_done if t == r.rewards.shape[0] - 1 else r.dones[t + 1])
+        next_v = next_value if t == r.rewards.shape[0] - 1 else r.values[t + 1]
+        delta = r.rewards[t] + gamma * next_v * nonterminal - r.values[t]
+        last = delta + gamma * lam * nonterminal * last
+        advantages[t] = last
+    return advantages, advantages + r.values
+
+
+@dataclass
+class Batch:
+    """A rollout flattened to [batch, ...] views (no copies) plus GAE targets."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    values: torch.Tensor
+
+    @classmethod
+    def from_rollout(cls, r: Rollout, adv: torch.Tensor, ret: torch.Tensor) -> Batch:
+        """Flatten the step and env axes."""
+        obs = r.obs.reshape((-1, *r.obs.shape[2:]))
+        return cls(obs, r.actions.reshape(-1), r.logprobs.reshape(-1), adv.reshape(-1),
+                   ret.reshape(-1), r.values.reshape(-1))
+
+
+def ppo_loss(agent: Agent, b: Batch, idx: torch.Tensor, s: TrainerSettings,
+             stats: UpdateStats) -> torch.Tensor:
+    """The clipped surrogate + clipped value - entropy loss on one minibatch."""
+    _, newlogprob, entropy, newvalue = agent.act(b.obs[idx], b.actions[idx])
+    logratio = newlogprob - b.logprobs[idx]
+    ratio = logratio.exp()
+    with torch.no_grad():
+        stats.approx_kl = float(((ratio - 1) - logratio).mean())
+        stats.clipfracs.append(float(((ratio - 1.0).abs() > s.clip_coef).float().mean()))
+    adv = b.advantages[idx]
+    if s.norm_adv:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    pg_loss = torch.max(-adv * ratio,
+                        -adv * torch.clamp(ratio, 1 - s.clip_coef, 1 + s.clip_coef)).mean()
+    v_loss = value_loss(newvalue, b, idx, s)
+    ent = entropy.mean()
+    stats.policy_loss, stats.value_loss, stats.entropy = float(pg_loss), float(v_loss), float(ent)
+    return pg_loss - s.ent_coef * ent + s.vf_coef * v_loss
+
+
+def value_loss(newvalue: torch.Tensor, b: Batch, idx: torch.Tensor,
+               s: TrainerSettings) -> torch.Tensor:
+    """Half squared error, clipped around the rollout's values when clip_vloss is on."""
+    unclipped = (newvalue - b.returns[idx]) ** 2
+    if not s.clip_vloss:
+        return 0.5 * unclipped.mean()
+    old = b.values[idx]
+    clipped = old + torch.clamp(newvalue - old, -s.clip_coef, s.clip_coef)
+    return 0.5 * torch.max(unclipped, (clipped - b.returns[idx]) ** 2).mean()
+
+
+def update(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerSettings,
+           rng: np.random.Generator, *, should_stop: Callable[[], bool]) -> UpdateStats:
+    """update_epochs passes of shuffled minibatches. Stops between minibatches when asked
+    (a signal), which leaves model and optimizer consistent for a checkpoint."""
+    stats = UpdateStats()
+    n = b.actions.shape[0]
+    for _ in range(s.update_epochs):
+        order = torch.from_numpy(rng.permutation(n)).to(b.actions.device)
+        for start in range(0, n, s.minibatch_size):
+            if should_stop():
+                return _finish(stats)
+            loss = ppo_loss(agent, b, order[start:start + s.minibatch_size], s, stats)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch stub gap
+            nn.utils.clip_grad_norm_(agent.parameters(), s.max_grad_norm)
+            optimizer.step()
+        if s.target_kl and stats.approx_kl > s.target_kl:
+            break
+    return _finish(stats)
+
+
+def _finish(stats: UpdateStats) -> UpdateStats:
+    stats.clipfrac = float(np.mean(stats.clipfracs)) if stats.clipfracs else 0.0
+    return stats
