@@ -291,7 +291,7 @@ def _check_semantics(cfg: Config, at: Located) -> None:
     _check_ranges(cfg, at)
     for name, host in cfg.hosts.items():
         if not (host.ssh_alias or name).strip():
-            raise at.error(("hosts", name, "ssh_alias"), "must not be empty (an ~/.ssh/config Host)")
+            raise at.error(("hosts", name, "ssh_alias"), "must not be empty (a ~/.ssh/config Host)")
 
 
 def _check_game_name(name: str, game: GameConfig, at: Located) -> None:
