@@ -1,0 +1,67 @@
+"""Measured speeds per game and settings: what the plan screen compares profiles with.
+
+The log guessed "Medium: est. 800-1000 eps/hr"; this book remembers what each game
+actually did under each (num_envs, num_steps, minibatch_size), so a profile's row is
+measured wherever the host has run those settings once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SHAPE_KEYS = ("num_envs", "num_steps", "minibatch_size")
+
+
+def shape(settings: dict[str, Any]) -> tuple[int, int, int]:
+    """The settings that change speed and load."""
+    return (int(settings.get("num_envs") or 0), int(settings.get("num_steps") or 0),
+            int(settings.get("minibatch_size") or 0))  # fmt: skip
+
+
+def key(game: str, settings: dict[str, Any]) -> str:
+    """The book's key: game and shape."""
+    envs, steps, mb = shape(settings)
+    return f"{game}|{envs}|{steps}|{mb}"
+
+
+@dataclass(frozen=True)
+class Speed:
+    """One measurement: the newest figures seen for a game at one shape."""
+
+    episodes_per_hour: float
+    sps: float
+    gpu_memory_used: int | None
+    gpu_temp_c: float | None
+    time: float
+
+
+class SpeedBook:
+    """Newest measured speed per (game, shape); a plain dict for kv persistence."""
+
+    def __init__(self, data: dict[str, dict[str, Any]] | None = None) -> None:
+        self._data: dict[str, dict[str, Any]] = dict(data or {})
+
+    def record(self, game: str, settings: dict[str, Any], speed: Speed) -> None:
+        """Keep the newest positive measurement."""
+        if speed.episodes_per_hour > 0 or speed.sps > 0:
+            self._data[key(game, settings)] = asdict(speed)
+
+    def lookup(self, game: str, settings: dict[str, Any]) -> Speed | None:
+        """The measurement for this game at this shape, if any."""
+        raw = self._data.get(key(game, settings))
+        return Speed(**raw) if raw else None
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """For kv_set."""
+        return dict(self._data)
+
+
+def speed_from_game(game_state: dict[str, Any], temp_c: float | None) -> Speed | None:
+    """A measurement from a protocol GameState, when its trainer reports a rate."""
+    m = game_state.get("metrics") or {}
+    eph, sps = m.get("episodes_per_hour"), m.get("sps")
+    if not eph and not sps:
+        return None
+    return Speed(float(eph or 0.0), float(sps or 0.0), game_state.get("gpu_memory_used"),
+                 temp_c, float(m.get("time") or 0.0))  # fmt: skip
