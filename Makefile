@@ -29,7 +29,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 lint: setup
-	$(VENV)/bin/ruff check controlroom tests bench scripts
+	$(VENV)/bin/ruff check .
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -153,7 +153,7 @@ def _check_args(op: str, args: dict[str, Any]) -> None:
                 raise ProtocolError("bad_request", f"{op}: missing argument {name!r}")
             continue
         value = args[name]
-        if isinstance(value, bool) and bool not in types_ or not isinstance(value, types_):
+        if (isinstance(value, bool) and bool not in types_) or not isinstance(value, types_):
             want = " or ".join(t.__name__ for t in types_)
             raise ProtocolError("bad_request", f"{op}: {name} must be {want}")
 
