@@ -41,8 +41,10 @@ def test_heavy_effective_time_is_about_five_days() -> None:
 
 def test_downtime_share_of_the_logs_reboot_cycle() -> None:
     # "3 min downtime per 18 min cycle" -> 17 %
-    boots = [{"uptime_s": 15 * 60, "downtime_before_s": None},
-             {"uptime_s": 15 * 60, "downtime_before_s": 3 * 60}]
+    boots = [
+        {"uptime_s": 15 * 60, "downtime_before_s": None},
+        {"uptime_s": 15 * 60, "downtime_before_s": 3 * 60},
+    ]
     assert downtime_share(boots[1:]) == pytest.approx(3 / 18)
     assert downtime_share([]) == 0.0
 
@@ -108,13 +110,24 @@ def test_profile_comparison_is_measured() -> None:
     medium = ProfileConfig(games=["A", "B", "C", "D"], num_envs=64, minibatch_size=1024)
     book = SpeedBook()
     for g, eph in (("A", 1000.0), ("B", 500.0)):
-        book.record(g, {"num_envs": 32, "num_steps": 128, "minibatch_size": 512},
-                    Speed(eph, 100.0, 2 << 30, 50.0, 0.0))
-    book.record("A", {"num_envs": 64, "num_steps": 128, "minibatch_size": 1024},
-                Speed(2000.0, 100.0, 4 << 30, 60.0, 0.0))
+        book.record(
+            g,
+            {"num_envs": 32, "num_steps": 128, "minibatch_size": 512},
+            Speed(eph, 100.0, 2 << 30, 50.0, 0.0),
+        )
+    book.record(
+        "A",
+        {"num_envs": 64, "num_steps": 128, "minibatch_size": 1024},
+        Speed(2000.0, 100.0, 4 << 30, 60.0, 0.0),
+    )
     work = [GameProgress(g, 0, 24_000, None) for g in "ABCD"]
-    rows = compare_profiles({"light": light, "medium": medium}, work, book,
-                            price_per_hour=2.0, downtime_by_load={4: 0.05})
+    rows = compare_profiles(
+        {"light": light, "medium": medium},
+        work,
+        book,
+        price_per_hour=2.0,
+        downtime_by_load={4: 0.05},
+    )
     lt, md = rows
     # Light: A 24 h, B 48 h; C, D unmeasured at 32 envs -> mean 750/h = 32 h each.
     # Slots: A(0-24) B(0-48); C 24-56; D 48-80 -> 80 h.
@@ -132,6 +145,11 @@ def test_profile_comparison_is_measured() -> None:
 
 def test_profile_with_nothing_measured_has_no_figures() -> None:
     p = ProfileConfig(games=["A"], num_envs=8, minibatch_size=256)
-    [row] = compare_profiles({"cpu": p}, [GameProgress("A", 0, 10, None)], SpeedBook(),
-                             price_per_hour=2.0, downtime_by_load={})
+    [row] = compare_profiles(
+        {"cpu": p},
+        [GameProgress("A", 0, 10, None)],
+        SpeedBook(),
+        price_per_hour=2.0,
+        downtime_by_load={},
+    )
     assert row["days"] is None and row["cost"] is None and row["measured_games"] == 0

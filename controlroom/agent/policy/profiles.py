@@ -1,0 +1,90 @@
+"""Profiles: the plan that converges the host to a named load from config.toml.
+
+Stop what the profile does not hold, migrate what runs with other settings, start what
+is missing, and keep the rest. The same plan is what `--dry-run` (and the TUI, before
+confirming) shows, so what is shown is exactly what is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
+from controlroom.config import Config
+
+# A wanted game in any of these states holds a slot the profile must account for.
+HELD_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed", "crash_loop",
+                         "paused"})  # fmt: skip
+ORDER = {"stop": 0, "migrate": 1, "start": 2, "keep": 3}  # free resources before using them
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of the plan."""
+
+    kind: str  # stop | migrate | start | keep
+    game: str
+    settings: dict[str, Any]  # what the game runs with afterwards (empty for stop)
+    before: dict[str, Any]  # its shape now (empty when not running)
+
+    def describe(self) -> str:
+        """One human line: 'migrate Pong: 8 -> 32 envs, minibatch 256 -> 512'."""
+        if self.kind in ("stop", "keep"):
+            return f"{self.kind} {self.game}"
+        if self.kind == "start":
+            return f"start {self.game}: {_shape_text(self.settings)}"
+        changes = [
+            f"{k} {self.before.get(k)} -> {self.settings.get(k)}"
+            for k in SHAPE_KEYS
+            if self.before.get(k) != self.settings.get(k)
+        ]
+        return f"migrate {self.game}: {', '.join(changes)}"
+
+
+def _shape_text(s: dict[str, Any]) -> str:
+    return (
+        f"{s.get('num_envs')} envs, {s.get('num_steps')} steps, minibatch {s.get('minibatch_size')}"
+    )
+
+
+def target_settings(cfg: Config, name: str) -> dict[str, dict[str, Any]]:
+    """Game -> full trainer settings for every game of profile `name` (KeyError if none)."""
+    p = cfg.profiles[name]
+    return {g: {**cfg.game_settings(g), "num_envs": p.num_envs, "num_steps": p.num_steps,
+                "minibatch_size": p.minibatch_size} for g in p.games}  # fmt: skip
+
+
+def held(games: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The games that hold a slot now (wanted and not stopped or done)."""
+    return {n: s for n, s in games.items() if s.get("wanted") and s.get("state") in HELD_STATES}
+
+
+def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) -> list[Action]:
+    """The ordered plan from the current GameStates to the target settings."""
+    now = held(games)
+    plan = [Action("stop", n, {}, _before(s)) for n, s in now.items() if n not in target]
+    for name, settings in target.items():
+        cur = now.get(name)
+        if cur is None:
+            plan.append(Action("start", name, settings, {}))
+        elif shape(cur.get("settings") or {}) != shape(settings):
+            plan.append(Action("migrate", name, settings, _before(cur)))
+        else:
+            plan.append(Action("keep", name, settings, _before(cur)))
+    return sorted(plan, key=lambda a: ORDER[a.kind])
+
+
+def _before(state: dict[str, Any]) -> dict[str, Any]:
+    s = state.get("settings") or {}
+    return {k: s.get(k) for k in SHAPE_KEYS}
+
+
+def plan_dict(actions: list[Action]) -> list[dict[str, Any]]:
+    """The plan on the wire: each action plus its human line."""
+    return [{**asdict(a), "text": a.describe()} for a in actions]
+
+
+def final_envs(target: dict[str, dict[str, Any]]) -> int:
+    """Envs summed over the profile: what the guard weighs before applying it."""
+    return sum(int(s.get("num_envs") or 0) for s in target.values())

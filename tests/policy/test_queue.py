@@ -1,0 +1,69 @@
+"""The queue hands a finished game's slot (and settings) to the next waiting game."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlroom.agent.policy.queue import Queue, default_order, reached_target
+from controlroom.config import loads, starter_text
+
+
+def gs(
+    state: str = "running",
+    episodes: int = 0,
+    target: int = 100,
+    envs: int = 32,
+    wanted: bool = True,
+) -> dict[str, Any]:
+    return {
+        "wanted": wanted,
+        "state": state,
+        "target_episodes": target,
+        "metrics": {"episodes": episodes},
+        "settings": {"num_envs": envs},
+    }
+
+
+def test_reached_target() -> None:
+    assert reached_target(gs(state="done"))
+    assert reached_target(gs(episodes=100))
+    assert not reached_target(gs(episodes=99))
+
+
+def test_next_game_takes_the_finished_slot() -> None:
+    games = {"A": gs(), "B": gs()}
+    q = Queue()
+    q.reset(["C", "D"], games)
+    assert q.collect(games) == [] and q.next_start(games) is None
+    games["A"] = gs(state="done", envs=64)
+    assert q.collect(games) == ["A"]
+    assert q.collect(games) == []  # only once
+    nxt = q.next_start(games)
+    assert nxt == ("C", {"from": "A", "settings": {"num_envs": 64}})
+    assert q.next_start(games) is None  # one slot, one game
+    q.put_back(*nxt)
+    assert q.to_dict()["waiting"] == ["C", "D"]
+    back = Queue.from_dict(q.to_dict())
+    assert back.next_start(games) == nxt
+
+
+def test_already_running_or_finished_games_are_skipped() -> None:
+    games = {"A": gs(state="done"), "C": gs()}
+    q = Queue()
+    q.reset(["C", "D"], {})
+    q.collect(games)
+    assert q.next_start(games) == ("D", {"from": "A", "settings": {"num_envs": 32}})
+
+
+def test_reset_does_not_free_slots_for_old_finishes() -> None:
+    games = {"A": gs(state="done")}
+    q = Queue()
+    q.reset(["B"], games)
+    assert q.collect(games) == [] and q.next_start(games) is None
+
+
+def test_default_order_is_config_order_minus_active_and_done() -> None:
+    cfg = loads(starter_text())
+    order = default_order(cfg, {"MsPacman": gs(), "Pong": gs(state="done")})
+    assert order[:3] == ["BeamRider", "Asteroids", "Enduro"]
+    assert "MsPacman" not in order and "Pong" not in order
