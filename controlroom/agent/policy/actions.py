@@ -1,0 +1,189 @@
+"""What the policy ops do to the host: migrate, roll back, apply a profile.
+
+Each is the log's manual procedure made one action: "checkpoint, 7 GB backup, restart
+with new settings, keep a rollback script" is `migrate`; "pkill, then start medium" is
+`apply medium`, shown first as a plan and checked against the guard as a whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from controlroom.agent.errors import OpError
+from controlroom.agent.policy import guard, migration, profiles
+from controlroom.agent.policy.queue import default_order
+from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
+
+if TYPE_CHECKING:
+    from controlroom.agent.policy.engine import PolicyEngine
+
+# Settings a migration or trial may change, with their types.
+CHANGEABLE: dict[str, tuple[type, ...]] = {
+    "num_envs": (int,), "num_steps": (int,), "minibatch_size": (int,), "seed": (int,),
+    "target_episodes": (int,), "torch_threads": (int,), "keep_checkpoints": (int,),
+    "gpu_memory_fraction": (int, float), "checkpoint_interval_s": (int, float),
+    "device": (str,),
+}  # fmt: skip
+
+
+def game_state(engine: PolicyEngine, game: str) -> dict[str, Any]:
+    """A known game's GameState, else a not_found OpError."""
+    st = engine.agent.games().get(game)
+    if st is None:
+        raise OpError("not_found", f"{game} is not on this host; add it first")
+    return dict(st)
+
+
+def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The current settings with `changes` on top, type- and shape-checked."""
+    for key, value in changes.items():
+        types_ = CHANGEABLE.get(key)
+        if types_ is None:
+            raise OpError("invalid", f"cannot change {key!r}; changeable: {', '.join(CHANGEABLE)}")
+        if isinstance(value, bool) or not isinstance(value, types_):
+            raise OpError("invalid", f"{key} must be {' or '.join(t.__name__ for t in types_)}")
+    merged = {**current, **changes}
+    envs, steps, mb = shape(merged)
+    if min(envs, steps, mb) < 1 or (envs * steps) % mb:
+        raise OpError("invalid", f"minibatch_size {mb} must divide num_envs*num_steps = "
+                      f"{envs}*{steps} = {envs * steps}")  # fmt: skip
+    return merged
+
+
+def check_guard(engine: PolicyEngine, game: str, settings: dict[str, Any]) -> None:
+    """Refuse (event + OpError) when the guard says no."""
+    verdict = engine.check_scale(game, settings)
+    if verdict is not None:
+        engine.refuse(game, verdict)
+        raise OpError("refused", verdict)
+
+
+def snapshot(engine: PolicyEngine, game: str, st: dict[str, Any], reason: str) -> str:
+    """Back up a stopped game's checkpoints with its settings and progress; prune."""
+    agent = engine.agent
+    meta = {"reason": reason, "settings": st.get("settings") or {},
+            "checkpoint": st.get("checkpoint"), "wanted": bool(st.get("wanted"))}  # fmt: skip
+    path = migration.take(agent.state_dir, agent.run_dir(game), game, meta, time.time())
+    migration.prune(agent.state_dir, game, agent.config.agent.snapshot_retention)
+    return path.name
+
+
+async def stop_for_snapshot(engine: PolicyEngine, game: str) -> dict[str, Any]:
+    """Stop the trainer (it checkpoints on SIGTERM); the GameState after that."""
+    engine.watch.forget(game)
+    engine.agent.mark_paused(game, False)
+    await engine.agent.stop_trainer(game)
+    return game_state(engine, game)
+
+
+async def migrate(engine: PolicyEngine, game: str, changes: dict[str, Any],
+                  reason: str = "migrate") -> dict[str, Any]:  # fmt: skip
+    """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
+    st = game_state(engine, game)
+    before = dict(st.get("settings") or {})
+    after = new_settings(before, changes)
+    if after == before:
+        return {"game": st, "changed": False, "snapshot": None}
+    check_guard(engine, game, after)
+    was_wanted = bool(st.get("wanted"))
+    st = await stop_for_snapshot(engine, game)
+    name = snapshot(engine, game, {**st, "wanted": was_wanted}, reason)
+    state = await engine.agent.want_game(game, after, wanted=was_wanted)
+    if reason == "migrate":
+        text = ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in after
+                         if before.get(k) != after.get(k))  # fmt: skip
+        engine.event("migrated", game, f"migrated {game}: {text}",
+                     {"from": _shape(before), "to": _shape(after), "snapshot": name})  # fmt: skip
+    return {"game": state, "changed": True, "snapshot": name}
+
+
+async def rollback(engine: PolicyEngine, game: str) -> dict[str, Any]:
+    """Restore the newest snapshot's checkpoints and settings, and resume from them."""
+    game_state(engine, game)
+    snaps = migration.snapshots(engine.agent.state_dir, game)
+    if not snaps:
+        raise OpError("not_found", f"{game} has no snapshot to roll back to")
+    meta = migration.meta(snaps[0])
+    await stop_for_snapshot(engine, game)
+    migration.restore(snaps[0], engine.agent.run_dir(game))
+    engine.trials.pop(game, None)
+    state = await engine.agent.want_game(game, dict(meta["settings"]),
+                                         wanted=bool(meta.get("wanted", True)))  # fmt: skip
+    episodes = (meta.get("checkpoint") or {}).get("episodes")
+    engine.event("rolled_back", game, f"rolled {game} back to snapshot {snaps[0].name} "
+                 f"(episode {episodes}, {_shape(meta['settings'])})",
+                 {"snapshot": snaps[0].name, "settings": _shape(meta["settings"])})  # fmt: skip
+    return {"game": state, "snapshot": snaps[0].name, "restored": meta}
+
+
+def _shape(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: settings.get(k) for k in SHAPE_KEYS}
+
+
+def profile_verdict(engine: PolicyEngine, target: dict[str, dict[str, Any]]) -> str | None:
+    """The guard on the profile as a whole: the load it leaves against the load now."""
+    games, tel = engine.agent.games(), engine.agent.telemetry()
+    load = guard.load_from(games, tel)
+    per_env = guard.gpu_bytes_per_env(games)
+    total = sum(int(g.get("memory_total") or 0) for g in tel.get("gpus") or [])
+    envs = profiles.final_envs(target)
+    mem = per_env * (envs - load.envs) / total if total else 0.0
+    change = guard.Change(envs - load.envs, len(target) - load.trainers, mem)
+    return guard.verdict(engine.agent.config.guard, load, change)
+
+
+async def apply_profile(engine: PolicyEngine, name: str, dry_run: bool) -> dict[str, Any]:
+    """Converge to a profile (or only show the plan); the ramp steps aside."""
+    cfg = engine.agent.config
+    if name not in cfg.profiles:
+        raise OpError("not_found", f"no profile {name!r}; known: {', '.join(cfg.profiles)}")
+    target = profiles.target_settings(cfg, name)
+    plan = profiles.diff(engine.agent.games(), target)
+    verdict = profile_verdict(engine, target)
+    result = {"profile": name, "dry_run": dry_run, "actions": profiles.plan_dict(plan),
+              "total_envs": profiles.final_envs(target), "verdict": verdict}  # fmt: skip
+    if dry_run:
+        return result
+    if verdict is not None:
+        engine.refuse(None, verdict)
+        raise OpError("refused", f"profile {name}: {verdict}")
+    await _carry_out(engine, plan)
+    await set_ramp(engine, False)
+    engine.profile = name
+    engine.queue.reset(default_order(cfg, engine.agent.games()), engine.agent.games())
+    engine.event("profile_applied", None, f"profile {name} applied: "
+                 + "; ".join(a.describe() for a in plan if a.kind != "keep"),
+                 {"profile": name, "actions": [a.describe() for a in plan]})  # fmt: skip
+    return result
+
+
+async def _carry_out(engine: PolicyEngine, plan: list[profiles.Action]) -> None:
+    for action in plan:
+        if action.kind == "stop":
+            engine.watch.forget(action.game)
+            await engine.agent.stop_trainer(action.game)
+        elif action.kind == "migrate":
+            await migrate(engine, action.game, _shape(action.settings))
+        elif action.kind == "start":
+            engine.watch.forget(action.game)
+            await engine.agent.want_game(action.game, action.settings)
+
+
+async def set_ramp(engine: PolicyEngine, enabled: bool) -> dict[str, Any]:
+    """Turn the ramp on or off, in the state and in the agent's config file."""
+    from controlroom.agent.policy import ramp
+
+    cfg = engine.agent.config
+    if cfg.ramp.enabled != enabled:
+        engine.agent.save_config(dataclasses.replace(cfg, ramp=dataclasses.replace(
+            cfg.ramp, enabled=enabled)))  # fmt: skip
+    if enabled and not engine.ramp.enabled:
+        ramp.enable(engine.ramp, engine.steps(), time.time(), engine.agent.boot_id)
+        engine.profile = None
+        await engine.converge_ramp()
+    elif not enabled:
+        ramp.disable(engine.ramp)
+    engine.save()
+    return ramp.view(engine.ramp, engine.steps(), cfg.ramp.stable_minutes * 60.0)

@@ -1,0 +1,276 @@
+"""The policy engine: the agent core's one handle on profiles, guard, ramp, trials,
+plan and queue (docs/agent-internals.md is the contract).
+
+Every tick runs the same short passes in order: measure speeds, the guard's running
+check, trials, the queue, the ramp. Decisions come from the pure modules next to this
+one; this class only reads the agent's state, acts through the agent's seam, persists
+its own state in the agent's kv store (so a reboot, the very thing the ramp measures,
+loses nothing) and pushes the "policy" part of the State when it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from dataclasses import asdict
+from typing import Any
+
+from controlroom.agent.errors import OpError
+from controlroom.agent.policy import guard, ramp
+from controlroom.agent.policy.planner import plan
+from controlroom.agent.policy.queue import Queue, is_active, reached_target
+from controlroom.agent.policy.ramp import RampState
+from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
+from controlroom.agent.policy.trial import trials_pass
+
+KV_STATE = "policy.state"
+KV_SPEEDS = "policy.speeds"
+PLAN_EVERY_S = 10.0  # the plan reads the boot history: no need to redo it every tick
+SPEEDS_SAVE_S = 30.0
+REPUBLISH_S = 10.0
+
+_ENGINES: weakref.WeakKeyDictionary[Any, PolicyEngine] = weakref.WeakKeyDictionary()
+
+
+def engine_for(agent: Any) -> PolicyEngine:
+    """The engine serving this agent (for the op handlers)."""
+    engine = _ENGINES.get(agent)
+    if engine is None:
+        raise OpError("internal", "the policy engine is not running in this agent")
+    return engine
+
+
+class PolicyEngine:
+    """Constructed by the core once the store and supervisor exist."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        raw: dict[str, Any] = agent.store.kv_get(KV_STATE) or {}
+        self.ramp = RampState.from_dict(raw.get("ramp"))
+        self.watch = guard.Watch.from_dict(raw.get("guard"))
+        self.queue = Queue.from_dict(raw.get("queue"))
+        self.trials: dict[str, dict[str, Any]] = dict(raw.get("trials") or {})
+        self.profile: str | None = raw.get("profile")
+        self.book = SpeedBook(agent.store.kv_get(KV_SPEEDS))
+        self.lock = asyncio.Lock()  # one policy action at a time, ops and ticks alike
+        self.last_refusal: str | None = None
+        self._plan: dict[str, Any] | None = None
+        self._plan_at = self._speeds_at = self._published_at = 0.0
+        self._published = ""
+        _ENGINES[agent] = self
+
+    # ---- the seam ----------------------------------------------------------------
+    async def on_start(self) -> None:
+        """After the core resumed the wanted games: notice a reboot (the ramp backs
+        off), follow the config's ramp switch, converge the ramp's step."""
+        now = time.time()
+        msg = ramp.on_boot(self.ramp, self.agent.boot_id, now)
+        if msg is not None:
+            self.event("ramp_ceiling", None, msg, self._ramp_data())
+        enabled = self.agent.config.ramp.enabled
+        if enabled and not self.ramp.enabled:
+            ramp.enable(self.ramp, self.steps(), now, self.agent.boot_id)
+        elif not enabled and self.ramp.enabled:
+            ramp.disable(self.ramp)
+        async with self.lock:
+            if self.ramp.enabled:
+                await self.converge_ramp()
+            self.save()
+
+    async def tick(self, now: float) -> None:
+        """One pass; skipped while an op is acting so the two never interleave."""
+        if self.lock.locked():
+            return
+        async with self.lock:
+            games, tel = self.agent.games(), self.agent.telemetry()
+            self._record_speeds(games, tel, now)
+            self.watch.paused = [g for g in self.watch.paused
+                                 if (games.get(g) or {}).get("state") == "paused"]  # fmt: skip
+            await self._guard_pass(games, tel, now)
+            await trials_pass(self, now)
+            await self._queue_pass()
+            await self._ramp_pass(now)
+            self.save()
+        self.publish(now)
+
+    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+        """The guard's verdict on running `game` with `settings`."""
+        load, change = guard.change_for(self.agent.games(), self.agent.telemetry(), game, settings)
+        return guard.verdict(self.agent.config.guard, load, change)
+
+    def state(self) -> dict[str, Any]:
+        """The snapshot's "policy" value."""
+        cfg = self.agent.config
+        load = guard.load_from(self.agent.games(), self.agent.telemetry())
+        return {
+            "profile": self.profile,
+            "ramp": ramp.view(self.ramp, self.steps(), cfg.ramp.stable_minutes * 60.0),
+            "guard": {"budgets": asdict(cfg.guard), "load": asdict(load),
+                      "breach": guard.breach(cfg.guard, load), "paused": list(self.watch.paused),
+                      "last_refusal": self.last_refusal},
+            "queue": {"waiting": list(self.queue.waiting),
+                      "free_slots": len(self.queue.free_slots)},
+            "trials": self.trials,
+            "plan": self.plan(time.time()),
+        }  # fmt: skip
+
+    # ---- helpers the op handlers share ---------------------------------------------
+    def steps(self) -> list[list[str]]:
+        """The ramp's steps from the current config."""
+        return ramp.steps(self.agent.config.ramp)
+
+    def event(self, kind: str, game: str | None, message: str,
+              data: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Record and push an event."""
+        self.agent.store.add_event(kind, game, message, data)
+
+    def refuse(self, game: str | None, verdict: str) -> None:
+        """Record a guard refusal once (a retried ramp step must not flood the log)."""
+        if verdict != self.last_refusal:
+            self.event("guard_refused", game, verdict)
+        self.last_refusal = verdict
+
+    def save(self) -> None:
+        """Persist everything but the speed book (saved on its own, less often)."""
+        self.agent.store.kv_set(KV_STATE, {
+            "ramp": self.ramp.to_dict(), "guard": self.watch.to_dict(),
+            "queue": self.queue.to_dict(), "trials": self.trials, "profile": self.profile,
+        })  # fmt: skip
+
+    def plan(self, now: float, fresh: bool = False) -> dict[str, Any]:
+        """The plan, recomputed at most every PLAN_EVERY_S unless `fresh`."""
+        if fresh or self._plan is None or now - self._plan_at >= PLAN_EVERY_S:
+            self._plan, self._plan_at = plan(self, now), now
+        return self._plan
+
+    def publish(self, now: float, force: bool = False) -> None:
+        """Push the policy state when it changed (or every REPUBLISH_S for the clocks)."""
+        state = self.state()
+        text = json.dumps(state, sort_keys=True, default=str)
+        if force or text != self._published or now - self._published_at >= REPUBLISH_S:
+            self.agent.publish({"policy": state})
+            self._published, self._published_at = text, now
+
+    def ramp_settings(self, game: str) -> dict[str, Any]:
+        """A ramp game's settings: its config settings at the ramp's shape."""
+        r = self.agent.config.ramp
+        return {**self.agent.config.game_settings(game), "num_envs": r.num_envs,
+                "num_steps": r.num_steps, "minibatch_size": r.minibatch_size}  # fmt: skip
+
+    # ---- the ramp -----------------------------------------------------------------
+    async def converge_ramp(self) -> None:
+        """Run exactly the current step's ramp games: stop those above it (after a
+        back-off), start the missing ones the guard allows."""
+        step_games = self.steps()[self.ramp.step]
+        games = self.agent.games()
+        for name in self.agent.config.ramp.games:
+            st = games.get(name)
+            if name not in step_games and st is not None and is_active(st):
+                await self.agent.stop_trainer(name)
+        for name in step_games:
+            st = games.get(name)
+            if st is not None and (is_active(st) or reached_target(st)):
+                continue
+            settings = self.ramp_settings(name)
+            verdict = self.check_scale(name, settings)
+            if verdict is not None:
+                self.refuse(name, verdict)
+                continue
+            await self.agent.want_game(name, settings)
+            self.queue.waiting = [g for g in self.queue.waiting if g != name]
+
+    async def _ramp_pass(self, now: float) -> None:
+        if not self.ramp.enabled:
+            return
+        all_steps = self.steps()
+        hold = self._ramp_hold(all_steps)
+        if hold is not None and hold.startswith("waiting"):
+            await self.converge_ramp()
+        if ramp.tick(self.ramp, all_steps, now, self.agent.config.ramp.stable_minutes * 60, hold):
+            added = all_steps[self.ramp.step][-1]
+            self.event("ramp_step", added, f"ramp step {self.ramp.step}: added {added} "
+                       f"({len(all_steps[self.ramp.step])} games)", self._ramp_data())  # fmt: skip
+            await self.converge_ramp()
+
+    def _ramp_hold(self, all_steps: list[list[str]]) -> str | None:
+        """Why the stable window may not count now, or None."""
+        games = self.agent.games()
+        for name in all_steps[self.ramp.step]:
+            st = games.get(name) or {}
+            if reached_target(st):
+                continue
+            if st.get("state") == "crash_loop":
+                return f"crash loop: {name}"
+            if st.get("state") == "paused":
+                return f"guard paused {name}"
+            if st.get("state") != "running":
+                return f"waiting for {name} to run"
+        load = guard.load_from(games, self.agent.telemetry())
+        over = guard.breach(self.agent.config.guard, load)
+        if over is not None:
+            return f"guard: {over}"
+        return self._next_step_refusal(all_steps)
+
+    def _next_step_refusal(self, all_steps: list[list[str]]) -> str | None:
+        if self.ramp.step >= ramp.top(self.ramp, all_steps):
+            return None
+        nxt = all_steps[self.ramp.step + 1][-1]
+        verdict = self.check_scale(nxt, self.ramp_settings(nxt))
+        if verdict is not None:
+            self.refuse(nxt, verdict)
+        return verdict
+
+    def _ramp_data(self) -> dict[str, Any]:
+        return {"step": self.ramp.step, "ceiling": self.ramp.ceiling,
+                "games": self.steps()[self.ramp.step]}  # fmt: skip
+
+    # ---- the guard's running check and the queue ------------------------------------
+    async def _guard_pass(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
+        running = {n: float(s.get("added_at") or 0.0) for n, s in games.items()
+                   if s.get("wanted") and s.get("state") == "running"}  # fmt: skip
+        load = guard.load_from(games, tel)
+        act = self.watch.step(self.agent.config.guard, load, running, now)
+        if act is None:
+            return
+        kind, name, reason = act
+        if kind == "pause":
+            await self.agent.stop_trainer(name)
+            self.agent.mark_paused(name, True)
+            self.event("guard_paused", name, f"paused {name}: {reason}", {"load": asdict(load)})
+            return
+        self.agent.mark_paused(name, False)
+        await self.agent.want_game(name, dict(games[name].get("settings") or {}))
+        self.event("guard_resumed", name, f"resumed {name}: {reason}", {"load": asdict(load)})
+
+    async def _queue_pass(self) -> None:
+        games = self.agent.games()
+        self.queue.collect(games)
+        while (nxt := self.queue.next_start(games)) is not None:
+            name, slot = nxt
+            shape = {k: slot["settings"][k] for k in ("num_envs", "num_steps", "minibatch_size")
+                     if k in slot["settings"]}  # fmt: skip
+            verdict = self.check_scale(name, shape)
+            if verdict is not None:
+                self.queue.put_back(name, slot)
+                self.refuse(name, verdict)
+                return
+            await self.agent.want_game(name, {**self.agent.config.game_settings(name), **shape})
+            self.event("queue_started", name, f"{name} started in the slot {slot['from']} freed",
+                       {"from": slot["from"], "settings": shape})  # fmt: skip
+            games = self.agent.games()
+
+    def _record_speeds(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
+        temp = guard.load_from(games, tel).gpu_temp_c
+        for name, st in games.items():
+            speed = speed_from_game(st, temp) if st.get("state") == "running" else None
+            if speed is not None:
+                self.book.record(name, st.get("settings") or {}, speed)
+        if now - self._speeds_at >= SPEEDS_SAVE_S:
+            self.agent.store.kv_set(KV_SPEEDS, self.book.to_dict())
+            self._speeds_at = now
+
+    def trials_running(self) -> set[str]:
+        """Games in a trial now."""
+        return {g for g, t in self.trials.items() if t.get("status") == "running"}

@@ -1,0 +1,105 @@
+"""Speed trials: run a game with candidate settings for N minutes and set the figures
+side by side with its current ones (the log's 77-minute Breakout test, unattended).
+
+The trial runs instead of the current settings: a snapshot first (as for a migration),
+then the candidate settings, then back to the current settings with the trial's
+learning kept. `rollback GAME` discards that learning (the snapshot is the newest);
+`migrate GAME` with the candidate settings adopts them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from controlroom.agent.errors import OpError
+from controlroom.agent.policy import guard
+from controlroom.agent.policy.actions import game_state, migrate, new_settings
+from controlroom.agent.policy.speeds import SHAPE_KEYS
+
+if TYPE_CHECKING:
+    from controlroom.agent.policy.engine import PolicyEngine
+
+FIGURES = ("episodes_per_hour", "sps", "gpu_memory_used", "gpu_temp_c")
+
+
+def measure(engine: PolicyEngine, st: dict[str, Any]) -> dict[str, Any]:
+    """The figures a trial compares, from a GameState and the GPU temperature now."""
+    m = st.get("metrics") or {}
+    tel = engine.agent.telemetry()
+    return {"episodes_per_hour": m.get("episodes_per_hour"), "sps": m.get("sps"),
+            "gpu_memory_used": st.get("gpu_memory_used"),
+            "gpu_temp_c": guard.load_from({}, tel).gpu_temp_c,
+            "episodes": m.get("episodes"),
+            "settings": _shape(st.get("settings") or {})}  # fmt: skip
+
+
+def _shape(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: settings.get(k) for k in SHAPE_KEYS}
+
+
+async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any],
+                      minutes: float) -> dict[str, Any]:  # fmt: skip
+    """Snapshot, switch to the candidate settings, and finish after `minutes`."""
+    if not 0 < minutes <= 7 * 24 * 60:
+        raise OpError("invalid", "minutes must be in (0, 10080]")
+    if game in engine.trials_running():
+        raise OpError("invalid", f"a trial of {game} is already running")
+    st = game_state(engine, game)
+    current = dict(st.get("settings") or {})
+    if new_settings(current, changes) == current:
+        raise OpError("invalid", "the candidate settings are the current ones")
+    before = measure(engine, st)
+    result = await migrate(engine, game, changes, reason="trial")
+    now = time.time()
+    trial = {"game": game, "status": "running", "started_at": now,
+             "ends_at": now + minutes * 60.0, "minutes": minutes, "snapshot": result["snapshot"],
+             "restore_settings": current, "before": before, "trial": None}  # fmt: skip
+    engine.trials[game] = trial
+    engine.save()
+    engine.event("trial_started", game, f"trial of {game} for {minutes:g} min: "
+                 f"{_shape(current)} -> {_shape(result['game']['settings'])}", {})  # fmt: skip
+    return {"trial": trial}
+
+
+async def trials_pass(engine: PolicyEngine, now: float) -> None:
+    """Sample every running trial; finish the ones whose time is up."""
+    games = engine.agent.games()
+    for game in sorted(engine.trials_running()):
+        trial, st = engine.trials[game], games.get(game)
+        if st is None:
+            trial["status"] = "abandoned"
+            continue
+        figures = measure(engine, st)
+        if figures["episodes_per_hour"] or figures["sps"]:
+            trial["trial"] = figures
+        if now >= trial["ends_at"] or st.get("state") == "crash_loop":
+            await finish(engine, game, now)
+
+
+async def finish(engine: PolicyEngine, game: str, now: float) -> None:
+    """Back to the settings from before the trial, learning kept; report side by side."""
+    trial = engine.trials[game]
+    trial["status"], trial["ended_at"] = "finished", now
+    await engine.agent.want_game(game, dict(trial["restore_settings"]))
+    trial["comparison"] = compare(trial["before"], trial["trial"])
+    engine.event("trial_finished", game, f"trial of {game}: {summary(trial['comparison'])}; "
+                 f"learning kept (rollback {game} discards it)", {"comparison":
+                 trial["comparison"]})  # fmt: skip
+
+
+def compare(before: dict[str, Any] | None, during: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per figure: current settings vs the candidate."""
+    b, t = before or {}, during or {}
+    rows = [{"figure": "settings", "current": b.get("settings"), "trial": t.get("settings")}]
+    return rows + [{"figure": f, "current": b.get(f), "trial": t.get(f)} for f in FIGURES]
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """'episodes_per_hour 20 -> 782, sps ...' for the event line."""
+
+    def fmt(v: Any) -> str:
+        return "?" if v is None else f"{v:.0f}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{r['figure']} {fmt(r['current'])} -> {fmt(r['trial'])}"
+                     for r in rows if r["figure"] != "settings")  # fmt: skip
