@@ -1,0 +1,7 @@
+"""`python -m controlroom.agent ARGS...`: the same as `controlroom agent ARGS...`."""
+
+import sys
+
+from controlroom.agent.cli import main
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,164 @@
+"""`controlroom agent ...`: run the daemon, or talk to it through its socket.
+
+Exit codes: 0 done, 1 the agent is unreachable or failed, 2 a usage error or a request
+the agent refused as invalid (unknown game, bad numbers; nothing changed), 3 refused by
+the load guard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from controlroom import __version__
+from controlroom.agent import paths
+from controlroom.agent.client import AgentUnavailable, Client, RequestFailed
+from controlroom.agent.configfile import state_dir_for
+from controlroom.config import ConfigError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+USAGE_CODES = {"bad_request", "invalid", "unknown_game", "not_found", "unknown_op", "bad_json"}
+SETTING_FLAGS = (("num_envs", int), ("num_steps", int), ("minibatch_size", int),
+                 ("target_episodes", int), ("seed", int), ("device", str))  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `agent` command line."""
+    top = argparse.ArgumentParser(prog="controlroom agent",
+                                  description="The GPU host's training supervisor.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = _sub(sub, "run", "run the agent in the foreground (what systemd starts)")
+    run.add_argument("--config", help="config file to seed the agent's own copy from")
+    ensure = _sub(sub, "ensure", "start the agent in the background unless it runs")
+    ensure.add_argument("--config", help="as for run")
+    _sub(sub, "where", "print the socket, state dir and version as JSON")
+    _sub(sub, "status", "games, GPUs and host").add_argument("--json", action="store_true")
+    add = _sub(sub, "add", "want a game trained (started at once)")
+    add.add_argument("game")
+    for name, kind in SETTING_FLAGS:
+        add.add_argument("--" + name.replace("_", "-"), type=kind, dest=name)
+    for name, text in (("remove", "stop a game and forget it"),
+                       ("start", "start a stopped, finished or crash-looping game"),
+                       ("stop", "stop a game's trainer, keep the game")):  # fmt: skip
+        _sub(sub, name, text).add_argument("game")
+    scale = _sub(sub, "scale", "change a game's env count (restarts from its checkpoint)")
+    scale.add_argument("game")
+    scale.add_argument("--num-envs", type=int, required=True)
+    _sub(sub, "stop-all", "stop every trainer")
+    _sub(sub, "reboots", "the boots and reboots seen").add_argument("--json", action="store_true")
+    events = _sub(sub, "events", "the event log")
+    events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--json", action="store_true")
+    log = _sub(sub, "log", "the tail of a game's trainer.log")
+    log.add_argument("game")
+    log.add_argument("--lines", "-n", type=int, default=50)
+    _sub(sub, "bridge", "copy stdin/stdout to the agent's socket (SSH fallback)")
+    install = _sub(sub, "install", "start the agent at boot (systemd user unit or cron)")
+    install.add_argument("--mode", choices=("auto", "systemd", "cron"), default="auto")
+    install.add_argument("--config", help="config file the agent starts from")
+    _sub(sub, "uninstall", "remove what install added")
+    return top
+
+
+def _sub(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+    parser.add_argument("--state-dir", help=f"agent state dir (${paths.STATE_DIR_ENV}, "
+                        "else the config's [agent].state_dir)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for `controlroom agent ARGS...` (argv without "agent")."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"controlroom agent: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AgentUnavailable as exc:
+        print(f"controlroom agent: {exc} (is it running? `controlroom agent ensure`)",
+              file=sys.stderr)
+        return EXIT_FAIL
+    except RequestFailed as exc:
+        print(f"controlroom agent: {exc.message}", file=sys.stderr)
+        return EXIT_REFUSED if exc.code == "refused" else (
+            EXIT_USAGE if exc.code in USAGE_CODES else EXIT_FAIL)
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from controlroom.agent.run import run_agent
+
+        return run_agent(args.state_dir, args.config)
+    if args.command in ("ensure", "install", "uninstall"):
+        from controlroom.agent.autostart import command
+
+        return command(args)
+    state_dir = state_dir_for(args.state_dir)
+    if args.command == "where":
+        print(json.dumps({"socket": str(paths.socket_path(state_dir)),
+                          "state_dir": str(state_dir), "version": __version__}))
+        return EXIT_OK
+    if args.command == "bridge":
+        from controlroom.agent.bridge import bridge
+
+        return bridge(paths.socket_path(state_dir))
+    with Client(paths.socket_path(state_dir)) as client:
+        return _request(args, client)
+
+
+def _request(args: argparse.Namespace, client: Client) -> int:
+    from controlroom.agent import show
+
+    cmd = args.command
+    if cmd == "status":
+        state = client.call("status")
+        print(json.dumps(state, indent=1) if args.json else show.status_text(state))
+    elif cmd == "reboots":
+        found = client.call("reboots")["boots"]
+        print(json.dumps(found, indent=1) if args.json else show.boots_text(found))
+    elif cmd == "events":
+        return _events(args, client)
+    elif cmd == "log":
+        print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
+    else:
+        print(_mutate(args, client))
+    return EXIT_OK
+
+
+def _mutate(args: argparse.Namespace, client: Client) -> str:
+    cmd = args.command
+    if cmd == "add":
+        settings = {n: getattr(args, n) for n, _ in SETTING_FLAGS if getattr(args, n) is not None}
+        result = client.call("add_game", game=args.game, settings=settings)
+        g = result["game"]
+        verb = "added" if result["changed"] else "already wanted, unchanged"
+        return f"{g['game']}: {verb} ({g['state']}, {g['settings']['num_envs']} envs)"
+    if cmd == "scale":
+        g = client.call("scale_game", game=args.game, num_envs=args.num_envs)["game"]
+        return f"{g['game']}: {g['settings']['num_envs']} envs ({g['state']})"
+    if cmd == "stop-all":
+        return f"stopped: {', '.join(client.call('stop_all')['stopped']) or 'nothing running'}"
+    op = {"remove": "remove_game", "start": "start_game", "stop": "stop_game"}[cmd]
+    result = client.call(op, game=args.game)
+    return f"{args.game}: {result['game']['state'] if 'game' in result else 'removed'}"
+
+
+def _events(args: argparse.Namespace, client: Client) -> int:
+    from controlroom.agent import show
+
+    for e in client.call("events", limit=args.limit)["events"]:
+        print(json.dumps(e) if args.json else show.event_text(e), flush=True)
+    if not args.follow:
+        return EXIT_OK
+    client.sock.settimeout(None)
+    for msg in client.messages():
+        if msg.get("type") == "event":
+            e = msg["event"]
+            print(json.dumps(e) if args.json else show.event_text(e), flush=True)
+    return EXIT_OK

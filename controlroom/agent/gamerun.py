@@ -1,0 +1,82 @@
+"""One game as the supervisor sees it: wanted settings, its process, its restart history."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controlroom.agent.process import TrainerProc
+from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
+
+
+@dataclass
+class GameRun:
+    """Wanted state plus everything observed about the game's current trainer."""
+
+    name: str
+    settings: dict[str, Any]
+    run_dir: Path
+    wanted: bool = True
+    added_at: float = field(default_factory=time.time)
+    paused: bool = False
+    state: str = "stopped"
+    proc: TrainerProc | None = None
+    started_at: float | None = None
+    restarts: int = 0
+    last_exit: str | None = None
+    next_restart_at: float | None = None
+    crash_times: deque[float] = field(default_factory=deque)
+    consecutive: int = 0  # crashes since the last stable period; sets the backoff
+    stop_deadline: float | None = None
+    stopping_for: str | None = None  # "stop" | "hung" | "restart"
+    last_activity: float = 0.0
+    lines_this_run: int = 0
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_mtime: float = 0.0
+    gpu_memory_used: int | None = None
+    tail: MetricsTail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tail = MetricsTail(self.run_dir / METRICS_FILE)
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the built-in trainer (which keeps the whole contract) runs it."""
+        return not self.settings.get("command")
+
+    @property
+    def pid(self) -> int | None:
+        """The trainer's pid while one runs."""
+        return self.proc.pid if self.proc else None
+
+    def to_state(self) -> dict[str, Any]:
+        """The protocol's GameState."""
+        s = self.settings
+        return {
+            "game": self.name, "env_id": s.get("env_id"), "wanted": self.wanted,
+            "state": self.state, "settings": {k: v for k, v in s.items() if k != "command"},
+            "custom_command": bool(s.get("command")),
+            "target_episodes": s.get("target_episodes"), "pid": self.pid,
+            "started_at": self.started_at, "restarts": self.restarts,
+            "last_exit": self.last_exit, "next_restart_at": self.next_restart_at,
+            "checkpoint": self.checkpoint, "metrics": self.tail.metrics,
+            "return_history": list(self.tail.returns),
+            "gpu_memory_used": self.gpu_memory_used, "added_at": self.added_at,
+        }  # fmt: skip
+
+
+def describe_exit(code: int | None) -> str:
+    """'exit code 1', 'killed by SIGKILL' or 'exited (code unknown)'."""
+    import signal
+
+    if code is None:
+        return "exited (code unknown: adopted process)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,154 @@
+"""The core's protocol ops: op name -> async handler(agent, args) -> result dict.
+
+Handlers raise OpError for a clean error reply. Mutating ops are idempotent: adding a
+game that is already wanted with the same settings changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from controlroom.agent.errors import OpError
+from controlroom.agent.launch import check_game, effective_settings, validate
+from controlroom.agent.runfiles import LOG_FILE, tail_lines
+
+if TYPE_CHECKING:
+    from controlroom.agent.daemon import Agent
+
+Op = Callable[["Agent", dict[str, Any]], Awaitable[dict[str, Any]]]
+MAX_EVENTS = 10_000
+MAX_LOG_LINES = 5_000
+MUTATING = {"add_game", "remove_game", "start_game", "stop_game", "scale_game", "stop_all"}
+
+
+async def ping(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Liveness, and the agent's clock for round-trip figures."""
+    return {"pong": True, "now": agent.now()}
+
+
+async def status(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """The whole state, as in a snapshot."""
+    return agent.state()
+
+
+async def add_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Want a game (config settings plus the client's overrides) and start it."""
+    game = args["game"]
+    existing = agent.supervisor.games.get(game)
+    base = existing.settings if existing else None
+    settings = _settings(agent, game, args.get("settings", {}), base)
+    _guard(agent, game, settings)
+    if existing and existing.wanted and existing.settings == settings:
+        if existing.state == "crash_loop":
+            agent.supervisor.reset(existing)
+        return {"game": existing.to_state(), "changed": False}
+    state = await agent.want_game(game, settings, reset=bool(existing))
+    if existing is None:
+        agent.event("game_added", game, f"{game} added", {"settings": _shown(settings)})
+    return {"game": state, "changed": True}
+
+
+async def remove_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Stop a game and forget it."""
+    game = _known(agent, args["game"])
+    await agent.forget_game(game)
+    return {"removed": game}
+
+
+async def start_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Want a known game again (clears a crash loop or a finished state)."""
+    g = agent.supervisor.games[_known(agent, args["game"])]
+    _guard(agent, g.name, g.settings)
+    g.paused = False
+    return {"game": await agent.want_game(g.name, g.settings, reset=True)}
+
+
+async def stop_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Stop a game's trainer (checkpoint on the way out) but remember the game."""
+    game = _known(agent, args["game"])
+    await agent.stop_trainer(game)
+    return {"game": agent.supervisor.games[game].to_state()}
+
+
+async def scale_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Change a game's env count; the trainer restarts from its checkpoint."""
+    g = agent.supervisor.games[_known(agent, args["game"])]
+    settings = _settings(agent, g.name, {"num_envs": args["num_envs"]}, g.settings)
+    if settings == g.settings:
+        return {"game": g.to_state(), "changed": False}
+    _guard(agent, g.name, settings)
+    before = g.settings["num_envs"]
+    state = await agent.want_game(g.name, settings, wanted=g.wanted)
+    agent.event("game_scaled", g.name, f"{g.name}: num_envs {before} -> {args['num_envs']}",
+                {"from": before, "to": args["num_envs"]})  # fmt: skip
+    return {"game": state, "changed": True}
+
+
+async def stop_all(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Stop every trainer; the games stay known but unwanted."""
+    names = [g.name for g in agent.supervisor.games.values() if g.wanted or g.proc]
+    for name in names:
+        agent.mark_wanted(name, False)
+    await asyncio.gather(*(agent.stop_trainer(n) for n in names))
+    return {"stopped": names}
+
+
+async def reboots(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Every boot seen, oldest first."""
+    return {"boots": agent.store.boots()}
+
+
+async def events(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """The newest events."""
+    limit = args.get("limit", 100)
+    if not 0 <= limit <= MAX_EVENTS:
+        raise OpError("invalid", f"limit must be in 0..{MAX_EVENTS}")
+    return {"events": agent.store.events(limit, args.get("since"))}
+
+
+async def game_log(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """The tail of a game's trainer.log."""
+    game = _known(agent, args["game"])
+    lines = args.get("lines", 200)
+    if not 0 <= lines <= MAX_LOG_LINES:
+        raise OpError("invalid", f"lines must be in 0..{MAX_LOG_LINES}")
+    path = agent.run_dir(game) / LOG_FILE
+    return {"game": game, "path": str(path), "lines": tail_lines(path, lines)}
+
+
+def _known(agent: Agent, game: str) -> str:
+    if game not in agent.supervisor.games:
+        check_game(game)  # an unknown name says so; a known but absent one is not_found
+        raise OpError("not_found", f"{game} is not on this host; add it first")
+    return game
+
+
+def _settings(agent: Agent, game: str, overrides: Any,
+              base: dict[str, Any] | None) -> dict[str, Any]:
+    settings = effective_settings(agent.config, game, overrides)
+    if base is None:
+        return settings
+    # An existing game keeps its own settings; only what the client named changes.
+    merged = {**base, **{k: settings[k] for k in overrides}}
+    validate(merged)
+    return merged
+
+
+def _guard(agent: Agent, game: str, settings: dict[str, Any]) -> None:
+    verdict = agent.check_scale(game, settings)
+    if verdict is not None:
+        agent.event("guard_refused", game, verdict, {"settings": _shown(settings)})
+        raise OpError("refused", verdict)
+
+
+def _shown(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k != "command"}
+
+
+CORE_OPS: dict[str, Op] = {
+    "ping": ping, "status": status, "add_game": add_game, "remove_game": remove_game,
+    "start_game": start_game, "stop_game": stop_game, "scale_game": scale_game,
+    "stop_all": stop_all, "reboots": reboots, "events": events, "game_log": game_log,
+}  # fmt: skip

@@ -1,0 +1,126 @@
+"""Trainer processes: start them in their own session, find them again, stop them.
+
+A pid alone is never trusted: before adopting or signalling, the process must still
+have the create time and command line we recorded, so a recycled pid is left alone.
+Our own children are reaped through Popen.poll (waitpid: PID 1 here reaps orphans
+slowly, so a dead process can look alive to kill -0); adopted ones are judged by
+psutil, zombie = dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+CREATE_TIME_SLACK_S = 0.05
+
+
+@dataclass
+class TrainerProc:
+    """A trainer we started (`popen` set) or adopted after our own restart."""
+
+    pid: int
+    create_time: float
+    cmdline: list[str]
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def child(self) -> bool:
+        """Whether we started it (and so can read its exit code)."""
+        return self.popen is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        """Our child's exit code once reaped (negative: killed by that signal)."""
+        return self.popen.returncode if self.popen is not None else None
+
+    def alive(self) -> bool:
+        """Whether it still runs; reaps our own child (waitpid) as a side effect."""
+        if self.popen is not None:
+            return self.popen.poll() is None
+        return _matches(self.pid, self.create_time, self.cmdline)
+
+    def signal(self, signum: int) -> None:
+        """Signal it, only while it is still the same process."""
+        if self.alive():
+            _send(self.pid, signum)
+
+
+def _send(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def spawn(argv: list[str], run_dir: Path) -> TrainerProc:
+    """Start a trainer in its own session, output appended to run_dir/trainer.log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(run_dir / "trainer.log", "ab") as out:
+        popen = subprocess.Popen(
+            argv, cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=env, start_new_session=True, close_fds=True,
+        )  # fmt: skip
+    try:
+        create_time = psutil.Process(popen.pid).create_time()
+    except psutil.Error:
+        create_time = 0.0  # died at once; waitpid will tell
+    return TrainerProc(popen.pid, create_time, list(argv), popen)
+
+
+def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
+          ) -> TrainerProc | None:
+    """A recorded trainer that still runs as the same process, else None."""
+    if not pid or create_time is None or not cmdline:
+        return None
+    if not _matches(pid, create_time, cmdline):
+        return None
+    return TrainerProc(pid, create_time, list(cmdline))
+
+
+def find_running(cmdline: list[str]) -> TrainerProc | None:
+    """A live process already running exactly this command line (never start a twin)."""
+    for proc in psutil.process_iter(["cmdline", "create_time", "status"]):
+        info = proc.info
+        if info["cmdline"] == cmdline and info["status"] != psutil.STATUS_ZOMBIE:
+            return TrainerProc(proc.pid, float(info["create_time"]), list(cmdline))
+    return None
+
+
+def _matches(pid: int, create_time: float, cmdline: list[str]) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if abs(proc.create_time() - create_time) > CREATE_TIME_SLACK_S:
+                return False
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return proc.cmdline() == cmdline
+    except psutil.Error:
+        return False
+
+
+def terminate(proc: TrainerProc) -> None:
+    """Ask it to stop (the trainer checkpoints on SIGTERM)."""
+    proc.signal(signal.SIGTERM)
+
+
+def kill(proc: TrainerProc) -> None:
+    """Stop it now, with its whole session (envpool worker threads die with it anyway)."""
+    proc.signal(signal.SIGKILL)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, 0 when gone."""
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return 0

@@ -1,0 +1,202 @@
+"""The agent's memory: one SQLite file (WAL) that survives agent restarts and reboots.
+
+Tables: games (wanted state and what was observed), boots, events (append-only),
+samples (down-sampled telemetry, bounded), kv (policy state). The wanted state is
+committed before the supervisor acts on it, so a crash in between repeats the action
+instead of losing it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from controlroom.protocol import EVENT_KINDS
+
+EventSink = Callable[[dict[str, Any]], None]
+
+SAMPLE_RETENTION_S = 7 * 24 * 3600.0
+
+# Each entry migrates the schema from version i to i+1; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE games (
+        name TEXT PRIMARY KEY, wanted INTEGER NOT NULL, settings TEXT NOT NULL,
+        added_at REAL NOT NULL, paused INTEGER NOT NULL DEFAULT 0,
+        pid INTEGER, pid_create_time REAL, cmdline TEXT, started_at REAL,
+        restarts INTEGER NOT NULL DEFAULT 0, last_exit TEXT, state TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE boots (
+        boot_id TEXT PRIMARY KEY, boot_time REAL NOT NULL, first_seen REAL NOT NULL,
+        last_heartbeat REAL NOT NULL, load TEXT NOT NULL DEFAULT '{}',
+        prev_boot_id TEXT, uptime_before_s REAL, downtime_before_s REAL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, kind TEXT NOT NULL,
+        game TEXT, message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_ts ON events(ts);
+    CREATE TABLE samples (ts REAL PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+
+_GAME_COLUMNS = ("wanted", "settings", "paused", "pid", "pid_create_time", "cmdline",
+                 "started_at", "restarts", "last_exit", "state")  # fmt: skip
+_JSON_COLUMNS = ("settings", "cmdline")
+
+
+class Store:
+    """A thin, typed layer over the SQLite file; every write commits at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL under WAL loses at most the last commits on power loss, never corrupts.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+        self.on_event: EventSink | None = None
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    # ---- games --------------------------------------------------------------------
+    def games(self) -> list[dict[str, Any]]:
+        """Every stored game row, oldest added first."""
+        rows = self.db.execute("SELECT * FROM games ORDER BY added_at, name").fetchall()
+        return [_game_row(row) for row in rows]
+
+    def put_game(self, name: str, wanted: bool, settings: dict[str, Any]) -> None:
+        """Insert or update a game's wanted state (kept: added_at and observations)."""
+        now = time.time()
+        self.db.execute(
+            "INSERT INTO games(name, wanted, settings, added_at, updated_at) "
+            "VALUES(?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+            "wanted=excluded.wanted, settings=excluded.settings, updated_at=excluded.updated_at",
+            (name, int(wanted), json.dumps(settings), now, now),
+        )
+
+    def update_game(self, name: str, **fields: Any) -> None:
+        """Set observed columns of a game (pid, state, restarts, ...)."""
+        bad = set(fields) - set(_GAME_COLUMNS)
+        if bad:
+            raise ValueError(f"unknown game columns {sorted(bad)}")
+        values = [json.dumps(v) if k in _JSON_COLUMNS and v is not None else v
+                  for k, v in fields.items()]  # fmt: skip
+        sets = ", ".join(f"{k}=?" for k in fields)  # names checked against _GAME_COLUMNS
+        self.db.execute(f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
+                        (*values, time.time(), name))  # fmt: skip
+
+    def delete_game(self, name: str) -> None:
+        """Forget a game."""
+        self.db.execute("DELETE FROM games WHERE name=?", (name,))
+
+    # ---- boots --------------------------------------------------------------------
+    def boot(self, boot_id: str) -> dict[str, Any] | None:
+        """One boot row, or None."""
+        row = self.db.execute("SELECT * FROM boots WHERE boot_id=?", (boot_id,)).fetchone()
+        return _boot_row(row) if row else None
+
+    def last_boot(self) -> dict[str, Any] | None:
+        """The boot with the newest heartbeat."""
+        row = self.db.execute("SELECT * FROM boots ORDER BY last_heartbeat DESC LIMIT 1").fetchone()
+        return _boot_row(row) if row else None
+
+    def add_boot(self, boot_id: str, boot_time: float, now: float,
+                 prev: dict[str, Any] | None) -> None:
+        """Record a boot seen for the first time, linked to the one before it."""
+        self.db.execute(
+            "INSERT INTO boots(boot_id, boot_time, first_seen, last_heartbeat, prev_boot_id, "
+            "uptime_before_s, downtime_before_s) VALUES(?, ?, ?, ?, ?, ?, ?)",
+            (boot_id, boot_time, now, now, prev and prev["boot_id"],
+             prev and prev["uptime_s"], prev and max(0.0, boot_time - prev["last_heartbeat"])),
+        )  # fmt: skip
+
+    def heartbeat(self, boot_id: str, now: float, load: dict[str, Any]) -> None:
+        """Move a boot's last heartbeat forward and keep the load seen then."""
+        self.db.execute("UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
+                        (now, json.dumps(load), boot_id))  # fmt: skip
+
+    def boots(self) -> list[dict[str, Any]]:
+        """Every boot in protocol shape, oldest first."""
+        rows = self.db.execute("SELECT * FROM boots ORDER BY boot_time, first_seen").fetchall()
+        return [_boot_row(row) for row in rows]
+
+    # ---- events -------------------------------------------------------------------
+    def add_event(self, kind: str, game: str | None, message: str,
+                  data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append an event and hand it to the sink (which pushes it to clients)."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        event = {"ts": time.time(), "kind": kind, "game": game, "message": message,
+                 "data": data or {}}  # fmt: skip
+        self.db.execute("INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
+                        (event["ts"], kind, game, message, json.dumps(event["data"])))
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
+    def events(self, limit: int = 100, since: float | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` events (after `since` when given), oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM events WHERE ts > ? ORDER BY id DESC LIMIT ?",
+            (since if since is not None else -1.0, max(0, limit)),
+        ).fetchall()
+        return [_event_row(row) for row in reversed(rows)]
+
+    # ---- samples and kv -----------------------------------------------------------
+    def add_sample(self, ts: float, data: dict[str, Any]) -> None:
+        """Keep one telemetry sample; drop those past the retention window."""
+        self.db.execute("INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)",
+                        (ts, json.dumps(data)))
+        self.db.execute("DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,))
+
+    def samples(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """Stored samples after `since`, oldest first, each with its ts."""
+        rows = self.db.execute("SELECT ts, data FROM samples WHERE ts > ? ORDER BY ts",
+                               (since,)).fetchall()
+        return [{"ts": row["ts"], **json.loads(row["data"])} for row in rows]
+
+    def kv_get(self, key: str) -> Any | None:
+        """A JSON value kept for the policy engine, or None."""
+        row = self.db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else None
+
+    def kv_set(self, key: str, value: Any) -> None:
+        """Keep a JSON value across restarts and reboots."""
+        self.db.execute("INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)",
+                        (key, json.dumps(value)))
+
+
+def _game_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in _JSON_COLUMNS:
+        out[key] = json.loads(out[key]) if out[key] is not None else None
+    out["wanted"], out["paused"] = bool(out["wanted"]), bool(out["paused"])
+    return out
+
+
+def _boot_row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["load"] = json.loads(out["load"])
+    out["uptime_s"] = max(0.0, out["last_heartbeat"] - out["boot_time"])
+    return out
+
+
+def _event_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {"ts": row["ts"], "kind": row["kind"], "game": row["game"],
+            "message": row["message"], "data": json.loads(row["data"])}  # fmt: skip

@@ -1,0 +1,249 @@
+"""Reconcile running trainers with the wanted games: start, stop, restart, adopt.
+
+`step()` is the whole state machine for one game and is cheap (a waitpid or a psutil
+check, two stats); the agent calls `tick()` twice a second. Restarts back off
+exponentially (capped, reset after a stable period); N crashes within M seconds is a
+crash loop and stops the restarts; a trainer whose metrics go silent is hung.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from controlroom.agent import process
+from controlroom.agent.gamerun import GameRun, describe_exit
+from controlroom.agent.launch import trainer_argv
+from controlroom.agent.runfiles import checkpoint_mtime, read_checkpoint
+from controlroom.agent.store import Store
+from controlroom.config import AgentConfig
+
+log = logging.getLogger(__name__)
+
+CUSTOM_STARTUP_S = 5.0  # a BYO trainer with no metrics counts as running after this
+WAITING = ("crashed", "backoff", "hung", "starting", "stopped")
+
+
+class Supervisor:
+    """Owns every GameRun and its process; persists what it observes."""
+
+    def __init__(self, store: Store, runs: Path, knobs: Callable[[], AgentConfig],
+                 on_change: Callable[[str], None]) -> None:
+        self.store, self.runs, self.knobs, self.on_change = store, runs, knobs, on_change
+        self.games: dict[str, GameRun] = {}
+
+    # ---- loading and adopting -----------------------------------------------------
+    def load(self) -> None:
+        """Rebuild games from the store, adopting trainers that outlived the agent."""
+        for row in self.store.games():
+            g = GameRun(row["name"], row["settings"], self.runs / row["name"],
+                        wanted=row["wanted"], added_at=row["added_at"], paused=row["paused"],
+                        restarts=row["restarts"], last_exit=row["last_exit"])  # fmt: skip
+            g.tail.start_at_end()
+            g.checkpoint = read_checkpoint(g.run_dir)
+            self.games[g.name] = g
+            self._adopt(g, row)
+
+    def _adopt(self, g: GameRun, row: dict[str, Any]) -> None:
+        proc = process.adopt(row["pid"], row["pid_create_time"], row["cmdline"])
+        if proc is None and g.wanted:
+            proc = process.find_running(trainer_argv(g.name, g.settings, g.run_dir))
+        if proc is not None:
+            self._attach(g, proc, "running")
+            self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}",
+                        {"pid": proc.pid})  # fmt: skip
+            return
+        # A finished or crash-looping game stays so until someone starts it again.
+        kept = row["state"] if row["state"] in ("done", "crash_loop") else None
+        self._set(g, kept or ("paused" if g.paused else "stopped"), pid=None)
+
+    def _attach(self, g: GameRun, proc: process.TrainerProc, state: str) -> None:
+        g.proc, g.started_at = proc, proc.create_time or time.time()
+        g.last_activity, g.lines_this_run = time.time(), 0
+        g.stopping_for = g.stop_deadline = g.next_restart_at = None
+        self._set(g, state, pid=proc.pid, pid_create_time=proc.create_time,
+                  cmdline=proc.cmdline, started_at=g.started_at)  # fmt: skip
+
+    # ---- the state machine --------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """One pass over every game."""
+        for g in list(self.games.values()):
+            try:
+                self.step(g, now)
+            except Exception:  # one game's trouble must not stop the others' supervision
+                log.exception("supervising %s", g.name)
+
+    def step(self, g: GameRun, now: float) -> None:
+        """Advance one game: notice exits, hangs, new metrics; start what is due."""
+        self.observe(g, now)
+        if g.proc is None and self._due(g, now):
+            self._start(g, now)
+
+    def observe(self, g: GameRun, now: float) -> None:
+        """Notice an exit, a hang, new metrics; start nothing."""
+        if g.proc is not None:
+            if g.proc.alive():
+                self._watch(g, now)
+            else:
+                self._exited(g, now)
+
+    def _due(self, g: GameRun, now: float) -> bool:
+        if not g.wanted or g.paused or g.state not in WAITING:
+            return False
+        return g.next_restart_at is None or now >= g.next_restart_at
+
+    def _watch(self, g: GameRun, now: float) -> None:
+        knobs = self.knobs()
+        read = g.tail.poll()
+        if read:
+            g.last_activity, g.lines_this_run = now, g.lines_this_run + read
+            self.on_change(g.name)
+        if g.state == "starting" and (read or self._custom_started(g, now)):
+            self._set(g, "running")
+        self._check_checkpoint(g)
+        if g.stopping_for is not None:
+            if g.stop_deadline is not None and now >= g.stop_deadline:
+                log.warning("%s: no exit %.0fs after SIGTERM; SIGKILL", g.name, knobs.stop_grace_s)
+                process.kill(g.proc)  # type: ignore[arg-type]
+                g.stop_deadline = None
+            return
+        if (g.builtin or g.lines_this_run) and now - g.last_activity > knobs.hang_timeout_s:
+            self._hung(g, now)
+        elif g.started_at and now - g.started_at >= knobs.stable_reset_s:
+            g.consecutive = 0
+
+    def _custom_started(self, g: GameRun, now: float) -> bool:
+        return not g.builtin and now - (g.started_at or now) >= CUSTOM_STARTUP_S
+
+    def _check_checkpoint(self, g: GameRun) -> None:
+        mtime = checkpoint_mtime(g.run_dir)
+        if mtime == g.checkpoint_mtime:
+            return
+        g.checkpoint_mtime, g.checkpoint = mtime, read_checkpoint(g.run_dir)
+        self.on_change(g.name)
+
+    def _hung(self, g: GameRun, now: float) -> None:
+        silent = now - g.last_activity
+        self._event("hung", g, f"{g.name}: no metrics for {silent:.0f}s; killing it",
+                    {"silent_s": silent, "pid": g.pid})  # fmt: skip
+        self._record_crash(g, now)
+        self._set(g, "hung")
+        self.request_stop(g, "hung", now)
+
+    def _exited(self, g: GameRun, now: float) -> None:
+        assert g.proc is not None
+        code, reason_by = g.proc.exit_code, g.stopping_for
+        g.tail.poll()
+        g.proc, g.last_exit, g.stop_deadline, g.stopping_for = None, describe_exit(code), None, None
+        self.store.update_game(g.name, pid=None, last_exit=g.last_exit)
+        if reason_by == "stop":
+            self._stopped(g)
+        elif reason_by == "hung":
+            self._schedule_restart(g, now, f"{g.name} was hung ({g.last_exit})")
+        elif self._finished(code, g):
+            self._set(g, "done")
+            self._event("target_reached", g, f"{g.name} reached its target and exited",
+                        {"metrics": g.tail.metrics})  # fmt: skip
+        else:
+            self._crashed(g, now)
+
+    def _finished(self, code: int | None, g: GameRun) -> bool:
+        reason = g.tail.last_exit_reason
+        if code is None:  # adopted: only its own exit line can say it finished
+            return reason == "budget"
+        return code == 0 and reason != "signal"
+
+    def _stopped(self, g: GameRun) -> None:
+        self._set(g, "paused" if g.paused else "stopped")
+        self._event("trainer_stopped", g, f"{g.name} trainer stopped ({g.last_exit})")
+
+    def _crashed(self, g: GameRun, now: float) -> None:
+        outside = g.tail.last_exit_reason == "signal"
+        why = "stopped by a signal from outside the agent" if outside else g.last_exit
+        self._set(g, "crashed")
+        self._record_crash(g, now)
+        self._schedule_restart(g, now, f"{g.name} trainer crashed: {why}")
+
+    def _record_crash(self, g: GameRun, now: float) -> None:
+        window = self.knobs().crash_loop_window_s
+        g.crash_times.append(now)
+        while g.crash_times and now - g.crash_times[0] > window:
+            g.crash_times.popleft()
+        g.consecutive += 1
+
+    def _schedule_restart(self, g: GameRun, now: float, message: str) -> None:
+        knobs = self.knobs()
+        if len(g.crash_times) >= knobs.crash_loop_count:
+            self._set(g, "crash_loop")
+            text = (f"{message}; {len(g.crash_times)} crashes within "
+                    f"{knobs.crash_loop_window_s:.0f}s: crash loop, not restarting")
+            self._event("crash_loop", g, text, {"crashes": len(g.crash_times)})
+            return
+        delay = min(knobs.backoff_max_s, knobs.backoff_initial_s * 2 ** (g.consecutive - 1))
+        g.next_restart_at = now + delay
+        self._set(g, "backoff")
+        self._event("crash", g, f"{message}; restart in {delay:.1f}s",
+                    {"exit": g.last_exit, "delay_s": delay, "crashes": len(g.crash_times)})
+
+    def _start(self, g: GameRun, now: float) -> None:
+        argv = trainer_argv(g.name, g.settings, g.run_dir)
+        twin = process.find_running(argv)
+        if twin is not None:
+            self._attach(g, twin, "running")
+            self._event("adopted", g, f"{g.name}: found its trainer running (pid {twin.pid})")
+            return
+        restart = g.next_restart_at is not None
+        g.tail.start_at_end()
+        self._attach(g, process.spawn(argv, g.run_dir), "starting")
+        if restart:
+            g.restarts += 1
+            self.store.update_game(g.name, restarts=g.restarts)
+            self._event("restart", g, f"{g.name} restarted (restart #{g.restarts})",
+                        {"pid": g.pid, "restarts": g.restarts})  # fmt: skip
+        else:
+            self._event("trainer_started", g, f"{g.name} trainer started (pid {g.pid})",
+                        {"pid": g.pid, "argv": argv})  # fmt: skip
+
+    # ---- requests -----------------------------------------------------------------
+    def request_stop(self, g: GameRun, why: str, now: float) -> None:
+        """SIGTERM now, SIGKILL after the grace period (done by `step`)."""
+        g.next_restart_at = None
+        if g.proc is None:
+            return
+        g.stopping_for, g.stop_deadline = why, now + self.knobs().stop_grace_s
+        if why != "hung":
+            self._set(g, "stopping")
+        process.terminate(g.proc)
+
+    async def stop(self, g: GameRun) -> None:
+        """Stop a game's trainer and wait until it is gone."""
+        if g.proc is None:
+            if g.state not in ("done",):
+                self._set(g, "paused" if g.paused else "stopped")
+            return
+        self.request_stop(g, "stop", time.time())
+        while g.proc is not None:
+            await asyncio.sleep(0.05)
+            self.observe(g, time.time())
+
+    def reset(self, g: GameRun) -> None:
+        """Forget crash history so a crash-looped or done game may start again."""
+        g.crash_times.clear()
+        g.consecutive, g.next_restart_at = 0, None
+        if g.proc is None:
+            self._set(g, "stopped")
+
+    # ---- plumbing -----------------------------------------------------------------
+    def _set(self, g: GameRun, state: str, **columns: Any) -> None:
+        g.state = state
+        self.store.update_game(g.name, state=state, **columns)
+        self.on_change(g.name)
+
+    def _event(self, kind: str, g: GameRun, message: str,
+               data: dict[str, Any] | None = None) -> None:
+        log.info("%s", message)
+        self.store.add_event(kind, g.name, message, data)
