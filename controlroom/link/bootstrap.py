@@ -1,0 +1,123 @@
+"""Install the agent on a fresh host over SSH, step by step.
+
+A venv on the host, this very controlroom version packed as a wheel and uploaded over
+SFTP, installed with the [agent] extra, the laptop's config as the agent's seed,
+autostart installed, agent started. Each step reports one line through `progress`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncssh
+
+from controlroom import __version__
+from controlroom.config import HostConfig
+from controlroom.link.agent_channel import remote_command
+from controlroom.link.errors import NO_AGENT, LinkError
+from controlroom.link.ssh import SshTarget, connect, explain
+from controlroom.link.wheel import build_wheel
+
+Progress = Callable[[str], None]
+UPLOAD_DIR = ".cache/controlroom"  # relative to the login's home, as SFTP paths are
+MIN_PYTHON = (3, 11)
+PIP_TIMEOUT_S = 3600
+
+
+def venv_dir(host: HostConfig) -> str:
+    """The venv that holds host.controlroom (…/venv/bin/controlroom -> …/venv)."""
+    return posixpath.dirname(posixpath.dirname(host.controlroom))
+
+
+async def install(target: SshTarget, host: HostConfig, config_path: Path | None,
+                  progress: Progress, *, extras: str = "agent") -> None:  # fmt: skip
+    """Install and start the agent on `target`; LinkError says which step failed."""
+    progress(f"connecting to {target.alias}")
+    conn = await connect(target)
+    try:
+        await _install_on(conn, host, config_path, progress, extras)
+    except (OSError, asyncssh.Error) as exc:
+        raise explain(target.alias, exc) from None
+    finally:
+        conn.close()
+
+
+async def _install_on(
+    conn: asyncssh.SSHClientConnection,
+    host: HostConfig,
+    config_path: Path | None,
+    progress: Progress,
+    extras: str,
+) -> None:
+    await _check_python(conn, host, progress)
+    venv = venv_dir(host)
+    progress(f"creating the venv {venv}")
+    await _step(conn, [host.python, "-m", "venv", venv], "create the venv")
+    wheel, config = await _upload(conn, config_path, progress)
+    spec = f"{wheel}[{extras}]" if extras else wheel
+    progress(f"installing controlroom {__version__} with [{extras}] (pip; torch may take minutes)")
+    pip = [posixpath.join(venv, "bin", "python"), "-m", "pip", "install", "--upgrade", spec]
+    await _step(conn, pip, "pip install", progress, timeout=PIP_TIMEOUT_S)
+    seed = ["--config", config] if config else []
+    progress("installing autostart (systemd user unit, else cron)")
+    await _agent(conn, host, ["install", *seed], "install autostart")
+    progress("starting the agent")
+    await _agent(conn, host, ["ensure", *seed], "start the agent")
+    progress("the agent is running")
+
+
+async def _check_python(conn: asyncssh.SSHClientConnection, host: HostConfig,
+                        progress: Progress) -> None:  # fmt: skip
+    progress(f"checking {host.python} on the host")
+    probe = [host.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    out = await _step(conn, probe, f"run {host.python}")
+    major, minor = (int(x) for x in out.strip().split("."))
+    if (major, minor) < MIN_PYTHON:
+        raise LinkError(
+            NO_AGENT,
+            f"{host.python} on the host is {major}.{minor}; controlroom needs >= 3.11 "
+            "(set python = ... for this host in config.toml)",
+        )
+
+
+async def _upload(conn: asyncssh.SSHClientConnection, config_path: Path | None,
+                  progress: Progress) -> tuple[str, str | None]:  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = build_wheel(Path(tmp))
+        progress(f"uploading {wheel.name} over SFTP")
+        async with conn.start_sftp_client() as sftp:
+            await sftp.makedirs(UPLOAD_DIR, exist_ok=True)
+            remote_wheel = posixpath.join(UPLOAD_DIR, wheel.name)
+            await sftp.put(str(wheel), remote_wheel)
+            remote_config = None
+            if config_path is not None:
+                remote_config = posixpath.join(UPLOAD_DIR, "config.toml")
+                await sftp.put(str(config_path), remote_config)
+    home = (await _step(conn, ["sh", "-c", 'printf %s "$HOME"'], "find $HOME")).strip()
+    config = posixpath.join(home, remote_config) if remote_config else None
+    return posixpath.join(home, remote_wheel), config
+
+
+async def _agent(conn: asyncssh.SSHClientConnection, host: HostConfig, args: list[str],
+                 what: str) -> None:  # fmt: skip
+    cmd = [host.controlroom, "agent", *args, "--state-dir", host.state_dir]
+    await _step(conn, cmd, what)
+
+
+async def _step(conn: asyncssh.SSHClientConnection, argv: list[str], what: str,
+                progress: Progress | None = None, timeout: float = 300) -> str:  # fmt: skip
+    """Run one remote command; stream its lines to `progress`; LinkError on failure."""
+    async with conn.create_process(remote_command(argv), stderr=asyncssh.STDOUT) as proc:
+        lines: list[str] = []
+        async for line in proc.stdout:
+            lines.append(line.rstrip())
+            if progress is not None and line.strip():
+                progress("  " + line.rstrip()[:160])
+        done = await proc.wait(timeout=timeout)
+    if done.exit_status != 0:
+        tail = next((ln for ln in reversed(lines) if ln.strip()), "")
+        raise LinkError(NO_AGENT, f"could not {what} (exit {done.exit_status}): {tail}")
+    return "\n".join(lines)

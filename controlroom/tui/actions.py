@@ -1,0 +1,71 @@
+"""What the action keys send: each one a small function from a game's State to an op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlroom.config import Config
+from controlroom.games import known_names
+
+MIN_ENVS, MAX_ENVS = 1, 4096
+
+
+def game_choices(config: Config, state: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Configured games not already wanted, as (name, label) for the picker."""
+    games = (state or {}).get("games") or {}
+    names = list(config.games) or known_names()
+    choices = []
+    for name in names:
+        if name in games and games[name].get("wanted"):
+            continue
+        s = config.game_settings(name)
+        label = f"{name:<14} {s['num_envs']} envs · mb {s['minibatch_size']} · " \
+                f"target {s['target_episodes']:,}"  # fmt: skip
+        choices.append((name, label))
+    return choices
+
+
+def profile_choices(config: Config) -> list[tuple[str, str]]:
+    """Configured profiles, as (name, label) for the picker."""
+    return [(name, f"{name:<8} {p.description or ', '.join(p.games)}")
+            for name, p in config.profiles.items()]  # fmt: skip
+
+
+def scaled_envs(game: dict[str, Any], up: bool) -> int:
+    """The next env count: doubled or halved, within bounds."""
+    envs = int((game.get("settings") or {}).get("num_envs") or 1)
+    return min(MAX_ENVS, envs * 2) if up else max(MIN_ENVS, envs // 2)
+
+
+def toggle_op(game: dict[str, Any]) -> str:
+    """stop_game for a wanted game, start_game for one that is not."""
+    return "stop_game" if game.get("wanted") else "start_game"
+
+
+def ramp_enabled(state: dict[str, Any] | None) -> bool:
+    ramp = ((state or {}).get("policy") or {}).get("ramp") or {}
+    return bool(ramp.get("enabled"))
+
+
+def log_lines(result: Any) -> list[str]:
+    """The lines of a game_log reply, whatever its exact shape."""
+    if isinstance(result, dict):
+        for key in ("lines", "log", "text"):
+            if key in result:
+                value = result[key]
+                if isinstance(value, list):
+                    return [str(x) for x in value]
+                return str(value).splitlines()
+    return str(result).splitlines()
+
+
+def table_rows(result: Any) -> list[dict[str, Any]]:
+    """The rows of a table-like reply (the plan): a list of objects somewhere in it."""
+    if isinstance(result, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in result]
+    if isinstance(result, dict):
+        for value in result.values():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                return value
+        return [{"key": k, "value": v} for k, v in result.items()]
+    return [{"value": result}]

@@ -1,0 +1,256 @@
+"""The control-room App, built by one factory for the CLI, the tests and the screenshots."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from controlroom.config import Config
+from controlroom.link.errors import LinkError
+from controlroom.tui import actions
+from controlroom.tui.screens.main import MainScreen
+from controlroom.tui.screens.modals import (
+    ConfirmScreen,
+    PickScreen,
+    ProgressScreen,
+    TableScreen,
+    TextScreen,
+)
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.host_view import HostView
+
+MUTATING = {"add_game", "remove_game", "scale_up", "scale_down", "toggle_game",
+            "apply_profile", "toggle_ramp", "install"}  # fmt: skip
+
+
+def _b(key: str, action: str, text: str, tip: str, **kw: Any) -> Binding:
+    return Binding(key, action, text, id=action, tooltip=tip, **kw)
+
+
+class ControlRoomApp(App[int]):
+    """Supervise training on one or more hosts."""
+
+    CSS_PATH = str(Path(__file__).parent.parent / "assets" / "controlroom.tcss")
+    TITLE = "controlroom"
+    BINDINGS = [
+        _b("a", "add_game", "Add", "Pick a configured game and start training it"),
+        _b("d", "remove_game", "Remove", "Stop the selected game and forget it (asks first)"),
+        _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs"),
+        _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs"),
+        _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
+        _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
+        _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
+        _b("l", "show_log", "Log", "The selected game's trainer log"),
+        _b("t", "show_plan", "Plan", "Time and cost to target per game"),
+        _b("i", "install", "Install", "Install and start the agent on this host", show=False),
+        _b("question_mark", "help", "Help", "Every key and what it does"),
+        _b("q", "quit", "Quit", "Leave; training goes on", priority=True),
+    ]
+
+    def __init__(self, targets: list[HostTarget], *, config: Config, readonly: bool = False,
+                 clock: Callable[[], float] = time.time, live: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.targets, self.config, self.readonly = targets, config, readonly
+        self.clock, self.live = clock, live
+        self.sub_title = ", ".join(t.name for t in targets)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(self.targets, readonly=self.readonly, clock=self.clock, live=self.live)
+
+    def on_mount(self) -> None:
+        if self.config.keymap:
+            self.set_keymap(dict(self.config.keymap))
+
+    # --- where actions apply ---------------------------------------------------------
+
+    def current_view(self) -> HostView | None:
+        screen = self.screen
+        return screen.current_view() if isinstance(screen, MainScreen) else None
+
+    def _target(self, action: str, need_game: bool = True) -> tuple[HostView, str] | None:
+        """The view and selected game an action applies to, or None (said why)."""
+        if self.readonly and action in MUTATING:
+            self.notify(f"read-only session: {action.replace('_', ' ')} refused",
+                        severity="warning")  # fmt: skip
+            return None
+        view = self.current_view()
+        if view is None:
+            self.notify("pick a host tab first", severity="warning")
+            return None
+        game = view.selected_game() or ""
+        if need_game and not game:
+            self.notify("no game selected: press a to add one", severity="warning")
+            return None
+        return view, game
+
+    def _game_state(self, view: HostView, game: str) -> dict[str, Any]:
+        return dict(((view.state or {}).get("games") or {}).get(game) or {})
+
+    # --- actions -----------------------------------------------------------------------
+
+    def action_add_game(self) -> None:
+        if (t := self._target("add_game", need_game=False)) is None:
+            return
+        view = t[0]
+        choices = actions.game_choices(self.config, view.state)
+        if not choices:
+            self.notify("every configured game is already running", severity="warning")
+            return
+
+        def chosen(game: str | None) -> None:
+            if game:
+                self.send(view, f"{game} added", "add_game", game=game)
+
+        self.push_screen(PickScreen(f"Add a game on {view.target.name}", choices), chosen)
+
+    def action_remove_game(self) -> None:
+        if (t := self._target("remove_game")) is None:
+            return
+        view, game = t
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.send(view, f"{game} removed", "remove_game", game=game)
+
+        question = f"Stop {game} on {view.target.name} and remove it? (its checkpoints stay)"
+        self.push_screen(ConfirmScreen(question), confirmed)
+
+    def action_scale_up(self) -> None:
+        self._scale("scale_up", up=True)
+
+    def action_scale_down(self) -> None:
+        self._scale("scale_down", up=False)
+
+    def _scale(self, action: str, *, up: bool) -> None:
+        if (t := self._target(action)) is None:
+            return
+        view, game = t
+        envs = actions.scaled_envs(self._game_state(view, game), up)
+        self.send(view, f"{game}: {envs} envs", "scale_game", game=game, num_envs=envs)
+
+    def action_toggle_game(self) -> None:
+        if (t := self._target("toggle_game")) is None:
+            return
+        view, game = t
+        op = actions.toggle_op(self._game_state(view, game))
+        self.send(view, f"{game}: {op.split('_')[0]}", op, game=game)
+
+    def action_apply_profile(self) -> None:
+        if (t := self._target("apply_profile", need_game=False)) is None:
+            return
+        view = t[0]
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.send(view, f"profile {name} applied", "apply_profile", name=name)
+
+        choices = actions.profile_choices(self.config)
+        self.push_screen(PickScreen(f"Apply a profile on {view.target.name}", choices), chosen)
+
+    def action_toggle_ramp(self) -> None:
+        if (t := self._target("toggle_ramp", need_game=False)) is None:
+            return
+        enabled = not actions.ramp_enabled(t[0].state)
+        self.send(t[0], f"ramp {'on' if enabled else 'off'}", "set_ramp", enabled=enabled)
+
+    def action_show_log(self) -> None:
+        if (t := self._target("show_log")) is not None:
+            self.fetch_log(*t)
+
+    def action_show_plan(self) -> None:
+        if (t := self._target("show_plan", need_game=False)) is not None:
+            self.fetch_plan(t[0])
+
+    def action_install(self) -> None:
+        if (t := self._target("install", need_game=False)) is None:
+            return
+        if t[0].target.install is None:
+            self.notify("installing is not possible for this host", severity="warning")
+            return
+        self.install(t[0])
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("Keys", list(self.help_lines())))
+
+    def help_lines(self) -> Iterable[str]:
+        keymap = dict(self.config.keymap)
+        for b in self.BINDINGS:
+            assert isinstance(b, Binding)
+            key = keymap.get(b.id or "", b.key)
+            yield f"{key:<14} {b.description:<12} {b.tooltip}"
+        yield f"{'ctrl+p':<14} {'Commands':<12} the command palette: every action by name"
+        if self.readonly:
+            yield "read-only session: every action that changes a host is refused"
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            assert isinstance(b, Binding)
+            if b.action != "quit":
+                yield SystemCommand(b.description, b.tooltip, getattr(self, f"action_{b.action}"))
+
+    # --- workers: talk to the agent, then say what happened ----------------------------
+
+    @work(group="actions", exit_on_error=False, description="send an op to the agent")
+    async def send(self, view: HostView, done: str, op: str, **args: Any) -> None:
+        try:
+            await view.request(op, **args)
+        except LinkError as exc:
+            self.notify(f"{view.target.name}: {exc.message}", severity="error", timeout=8)
+            return
+        self.notify(f"{view.target.name}: {done}")
+
+    @work(group="actions", exit_on_error=False, description="fetch a game's log")
+    async def fetch_log(self, view: HostView, game: str) -> None:
+        try:
+            result = await view.request("game_log", game=game, lines=300)
+        except LinkError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        lines = actions.log_lines(result) or ["(empty log)"]
+        await self.push_screen(TextScreen(f"{game} on {view.target.name}: log", lines))
+
+    @work(group="actions", exit_on_error=False, description="fetch the plan")
+    async def fetch_plan(self, view: HostView) -> None:
+        try:
+            result = await view.request("plan")
+        except LinkError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        rows = actions.table_rows(result)
+        await self.push_screen(TableScreen(f"Plan on {view.target.name}", rows))
+
+    @work(group="install", exclusive=True, exit_on_error=False, description="install the agent")
+    async def install(self, view: HostView) -> None:
+        screen = ProgressScreen(f"Installing the agent on {view.target.name}")
+        await self.push_screen(screen)
+        assert view.target.install is not None
+        try:
+            await view.target.install(screen.step)
+            screen.step("done: the agent is running; reconnecting (escape closes this)")
+            view.link.backoff.reset()
+        except LinkError as exc:
+            screen.step(f"FAILED: {exc.message}")
+        screen.finished = True
+
+    @on(Worker.StateChanged)
+    def report_worker_failure(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(f"{event.worker.description}: {err}", severity="error", timeout=10)
+
+
+def build_app(targets: list[HostTarget], *, config: Config | None = None,
+              readonly: bool = False, clock: Callable[[], float] = time.time,
+              live: bool = True) -> ControlRoomApp:  # fmt: skip
+    """The one way to make the app: CLI, tests and screenshots all come here."""
+    return ControlRoomApp(targets, config=config or Config(), readonly=readonly,
+                          clock=clock, live=live)  # fmt: skip

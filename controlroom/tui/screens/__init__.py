@@ -1,0 +1,1 @@
+"""Screens: the main screen (one host, or a fleet of tabs) and the modals over it."""

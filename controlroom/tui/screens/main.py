@@ -1,0 +1,59 @@
+"""The main screen: one host's view, or a fleet overview with a tab per host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+
+from controlroom.tui.messages import HostSummary
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.fleet import FleetTable
+from controlroom.tui.widgets.host_view import HostView
+
+
+class MainScreen(Screen[None]):
+    """One HostView, or an Overview tab plus a tab per host."""
+
+    def __init__(self, targets: list[HostTarget], *, readonly: bool,
+                 clock: Callable[[], float] = time.time, live: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.targets, self.readonly, self.clock, self.live = targets, readonly, clock, live
+
+    def compose(self) -> ComposeResult:
+        if len(self.targets) == 1:
+            yield self._view(self.targets[0])
+        else:
+            with TabbedContent(id="tabs"):
+                with TabPane("Overview", id="overview"):
+                    yield FleetTable([t.name for t in self.targets], id="fleet")
+                for i, target in enumerate(self.targets):
+                    with TabPane(target.name, id=f"tab-{i}"):
+                        yield self._view(target)
+        yield Footer()
+
+    def _view(self, target: HostTarget) -> HostView:
+        return HostView(target, readonly=self.readonly, clock=self.clock, live=self.live)
+
+    def current_view(self) -> HostView | None:
+        """The host the action keys apply to: the only one, or the active tab's."""
+        views = list(self.query(HostView))
+        if len(views) == 1:
+            return views[0]
+        active = self.query_one("#tabs", TabbedContent).active_pane
+        return None if active is None else next(iter(active.query(HostView)), None)
+
+    @on(HostSummary)
+    def update_fleet_row(self, message: HostSummary) -> None:
+        for table in self.query(FleetTable):
+            table.show(message)
+
+    @on(DataTable.RowSelected, "#fleet")
+    def open_host_tab(self, event: DataTable.RowSelected) -> None:
+        names = [t.name for t in self.targets]
+        index = names.index(str(event.row_key.value))
+        self.query_one("#tabs", TabbedContent).active = f"tab-{index}"

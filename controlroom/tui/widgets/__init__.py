@@ -1,0 +1,1 @@
+"""Widgets of the control room: header, gauges, game panes, reboot timeline, event log."""

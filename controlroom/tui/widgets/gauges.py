@@ -1,0 +1,93 @@
+"""GPU and host gauges: a bar, the value and a sparkline of recent history for each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from controlroom.tui.format import bar, gib, spark
+
+BAR_W, SPARK_W = 14, 20
+
+
+class Gauges(Static):
+    """GPU utilization, memory, temperature, power (with history), trainers, CPU, RAM."""
+
+    def show(self, state: dict[str, Any]) -> None:
+        self.update(render_gauges(state))
+        gpus = state.get("gpus") or []
+        self.border_title = _title(gpus)
+        self.set_class(not gpus, "-no-gpu")
+
+
+def _title(gpus: list[dict[str, Any]]) -> str:
+    if not gpus:
+        return "Load · no GPU"
+    g = gpus[0]
+    more = f" (+{len(gpus) - 1})" if len(gpus) > 1 else ""
+    return f"GPU {g.get('index', 0)} · {g.get('name', '?')}{more}"
+
+
+def render_gauges(state: dict[str, Any]) -> Text:
+    hist = state.get("history") or {}
+    gpus = state.get("gpus") or []
+    lines: list[Text] = []
+    if gpus:
+        lines += _gpu_lines(gpus[0], hist)
+    else:
+        reason = state.get("gpu_error") or "no NVIDIA GPU found"
+        lines.append(Text(f"no GPU on this host ({reason})", style="bold"))
+    lines += _system_lines(state.get("system") or {}, hist)
+    return Text("\n").join(lines)
+
+
+def _row(label: str, frac: float | None, value: str, history: Sequence[float],
+         hi: float | None = 100.0) -> Text:  # fmt: skip
+    """A gauge line; `hi` None scales the sparkline to its own range (memory, power)."""
+    text = Text(f"{label:<6}")
+    text.append(bar(frac, BAR_W), style="dim" if frac is None else _level(frac))
+    text.append(f" {value:>15} ")
+    text.append(spark(history, SPARK_W, lo=None if hi is None else 0.0, hi=hi), style="cyan")
+    return text
+
+
+def _level(frac: float) -> str:
+    return "red" if frac >= 0.9 else "yellow" if frac >= 0.7 else "green"
+
+
+def _gpu_lines(g: dict[str, Any], hist: dict[str, Any]) -> list[Text]:
+    used, total = g.get("memory_used") or 0, g.get("memory_total") or 0
+    mem_frac = used / total if total else None
+    temp, power, limit = g.get("temperature_c"), g.get("power_w"), g.get("power_limit_w")
+    util = g.get("utilization")
+    return [
+        _row("util", None if util is None else util / 100, f"{util or 0:.0f}%",
+             hist.get("gpu_util") or []),
+        _row("mem", mem_frac, f"{gib(used)}/{gib(total)}", hist.get("gpu_mem") or [],
+             hi=None),
+        _row("temp", None if temp is None else temp / 90, f"{temp or 0:.0f}°C",
+             hist.get("gpu_temp") or [], hi=90.0),
+        _row("power", power / limit if power and limit else None,
+             f"{power or 0:.0f}/{limit or 0:.0f} W", hist.get("gpu_power") or [], hi=None),
+        _trainers_line(g.get("processes") or []),
+    ]  # fmt: skip
+
+
+def _trainers_line(procs: list[dict[str, Any]]) -> Text:
+    if not procs:
+        return Text("trainers  none on the GPU", style="dim")
+    parts = [f"{p.get('game') or p.get('pid')} {gib(p.get('memory_used'))}" for p in procs]
+    return Text("trainers  " + " · ".join(parts))
+
+
+def _system_lines(s: dict[str, Any], hist: dict[str, Any]) -> list[Text]:
+    cpu = s.get("cpu_percent")
+    used, total = s.get("ram_used") or 0, s.get("ram_total") or 0
+    return [
+        _row("cpu", None if cpu is None else cpu / 100, f"{cpu or 0:.0f}%", hist.get("cpu") or []),
+        _row("ram", used / total if total else None, f"{gib(used)}/{gib(total)}",
+             hist.get("ram") or [], hi=None),
+    ]  # fmt: skip

@@ -1,0 +1,207 @@
+"""HostView: one host's whole picture, fed by its own link worker.
+
+Each HostView runs its host's link in a worker of its own, so one host that is down or
+slow never stalls another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+
+from controlroom.link.errors import NO_AGENT, LinkError
+from controlroom.link.reconnect import Connected, Disconnected, HostLink, LinkEvent, RoundTrip
+from controlroom.tui.format import duration
+from controlroom.tui.messages import (
+    AgentEvent,
+    HostSummary,
+    LinkDown,
+    LinkUp,
+    RttMeasured,
+    StateUpdated,
+)
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.event_log import EventLog
+from controlroom.tui.widgets.game_pane import GameGrid
+from controlroom.tui.widgets.gauges import Gauges
+from controlroom.tui.widgets.header import HostHeader, LinkStatus
+from controlroom.tui.widgets.timeline import RebootTimeline
+
+NOTIFY_KINDS = {"crash": "error", "crash_loop": "error", "hung": "error", "reboot": "warning",
+                "guard_refused": "warning", "target_reached": "information"}  # fmt: skip
+
+
+class HostView(Vertical):
+    """Header, gauges, reboot timeline, game panes and events of one host."""
+
+    stale: reactive[bool] = reactive(True)
+    """True while the link is down: the data shown is as old as the header says."""
+
+    def __init__(self, target: HostTarget, *, readonly: bool = False,
+                 clock: Callable[[], float] = time.time, live: bool = True,
+                 id: str | None = None) -> None:  # fmt: skip
+        """Args: target: the host; readonly: say so in the header; clock: wall time
+        (frozen in snapshot tests); live: run the link (False: fed by `load_state`)."""
+        super().__init__(id=id, classes="host-view")
+        self.target, self.readonly, self.clock, self.live = target, readonly, clock, live
+        self.state: dict[str, Any] | None = None
+        self.status = LinkStatus()
+        self.skew = 0.0
+        self.link = HostLink(target.name, target.open, self._post_link_event, clock=clock)
+        self._ensured = False
+
+    def compose(self) -> ComposeResult:
+        yield HostHeader(self.target.name, readonly=self.readonly, id="header")
+        with Horizontal(id="top"):
+            yield Gauges(id="gauges")
+            yield RebootTimeline(id="timeline")
+        with VerticalScroll(id="games-scroll"):
+            yield GameGrid(id="games")
+        yield EventLog(id="events")
+
+    def on_mount(self) -> None:
+        self.query_one("#events", EventLog).border_title = "Events"
+        self.query_one("#gauges", Gauges).border_title = "Load"
+        self.query_one("#timeline", RebootTimeline).border_title = "Reboots · 24h"
+        self.set_interval(1.0, self.tick_header)
+        if self.live:
+            name = self.target.name
+            self.run_worker(self.link.run(), name=f"link {name}", group=f"link-{name}",
+                            exclusive=True, exit_on_error=False, description=f"link to {name}")
+        self.tick_header()
+
+    def watch_stale(self, stale: bool) -> None:
+        self.set_class(stale, "-stale")
+
+    def agent_now(self) -> float:
+        """The agent's clock, estimated from ours and the last State's `host.now`."""
+        return self.clock() + self.skew
+
+    def selected_game(self) -> str | None:
+        return self.query_one("#games", GameGrid).selected()
+
+    async def request(self, op: str, **args: Any) -> Any:
+        """Send an op to this host's agent (LinkError when the link is down)."""
+        return await self.link.request(op, **args)
+
+    def load_state(self, state: dict[str, Any], where: str = "recorded") -> None:
+        """Show a State as if a session had just delivered it (tests, screenshots)."""
+        self.status = LinkStatus(up=True, where=where, rtt=0.0004)
+        self.stale = False
+        self._show(state)
+
+    def _post_link_event(self, ev: LinkEvent) -> None:
+        name = self.target.name
+        if isinstance(ev, Connected):
+            self.post_message(LinkUp(name, ev.hello, ev.state, ev.where))
+        elif isinstance(ev, Disconnected):
+            self.post_message(LinkDown(name, ev.since, ev.reason, ev.kind, ev.attempt,
+                                       ev.retry_in))  # fmt: skip
+        elif isinstance(ev, RoundTrip):
+            self.post_message(RttMeasured(name, ev.rtt))
+        else:
+            if ev.event is not None:
+                self.post_message(AgentEvent(name, ev.event))
+            self.post_message(StateUpdated(name, ev.state))
+
+    @on(LinkUp)
+    def show_fresh_snapshot(self, message: LinkUp) -> None:
+        message.stop()
+        self.status = LinkStatus(up=True, where=message.where, rtt=self.status.rtt)
+        self.stale = False
+        self._show(message.state)
+        if self.target.ensure_game and not self._ensured:
+            self._ensured = True
+            self.ensure_game(self.target.ensure_game)
+
+    @on(StateUpdated)
+    def show_update(self, message: StateUpdated) -> None:
+        message.stop()
+        self._show(message.state)
+
+    @on(LinkDown)
+    def mark_stale(self, message: LinkDown) -> None:
+        message.stop()
+        self.status = LinkStatus(up=False, down_since=message.since, reason=message.reason,
+                                 retry_in=message.retry_in, attempt=message.attempt)  # fmt: skip
+        if message.kind == NO_AGENT and self.target.install is not None:
+            self.status.reason += " (press i to install)"
+        self.stale = True
+        self.tick_header()
+        self._post_summary()
+
+    @on(RttMeasured)
+    def show_rtt(self, message: RttMeasured) -> None:
+        message.stop()
+        self.status.rtt = message.rtt
+        self.tick_header()
+
+    @on(AgentEvent)
+    def notify_event(self, message: AgentEvent) -> None:
+        message.stop()
+        kind = str(message.event.get("kind"))
+        if kind in NOTIFY_KINDS:
+            game = message.event.get("game")
+            about = f"{game}: " if game else ""
+            text = f"{self.target.name}: {about}{message.event.get('message')}"
+            self.notify(text, severity=NOTIFY_KINDS[kind], timeout=8)  # type: ignore[arg-type]
+
+    @work(group="ensure", exit_on_error=False, description="ensure the local game is wanted")
+    async def ensure_game(self, game: str) -> None:
+        games = (self.state or {}).get("games") or {}
+        if game in games and games[game].get("wanted"):
+            return
+        try:
+            await self.request("add_game", game=game)
+        except LinkError as exc:
+            self.notify(f"could not start {game}: {exc.message}", severity="error")
+
+    def tick_header(self) -> None:
+        self.query_one("#header", HostHeader).show(self.status, self.state, self.agent_now())
+
+    def _show(self, state: dict[str, Any]) -> None:
+        self.state = state
+        host = state.get("host") or {}
+        if host.get("now") is not None:
+            self.skew = float(host["now"]) - self.clock()
+        now = self.agent_now()
+        self.tick_header()
+        self.query_one("#gauges", Gauges).show(state)
+        self.query_one("#timeline", RebootTimeline).show(state.get("boots") or [], now)
+        self.query_one("#games", GameGrid).show(state.get("games") or {}, now)
+        self.query_one("#events", EventLog).sync(state.get("events") or [])
+        self._post_summary()
+
+    def _post_summary(self) -> None:
+        self.post_message(summarize(self.target.name, self.status, self.state, self.agent_now()))
+
+
+def summarize(name: str, status: LinkStatus, state: dict[str, Any] | None,
+              now: float) -> HostSummary:  # fmt: skip
+    """The fleet overview's row for one host."""
+    if status.up:
+        rtt = "" if status.rtt is None else f" {status.rtt * 1000:.0f} ms"
+        link = f"● up{rtt}"
+    elif status.down_since is None:
+        link = "◌ connecting"
+    else:
+        link = f"○ down {duration(now - status.down_since)}: {status.reason}"
+    s = state or {}
+    gpus = s.get("gpus") or []
+    if gpus:
+        g = gpus[0]
+        mem = 100 * (g.get("memory_used") or 0) / (g.get("memory_total") or 1)
+        gpu = f"{g.get('utilization') or 0:.0f}% · mem {mem:.0f}%"
+    else:
+        gpu = "no GPU" if state else "-"
+    games = s.get("games") or {}
+    running = sum(1 for g in games.values() if g.get("state") == "running")
+    reboots = (s.get("host") or {}).get("reboots_24h")
+    return HostSummary(name, link, gpu, f"{running}/{len(games)} running" if state else "-",
+                       "-" if reboots is None else str(reboots))  # fmt: skip

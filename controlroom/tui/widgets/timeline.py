@@ -1,0 +1,95 @@
+"""The reboot timeline: boots on a time axis, uptime, downtime and the load at each reboot."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from controlroom.tui.format import clock_short, duration, gib
+
+WINDOW_S = 24 * 3600
+ROWS_SHOWN = 4
+
+
+class RebootTimeline(Static):
+    """The last 24 h: up as bars, down as gaps, each reboot with its load."""
+
+    def show(self, boots: list[dict[str, Any]], agent_now: float) -> None:
+        width = max(20, self.content_size.width or 52)
+        self.update(render_timeline(boots, agent_now, width))
+        self.border_title = "Reboots · 24h"
+
+
+def downtime_share(boots: list[dict[str, Any]], now: float, window: float = WINDOW_S) -> float:
+    """Share of the time lost to downtime between boots, over the last `window` seconds
+    or since the first recorded boot, whichever is shorter."""
+    if not boots:
+        return 0.0
+    first = float(boots[0].get("boot_time") or now)
+    window = min(window, max(1.0, now - first))
+    start = now - window
+    lost = 0.0
+    for b in boots[1:]:
+        down_end = float(b.get("boot_time") or 0)
+        down_start = down_end - float(b.get("downtime_before_s") or 0)
+        lost += max(0.0, min(down_end, now) - max(down_start, start))
+    return lost / window if window else 0.0
+
+
+def render_timeline(boots: list[dict[str, Any]], now: float, width: int) -> Text:
+    if not boots:
+        return Text("no boots recorded yet", style="dim")
+    lines = [_axis(boots, now, width), _summary(boots, now)]
+    lines.append(Text("boot at  up       down    load at reboot", style="bold"))
+    pairs = list(itertools.pairwise(boots))[-ROWS_SHOWN:]
+    lines += [_reboot_row(prev, b) for prev, b in pairs]
+    return Text("\n").join(lines)
+
+
+def _span(boots: list[dict[str, Any]], now: float) -> float:
+    first = float(boots[0].get("boot_time") or now)
+    return max(3600.0, min(WINDOW_S, now - first) * 1.05)
+
+
+def _axis(boots: list[dict[str, Any]], now: float, width: int) -> Text:
+    span = _span(boots, now)
+    start = now - span
+    prefix = f"-{duration(span)} "
+    cells = ["·"] * max(8, width - len(prefix) - len(" now"))
+    for i, b in enumerate(boots):
+        up_from = float(b.get("boot_time") or 0)
+        up_to = now if i == len(boots) - 1 else float(b.get("last_heartbeat") or up_from)
+        _fill(cells, (start, span), up_from, up_to, "━")
+        if i:
+            _fill(cells, (start, span), up_from, up_from, "▼")
+    return Text.assemble((prefix, "dim"), ("".join(cells), "green"),
+                         (" now", "dim"))  # fmt: skip
+
+
+def _fill(cells: list[str], window: tuple[float, float], a: float, b: float, ch: str) -> None:
+    start, span = window
+    w = len(cells)
+    lo = max(0, int((a - start) / span * w))
+    hi = min(w - 1, int((b - start) / span * w))
+    for i in range(lo, hi + 1):
+        cells[i] = ch
+
+
+def _summary(boots: list[dict[str, Any]], now: float) -> Text:
+    recent = [b for b in boots[1:] if float(b.get("boot_time") or 0) >= now - WINDOW_S]
+    down = sum(float(b.get("downtime_before_s") or 0) for b in recent)
+    share = downtime_share(boots, now)
+    style = "bold red" if share >= 0.05 else "bold yellow" if share > 0 else "bold green"
+    return Text.assemble(f"{len(recent)} reboots · down {duration(down)} · ",
+                         (f"{share * 100:.1f}% of the time lost", style))  # fmt: skip
+
+
+def _reboot_row(prev: dict[str, Any], b: dict[str, Any]) -> Text:
+    load = prev.get("load") or {}
+    load_text = (f"{load.get('games', '?')} games · {load.get('trainers', '?')} procs · "
+                 f"{gib(load.get('gpu_memory_used'))}")  # fmt: skip
+    return Text(f"{clock_short(b.get('boot_time')):<8} {duration(prev.get('uptime_s')):<8} "
+                f"{duration(b.get('downtime_before_s')):<7} {load_text}")  # fmt: skip
