@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+import asyncssh
+
 from controlroom import protocol
 from controlroom.link.errors import LOST, TIMEOUT, VERSION, LinkError, RequestFailed
 
@@ -86,7 +88,7 @@ class AgentSession:
                 reply = await future
         except TimeoutError:
             raise LinkError(TIMEOUT, f"{op}: no reply within {timeout:.0f}s") from None
-        except (OSError, ConnectionError) as exc:
+        except (OSError, asyncssh.Error) as exc:
             raise LinkError(LOST, f"{op}: link lost ({exc})") from None
         finally:
             self._pending.pop(req_id, None)
@@ -123,7 +125,7 @@ class AgentSession:
     async def _read_message(self) -> dict[str, Any]:
         try:
             line = await self.reader.readline()
-        except (OSError, ConnectionError, asyncio.IncompleteReadError) as exc:
+        except (OSError, asyncssh.Error, asyncio.IncompleteReadError) as exc:
             raise LinkError(LOST, f"link lost while reading ({exc})") from None
         if not line:
             raise LinkError(LOST, "the agent closed the connection")

@@ -1,0 +1,135 @@
+"""A real controlroom agent for the link and TUI tests, with tiny trainer settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controlroom.config import HostConfig
+from controlroom.link.local import open_local
+from controlroom.link.ssh import SshTarget
+from tests.sshd import SshServer
+
+VENV_CONTROLROOM = Path(sys.executable).parent / "controlroom"
+
+CONFIG = """
+[trainer]
+num_envs = 2
+num_steps = 16
+minibatch_size = 16
+checkpoint_interval_s = 5
+device = "cpu"
+torch_threads = 1
+
+[games.Pong]
+target_episodes = 100
+num_envs = 2
+num_steps = 16
+minibatch_size = 16
+
+[games.CartPole]
+target_episodes = 2000
+
+[profiles.cpu]
+description = "one tiny CartPole"
+games = ["CartPole"]
+num_envs = 2
+num_steps = 16
+minibatch_size = 16
+
+[agent]
+heartbeat_s = 1.0
+telemetry_s = 0.5
+stop_grace_s = 5.0
+backoff_initial_s = 0.5
+"""
+
+
+@dataclass
+class RealAgent:
+    """A running agent: its state dir, config and socket."""
+
+    root: Path
+    state_dir: Path
+    config: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def socket(self) -> Path:
+        return self.state_dir / "agent.sock"
+
+    def host_config(self, controlroom: str = str(VENV_CONTROLROOM)) -> HostConfig:
+        """The laptop-side [hosts.tnr-0] that reaches this agent through the sshd fixture."""
+        return HostConfig(ssh_alias="tnr-0", state_dir=str(self.state_dir),
+                          controlroom=controlroom)  # fmt: skip
+
+    def laptop_config_text(self, sshd: SshServer) -> str:
+        """A laptop config.toml naming this agent's host and the same games."""
+        return CONFIG + (f'\n[hosts.tnr-0]\nssh_alias = "tnr-0"\nstate_dir = "{self.state_dir}"\n'
+                         f'controlroom = "{VENV_CONTROLROOM}"\n')  # fmt: skip
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(_stop_all(self.socket))
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+async def _stop_all(socket: Path) -> None:
+    session = await open_local(str(socket))
+    try:
+        await session.request("stop_all", timeout=20)
+    finally:
+        await session.close()
+
+
+def start_agent(root: Path) -> RealAgent:
+    """Start `controlroom agent run` in its own session; wait for its socket."""
+    root.mkdir(parents=True, exist_ok=True)
+    state_dir, config = root / "state", root / "config.toml"
+    config.write_text(CONFIG)
+    log = (root / "agent.out").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controlroom", "agent", "run", "--state-dir", str(state_dir),
+         "--config", str(config)],
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    agent = RealAgent(root, state_dir, config, proc)
+    deadline = time.monotonic() + 30
+    while not agent.socket.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"agent did not start; see {root / 'agent.out'}")
+        time.sleep(0.05)
+    return agent
+
+
+def ssh_target(sshd: SshServer) -> SshTarget:
+    return SshTarget(sshd.alias, ssh_config=sshd.ssh_config, keepalive_interval=1,
+                     keepalive_count_max=2)  # fmt: skip
+
+
+async def wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20,
+                   what: str = "condition") -> None:  # fmt: skip
+    """Poll until `predicate` holds (sync or async), else fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
