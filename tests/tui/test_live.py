@@ -1,0 +1,114 @@
+"""The app against a real agent reached through the real sshd: keys start and stop real
+trainers, panes follow real metrics, a dropped link goes stale and comes back."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from controlroom.config import loads
+from controlroom.link.agent_channel import open_session
+from controlroom.tui.app import ControlRoomApp, build_app
+from controlroom.tui.screens.main import MainScreen
+from controlroom.tui.screens.modals import ConfirmScreen, PickScreen
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.game_pane import GamePane
+from controlroom.tui.widgets.header import HostHeader
+from controlroom.tui.widgets.host_view import HostView
+from tests.link.realagent import RealAgent, ssh_target, wait_for
+from tests.sshd import SshServer
+
+SIZE = (120, 40)
+
+
+def make_app(sshd: SshServer, agent: RealAgent, *, readonly: bool = False) -> ControlRoomApp:
+    target = HostTarget("tnr-0", partial(open_session, ssh_target(sshd), agent.host_config()))
+    config = loads(agent.laptop_config_text(sshd))
+    return build_app([target], config=config, readonly=readonly)
+
+
+def games(app: ControlRoomApp) -> dict[str, Any]:
+    return dict((app.query_one(HostView).state or {}).get("games") or {})
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+def header_text(app: ControlRoomApp) -> str:
+    return str(app.query_one(HostHeader).render())
+
+
+async def test_add_pong_then_watch_metrics_then_remove(sshd: SshServer, agent: RealAgent) -> None:
+    app = make_app(sshd, agent)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        await wait_for(lambda: view.status.up, what="link up")
+        await pilot.press("a")
+        await wait_for(lambda: isinstance(app.screen, PickScreen), what="game picker")
+        picker = app.screen.query_one("#choices")
+        picker.highlighted = [o.id for o in picker.options].index("Pong")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_for(lambda: pid_alive(games(app).get("Pong", {}).get("pid")), timeout=30,
+                       what="Pong's trainer process running")  # fmt: skip
+        await wait_for(lambda: (games(app)["Pong"].get("metrics") or {}).get("sps") is not None,
+                       timeout=120,
+                       what="Pong metrics")  # fmt: skip
+        await pilot.pause()
+        pane = app.query_one("#game-Pong", GamePane)
+        assert "steps/s" in str(pane.render()) and "- steps/s" not in str(pane.render())
+        pid = games(app)["Pong"]["pid"]
+        await pilot.press("d")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        await pilot.press("y")
+        await wait_for(lambda: "Pong" not in games(app), timeout=30, what="Pong removed")
+        await wait_for(lambda: not pid_alive(pid), timeout=30, what="trainer gone")
+        await pilot.pause()
+        assert not app.query("#game-Pong")
+
+
+async def test_killed_connection_goes_stale_then_catches_up(
+    sshd: SshServer, agent: RealAgent
+) -> None:
+    app = make_app(sshd, agent)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        await wait_for(lambda: view.status.up, what="link up")
+        view.link.backoff.cap = 1.0
+        sshd.kill_connections()
+        await wait_for(lambda: view.has_class("-stale"), what="stale mark")
+        await pilot.pause()
+        assert "link lost" in header_text(app)
+        await wait_for(lambda: view.status.up and not view.has_class("-stale"), what="relink")
+        sshd.stop()
+        try:
+            await wait_for(lambda: view.has_class("-stale"), what="stale while sshd is down")
+            await pilot.pause(1.2)
+            assert "data" in header_text(app) and "old" in header_text(app)
+        finally:
+            sshd.start()
+        await wait_for(lambda: view.status.up and not view.has_class("-stale"), timeout=30,
+                       what="back after sshd restarts")  # fmt: skip
+        assert view.state and view.state["host"]["agent_version"]
+
+
+async def test_readonly_refuses_every_action(sshd: SshServer, agent: RealAgent) -> None:
+    app = make_app(sshd, agent, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        await wait_for(lambda: view.status.up, what="link up")
+        before = set(games(app))
+        for key in ("a", "d", "s", "plus", "minus", "p", "r"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, MainScreen), key
+        assert set(games(app)) == before
+        assert "READ-ONLY" in header_text(app)
+        assert any("read-only" in n.message for n in app._notifications)
+
