@@ -158,3 +158,26 @@ def test_queue_starts_the_next_game_at_target(policy_agent: AgentHarness) -> Non
     assert started["message"] == "Pong started in the slot CartPole freed"
     assert h.game("Pong")["settings"]["num_envs"] == 2
     assert h.call("status")["policy"]["queue"]["waiting"] == []
+
+
+def test_trial_reports_side_by_side_and_returns(policy_agent: AgentHarness) -> None:
+    h = policy_agent
+    h.start()
+    h.call("add_game", game="CartPole")
+    wait_for(lambda: (h.game("CartPole").get("metrics") or {}).get("sps"), 60, "a measured rate")
+    started = h.call("trial", game="CartPole", settings={"num_envs": 4}, minutes=0.15)
+    assert started["trial"]["status"] == "running" and started["trial"]["snapshot"]
+    assert h.game("CartPole")["settings"]["num_envs"] == 4
+
+    def finished() -> dict[str, Any] | None:
+        t: dict[str, Any] = h.call("status")["policy"]["trials"].get("CartPole") or {}
+        return t if t.get("status") == "finished" else None
+
+    trial = wait_for(finished, 90, "the trial to finish")
+    rows = {r["figure"]: r for r in trial["comparison"]}
+    assert rows["settings"]["current"]["num_envs"] == 2
+    assert rows["settings"]["trial"]["num_envs"] == 4
+    assert rows["sps"]["current"] and rows["sps"]["trial"]
+    assert h.game("CartPole")["settings"]["num_envs"] == 2  # back, learning kept
+    [done] = events(h, "trial_finished")
+    assert "learning kept (rollback CartPole discards it)" in done["message"]
