@@ -37,6 +37,7 @@ class Agent:
     def __init__(self, config: Config, config_path: Path, state_dir: Path,
                  gpu_reader: GpuReader | None = None) -> None:
         self.config, self.config_path, self.state_dir = config, config_path, state_dir
+        self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
         self.store = Store(paths.db_path(state_dir))
         self.store.on_event = self._push_event
         self.hostname = socket.gethostname()
@@ -48,7 +49,6 @@ class Agent:
         self.dirty: set[str] = set()
         self.supervisor = Supervisor(self.store, paths.runs_dir(state_dir),
                                      lambda: self.config.agent, self.dirty.add)
-        self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
         self.lock = asyncio.Lock()
         self.policy: Any = None
         self.stopping = asyncio.Event()

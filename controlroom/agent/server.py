@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 2000
 WRITE_TIMEOUT_S = 10.0
+DISCARD_S, DISCARD_BYTES = 5.0, 64 * 2**20
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Greeting = Callable[[], list[dict[str, Any]]]
@@ -57,17 +58,17 @@ class Client:
                 self.writer.transport.abort()
 
     async def write_loop(self) -> None:
-        """Drain the queue into the socket."""
+        """Drain the queue into the socket, then half-close it (the reader may go on)."""
         try:
             while (data := await self.queue.get()) is not None:
                 self.writer.write(data)
                 await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT_S)
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
         except (OSError, TimeoutError):
             self.writer.transport.abort()
         finally:
             self.closed = True
-            with contextlib.suppress(OSError):
-                self.writer.close()
 
     async def read_loop(self) -> None:
         """Read requests until EOF, a too-long line, or the client is closed."""
@@ -81,9 +82,24 @@ class Client:
             except asyncio.LimitOverrunError:
                 self.send(protocol.reply_error(None, "too_long", "line longer than "
                                                f"{protocol.MAX_LINE_BYTES} bytes; closing"))
+                self.close()
+                await self._discard_input()
                 return
             if line.strip():
                 await self.handle_line(line)
+
+    async def _discard_input(self) -> None:
+        # Closing a unix socket with unread input resets it, and the client would never
+        # read the too_long reply: swallow (not keep) what it still sends, for a while.
+        deadline = asyncio.get_running_loop().time() + DISCARD_S
+        discarded = 0
+        with contextlib.suppress(OSError, TimeoutError):
+            while discarded < DISCARD_BYTES:
+                left = deadline - asyncio.get_running_loop().time()
+                chunk = await asyncio.wait_for(self.reader.read(65536), max(0.0, left))
+                if not chunk:
+                    return
+                discarded += len(chunk)
 
     async def handle_line(self, line: bytes) -> None:
         """Decode and dispatch one request in its own task, so a slow op blocks nothing."""
@@ -144,6 +160,7 @@ class Server:
             self.clients.discard(client)
             client.close()
             await writing
+            writer.close()
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Queue a message for every client."""
