@@ -133,3 +133,14 @@ async def wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout: flo
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pid_alive_path(pid: int | None) -> bool:
+    """A live, non-zombie process (PID 1 here reaps slowly; /proc says Z meanwhile)."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(") ", 1)[1][0] not in "ZX"

@@ -10,6 +10,7 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from controlroom.tui.format import bar, count, duration, gib, number, spark
+from controlroom.tui.widgets.quiet import QuietStatic
 
 STATE_LABELS = {
     "starting": "starting", "running": "running", "stopping": "stopping",
@@ -19,7 +20,7 @@ STATE_LABELS = {
 PANE_BAR_W = 12
 
 
-class GamePane(Static, can_focus=True):
+class GamePane(QuietStatic, can_focus=True):
     """One game's card; focus selects the game for the action keys."""
 
     def __init__(self, game: str) -> None:
@@ -36,7 +37,7 @@ class GamePane(Static, can_focus=True):
             self.add_class(f"-{state}")
             self._shown_state = state
         self.border_subtitle = _subtitle(g, agent_now)
-        self.update(render_game(g, agent_now))
+        self.show_text(render_game(g, agent_now))
 
 
 def _css_id(game: str) -> str:

@@ -6,18 +6,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from controlroom.tui.format import bar, gib, spark
+from controlroom.tui.widgets.quiet import QuietStatic
 
 BAR_W, SPARK_W = 14, 20
 
 
-class Gauges(Static):
+class Gauges(QuietStatic):
     """GPU utilization, memory, temperature, power (with history), trainers, CPU, RAM."""
 
     def show(self, state: dict[str, Any]) -> None:
-        self.update(render_gauges(state))
+        self.show_text(render_gauges(state))
         gpus = state.get("gpus") or []
         self.border_title = _title(gpus)
         self.set_class(not gpus, "-no-gpu")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from controlroom.tui.format import duration
+from controlroom.tui.widgets.quiet import QuietStatic
 
 
 @dataclass
@@ -24,7 +24,7 @@ class LinkStatus:
     attempt: int = 0
 
 
-class HostHeader(Static):
+class HostHeader(QuietStatic):
     """One line saying where we are and how fresh the data is."""
 
     def __init__(self, host: str, *, readonly: bool = False, id: str | None = None) -> None:
@@ -33,7 +33,7 @@ class HostHeader(Static):
 
     def show(self, link: LinkStatus, state: dict[str, Any] | None, agent_now: float) -> None:
         """Render from the link status and the latest State, ages as of `agent_now`."""
-        self.update(render_header(self.host, link, state, agent_now, readonly=self.readonly))
+        self.show_text(render_header(self.host, link, state, agent_now, readonly=self.readonly))
 
 
 def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,

@@ -6,20 +6,20 @@ import itertools
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from controlroom.tui.format import clock_short, duration, gib
+from controlroom.tui.widgets.quiet import QuietStatic
 
 WINDOW_S = 24 * 3600
 ROWS_SHOWN = 4
 
 
-class RebootTimeline(Static):
+class RebootTimeline(QuietStatic):
     """The last 24 h: up as bars, down as gaps, each reboot with its load."""
 
     def show(self, boots: list[dict[str, Any]], agent_now: float) -> None:
         width = max(20, self.content_size.width or 52)
-        self.update(render_timeline(boots, agent_now, width))
+        self.show_text(render_timeline(boots, agent_now, width))
         self.border_title = "Reboots · 24h"
 
 

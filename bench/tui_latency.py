@@ -1,0 +1,161 @@
+"""Figures for the TUI (not pass/fail): sample -> painted latency, CPU with 8 games
+updating at 2 Hz, key press -> trainer process running.
+
+    .venv/bin/python bench/tui_latency.py [--seconds 20] [--skip-trainer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from controlroom import protocol
+from controlroom.config import loads
+from controlroom.link.local import open_local
+from controlroom.tui.app import build_app
+from controlroom.tui.recorded import recorded_state
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.gauges import Gauges
+from controlroom.tui.widgets.host_view import HostView
+
+GAMES = ["MsPacman", "BeamRider", "Asteroids", "Enduro", "Pong", "Freeway", "SpaceInvaders",
+         "Seaquest"]  # fmt: skip
+
+
+def eight_game_state(now: float) -> dict[str, Any]:
+    state = recorded_state(now)
+    template = state["games"]["MsPacman"]
+    state["games"] = {g: {**copy.deepcopy(template), "game": g} for g in GAMES}
+    return state
+
+
+class FakeAgent:
+    """Speaks the protocol on a unix socket; pushes updates when told (in-process)."""
+
+    def __init__(self) -> None:
+        self.writers: list[asyncio.StreamWriter] = []
+        self.state = eight_game_state(time.time())
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(protocol.encode(protocol.hello("bench", "boot")))
+        writer.write(protocol.encode({"type": "snapshot", "state": self.state}))
+        await writer.drain()
+        self.writers.append(writer)
+        while line := await reader.readline():
+            req = protocol.decode(line)
+            writer.write(protocol.encode(protocol.reply_ok(req.get("id"), {})))
+
+    def push(self, delta: dict[str, Any]) -> None:
+        for w in self.writers:
+            w.write(protocol.encode({"type": "update", "state": delta}))
+
+
+TEMPLATE = eight_game_state(time.time())
+
+
+def tick_delta(i: int, now: float) -> dict[str, Any]:
+    games = {}
+    for g in GAMES:
+        game = copy.deepcopy(TEMPLATE["games"][g])
+        game["metrics"]["episodes"] = 1000 + i
+        game["metrics"]["sps"] = 5000.0 + i
+        games[g] = game
+    return {"games": games, "system": {"cpu_percent": float(i % 100), "ram_used": 1 << 33,
+                                       "ram_total": 1 << 36}}  # fmt: skip
+
+
+async def bench_fake(seconds: float) -> tuple[list[float], float]:
+    agent = FakeAgent()
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "a.sock")
+        server = await asyncio.start_unix_server(agent.serve, path=sock,
+                                                 limit=protocol.MAX_LINE_BYTES)  # fmt: skip
+        app = build_app([HostTarget("bench", partial(open_local, sock))])
+        async with server, app.run_test(size=(120, 40)) as pilot:
+            view = app.query_one(HostView)
+            while not view.status.up:
+                await asyncio.sleep(0.01)
+            latencies = []
+            for i in range(30):  # sample -> painted: a unique CPU value until the gauge shows it
+                marker = 11 + i
+                t0 = time.perf_counter()
+                system = {"cpu_percent": float(marker), "ram_used": 1, "ram_total": 2}
+                agent.push({"system": system})
+                gauge = app.query_one(Gauges)
+                while f"{marker}%" not in str(gauge.render()):
+                    await asyncio.sleep(0.0005)
+                await pilot.pause()
+                latencies.append(time.perf_counter() - t0)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            i = 0
+            while time.perf_counter() - wall0 < seconds:  # 8 games at 2 Hz
+                agent.push(tick_delta(i, time.time()))
+                i += 1
+                await asyncio.sleep(0.5)
+            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    return latencies, cpu
+
+
+async def bench_trainer(agent: Any) -> float:
+    from tests.link.realagent import pid_alive_path
+
+    if agent is not None:
+        config = loads(agent.config.read_text())
+        app = build_app([HostTarget("local", partial(open_local, str(agent.socket)))],
+                        config=config)  # fmt: skip
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = app.query_one(HostView)
+            while not view.status.up:
+                await asyncio.sleep(0.01)
+            t0 = time.perf_counter()
+            await pilot.press("a")
+            await pilot.pause()
+            await pilot.press("enter")  # Pong is first in the picker
+            while not pid_alive_path(((view.state or {}).get("games") or {})
+                                     .get("Pong", {}).get("pid")):  # fmt: skip
+                await asyncio.sleep(0.01)
+            return time.perf_counter() - t0
+    raise ValueError("no agent")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--skip-trainer", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
+    lat, cpu = asyncio.run(bench_fake(args.seconds))
+    ms = sorted(x * 1000 for x in lat)
+    print(f"sample -> painted (socket write to gauge rendered + refresh): median "
+          f"{statistics.median(ms):.1f} ms, p90 {ms[int(0.9 * len(ms)) - 1]:.1f} ms, "
+          f"max {ms[-1]:.1f} ms (n={len(ms)})")  # fmt: skip
+    print(f"TUI CPU, 8 games updating at 2 Hz for {args.seconds:.0f}s (headless, fake agent in "
+          f"process): {cpu * 100:.1f}% of one core (target < 5%)")  # fmt: skip
+    if not args.skip_trainer:
+        from tests.link.realagent import start_agent  # a real agent, tiny Pong
+
+        with tempfile.TemporaryDirectory() as tmp:
+            agent = start_agent(Path(tmp))
+            try:
+                took = asyncio.run(bench_trainer(agent))
+            finally:
+                agent.stop()
+        print(f"key press (a, enter) -> Pong trainer process running: {took:.2f} s "
+              f"(target < 2 s; real local agent, tiny Pong)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
