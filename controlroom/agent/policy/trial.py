@@ -80,9 +80,10 @@ async def trials_pass(engine: PolicyEngine, now: float) -> None:
 async def finish(engine: PolicyEngine, game: str, now: float) -> None:
     """Back to the settings from before the trial, learning kept; report side by side."""
     trial = engine.trials[game]
-    trial["status"], trial["ended_at"] = "finished", now
+    # Status last: a client reading state() during the await sees a whole record.
+    trial["ended_at"], trial["comparison"] = now, compare(trial["before"], trial["trial"])
     await engine.agent.want_game(game, dict(trial["restore_settings"]))
-    trial["comparison"] = compare(trial["before"], trial["trial"])
+    trial["status"] = "finished"
     engine.event("trial_finished", game, f"trial of {game}: {summary(trial['comparison'])}; "
                  f"learning kept (rollback {game} discards it)", {"comparison":
                  trial["comparison"]})  # fmt: skip
