@@ -116,9 +116,9 @@ class Trainer:
     def run(self) -> str:
         """Train until the budget is spent or a signal arrives; always end on a checkpoint."""
         self._install_signals()
+        self.writer.set_counters(self.global_step, self.episodes)
         self.writer.write(metrics.KIND_START, settings=self.s.to_dict(),
                           resumed_from=self.resumed_from, pid=os.getpid())
-        self.writer.set_counters(self.global_step, self.episodes)
         beat = metrics.Heartbeat(self.writer, self.s.heartbeat_interval, self._beat_fields)
         beat.start()
         try:

@@ -38,7 +38,8 @@ def mlp(inputs: int) -> nn.Sequential:
 
 
 class Agent(nn.Module):
-    """Shared torso with policy and value heads.
+    """Policy and value heads over a torso: shared for pixels (CleanRL's Atari agent),
+    separate actor and critic MLPs otherwise (CleanRL's ppo.py; sharing slows CartPole).
 
     Observations may arrive as uint8 frames; they become float only here, one minibatch at
     a time, so the rollout buffer stays four times smaller than CleanRL's float32 copy."""
@@ -46,13 +47,19 @@ class Agent(nn.Module):
     def __init__(self, obs_shape: tuple[int, ...], n_actions: int) -> None:
         super().__init__()
         self.pixels = len(obs_shape) == 3
-        self.torso = nature_cnn(obs_shape[0]) if self.pixels else mlp(obs_shape[0])
-        hidden = 512 if self.pixels else 64
-        self.actor = layer_init(nn.Linear(hidden, n_actions), std=0.01)
-        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
+        if self.pixels:
+            self.torso: nn.Module = nature_cnn(obs_shape[0])
+            self.actor = layer_init(nn.Linear(512, n_actions), std=0.01)
+            self.critic = layer_init(nn.Linear(512, 1), std=1.0)
+        else:
+            self.torso = nn.Identity()
+            self.actor = nn.Sequential(mlp(obs_shape[0]),
+                                       layer_init(nn.Linear(64, n_actions), std=0.01))
+            self.critic = nn.Sequential(mlp(obs_shape[0]), layer_init(nn.Linear(64, 1), std=1.0))
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
         """Torso output for a batch of raw observations."""
+        # uint8 -> float makes a new tensor, so scaling it in place is safe.
         x = obs.float().mul_(_INV_255) if self.pixels else obs.float()
         out: torch.Tensor = self.torso(x)
         return out
