@@ -61,7 +61,8 @@ async def start_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     """Want a known game again (clears a crash loop or a finished state)."""
     g = agent.supervisor.games[_known(agent, args["game"])]
     _guard(agent, g.name, g.settings)
-    g.paused = False
+    if g.paused:
+        agent.mark_paused(g.name, False)
     return {"game": await agent.want_game(g.name, g.settings, reset=True)}
 
 

@@ -86,11 +86,19 @@ def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
     return TrainerProc(pid, create_time, list(cmdline))
 
 
-def find_running(cmdline: list[str]) -> TrainerProc | None:
-    """A live process already running exactly this command line (never start a twin)."""
+def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
+    """A live process running exactly this command line in this run dir (never start a
+    twin). The cwd check matters: a template without {run_dir} reads the same for every
+    game and every state dir."""
     for proc in psutil.process_iter(["cmdline", "create_time", "status"]):
         info = proc.info
-        if info["cmdline"] == cmdline and info["status"] != psutil.STATUS_ZOMBIE:
+        if info["cmdline"] != cmdline or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            same_dir = Path(proc.cwd()) == run_dir
+        except psutil.Error:
+            continue
+        if same_dir:
             return TrainerProc(proc.pid, float(info["create_time"]), list(cmdline))
     return None
 

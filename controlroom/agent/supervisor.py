@@ -51,7 +51,8 @@ class Supervisor:
     def _adopt(self, g: GameRun, row: dict[str, Any]) -> None:
         proc = process.adopt(row["pid"], row["pid_create_time"], row["cmdline"])
         if proc is None and g.wanted:
-            proc = process.find_running(trainer_argv(g.name, g.settings, g.run_dir))
+            argv = trainer_argv(g.name, g.settings, g.run_dir)
+            proc = process.find_running(argv, g.run_dir)
         if proc is not None:
             self._attach(g, proc, "running")
             self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}",
@@ -191,7 +192,7 @@ class Supervisor:
 
     def _start(self, g: GameRun, now: float) -> None:
         argv = trainer_argv(g.name, g.settings, g.run_dir)
-        twin = process.find_running(argv)
+        twin = process.find_running(argv, g.run_dir)
         if twin is not None:
             self._attach(g, twin, "running")
             self._event("adopted", g, f"{g.name}: found its trainer running (pid {twin.pid})")

@@ -115,11 +115,13 @@ class AgentHarness:
         return self.proc.wait(30)
 
     def trainers(self) -> list[psutil.Process]:
-        """Live (non-zombie) processes whose command line names this state dir."""
+        """Live (non-zombie) processes running in one of this state dir's run dirs."""
+        runs = str(self.state_dir / "runs")
         found = []
-        for p in psutil.process_iter(["cmdline", "status"]):
+        for p in psutil.process_iter(["cmdline", "status", "cwd"]):
             cmd = " ".join(p.info["cmdline"] or [])
-            if str(self.state_dir / "runs") in cmd and p.info["status"] != psutil.STATUS_ZOMBIE:
+            here = runs in cmd or (p.info["cwd"] or "").startswith(runs)
+            if here and p.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(p)
         return found
 
