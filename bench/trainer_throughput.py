@@ -1,0 +1,253 @@
+"""Trainer throughput on Pong-v5: ours vs CleanRL's ppo_atari_envpool storage, and the
+envpool random-action ceiling, each in its own process (so peak RSS is its own).
+
+    python bench/trainer_throughput.py                 # 8 envs x 128 steps, + 32-env memory run
+    python bench/trainer_throughput.py --quick         # fewer iterations, no 32-env run
+    python bench/trainer_throughput.py --num-envs 256 --minibatch-size 2048 --device cuda
+
+Prints figures; it is not a pass/fail test."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---- workers (each runs in a child process) ---------------------------------------------
+def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
+    """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines."""
+    import torch
+
+    from controlroom.trainer.loop import Trainer, configure_torch, pick_device
+    from controlroom.trainer.metrics import SPS
+    from controlroom.trainer.settings import make_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = make_settings({"game": "Pong", "num_envs": a.num_envs, "num_steps": a.num_steps,
+                           "minibatch_size": a.minibatch_size, "device": a.device,
+                           "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
+                           "torch_threads": a.torch_threads, "run_dir": tmp,
+                           "checkpoint_interval": 1e9})
+        (Path(tmp) / "checkpoints").mkdir()
+        device = pick_device(s.device)
+        configure_torch(s, device)
+        Trainer(s, device, None).run()
+        lines = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+    sps = [x[SPS] for x in lines if x["kind"] == "update"][1:]  # first one warms up
+    return {"sps": statistics.median(sps), "peak_rss": peak_rss_bytes(),
+            "threads": torch.get_num_threads()}
+
+
+def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
+    """CleanRL ppo_atari_envpool.py's loop, reproduced: float32 observation storage,
+    torch.Tensor(next_obs) per step, x / 255.0 in the network, b_obs[mb_inds] copies."""
+    import envpool
+    import torch
+    from torch import nn
+    from torch.distributions.categorical import Categorical
+
+    from controlroom.trainer.model import layer_init
+
+    if a.torch_threads:
+        torch.set_num_threads(a.torch_threads)
+    device = torch.device("cuda" if a.device != "cpu" and torch.cuda.is_available() else "cpu")
+    torch.manual_seed(1)
+
+    class CleanAgent(nn.Module):
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.network = nn.Sequential(
+                layer_init(nn.Conv2d(4, 32, 8, stride=4)), nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(), nn.Flatten(),
+                layer_init(nn.Linear(64 * 7 * 7, 512)), nn.ReLU())
+            self.actor = layer_init(nn.Linear(512, n), std=0.01)
+            self.critic = layer_init(nn.Linear(512, 1), std=1)
+
+        def get_value(self, x: Any) -> Any:
+            return self.critic(self.network(x / 255.0))
+
+        def get_action_and_value(self, x: Any, action: Any = None) -> Any:
+            hidden = self.network(x / 255.0)
+            probs = Categorical(logits=self.actor(hidden))
+            if action is None:
+                action = probs.sample()
+            return action, probs.log_prob(action), probs.entropy(), self.critic(hidden)
+
+    n_envs, n_steps, batch = a.num_envs, a.num_steps, a.num_envs * a.num_steps
+    envs = envpool.make("Pong-v5", env_type="gym", num_envs=n_envs, episodic_life=True,
+                        reward_clip=True, seed=1)
+    agent = CleanAgent(int(envs.action_space.n)).to(device)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
+    obs = torch.zeros((n_steps, n_envs, 4, 84, 84)).to(device)
+    actions = torch.zeros((n_steps, n_envs)).to(device)
+    logprobs = torch.zeros((n_steps, n_envs)).to(device)
+    rewards = torch.zeros((n_steps, n_envs)).to(device)
+    dones = torch.zeros((n_steps, n_envs)).to(device)
+    values = torch.zeros((n_steps, n_envs)).to(device)
+    next_obs = torch.Tensor(envs.reset()[0]).to(device)
+    next_done = torch.zeros(n_envs).to(device)
+    sps = []
+    for _ in range(a.iterations + 1):
+        start = time.perf_counter()
+        for step in range(n_steps):
+            obs[step] = next_obs
+            dones[step] = next_done
+            with torch.no_grad():
+                action, logprob, _, value = agent.get_action_and_value(next_obs)
+                values[step] = value.flatten()
+            actions[step], logprobs[step] = action, logprob
+            o, reward, term, trunc, _info = envs.step(action.cpu().numpy())
+            rewards[step] = torch.tensor(reward).to(device).view(-1)
+            next_obs = torch.Tensor(o).to(device)
+            next_done = torch.Tensor(np.logical_or(term, trunc)).to(device)
+        with torch.no_grad():
+            next_value = agent.get_value(next_obs).reshape(1, -1)
+            advantages = torch.zeros_like(rewards).to(device)
+            lastgaelam = 0
+            for t in reversed(range(n_steps)):
+                if t == n_steps - 1:
+                    nnt, nv = 1.0 - next_done, next_value
+                else:
+                    nnt, nv = 1.0 - dones[t + 1], values[t + 1]
+                delta = rewards[t] + 0.99 * nv * nnt - values[t]
+                advantages[t] = lastgaelam = delta + 0.99 * 0.95 * nnt * lastgaelam
+            returns = advantages + values
+        b_obs = obs.reshape((-1, 4, 84, 84))
+        b_logprobs, b_actions = logprobs.reshape(-1), actions.reshape(-1)
+        b_advantages, b_returns = advantages.reshape(-1), returns.reshape(-1)
+        b_values = values.reshape(-1)
+        b_inds = np.arange(batch)
+        for _epoch in range(4):
+            np.random.shuffle(b_inds)
+            for start_i in range(0, batch, a.minibatch_size):
+                mb = b_inds[start_i:start_i + a.minibatch_size]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    b_obs[mb], b_actions.long()[mb])
+                logratio = newlogprob - b_logprobs[mb]
+                ratio = logratio.exp()
+                mb_adv = b_advantages[mb]
+                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                pg_loss = torch.max(-mb_adv * ratio,
+                                    -mb_adv * torch.clamp(ratio, 0.9, 1.1)).mean()
+                newvalue = newvalue.view(-1)
+                v_unclipped = (newvalue - b_returns[mb]) ** 2
+                v_clipped = b_values[mb] + torch.clamp(newvalue - b_values[mb], -0.1, 0.1)
+                v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - b_returns[mb]) ** 2).mean()
+                loss = pg_loss - 0.01 * entropy.mean() + v_loss * 0.5
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
+                optimizer.step()
+        sps.append(batch / (time.perf_counter() - start))
+    return {"sps": statistics.median(sps[1:]), "peak_rss": peak_rss_bytes(),
+            "threads": torch.get_num_threads()}
+
+
+def worker_ceiling(a: argparse.Namespace) -> dict[str, Any]:
+    """envpool alone, random actions: the most any trainer could do with these envs."""
+    import envpool
+
+    envs = envpool.make("Pong-v5", env_type="gym", num_envs=a.num_envs, episodic_life=True,
+                        reward_clip=True, seed=1)
+    envs.reset()
+    rng = np.random.default_rng(1)
+    steps = max(a.iterations, 1) * a.num_steps
+    start = time.perf_counter()
+    for _ in range(steps):
+        envs.step(rng.integers(0, envs.action_space.n, a.num_envs).astype(np.int32))
+    return {"sps": steps * a.num_envs / (time.perf_counter() - start),
+            "peak_rss": peak_rss_bytes()}
+
+
+WORKERS = {"ours": worker_ours, "cleanrl": worker_cleanrl, "ceiling": worker_ceiling}
+
+
+# ---- driver -------------------------------------------------------------------------------
+def run_worker(name: str, a: argparse.Namespace, num_envs: int, minibatch: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-W", "ignore", __file__, "--worker", name, "--num-envs",
+           str(num_envs), "--minibatch-size", str(minibatch), "--num-steps", str(a.num_steps),
+           "--iterations", str(a.iterations), "--torch-threads", str(a.torch_threads),
+           "--device", a.device]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def machine_info(device: str) -> str:
+    import torch
+
+    cpu = platform.processor() or "?"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (f"CPU {cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+            f"torch {torch.__version__}; GPU {gpu}; device {device}")
+
+
+def report(label: str, r: dict[str, Any]) -> None:
+    print(f"  {label:<34} {r['sps']:8.0f} steps/s   peak RSS {r['peak_rss'] / 2**20:7.0f} MiB")
+
+
+def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
+    print(f"Pong-v5, {num_envs} envs x {a.num_steps} steps, 4 epochs x "
+          f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}, "
+          f"median of {a.iterations} iterations after one warm-up:")
+    ceiling = run_worker("ceiling", a, num_envs, minibatch)
+    report("envpool random-action ceiling", ceiling)
+    ours = run_worker("ours", a, num_envs, minibatch)
+    report(f"controlroom.trainer ({ours['threads']} threads)", ours)
+    if a.skip_cleanrl:
+        return
+    clean = run_worker("cleanrl", a, num_envs, minibatch)
+    report(f"CleanRL-style float32 ({clean['threads']} threads)", clean)
+    print(f"  ours / CleanRL: {ours['sps'] / clean['sps']:.2f}x steps/s, "
+          f"{ours['peak_rss'] / clean['peak_rss']:.2f}x peak RSS")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worker", choices=sorted(WORKERS))
+    p.add_argument("--num-envs", type=int, default=8)
+    p.add_argument("--num-steps", type=int, default=128)
+    p.add_argument("--minibatch-size", type=int, default=256)
+    p.add_argument("--iterations", type=int, default=3, help="timed iterations per config")
+    p.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true", help="1 iteration, no 32-env memory run")
+    p.add_argument("--skip-cleanrl", action="store_true")
+    a = p.parse_args()
+    if a.worker:
+        print(json.dumps(WORKERS[a.worker](a)))
+        return
+    if a.quick:
+        a.iterations = 1
+    print(machine_info(a.device))
+    compare(a, a.num_envs, a.minibatch_size)
+    if not a.quick and a.num_envs == 8:
+        compare(a, 32, 1024)
+
+
+if __name__ == "__main__":
+    main()
