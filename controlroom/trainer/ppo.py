@@ -83,24 +83,23 @@ class Batch:
                    ret.reshape(-1), r.values.reshape(-1))
 
 
-def ppo_loss(agent: Agent, b: Batch, idx: torch.Tensor, s: TrainerSettings,
-             stats: UpdateStats) -> torch.Tensor:
-    """The clipped surrogate + clipped value - entropy loss on one minibatch."""
+def ppo_loss(agent: Agent, b: Batch, idx: torch.Tensor, adv: torch.Tensor,
+             s: TrainerSettings) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped surrogate + clipped value - entropy loss on (part of) a minibatch, with
+    the figures CleanRL logs for it."""
     _, newlogprob, entropy, newvalue = agent.act(b.obs[idx], b.actions[idx])
     logratio = newlogprob - b.logprobs[idx]
     ratio = logratio.exp()
-    with torch.no_grad():
-        stats.approx_kl = float(((ratio - 1) - logratio).mean())
-        stats.clipfracs.append(float(((ratio - 1.0).abs() > s.clip_coef).float().mean()))
-    adv = b.advantages[idx]
-    if s.norm_adv:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     pg_loss = torch.max(-adv * ratio,
                         -adv * torch.clamp(ratio, 1 - s.clip_coef, 1 + s.clip_coef)).mean()
     v_loss = value_loss(newvalue, b, idx, s)
     ent = entropy.mean()
-    stats.policy_loss, stats.value_loss, stats.entropy = float(pg_loss), float(v_loss), float(ent)
-    return pg_loss - s.ent_coef * ent + s.vf_coef * v_loss
+    with torch.no_grad():
+        figures = {"approx_kl": float(((ratio - 1) - logratio).mean()),
+                   "clipfrac": float(((ratio - 1.0).abs() > s.clip_coef).float().mean()),
+                   "policy_loss": float(pg_loss), "value_loss": float(v_loss),
+                   "entropy": float(ent)}
+    return pg_loss - s.ent_coef * ent + s.vf_coef * v_loss, figures
 
 
 def value_loss(newvalue: torch.Tensor, b: Batch, idx: torch.Tensor,
@@ -125,14 +124,37 @@ def update(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerS
         for start in range(0, n, s.minibatch_size):
             if should_stop():
                 return _finish(stats)
-            loss = ppo_loss(agent, b, order[start:start + s.minibatch_size], s, stats)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]  # torch stub gap
-            nn.utils.clip_grad_norm_(agent.parameters(), s.max_grad_norm)
-            optimizer.step()
+            minibatch_step(agent, optimizer, b, order[start:start + s.minibatch_size], s,
+                           stats=stats)
         if s.target_kl and stats.approx_kl > s.target_kl:
             break
     return _finish(stats)
+
+
+def minibatch_step(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch,
+                   idx: torch.Tensor, s: TrainerSettings, *, stats: UpdateStats) -> None:
+    """One optimiser step on one minibatch. The minibatch goes through the network in
+    chunks of at most grad_chunk_size samples whose gradients are summed, weighted by
+    size: the same gradient as one pass (the losses are means), with a fraction of the
+    activation memory, which is what lets many trainers share one host."""
+    adv = b.advantages[idx]
+    if s.norm_adv:  # over the whole minibatch, as in one pass
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    chunk = s.grad_chunk_size or len(idx)
+    optimizer.zero_grad(set_to_none=True)
+    totals = dict.fromkeys(("approx_kl", "clipfrac", "policy_loss", "value_loss", "entropy"),
+                           0.0)
+    for part, part_adv in zip(torch.split(idx, chunk), torch.split(adv, chunk), strict=True):
+        weight = len(part) / len(idx)
+        loss, figures = ppo_loss(agent, b, part, part_adv, s)
+        (loss * weight).backward()  # type: ignore[no-untyped-call]  # torch stub gap
+        for key, value in figures.items():
+            totals[key] += weight * value
+    nn.utils.clip_grad_norm_(agent.parameters(), s.max_grad_norm)
+    optimizer.step()
+    stats.clipfracs.append(totals.pop("clipfrac"))
+    for key, value in totals.items():
+        setattr(stats, key, value)
 
 
 def _finish(stats: UpdateStats) -> UpdateStats:

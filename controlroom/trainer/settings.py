@@ -65,6 +65,9 @@ class TrainerSettings:
     vf_coef: float = _opt(0.5, "value loss coefficient")
     max_grad_norm: float = _opt(0.5, "gradient norm clip")
     target_kl: float = _opt(0.0, "stop an update's epochs early above this approx KL (0 = off)")
+    grad_chunk_size: int = _opt(256, "most samples pushed through the network at once; larger "
+                                "minibatches accumulate gradients over chunks (same update, "
+                                "less memory; 0 = whole minibatch)")
 
     @property
     def env_id(self) -> str:
@@ -158,7 +161,7 @@ def _check_positive(s: TrainerSettings) -> None:
     for name in ("num_envs", "num_steps", "minibatch_size", "update_epochs", "keep_checkpoints"):
         if getattr(s, name) < 1:
             raise SettingsError(f"{_flag(name)} must be >= 1, got {getattr(s, name)}")
-    for name in ("total_steps", "target_episodes", "torch_threads"):
+    for name in ("total_steps", "target_episodes", "torch_threads", "grad_chunk_size"):
         if getattr(s, name) < 0:
             raise SettingsError(f"{_flag(name)} must be >= 0, got {getattr(s, name)}")
     if s.checkpoint_interval <= 0 or s.learning_rate <= 0:
