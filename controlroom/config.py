@@ -129,6 +129,14 @@ class GuardConfig:
     max_trainers: int = field(default=8, metadata=doc("trainer processes at once"))
     max_gpu_temp_c: float = field(default=83.0, metadata=doc("GPU temperature limit, Celsius"))
     max_host_ram_fraction: float = field(default=0.9, metadata=doc("host RAM share, 0..1"))
+    action_interval_s: float = field(
+        default=15.0,
+        metadata=doc("seconds between two pauses or resumes, so memory and heat can move first"),
+    )
+    resume_hold_s: float = field(
+        default=30.0,
+        metadata=doc("seconds back under every limit (with margin) before a paused game resumes"),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,9 @@ class AgentConfig:
     crash_loop_window_s: float = field(default=600.0, metadata=doc("...within this window"))
     hang_timeout_s: float = field(default=120.0, metadata=doc("silent metrics = hung trainer"))
     snapshot_retention: int = field(default=3, metadata=doc("migration snapshots kept per game"))
+    max_events: int = field(
+        default=50_000, metadata=doc("newest events kept in the event log (older ones pruned)")
+    )
 
 
 @dataclass(frozen=True)
@@ -334,11 +345,14 @@ def _check_ranges(cfg: Config, at: Located) -> None:
         (("guard", "max_host_ram_fraction"), 0 < cfg.guard.max_host_ram_fraction <= 1, "(0, 1]"),
         (("guard", "max_total_envs"), cfg.guard.max_total_envs >= 1, ">= 1"),
         (("guard", "max_trainers"), cfg.guard.max_trainers >= 1, ">= 1"),
+        (("guard", "action_interval_s"), cfg.guard.action_interval_s >= 0, ">= 0"),
+        (("guard", "resume_hold_s"), cfg.guard.resume_hold_s >= 0, ">= 0"),
         (("ramp", "stable_minutes"), cfg.ramp.stable_minutes > 0, "> 0"),
         (("ramp", "start_games"), cfg.ramp.start_games >= 1, ">= 1"),
         (("ramp", "max_games"), cfg.ramp.max_games >= cfg.ramp.start_games, ">= start_games"),
         (("agent", "price_per_hour"), cfg.agent.price_per_hour >= 0, ">= 0"),
         (("agent", "crash_loop_count"), cfg.agent.crash_loop_count >= 1, ">= 1"),
+        (("agent", "max_events"), cfg.agent.max_events >= 100, ">= 100"),
     ]  # fmt: skip
     checks += [
         (("hosts", n, "price_per_gpu_hour"), h.price_per_gpu_hour >= 0, ">= 0")

@@ -38,7 +38,7 @@ class Agent:
                  gpu_reader: GpuReader | None = None) -> None:
         self.config, self.config_path, self.state_dir = config, config_path, state_dir
         self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
-        self.store = Store(paths.db_path(state_dir))
+        self.store = Store(paths.db_path(state_dir), config.agent.max_events)
         self.store.on_event = self._push_event
         self.hostname = socket.gethostname()
         self.started = time.time()
@@ -137,6 +137,7 @@ class Agent:
         """Write the agent's config file (atomically) and use it from now on."""
         save(cfg, self.config_path)
         self.config = cfg
+        self.store.max_events = cfg.agent.max_events
 
     def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
         """The load guard's verdict (None = allowed; no policy engine = allowed)."""
@@ -228,13 +229,14 @@ class Agent:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
-        self.supervisor.load()
+        fresh = self.supervisor.load(self.rebooted_this_start)
         self.policy = _make_policy(self)
+        held = self._hold_back()
         self.telemetry_source.sample()
         await self.server.start()
-        self.event("agent_started", None, f"agent {__version__} started (pid {_pid()}), "
-                   f"{len(self.supervisor.games)} games known",
-                   {"rebooted": self.rebooted_this_start, "boot_id": self.boot_id})
+        self.event("agent_started", None, _started_text(len(self.supervisor.games), fresh, held),
+                   {"rebooted": self.rebooted_this_start, "boot_id": self.boot_id,
+                    "crash_loop_reset": fresh, "held_back": held})  # fmt: skip
         self.supervisor.tick(time.time())  # resume every wanted game now
         self.flush_games()
         if self.policy is not None:
@@ -242,12 +244,36 @@ class Agent:
         await loops.run_until_stopped(self)
         await self.shutdown()
 
+    def _hold_back(self) -> list[str]:
+        """Ask the policy engine which games must not resume (the ramp, after a reboot,
+        runs one step lower) and keep them unwanted, so that none of them starts a
+        trainer only to be stopped a moment later. A trainer already running (adopted)
+        is left to the engine's on_start."""
+        if self.policy is None:
+            return []
+        held = []
+        for name in self.policy.before_resume():
+            g = self.supervisor.games.get(name)
+            if g is not None and g.wanted and g.proc is None:
+                self.mark_wanted(name, False)
+                held.append(name)
+        return held
+
     async def shutdown(self) -> None:
         """Last heartbeat, close clients and the store; trainers are left running."""
         loops.heartbeat(self)
         await self.server.close()
         self.telemetry_source.reader.close()
         self.store.close()
+
+
+def _started_text(known: int, fresh: list[str], held: list[str]) -> str:
+    text = f"agent {__version__} started (pid {_pid()}), {known} games known"
+    if fresh:
+        text += f"; after the reboot, crash loops get a fresh chance: {', '.join(fresh)}"
+    if held:
+        text += f"; held back by the policy: {', '.join(held)}"
+    return text
 
 
 def _pid() -> int:

@@ -20,6 +20,7 @@ from controlroom.protocol import EVENT_KINDS
 EventSink = Callable[[dict[str, Any]], None]
 
 SAMPLE_RETENTION_S = 7 * 24 * 3600.0
+DEFAULT_MAX_EVENTS = 50_000
 
 # Each entry migrates the schema from version i to i+1; never edit a shipped one.
 MIGRATIONS: list[str] = [
@@ -54,8 +55,9 @@ _JSON_COLUMNS = ("settings", "cmdline")
 class Store:
     """A thin, typed layer over the SQLite file; every write commits at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_events: int = DEFAULT_MAX_EVENTS) -> None:
         self.path = path
+        self.max_events = max_events
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -64,6 +66,8 @@ class Store:
         self.db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
         self.on_event: EventSink | None = None
+        self._inserts = 0
+        self.prune_events()  # a lowered max_events applies from the start
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -146,9 +150,25 @@ class Store:
                  "data": data or {}}  # fmt: skip
         self.db.execute("INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
                         (event["ts"], kind, game, message, json.dumps(event["data"])))
+        self._inserts += 1
+        if self._inserts >= self._prune_every():
+            self.prune_events()
         if self.on_event is not None:
             self.on_event(event)
         return event
+
+    def _prune_every(self) -> int:
+        # A delete every tenth of the bound (at most every 1000 inserts) keeps the table
+        # within 10 % of it, and the delete (a range on the primary key) runs rarely.
+        return max(1, min(1000, self.max_events // 10))
+
+    def prune_events(self) -> int:
+        """Delete all but the newest `max_events` events; returns how many went."""
+        self._inserts = 0
+        cur = self.db.execute(
+            "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC "
+            "LIMIT 1 OFFSET ?)", (max(0, self.max_events),))  # fmt: skip
+        return cur.rowcount
 
     def events(self, limit: int = 100, since: float | None = None) -> list[dict[str, Any]]:
         """The newest `limit` events (after `since` when given), oldest first."""

@@ -37,8 +37,13 @@ class Supervisor:
         self.games: dict[str, GameRun] = {}
 
     # ---- loading and adopting -----------------------------------------------------
-    def load(self) -> None:
-        """Rebuild games from the store, adopting trainers that outlived the agent."""
+    def load(self, rebooted: bool = False) -> list[str]:
+        """Rebuild games from the store, adopting trainers that outlived the agent.
+
+        After a reboot a wanted game in a crash loop gets a fresh chance (its crash
+        history cleared): a reboot is a new situation, and the log's crashes came from
+        the load that also took the host down. Returns those games."""
+        fresh = []
         for row in self.store.games():
             g = GameRun(row["name"], row["settings"], self.runs / row["name"],
                         wanted=row["wanted"], added_at=row["added_at"], paused=row["paused"],
@@ -47,6 +52,10 @@ class Supervisor:
             g.checkpoint = read_checkpoint(g.run_dir)
             self.games[g.name] = g
             self._adopt(g, row)
+            if rebooted and g.wanted and g.state == "crash_loop":
+                self.reset(g)
+                fresh.append(g.name)
+        return fresh
 
     def _adopt(self, g: GameRun, row: dict[str, Any]) -> None:
         proc = process.adopt(row["pid"], row["pid_create_time"], row["cmdline"])

@@ -45,6 +45,19 @@ def test_store_events_and_bounded_samples(tmp_path: Path) -> None:
     assert [s["cpu"] for s in store.samples()] == [2]
 
 
+def test_event_log_is_pruned_to_max_events(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a.db", max_events=100)
+    for i in range(1234):
+        store.add_event("crash", "Pong", f"crash {i}")
+    count = store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    assert 100 <= count <= 110  # pruned every 10 inserts, never below the bound
+    assert store.events(1)[0]["message"] == "crash 1233"  # the newest are kept
+    store.close()
+    # Reopened with a smaller bound: pruned at once, oldest first.
+    again = Store(tmp_path / "a.db", max_events=20)
+    assert [e["message"] for e in again.events(1000)] == [f"crash {i}" for i in range(1214, 1234)]
+
+
 def test_boot_and_reboot_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     boot_file = tmp_path / "boot_id"
     boot_file.write_text("one\n")

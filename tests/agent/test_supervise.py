@@ -123,6 +123,36 @@ def test_crash_loop_stops_restarting(agent: AgentHarness) -> None:
     assert agent.game("Breakout")["state"] == "crash_loop"
 
 
+def test_reboot_gives_a_crash_loop_a_fresh_chance_and_done_stays_done(
+    agent: AgentHarness,
+) -> None:
+    flag = agent.root / "crash"
+    flag.touch()
+    crashes = f"import os, sys, time\nos.path.exists({str(flag)!r}) and sys.exit(1)\ntime.sleep(600)"
+    agent.write_config(games={"Breakout": {"command": [sys.executable, "-c", crashes]},
+                              "Freeway": {"command": [sys.executable, "-c", "print('{game}')"]}})
+    agent.start()
+    agent.call("add_game", game="Freeway")
+    agent.call("add_game", game="Breakout")
+    wait_for(lambda: agent.game("Breakout").get("state") == "crash_loop", 60, "crash loop")
+    wait_for(lambda: agent.game("Freeway").get("state") == "done", 30, "Freeway done")
+    agent.kill()
+    flag.unlink()  # whatever made it crash went with the old boot
+    agent.boot_file.write_text("boot-2\n")
+    agent.start()
+    events = agent.call("events", limit=100)["events"]
+    [reboot] = [e for e in events if e["kind"] == "reboot"]
+    started = [e for e in events if e["kind"] == "agent_started"][-1]
+    assert started["data"]["crash_loop_reset"] == ["Breakout"]
+    assert "crash loops get a fresh chance: Breakout" in started["message"]
+    wait_for(lambda: agent.game("Breakout").get("state") == "running", 30, "Breakout running")
+    after = [(e["kind"], e["game"]) for e in agent.call("events", limit=100)["events"]
+             if e["ts"] >= reboot["ts"]]  # fmt: skip
+    assert ("trainer_started", "Breakout") in after
+    assert not [k for k, g in after if g == "Freeway"]  # done stays done: no start
+    assert agent.game("Freeway")["state"] == "done"
+
+
 HANGS = """
 import json, sys, time
 with open("metrics.jsonl", "a") as f:

@@ -3,6 +3,7 @@ the newest game and resumes it with hysteresis."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from controlroom.agent.policy.guard import Change, Load, Watch, change_for, load_from, verdict
@@ -79,27 +80,28 @@ def test_load_and_change_from_agent_state() -> None:
 
 
 def test_watch_pauses_newest_then_resumes_after_hold() -> None:
-    w = Watch(settle_s=10.0, resume_hold_s=30.0)
+    g = replace(G, action_interval_s=10.0, resume_hold_s=30.0)
+    w = Watch()
     running = {"MsPacman": 100.0, "Pong": 200.0, "Asteroids": 300.0}
     hot = Load(gpu_temp_c=85.0)
-    act = w.step(G, hot, running, now=1000.0)
+    act = w.step(g, hot, running, now=1000.0)
     assert act is not None and act[:2] == ("pause", "Asteroids")
     assert "GPU temperature 85C" in act[2]
-    assert w.step(G, hot, running, now=1005.0) is None  # settling
-    act = w.step(G, hot, running, now=1011.0)
+    assert w.step(g, hot, running, now=1005.0) is None  # settling
+    act = w.step(g, hot, running, now=1011.0)
     assert act is not None and act[:2] == ("pause", "Pong")
     # 80 C is under the limit but inside the 5 C margin: no resume.
-    assert w.step(G, Load(gpu_temp_c=80.0), running, now=1100.0) is None
+    assert w.step(g, Load(gpu_temp_c=80.0), running, now=1100.0) is None
     cool = Load(gpu_temp_c=70.0)
-    assert w.step(G, cool, running, now=1200.0) is None  # clear since 1200
-    assert w.step(G, cool, running, now=1220.0) is None
-    assert w.step(G, cool, running, now=1230.0) == (
+    assert w.step(g, cool, running, now=1200.0) is None  # clear since 1200
+    assert w.step(g, cool, running, now=1220.0) is None
+    assert w.step(g, cool, running, now=1230.0) == (
         "resume",
         "Pong",
         "back under the guard's limits",
     )
-    assert w.step(G, cool, running, now=1245.0) is None  # the hold restarts at each resume
-    assert w.step(G, cool, running, now=1265.0) == (
+    assert w.step(g, cool, running, now=1245.0) is None  # the hold restarts at each resume
+    assert w.step(g, cool, running, now=1265.0) == (
         "resume",
         "Asteroids",
         "back under the guard's limits",
@@ -108,8 +110,8 @@ def test_watch_pauses_newest_then_resumes_after_hold() -> None:
 
 
 def test_watch_memory_breach_and_persistence() -> None:
-    w = Watch(settle_s=0.0)
-    act = w.step(G, Load(gpu_memory_fraction=0.6), {"A": 1.0, "B": 2.0}, now=10.0)
+    w = Watch()
+    act = w.step(replace(G, action_interval_s=0.0), Load(gpu_memory_fraction=0.6), {"A": 1.0, "B": 2.0}, now=10.0)
     assert act == ("pause", "B", "GPU memory 60% > max_gpu_memory_fraction 50%")
     back = Watch.from_dict(w.to_dict())
     assert back.paused == ["B"]

@@ -70,12 +70,16 @@ def test_ramp_steps_then_backs_off_after_reboot(policy_agent: AgentHarness) -> N
     assert view["phase"] == "at_ceiling" and view["next_action"] is None
     [ceiling] = events(h, "ramp_ceiling")
     assert ceiling["message"] == "reboot at ramp step 1: back to step 0, ceiling recorded"
-    wait_for(
-        lambda: not h.game("Pong")["wanted"] and h.game("Pong")["pid"] is None,
-        30,
-        "Pong (above the ceiling) to stop",
-    )
     wait_for(lambda: running(h, "CartPole"), 60, "CartPole to resume")
+    # The step was decided before the resume: Pong (above the ceiling) never started.
+    pong = h.game("Pong")
+    assert not pong["wanted"] and pong["pid"] is None
+    [reboot] = events(h, "reboot")
+    spawned = [e for e in h.call("events", limit=500)["events"] if e["game"] == "Pong"
+               and e["kind"] in ("trainer_started", "restart", "adopted")
+               and e["ts"] >= reboot["ts"]]  # fmt: skip
+    assert spawned == []
+    assert events(h, "agent_started")[-1]["data"]["held_back"] == ["Pong"]
     # The ceiling survives an agent restart, and the plan sees the downtime.
     h.terminate()
     h.start()

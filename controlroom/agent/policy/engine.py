@@ -59,13 +59,32 @@ class PolicyEngine:
         self._plan: dict[str, Any] | None = None
         self._plan_at = self._speeds_at = self._published_at = 0.0
         self._published = ""
+        self._booted = False
         _ENGINES[agent] = self
 
     # ---- the seam ----------------------------------------------------------------
+    def before_resume(self) -> list[str]:
+        """Before the core resumes the wanted games: notice a reboot (the ramp backs off
+        a step), follow the config's ramp switch, and name the ramp games above the
+        step, which the core then leaves stopped instead of starting them."""
+        self._boot_pass()
+        if not self.ramp.enabled:
+            return []
+        step_games = set(self.steps()[self.ramp.step])
+        return [g for g in self.agent.config.ramp.games if g not in step_games]
+
     async def on_start(self) -> None:
-        """After the core resumed the wanted games: notice a reboot (the ramp backs
-        off), follow the config's ramp switch, converge the ramp's step."""
-        now = time.time()
+        """After the core resumed the wanted games: converge the ramp's step."""
+        self._boot_pass()  # a no-op when before_resume already ran it
+        async with self.lock:
+            if self.ramp.enabled:
+                await self.converge_ramp()
+            self.save()
+
+    def _boot_pass(self) -> None:
+        if self._booted:
+            return
+        self._booted, now = True, time.time()
         msg = ramp.on_boot(self.ramp, self.agent.boot_id, now)
         if msg is not None:
             self.event("ramp_ceiling", None, msg, self._ramp_data())
@@ -74,10 +93,7 @@ class PolicyEngine:
             ramp.enable(self.ramp, self.steps(), now, self.agent.boot_id)
         elif not enabled and self.ramp.enabled:
             ramp.disable(self.ramp)
-        async with self.lock:
-            if self.ramp.enabled:
-                await self.converge_ramp()
-            self.save()
+        self.save()
 
     async def tick(self, now: float) -> None:
         """One pass; skipped while an op is acting so the two never interleave."""

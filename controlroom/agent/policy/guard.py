@@ -19,8 +19,6 @@ ACTIVE_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed"})
 # game does not flap between paused and running at the edge.
 TEMP_MARGIN_C = 5.0
 FRACTION_MARGIN = 0.05
-SETTLE_S = 15.0  # after a pause or resume, let memory and temperature move first
-RESUME_HOLD_S = 30.0  # under the limits this long before a resume
 
 
 @dataclass(frozen=True)
@@ -103,13 +101,13 @@ def clear(g: GuardConfig, load: Load) -> bool:
 @dataclass
 class Watch:
     """The running check: pause the newest-added game past a limit, resume when back
-    under; `paused` is a stack (the last paused resumes first)."""
+    under; `paused` is a stack (the last paused resumes first). Its timing comes from
+    [guard]: action_interval_s between actions, resume_hold_s under the limits before
+    a resume."""
 
     paused: list[str] = field(default_factory=list)
     last_action_at: float = 0.0
     clear_since: float | None = None
-    settle_s: float = SETTLE_S
-    resume_hold_s: float = RESUME_HOLD_S
 
     def step(
         self, g: GuardConfig, load: Load, running: dict[str, float], now: float
@@ -118,14 +116,15 @@ class Watch:
         active game to the time it was added."""
         reason = breach(g, load)
         self.clear_since = None if not clear(g, load) else (self.clear_since or now)
-        if now - self.last_action_at < self.settle_s:
+        # After a pause or resume, let memory and temperature move before the next one.
+        if now - self.last_action_at < g.action_interval_s:
             return None
         if reason:
             return self._pause(running, reason, now)
         if (
             self.paused
             and self.clear_since is not None
-            and (now - self.clear_since >= self.resume_hold_s)
+            and (now - self.clear_since >= g.resume_hold_s)
         ):
             # The resumed game adds load: the next resume waits a whole hold again.
             self.last_action_at = self.clear_since = now
