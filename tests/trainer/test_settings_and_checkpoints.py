@@ -40,17 +40,17 @@ def test_unwritable_run_dir_exits_2(tmp_path: Path) -> None:
     assert "cannot create run dir" in result.stderr
 
 
-def test_checkpoint_from_another_game_exits_2(tmp_path: Path) -> None:
-    assert run_trainer(tmp_path, *TINY_PONG, "--total-steps", "32").returncode == 0
-    result = run_trainer(tmp_path, "--game", "Breakout", "--resume")
+def test_checkpoint_from_another_game_exits_2(pong32: Path) -> None:
+    run_dir = pong32
+    result = run_trainer(run_dir, "--game", "Breakout", "--resume")
     assert result.returncode == 2
     assert "is from Pong-v5, not Breakout-v5" in result.stderr
-    assert [line["kind"] for line in read_metrics(tmp_path)][-1] == "exit"
+    assert [line["kind"] for line in read_metrics(run_dir)][-1] == "exit"
 
 
-def test_existing_checkpoints_without_resume_exit_2(tmp_path: Path) -> None:
-    assert run_trainer(tmp_path, *TINY_PONG, "--total-steps", "32").returncode == 0
-    result = run_trainer(tmp_path, *TINY_PONG, "--total-steps", "64")
+def test_existing_checkpoints_without_resume_exit_2(pong32: Path) -> None:
+    run_dir = pong32
+    result = run_trainer(run_dir, *TINY_PONG, "--total-steps", "64")
     assert result.returncode == 2
     assert "--resume" in result.stderr
 

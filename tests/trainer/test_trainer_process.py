@@ -70,38 +70,38 @@ def test_heartbeats_keep_coming(tmp_path: Path) -> None:
     assert {"global_step", "charts/episodes", "phase"} <= beats[0].keys()
 
 
-def test_sigkill_while_writing_checkpoint_leaves_run_resumable(tmp_path: Path) -> None:
-    assert run_trainer(tmp_path, *TINY_PONG, "--total-steps", "32").returncode == 0
+def test_sigkill_while_writing_checkpoint_leaves_run_resumable(pong32: Path) -> None:
+    run_dir = pong32
     # The second run stalls between writing its temp file and renaming it; kill it there.
-    proc = start_trainer(tmp_path, *TINY_PONG, "--total-steps", "64", "--resume",
+    proc = start_trainer(run_dir, *TINY_PONG, "--total-steps", "64", "--resume",
                          CONTROLROOM_TRAINER_CHECKPOINT_DELAY="60")
-    ckdir = tmp_path / "checkpoints"
+    ckdir = run_dir / "checkpoints"
     wait_for(lambda: any(ckdir.glob(".ckpt-*.tmp-*")))
     proc.kill()
     proc.wait(timeout=30)
-    assert ckpts(tmp_path) == ["ckpt-000000000032.pt"]
-    result = run_trainer(tmp_path, *TINY_PONG, "--total-steps", "64", "--resume")
+    assert ckpts(run_dir) == ["ckpt-000000000032.pt"]
+    result = run_trainer(run_dir, *TINY_PONG, "--total-steps", "64", "--resume")
     assert result.returncode == 0, result.stderr
-    start = [line for line in read_metrics(tmp_path) if line["kind"] == "start"][-1]
+    start = [line for line in read_metrics(run_dir) if line["kind"] == "start"][-1]
     assert start["resumed_from"].endswith("ckpt-000000000032.pt")
     assert not any(ckdir.glob(".ckpt-*.tmp-*"))
-    assert ckpts(tmp_path)[-1] == "ckpt-000000000064.pt"
+    assert ckpts(run_dir)[-1] == "ckpt-000000000064.pt"
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_corrupt_newest_checkpoint_falls_back_with_warning(tmp_path: Path, damage: str) -> None:
-    assert run_trainer(tmp_path, *TINY_PONG, "--total-steps", "32").returncode == 0
-    assert run_trainer(tmp_path, *TINY_PONG, "--total-steps", "64", "--resume").returncode == 0
-    newest = tmp_path / "checkpoints" / "ckpt-000000000064.pt"
+def test_corrupt_newest_checkpoint_falls_back_with_warning(pong32: Path, damage: str) -> None:
+    run_dir = pong32
+    assert run_trainer(run_dir, *TINY_PONG, "--total-steps", "64", "--resume").returncode == 0
+    newest = run_dir / "checkpoints" / "ckpt-000000000064.pt"
     data = newest.read_bytes()
     if damage == "truncate":
         newest.write_bytes(data[: len(data) // 2])
     else:
         newest.write_bytes(data[:-100] + bytes(b ^ 0xFF for b in data[-100:]))
-    result = run_trainer(tmp_path, *TINY_PONG, "--total-steps", "64", "--resume")
+    result = run_trainer(run_dir, *TINY_PONG, "--total-steps", "64", "--resume")
     assert result.returncode == 0, result.stderr
     assert "WARNING" in result.stderr and "ckpt-000000000064.pt" in result.stderr
-    start = [line for line in read_metrics(tmp_path) if line["kind"] == "start"][-1]
+    start = [line for line in read_metrics(run_dir) if line["kind"] == "start"][-1]
     assert start["resumed_from"].endswith("ckpt-000000000032.pt")
     assert start["global_step"] == 32
 
