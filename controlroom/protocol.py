@@ -68,6 +68,7 @@ EVENT_KINDS: Final = (
 
 # op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
 _INT, _STR, _BOOL, _NUM, _DICT = (int,), (str,), (bool,), (int, float), (dict,)
+_LIST = (list,)
 OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "ping": {},
     "status": {},
@@ -84,8 +85,11 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "set_ramp": {"enabled": (_BOOL, True)},
     "migrate": {"game": (_STR, True), "settings": (_DICT, True)},
     "rollback": {"game": (_STR, True)},
-    "trial": {"game": (_STR, True), "settings": (_DICT, True), "minutes": (_NUM, True)},
+    "trial": {"game": (_STR, True), "settings": (_DICT, True), "minutes": (_NUM, True),
+              "keep": (_BOOL, False)},
     "plan": {},
+    "set_queue": {"games": (_LIST, True)},
+    "reset_ceiling": {},
 }
 
 ERROR_CODES: Final = (

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from controlroom import __version__
-from controlroom.agent import paths
+from controlroom.agent import paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, RequestFailed
 from controlroom.agent.configfile import state_dir_for
 from controlroom.config import ConfigError
@@ -60,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--mode", choices=("auto", "systemd", "cron"), default="auto")
     install.add_argument("--config", help="config file the agent starts from")
     _sub(sub, "uninstall", "remove what install added")
+    policycli.add_parsers(sub, _sub)
     return top
 
 
-def _sub(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text)
+def _sub(sub: Any, name: str, text: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text,
+                                                     epilog=epilog)  # fmt: skip
     parser.add_argument("--state-dir", help=f"agent state dir (${paths.STATE_DIR_ENV}, "
                         "else the config's [agent].state_dir)")
     return parser
@@ -126,6 +128,8 @@ def _request(args: argparse.Namespace, client: Client) -> int:
         return _events(args, client)
     elif cmd == "log":
         print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
+    elif cmd in policycli.COMMANDS:
+        return policycli.run(args, client)
     else:
         print(_mutate(args, client))
     return EXIT_OK

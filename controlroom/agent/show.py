@@ -21,6 +21,7 @@ def status_text(state: dict[str, Any]) -> str:
         lines.append(f"GPU: none ({state.get('gpu_error') or 'none found'})")
     lines.append(_game_header())
     lines += [_game_line(g) for g in state.get("games", {}).values()]
+    lines += policy_text(state.get("policy") or {})
     return "\n".join(lines)
 
 
@@ -78,3 +79,167 @@ def when(ts: float) -> str:
 def ago(ts: float) -> str:
     """'42s ago'."""
     return f"{span(time.time() - ts)} ago"
+
+
+# ---- policies ----------------------------------------------------------------------
+def policy_text(policy: dict[str, Any]) -> list[str]:
+    """The policy block of `status`: profile, ramp, guard, queue, trials."""
+    if not policy:
+        return ["policy: off (no policy engine in this agent)"]
+    lines = [f"profile: {policy.get('profile') or '-'}"]
+    if policy.get("ramp"):
+        lines.append(ramp_text(policy["ramp"]))
+    if policy.get("guard"):
+        lines += guard_text(policy["guard"])
+    if policy.get("queue") is not None:
+        lines.append(queue_text(policy["queue"]))
+    lines += [trial_text(t) for t in (policy.get("trials") or {}).values()]
+    return lines
+
+
+def ramp_text(r: dict[str, Any]) -> str:
+    """'ramp: waiting, step 1/3 (MsPacman, Pong), ceiling none; next: add X at T (in 3m)'."""
+    if not r.get("enabled"):
+        state = "off"
+    else:
+        state = r["phase"] + (f" ({r['hold']})" if r.get("hold") else "")
+    ceiling = "none" if r.get("ceiling") is None else (
+        f"step {r['ceiling']} ({r['ceiling_games']} games)")  # fmt: skip
+    text = (f"ramp: {state}, step {r['step']}/{max(0, r['steps'] - 1)} "
+            f"({', '.join(r.get('games') or []) or 'no games'}), ceiling {ceiling}")
+    if r.get("next_action") and r.get("next_action_at"):
+        left = max(0.0, r["next_action_at"] - time.time())
+        text += f"; next: {r['next_action']} at {clock(r['next_action_at'])} (in {span(left)})"
+    return text
+
+
+def guard_text(g: dict[str, Any]) -> list[str]:
+    """Each budget against the load now; the breach, paused games, last refusal."""
+    b, load = g.get("budgets") or {}, g.get("load") or {}
+    temp, ram = load.get("gpu_temp_c"), load.get("ram_fraction")
+    parts = [f"envs {load.get('envs', 0)}/{b.get('max_total_envs')}",
+             f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
+             f"GPU mem {pct(load.get('gpu_memory_fraction'))}/"
+             f"{pct(b.get('max_gpu_memory_fraction'))}",
+             f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{b.get('max_gpu_temp_c'):g}C",
+             f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}"]  # fmt: skip
+    lines = ["guard: " + "  ".join(parts)]
+    if g.get("breach"):
+        lines.append(f"guard: over a limit: {g['breach']}")
+    if g.get("paused"):
+        lines.append(f"guard: paused {', '.join(g['paused'])}")
+    if g.get("last_refusal"):
+        lines.append(f"guard: last refusal: {g['last_refusal']}")
+    return lines
+
+
+def queue_text(q: dict[str, Any]) -> str:
+    """'queue: Asteroids, Freeway (1 free slot)'."""
+    waiting, free = q.get("waiting") or [], int(q.get("free_slots") or 0)
+    return f"queue: {', '.join(waiting) or 'empty'} ({free} free slot{'' if free == 1 else 's'})"
+
+
+def trial_text(t: dict[str, Any]) -> str:
+    """One trial: running until when, or its comparison."""
+    if t.get("status") == "running":
+        return f"trial {t['game']}: running until {clock(t['ends_at'])}"
+    rows = {r["figure"]: r for r in t.get("comparison") or []}
+    eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
+    return (f"trial {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
+            f"{num(eph.get('trial'))}, steps/s {num(sps.get('current'))} -> "
+            f"{num(sps.get('trial'))}; {t.get('outcome') or ''}").rstrip("; ")
+
+
+def profile_text(result: dict[str, Any]) -> str:
+    """An apply_profile result: the actions, then the guard's verdict."""
+    dry = " (dry run: nothing changed)" if result.get("dry_run") else ""
+    lines = [f"profile {result['profile']}{dry}: {result.get('total_envs', 0)} envs in all"]
+    lines += [f"  {a['text']}" for a in result.get("actions") or []]
+    verdict = result.get("verdict")
+    lines.append(f"guard: {verdict}" if verdict else "guard: allowed")
+    if not result.get("dry_run") and not verdict:
+        lines.append(f"applied profile {result['profile']} (the ramp is off)")
+    return "\n".join(lines)
+
+
+def shape_text(s: dict[str, Any]) -> str:
+    """'32 envs x 128 steps, minibatch 512'."""
+    return (f"{s.get('num_envs')} envs x {s.get('num_steps')} steps, "
+            f"minibatch {s.get('minibatch_size')}")  # fmt: skip
+
+
+def plan_text(p: dict[str, Any]) -> str:
+    """The plan: per game, the host in parallel and with the queue, then the profiles."""
+    host = p.get("host") or {}
+    lines = [f"{'GAME':<14} {'EPISODES':>15} {'EPS/H':>8} {'TO TARGET':>10}"]
+    for g in host.get("games") or []:
+        rate = "-" if not g.get("episodes_per_hour") else (
+            ("~" if g.get("estimated") else "") + f"{g['episodes_per_hour']:.0f}")  # fmt: skip
+        lines.append(f"{g['game']:<14} {g['episodes']:>7}/{g['target']:<7} {rate:>8} "
+                     f"{hours(g.get('hours_to_target')):>10}"
+                     + ("  queued" if g.get("queued") else ""))  # fmt: skip
+    price = host.get("price_per_hour", 0.0)
+    lines += ["", f"host at ${price:g}/h, downtime {pct(p.get('downtime_share'))} "
+              f"over {p.get('boots', 0)} boots:",
+              "  every game at once: " + costed(host.get("parallel")),
+              "  with the queue:     " + costed(host.get("with_queue")), ""]  # fmt: skip
+    lines += profiles_table(p.get("profiles") or [])
+    lines.append("~ = estimated from the other games' rate; DOWN - = no boot ran that many games")
+    return "\n".join(lines)
+
+
+def profiles_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The log's comparison table, measured."""
+    out = [f"{'PROFILE':<10} {'GAMES':>5} {'ENVS':>5} {'MB':>5} {'MEASURED':>8} {'EPS/H':>8} "
+           f"{'DAYS':>6} {'COST':>8} {'DOWN':>5} {'EFF DAYS':>8} {'EFF COST':>9}"]
+    for r in rows:
+        down = pct(r.get("downtime_share")) if r.get("downtime_measured") else "-"
+        eph = f"{r['episodes_per_hour']:.0f}" if r.get("episodes_per_hour") else "-"
+        out.append(f"{r['profile']:<10} {r['games']:>5} {r['num_envs']:>5} "
+                   f"{r['minibatch_size']:>5} {r['measured_games']:>4}/{r['games']:<3} "
+                   f"{eph:>8} {fixed(r.get('days')):>6} {money(r.get('cost')):>8} {down:>5} "
+                   f"{fixed(r.get('effective_days')):>8} {money(r.get('effective_cost')):>9}")
+    return out
+
+
+def costed(c: dict[str, Any] | None) -> str:
+    """'3.2d, $154; with 17% downtime 3.9d, $185'."""
+    if not c:
+        return "unknown (a rate is not measured yet)"
+    effective = c["effective_days"] * 24
+    return (f"{hours(c['hours'])}, {money(c['cost'])}; with {pct(c['downtime_share'])} "
+            f"downtime {hours(effective)}, {money(c['effective_cost'])}")
+
+
+def hours(h: float | None) -> str:
+    """A time to target: '42m', '5.2h', '4.1d', '-' when unknown."""
+    if h is None:
+        return "-"
+    if h < 1:
+        return f"{h * 60:.0f}m"
+    return f"{h:.1f}h" if h < 48 else f"{h / 24:.1f}d"
+
+
+def pct(x: float | None) -> str:
+    """A share as a percentage, '-' when unknown."""
+    return "-" if x is None else f"{x * 100:.0f}%"
+
+
+def money(x: float | None) -> str:
+    """Dollars, '-' when unknown."""
+    return "-" if x is None else f"${x:,.0f}"
+
+
+def fixed(x: float | None) -> str:
+    """One decimal, '-' when unknown."""
+    return "-" if x is None else f"{x:.1f}"
+
+
+def num(x: Any) -> str:
+    """A figure, '?' when missing."""
+    return "?" if x is None else f"{x:.0f}" if isinstance(x, float) else str(x)
+
+
+def clock(ts: float) -> str:
+    """Local time of day."""
+    return time.strftime("%H:%M:%S", time.localtime(ts))

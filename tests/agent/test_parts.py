@@ -13,7 +13,7 @@ from controlroom.agent import boots, launch, nvml
 from controlroom.agent.errors import OpError
 from controlroom.agent.runfiles import MetricsTail
 from controlroom.agent.store import SAMPLE_RETENTION_S, Store
-from controlroom.config import loads
+from controlroom.config import ConfigError, loads
 
 
 def test_store_migrates_once_and_keeps_wanted_state(tmp_path: Path) -> None:
@@ -56,6 +56,17 @@ def test_event_log_is_pruned_to_max_events(tmp_path: Path) -> None:
     # Reopened with a smaller bound: pruned at once, oldest first.
     again = Store(tmp_path / "a.db", max_events=20)
     assert [e["message"] for e in again.events(1000)] == [f"crash {i}" for i in range(1214, 1234)]
+
+
+def test_guard_timing_and_event_bound_are_config_with_checked_ranges() -> None:
+    cfg = loads("")
+    assert (cfg.guard.action_interval_s, cfg.guard.resume_hold_s) == (15.0, 30.0)
+    assert cfg.agent.max_events == 50_000
+    assert loads("[guard]\nresume_hold_s = 2\n").guard.resume_hold_s == 2.0
+    for text, error in (("[guard]\naction_interval_s = -1.0\n", "must be >= 0"),
+                        ("[agent]\nmax_events = 10\n", "agent.max_events: must be >= 100")):
+        with pytest.raises(ConfigError, match=error):
+            loads(text)
 
 
 def test_boot_and_reboot_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -87,6 +87,12 @@ def test_ramp_steps_then_backs_off_after_reboot(policy_agent: AgentHarness) -> N
     plan = h.call("plan")
     assert plan["downtime_share"] == pytest.approx(downtime_share(h.call("reboots")["boots"]))
     assert plan["boots"] == 2
+    # The host was fixed: forget the ceiling from the CLI; the ramp may climb again.
+    cleared = h.cli("ramp", "reset-ceiling")
+    assert cleared.returncode == 0, cleared.stderr
+    assert "ceiling none" in cleared.stdout and ramp_view(h)["ceiling"] is None
+    assert events(h, "ramp_ceiling")[-1]["message"] == (
+        "ramp ceiling cleared (was step 0): the ramp may climb to its last step again")
 
 
 def progress(h: AgentHarness, game: str) -> dict[str, Any]:

@@ -187,3 +187,34 @@ async def set_ramp(engine: PolicyEngine, enabled: bool) -> dict[str, Any]:
         ramp.disable(engine.ramp)
     engine.save()
     return ramp.view(engine.ramp, engine.steps(), cfg.ramp.stable_minutes * 60.0)
+
+
+def set_queue(engine: PolicyEngine, games: list[Any]) -> dict[str, Any]:
+    """Set the waiting games explicitly, in order; free slots stay free for them."""
+    configured = engine.agent.config.games
+    for game in games:
+        if not isinstance(game, str):
+            raise OpError("bad_request", "set_queue: games must be a list of game names")
+        if game not in configured:
+            raise OpError("invalid", f"{game} is not in the agent's [games]; configured: "
+                          f"{', '.join(configured) or 'none'}")  # fmt: skip
+    dupes = sorted({g for g in games if games.count(g) > 1})
+    if dupes:
+        raise OpError("invalid", f"named twice: {', '.join(dupes)}")
+    engine.queue.waiting = list(games)
+    engine.save()
+    return {"waiting": list(engine.queue.waiting), "free_slots": len(engine.queue.free_slots)}
+
+
+def reset_ceiling(engine: PolicyEngine) -> dict[str, Any]:
+    """Forget the ramp's ceiling (the host was fixed, or moved): it may climb again."""
+    from controlroom.agent.policy import ramp
+
+    was = engine.ramp.ceiling
+    engine.ramp.ceiling = None
+    if was is not None:
+        engine.event("ramp_ceiling", None, f"ramp ceiling cleared (was step {was}): the ramp "
+                     "may climb to its last step again", {"ceiling": None, "was": was})  # fmt: skip
+    engine.save()
+    stable_s = engine.agent.config.ramp.stable_minutes * 60.0
+    return ramp.view(engine.ramp, engine.steps(), stable_s)

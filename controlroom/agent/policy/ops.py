@@ -60,7 +60,26 @@ async def start_trial(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     engine = engine_for(agent)
     async with engine.lock:
         result = await trial.start_trial(engine, args["game"], dict(args["settings"]),
-                                         float(args["minutes"]))  # fmt: skip
+                                         float(args["minutes"]),
+                                         keep=bool(args.get("keep", True)))  # fmt: skip
+    engine.publish(time.time(), force=True)
+    return result
+
+
+async def set_queue(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Set the waiting games explicitly (configured games, in order)."""
+    engine = engine_for(agent)
+    async with engine.lock:
+        result = {"queue": actions.set_queue(engine, list(args["games"]))}
+    engine.publish(time.time(), force=True)
+    return result
+
+
+async def reset_ceiling(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Forget the ramp's recorded ceiling."""
+    engine = engine_for(agent)
+    async with engine.lock:
+        result = {"ramp": actions.reset_ceiling(engine)}
     engine.publish(time.time(), force=True)
     return result
 
@@ -73,5 +92,6 @@ async def plan(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
 # op name -> async handler(agent, args) -> result dict; the core looks ops up here.
 POLICY_OPS: dict[str, PolicyOp] = {
     "apply_profile": apply_profile, "set_ramp": set_ramp, "migrate": migrate,
-    "rollback": rollback, "trial": start_trial, "plan": plan,
+    "rollback": rollback, "trial": start_trial, "plan": plan, "set_queue": set_queue,
+    "reset_ceiling": reset_ceiling,
 }  # fmt: skip

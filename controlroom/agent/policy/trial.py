@@ -2,9 +2,10 @@
 side by side with its current ones (the log's 77-minute Breakout test, unattended).
 
 The trial runs instead of the current settings: a snapshot first (as for a migration),
-then the candidate settings, then back to the current settings with the trial's
-learning kept. `rollback GAME` discards that learning (the snapshot is the newest);
-`migrate GAME` with the candidate settings adopts them.
+then the candidate settings, then back to the current settings. The trial's learning is
+kept, or with `keep=False` discarded: the pre-trial snapshot is restored, so the game
+goes on exactly from where it stood before the trial. `migrate GAME` with the candidate
+settings adopts them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.policy import guard
-from controlroom.agent.policy.actions import game_state, migrate, new_settings
+from controlroom.agent.policy import guard, migration
+from controlroom.agent.policy.actions import game_state, migrate, new_settings, stop_for_snapshot
 from controlroom.agent.policy.speeds import SHAPE_KEYS
 
 if TYPE_CHECKING:
@@ -39,8 +40,9 @@ def _shape(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any],
-                      minutes: float) -> dict[str, Any]:  # fmt: skip
-    """Snapshot, switch to the candidate settings, and finish after `minutes`."""
+                      minutes: float, keep: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Snapshot, switch to the candidate settings, and finish after `minutes`, keeping
+    the trial's learning or (keep=False) restoring the snapshot."""
     if not 0 < minutes <= 7 * 24 * 60:
         raise OpError("invalid", "minutes must be in (0, 10080]")
     if game in engine.trials_running():
@@ -54,7 +56,8 @@ async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any],
     now = time.time()
     trial = {"game": game, "status": "running", "started_at": now,
              "ends_at": now + minutes * 60.0, "minutes": minutes, "snapshot": result["snapshot"],
-             "restore_settings": current, "before": before, "trial": None}  # fmt: skip
+             "restore_settings": current, "before": before, "trial": None,
+             "keep": keep}  # fmt: skip
     engine.trials[game] = trial
     engine.save()
     engine.event("trial_started", game, f"trial of {game} for {minutes:g} min: "
@@ -78,15 +81,35 @@ async def trials_pass(engine: PolicyEngine, now: float) -> None:
 
 
 async def finish(engine: PolicyEngine, game: str, now: float) -> None:
-    """Back to the settings from before the trial, learning kept; report side by side."""
+    """Back to the settings from before the trial, its learning kept or discarded;
+    report side by side."""
     trial = engine.trials[game]
     # Status last: a client reading state() during the await sees a whole record.
     trial["ended_at"], trial["comparison"] = now, compare(trial["before"], trial["trial"])
-    await engine.agent.want_game(game, dict(trial["restore_settings"]))
-    trial["status"] = "finished"
+    discarded = not trial.get("keep", True) and await _discard(engine, game, trial)
+    if discarded:
+        outcome = f"learning discarded (back to snapshot {trial['snapshot']})"
+    else:
+        await engine.agent.want_game(game, dict(trial["restore_settings"]))
+        outcome = f"learning kept (rollback {game} discards it)"
+        if not trial.get("keep", True):
+            outcome = f"learning kept: snapshot {trial['snapshot']} is gone"
+    trial["discarded"], trial["outcome"], trial["status"] = discarded, outcome, "finished"
     engine.event("trial_finished", game, f"trial of {game}: {summary(trial['comparison'])}; "
-                 f"learning kept (rollback {game} discards it)", {"comparison":
-                 trial["comparison"]})  # fmt: skip
+                 f"{outcome}", {"comparison": trial["comparison"],
+                                "discarded": discarded})  # fmt: skip
+
+
+async def _discard(engine: PolicyEngine, game: str, trial: dict[str, Any]) -> bool:
+    """Restore the pre-trial snapshot and resume from it; False when it is gone
+    (pruned by later migrations)."""
+    snap = migration.root(engine.agent.state_dir, game) / str(trial.get("snapshot"))
+    if not (snap / migration.META).is_file():
+        return False
+    await stop_for_snapshot(engine, game)
+    migration.restore(snap, engine.agent.run_dir(game))
+    await engine.agent.want_game(game, dict(trial["restore_settings"]))
+    return True
 
 
 def compare(before: dict[str, Any] | None, during: dict[str, Any] | None) -> list[dict[str, Any]]:

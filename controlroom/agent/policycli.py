@@ -1,0 +1,163 @@
+"""`controlroom agent apply|ramp|migrate|rollback|trial|queue|plan`: the policies from
+the host's shell, each one op of docs/policies.md through the agent's socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from controlroom.agent import show
+from controlroom.agent.client import Client
+
+COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "queue", "plan")
+SHAPE_FLAGS = (("num_envs", "parallel environments"), ("num_steps", "steps per env per rollout"),
+               ("minibatch_size", "PPO minibatch; must divide num_envs*num_steps"))  # fmt: skip
+EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
+
+Maker = Callable[..., argparse.ArgumentParser]
+
+
+def add_parsers(sub: Any, make: Maker) -> None:
+    """Add the policy commands to the `agent` parser; `make(sub, name, text, epilog=)`
+    builds one subcommand with the common options."""
+    apply = make(sub, "apply", "converge the host to a profile of config.toml",
+                 epilog="Prints each action (stop, migrate, start, keep) and the load "
+                 "guard's verdict on the profile as a whole. Applying turns the ramp off "
+                 "and queues the configured games the profile does not run. Exit 3 when "
+                 "the guard refuses (with --dry-run: would refuse), 2 for an unknown "
+                 "profile.")  # fmt: skip
+    apply.add_argument("name", metavar="PROFILE", help="a [profiles.NAME] of the agent's config")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="only show the plan and the verdict; change nothing")
+    ramp = make(sub, "ramp", "turn the gradual ramp on or off, or forget its ceiling",
+                epilog="on: add the next game of [ramp].games after stable_minutes; off: "
+                "keep the current step's games running; reset-ceiling: forget the step "
+                "a reboot recorded as this host's ceiling.")  # fmt: skip
+    ramp.add_argument("switch", choices=("on", "off", "reset-ceiling"))
+    migrate = make(sub, "migrate", "change a game's settings, keeping its progress",
+                   epilog="Stops the trainer (final checkpoint), snapshots its checkpoints "
+                   "and settings, restarts it from the checkpoint with the new settings. "
+                   "`rollback GAME` undoes it.")  # fmt: skip
+    migrate.add_argument("game", help="a game on this host")
+    _shape_flags(migrate)
+    make(sub, "rollback", "restore a game's newest snapshot (settings and progress)",
+         epilog="The snapshot a migrate or a trial took.").add_argument(
+             "game", help="a game on this host")
+    _trial_parser(sub, make)
+    queue = make(sub, "queue", "show or set the games waiting for a free slot",
+                 epilog="A waiting game starts in the slot of a game that reaches its "
+                 "target, with that game's settings. Without GAME: show the queue.")
+    queue.add_argument("games", nargs="*", metavar="GAME", help="configured games, in order")
+    queue.add_argument("--clear", action="store_true", help="empty the queue")
+    plan = make(sub, "plan", "time to target, days and cost: per game, host and profiles",
+                epilog="Rates are measured (episodes/hour); cost is [agent].price_per_hour; "
+                "the effective figures add the downtime share from the boot history.")
+    plan.add_argument("--json", action="store_true")
+
+
+def _trial_parser(sub: Any, make: Maker) -> None:
+    trial = make(sub, "trial", "run a game with candidate settings for a while, then compare",
+                 epilog="Snapshots the game, runs it with the candidate settings for "
+                 "--minutes, returns it to its settings and reports both side by side "
+                 "(`status` shows the comparison). The trial's learning is kept unless "
+                 "--discard.")  # fmt: skip
+    trial.add_argument("game", help="a game on this host")
+    trial.add_argument("--minutes", type=float, required=True, help="how long the trial runs")
+    _shape_flags(trial)
+    trial.add_argument("--discard", action="store_true",
+                       help="at the end, restore the snapshot from before the trial")
+
+
+def _shape_flags(parser: argparse.ArgumentParser) -> None:
+    for name, text in SHAPE_FLAGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N",
+                            help=text)  # fmt: skip
+
+
+def _changes(args: argparse.Namespace) -> dict[str, int]:
+    """Only the settings given on the command line."""
+    return {n: getattr(args, n) for n, _ in SHAPE_FLAGS if getattr(args, n) is not None}
+
+
+def run(args: argparse.Namespace, client: Client) -> int:
+    """One policy command; its exit code (RequestFailed propagates to cli.main)."""
+    handler = {"apply": _apply, "ramp": _ramp, "migrate": _migrate, "rollback": _rollback,
+               "trial": _trial, "queue": _queue, "plan": _plan}[args.command]  # fmt: skip
+    return handler(args, client)
+
+
+def _apply(args: argparse.Namespace, client: Client) -> int:
+    result = client.call("apply_profile", name=args.name, dry_run=args.dry_run)
+    print(show.profile_text(result))
+    return EXIT_REFUSED if result.get("verdict") else EXIT_OK
+
+
+def _ramp(args: argparse.Namespace, client: Client) -> int:
+    if args.switch == "reset-ceiling":
+        view = client.call("reset_ceiling")["ramp"]
+    else:
+        view = client.call("set_ramp", enabled=args.switch == "on")["ramp"]
+    print(show.ramp_text(view))
+    return EXIT_OK
+
+
+def _migrate(args: argparse.Namespace, client: Client) -> int:
+    changes = _changes(args)
+    if not changes:
+        return _usage("migrate: name at least one of --num-envs, --num-steps, --minibatch-size")
+    result = client.call("migrate", game=args.game, settings=changes)
+    g = result["game"]
+    if not result["changed"]:
+        print(f"{args.game}: already at {show.shape_text(g['settings'])}, unchanged")
+    else:
+        print(f"{args.game}: migrated to {show.shape_text(g['settings'])} ({g['state']}); "
+              f"snapshot {result['snapshot']} (`rollback {args.game}` restores it)")
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace, client: Client) -> int:
+    result = client.call("rollback", game=args.game)
+    g, meta = result["game"], result["restored"]
+    episodes = (meta.get("checkpoint") or {}).get("episodes", "?")
+    print(f"{args.game}: rolled back to snapshot {result['snapshot']} (episode {episodes}), "
+          f"{show.shape_text(g['settings'])} ({g['state']})")
+    return EXIT_OK
+
+
+def _trial(args: argparse.Namespace, client: Client) -> int:
+    changes = _changes(args)
+    if not changes:
+        return _usage("trial: name at least one of --num-envs, --num-steps, --minibatch-size")
+    trial = client.call("trial", game=args.game, settings=changes, minutes=args.minutes,
+                        keep=not args.discard)["trial"]  # fmt: skip
+    then = "discarded" if args.discard else "kept"
+    print(f"trial of {args.game}: {show.shape_text(trial['restore_settings'])} -> "
+          f"{show.shape_text({**trial['restore_settings'], **changes})} until "
+          f"{show.when(trial['ends_at'])}; then back, learning {then}")
+    return EXIT_OK
+
+
+def _queue(args: argparse.Namespace, client: Client) -> int:
+    if args.clear and args.games:
+        return _usage("queue: name games or --clear, not both")
+    if args.clear or args.games:
+        queue = client.call("set_queue", games=list(args.games))["queue"]
+    else:
+        queue = (client.call("status").get("policy") or {}).get("queue") or {}
+    print(show.queue_text(queue))
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, client: Client) -> int:
+    result = client.call("plan")
+    print(json.dumps(result, indent=1) if args.json else show.plan_text(result))
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    import sys
+
+    print(f"controlroom agent {message}", file=sys.stderr)
+    return EXIT_USAGE
