@@ -177,7 +177,18 @@ class HostConfig:
     python: str = field(default="python3", metadata=doc("python used to install the agent"))
     controlroom: str = field(
         default="~/.local/share/controlroom/venv/bin/controlroom",
-        metadata=doc("the controlroom command on that host (installed by --install)"),
+        metadata=doc("the controlroom command on that host (installed by --install); its "
+                     "venv is two folders up (.../venv/bin/controlroom -> .../venv)"),
+    )
+    pip_args: list[str] = field(
+        default_factory=list,
+        metadata=doc("extra `pip install` arguments for --install, e.g. [\"--find-links\", "
+                     "\"/wheels\", \"--no-index\"] for a host without PyPI"),
+    )
+    system_site_packages: bool = field(
+        default=False,
+        metadata=doc("create the agent's venv with --system-site-packages, so a torch already "
+                     "installed on the host is used instead of downloaded"),
     )
 
 

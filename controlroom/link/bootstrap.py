@@ -3,6 +3,9 @@
 A venv on the host, this very controlroom version packed as a wheel and uploaded over
 SFTP, installed with the [agent] extra, the laptop's config as the agent's seed,
 autostart installed, agent started. Each step reports one line through `progress`.
+
+Everything lands under the install folder that holds the venv (host.controlroom is
+`<folder>/venv/bin/controlroom`): the venv, `<folder>/wheels/` and `<folder>/seed-config.toml`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from controlroom.link.ssh import SshTarget, connect, explain
 from controlroom.link.wheel import build_wheel
 
 Progress = Callable[[str], None]
-UPLOAD_DIR = ".cache/controlroom"  # relative to the login's home, as SFTP paths are
 MIN_PYTHON = (3, 11)
 PIP_TIMEOUT_S = 3600
 
@@ -30,6 +32,24 @@ PIP_TIMEOUT_S = 3600
 def venv_dir(host: HostConfig) -> str:
     """The venv that holds host.controlroom (…/venv/bin/controlroom -> …/venv)."""
     return posixpath.dirname(posixpath.dirname(host.controlroom))
+
+
+def install_dir(host: HostConfig) -> str:
+    """The folder that holds the venv, the uploaded wheel and the seed config."""
+    return posixpath.dirname(venv_dir(host))
+
+
+def venv_command(host: HostConfig) -> list[str]:
+    """`python -m venv [--system-site-packages] VENV` as the host's config asks."""
+    system = ["--system-site-packages"] if host.system_site_packages else []
+    return [host.python, "-m", "venv", *system, venv_dir(host)]
+
+
+def pip_command(host: HostConfig, wheel: str, extras: str) -> list[str]:
+    """The venv's pip installing the uploaded wheel (with extras and the host's pip_args)."""
+    spec = f"{wheel}[{extras}]" if extras else wheel
+    python = posixpath.join(venv_dir(host), "bin", "python")
+    return [python, "-m", "pip", "install", "--upgrade", *host.pip_args, spec]
 
 
 async def install(target: SshTarget, host: HostConfig, config_path: Path | None,
@@ -53,19 +73,18 @@ async def _install_on(
     extras: str,
 ) -> None:
     await _check_python(conn, host, progress)
-    venv = venv_dir(host)
-    progress(f"creating the venv {venv}")
-    await _step(conn, [host.python, "-m", "venv", venv], "create the venv")
-    wheel, config = await _upload(conn, config_path, progress)
-    spec = f"{wheel}[{extras}]" if extras else wheel
+    home = (await _step(conn, ["sh", "-c", 'printf %s "$HOME"'], "find $HOME")).strip()
+    progress(f"creating the venv {venv_dir(host)}")
+    await _step(conn, venv_command(host), "create the venv")
+    wheel, config = await _upload(conn, _expand(install_dir(host), home), config_path, progress)
     progress(f"installing controlroom {__version__} with [{extras}] (pip; torch may take minutes)")
-    pip = [posixpath.join(venv, "bin", "python"), "-m", "pip", "install", "--upgrade", spec]
+    pip = pip_command(host, wheel, extras)
     await _step(conn, pip, "pip install", progress, timeout=PIP_TIMEOUT_S)
     seed = ["--config", config] if config else []
     progress("installing autostart (systemd user unit, else cron)")
-    await _agent(conn, host, ["install", *seed], "install autostart")
+    await _agent(conn, host, ["install", *seed], "install autostart", progress)
     progress("starting the agent")
-    await _agent(conn, host, ["ensure", *seed], "start the agent")
+    await _agent(conn, host, ["ensure", *seed], "start the agent", progress)
     progress("the agent is running")
 
 
@@ -83,28 +102,35 @@ async def _check_python(conn: asyncssh.SSHClientConnection, host: HostConfig,
         )
 
 
-async def _upload(conn: asyncssh.SSHClientConnection, config_path: Path | None,
+def _expand(path: str, home: str) -> str:
+    """A host path with `~` spelled out (SFTP does not expand it)."""
+    if path == "~" or path.startswith("~/"):
+        return home + path[1:]
+    return path
+
+
+async def _upload(conn: asyncssh.SSHClientConnection, folder: str, config_path: Path | None,
                   progress: Progress) -> tuple[str, str | None]:  # fmt: skip
+    """The wheel into `folder`/wheels, the laptop's config as `folder`/seed-config.toml."""
     with tempfile.TemporaryDirectory() as tmp:
         wheel = build_wheel(Path(tmp))
-        progress(f"uploading {wheel.name} over SFTP")
+        progress(f"uploading {wheel.name} over SFTP to {folder}/wheels")
         async with conn.start_sftp_client() as sftp:
-            await sftp.makedirs(UPLOAD_DIR, exist_ok=True)
-            remote_wheel = posixpath.join(UPLOAD_DIR, wheel.name)
+            await sftp.makedirs(posixpath.join(folder, "wheels"), exist_ok=True)
+            remote_wheel = posixpath.join(folder, "wheels", wheel.name)
             await sftp.put(str(wheel), remote_wheel)
             remote_config = None
             if config_path is not None:
-                remote_config = posixpath.join(UPLOAD_DIR, "config.toml")
+                remote_config = posixpath.join(folder, "seed-config.toml")
+                progress(f"uploading {config_path} as the agent's seed config")
                 await sftp.put(str(config_path), remote_config)
-    home = (await _step(conn, ["sh", "-c", 'printf %s "$HOME"'], "find $HOME")).strip()
-    config = posixpath.join(home, remote_config) if remote_config else None
-    return posixpath.join(home, remote_wheel), config
+    return remote_wheel, remote_config
 
 
 async def _agent(conn: asyncssh.SSHClientConnection, host: HostConfig, args: list[str],
-                 what: str) -> None:  # fmt: skip
+                 what: str, progress: Progress) -> None:  # fmt: skip
     cmd = [host.controlroom, "agent", *args, "--state-dir", host.state_dir]
-    await _step(conn, cmd, what)
+    await _step(conn, cmd, what, progress)
 
 
 async def _step(conn: asyncssh.SSHClientConnection, argv: list[str], what: str,

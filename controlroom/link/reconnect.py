@@ -95,6 +95,7 @@ class HostLink:
         self.session: AgentSession | None = None
         self.down_since: float | None = None
         self.last_error: LinkError | None = None
+        self._wake = asyncio.Event()
 
     @property
     def connected(self) -> bool:
@@ -120,6 +121,11 @@ class HostLink:
 
     async def close(self) -> None:
         await self._drop_session()
+
+    def retry_now(self) -> None:
+        """Cut the wait before the next try short (the agent was just installed)."""
+        self.backoff.reset()
+        self._wake.set()
 
     async def _serve_once(self) -> None:
         self.session = await self._open()
@@ -153,4 +159,6 @@ class HostLink:
         err = self.last_error or LinkError(LOST, "the link closed")
         self._emit(Disconnected(self.down_since, err.message, err.kind,
                                 self.backoff.failures, delay))  # fmt: skip
-        await asyncio.sleep(delay)
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)

@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 from controlroom.config import Config
 from controlroom.link.errors import LinkError
 from controlroom.tui import actions
+from controlroom.tui.messages import AgentMissing
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import (
     ConfirmScreen,
@@ -236,10 +237,24 @@ class ControlRoomApp(App[int]):
         try:
             await view.target.install(screen.step)
             screen.step("done: the agent is running; reconnecting (escape closes this)")
-            view.link.backoff.reset()
+            view.link.retry_now()
         except LinkError as exc:
             screen.step(f"FAILED: {exc.message}")
         screen.finished = True
+
+    @on(AgentMissing)
+    def offer_install(self, message: AgentMissing) -> None:
+        view = next((v for v in self.query(HostView) if v.target.name == message.host), None)
+        if view is None or self.readonly or view.target.install is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.install(view)
+
+        question = (f"{message.reason}\n\nInstall the agent on {message.host} now? (a venv, "
+                    "this controlroom as a wheel over SFTP, pip with [agent], autostart)")
+        self.push_screen(ConfirmScreen(question), answered)
 
     @on(Worker.StateChanged)
     def report_worker_failure(self, event: Worker.StateChanged) -> None:

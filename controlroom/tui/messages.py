@@ -72,3 +72,11 @@ class HostSummary(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, HostSummary) and message.host == self.host
+
+
+@dataclass
+class AgentMissing(Message):
+    """A host answers SSH but has no agent: the app offers to install one."""
+
+    host: str
+    reason: str

@@ -27,7 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, id="question")
+            yield Label(self.question, id="question", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -136,6 +136,7 @@ class ProgressScreen(ModalScreen[None]):
         super().__init__(classes="modal")
         self.title_text = title
         self.finished = False
+        self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -143,6 +144,8 @@ class ProgressScreen(ModalScreen[None]):
             yield RichLog(id="steps", wrap=True, markup=False)
 
     def step(self, line: str) -> None:
+        """Show one more line of progress."""
+        self.lines.append(line)
         self.query_one("#steps", RichLog).write(line)
 
     def action_close(self) -> None:

@@ -20,6 +20,7 @@ from controlroom.link.reconnect import Connected, Disconnected, HostLink, LinkEv
 from controlroom.tui.format import duration
 from controlroom.tui.messages import (
     AgentEvent,
+    AgentMissing,
     HostSummary,
     LinkDown,
     LinkUp,
@@ -55,6 +56,7 @@ class HostView(Vertical):
         self.skew = 0.0
         self.link = HostLink(target.name, target.open, self._post_link_event, clock=clock)
         self._ensured = False
+        self._offered_install = False
 
     def compose(self) -> ComposeResult:
         yield HostHeader(self.target.name, readonly=self.readonly, id="header")
@@ -132,6 +134,9 @@ class HostView(Vertical):
                                  retry_in=message.retry_in, attempt=message.attempt)  # fmt: skip
         if message.kind == NO_AGENT and self.target.install is not None:
             self.status.reason += " (press i to install)"
+            if not self._offered_install:
+                self._offered_install = True
+                self.post_message(AgentMissing(self.target.name, message.reason))
         self.stale = True
         self.tick_header()
         self._post_summary()
