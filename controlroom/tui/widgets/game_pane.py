@@ -26,7 +26,7 @@ class GamePane(QuietStatic, can_focus=True):
     def __init__(self, game: str) -> None:
         super().__init__(id=f"game-{_css_id(game)}", classes="game-pane", markup=False)
         self.game = game
-        self.border_title = game
+        self.show_titles(title=game)
         self._shown_state = ""
 
     def show(self, g: dict[str, Any], agent_now: float) -> None:
@@ -36,7 +36,7 @@ class GamePane(QuietStatic, can_focus=True):
             self.remove_class(f"-{self._shown_state}")
             self.add_class(f"-{state}")
             self._shown_state = state
-        self.border_subtitle = _subtitle(g, agent_now)
+        self.show_titles(subtitle=_subtitle(g, agent_now))
         self.show_text(render_game(g, agent_now))
 
 
@@ -101,7 +101,9 @@ class GameGrid(Grid):
             panes.update({p.game: p for p in new})
         for name, pane in panes.items():
             pane.show(games[name], agent_now)
-        self.query_one("#no-games").display = not games
+        placeholder = self.query_one("#no-games")
+        if placeholder.display != (not games):
+            placeholder.display = not games
 
     def selected(self) -> str | None:
         """The focused game, else the first one."""

@@ -19,7 +19,7 @@ class Gauges(QuietStatic):
     def show(self, state: dict[str, Any]) -> None:
         self.show_text(render_gauges(state))
         gpus = state.get("gpus") or []
-        self.border_title = _title(gpus)
+        self.show_titles(title=_title(gpus))
         self.set_class(not gpus, "-no-gpu")
 
 

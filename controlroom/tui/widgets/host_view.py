@@ -57,6 +57,7 @@ class HostView(Vertical):
         self.link = HostLink(target.name, target.open, self._post_link_event, clock=clock)
         self._ensured = False
         self._offered_install = False
+        self._summary: HostSummary | None = None
 
     def compose(self) -> ComposeResult:
         yield HostHeader(self.target.name, readonly=self.readonly, id="header")
@@ -69,8 +70,8 @@ class HostView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#events", EventLog).border_title = "Events"
-        self.query_one("#gauges", Gauges).border_title = "Load"
-        self.query_one("#timeline", RebootTimeline).border_title = "Reboots · 24h"
+        self.query_one("#gauges", Gauges).show_titles(title="Load")
+        self.query_one("#timeline", RebootTimeline).show_titles(title="Reboots · 24h")
         self.set_interval(1.0, self.tick_header)
         if self.live:
             name = self.target.name
@@ -184,7 +185,11 @@ class HostView(Vertical):
         self._post_summary()
 
     def _post_summary(self) -> None:
-        self.post_message(summarize(self.target.name, self.status, self.state, self.agent_now()))
+        """The fleet row, posted only when it reads differently (most samples do not)."""
+        summary = summarize(self.target.name, self.status, self.state, self.agent_now())
+        if summary != self._summary:
+            self._summary = summary
+            self.post_message(summary)
 
 
 def summarize(name: str, status: LinkStatus, state: dict[str, Any] | None,

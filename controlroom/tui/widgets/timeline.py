@@ -20,7 +20,7 @@ class RebootTimeline(QuietStatic):
     def show(self, boots: list[dict[str, Any]], agent_now: float) -> None:
         width = max(20, self.content_size.width or 52)
         self.show_text(render_timeline(boots, agent_now, width))
-        self.border_title = "Reboots · 24h"
+        self.show_titles(title="Reboots · 24h")
 
 
 def downtime_share(boots: list[dict[str, Any]], now: float, window: float = WINDOW_S) -> float:
