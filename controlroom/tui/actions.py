@@ -57,15 +57,3 @@ def log_lines(result: Any) -> list[str]:
                     return [str(x) for x in value]
                 return str(value).splitlines()
     return str(result).splitlines()
-
-
-def table_rows(result: Any) -> list[dict[str, Any]]:
-    """The rows of a table-like reply (the plan): a list of objects somewhere in it."""
-    if isinstance(result, list):
-        return [r if isinstance(r, dict) else {"value": r} for r in result]
-    if isinstance(result, dict):
-        for value in result.values():
-            if isinstance(value, list) and value and isinstance(value[0], dict):
-                return value
-        return [{"key": k, "value": v} for k, v in result.items()]
-    return [{"value": result}]

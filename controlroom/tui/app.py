@@ -17,12 +17,13 @@ from controlroom.config import Config
 from controlroom.link.errors import LinkError
 from controlroom.tui import actions
 from controlroom.tui.messages import AgentMissing
+from controlroom.tui.plan import render_plan
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import (
     ConfirmScreen,
     PickScreen,
+    PlanScreen,
     ProgressScreen,
-    TableScreen,
     TextScreen,
 )
 from controlroom.tui.target import HostTarget
@@ -217,7 +218,7 @@ class ControlRoomApp(App[int]):
             self.notify(exc.message, severity="error")
             return
         lines = actions.log_lines(result) or ["(empty log)"]
-        await self.push_screen(TextScreen(f"{game} on {view.target.name}: log", lines))
+        await self.push_screen(TextScreen(f"{game} on {view.target.name}: log", lines, ansi=True))
 
     @work(group="actions", exit_on_error=False, description="fetch the plan")
     async def fetch_plan(self, view: HostView) -> None:
@@ -226,8 +227,7 @@ class ControlRoomApp(App[int]):
         except LinkError as exc:
             self.notify(exc.message, severity="error")
             return
-        rows = actions.table_rows(result)
-        await self.push_screen(TableScreen(f"Plan on {view.target.name}", rows))
+        await self.push_screen(PlanScreen(f"Plan on {view.target.name}", render_plan(result)))
 
     @work(group="install", exclusive=True, exit_on_error=False, description="install the agent")
     async def install(self, view: HostView) -> None:

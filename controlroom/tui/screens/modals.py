@@ -1,15 +1,15 @@
-"""Modals: confirm, pick one of a list, a game's log, a table result (plan), install."""
+"""Modals: confirm, pick one of a list, a game's log, the plan, install progress."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.console import RenderableType
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Label, OptionList, RichLog
+from textual.widgets import Button, Label, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 
@@ -75,9 +75,11 @@ class TextScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "close", "Close", id="text_close", tooltip="Back")]
 
-    def __init__(self, title: str, lines: list[str]) -> None:
+    def __init__(self, title: str, lines: list[str], *, ansi: bool = False) -> None:
+        """Args: title: the heading; lines: the text; ansi: the lines may carry terminal
+        colour codes (a trainer's log): show the colours, never the escape bytes."""
         super().__init__(classes="modal")
-        self.title_text, self.lines = title, lines
+        self.title_text, self.lines, self.ansi = title, lines, ansi
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -87,44 +89,11 @@ class TextScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         log = self.query_one("#text", RichLog)
         for line in self.lines:
-            log.write(line)
+            log.write(Text.from_ansi(line) if self.ansi else line)
         log.focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-class TableScreen(ModalScreen[None]):
-    """Rows of a result (the plan) as a table."""
-
-    BINDINGS = [Binding("escape,q", "close", "Close", id="table_close", tooltip="Back")]
-
-    def __init__(self, title: str, rows: list[dict[str, Any]], note: str = "") -> None:
-        super().__init__(classes="modal")
-        self.title_text, self.rows, self.note = title, rows, note
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield DataTable[str](id="rows", zebra_stripes=True)
-            yield Label(self.note, id="note")
-
-    def on_mount(self) -> None:
-        table = self.query_one("#rows", DataTable)
-        columns = list(dict.fromkeys(k for row in self.rows for k in row))
-        table.add_columns(*columns)
-        for row in self.rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-        table.focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return "" if value is None else str(value)
 
 
 class ProgressScreen(ModalScreen[None]):
@@ -151,3 +120,25 @@ class ProgressScreen(ModalScreen[None]):
     def action_close(self) -> None:
         if self.finished:
             self.dismiss(None)
+
+
+class PlanScreen(ModalScreen[None]):
+    """The policy engine's plan: per game, the host, the profile comparison."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close", id="plan_close", tooltip="Back")]
+
+    def __init__(self, title: str, body: RenderableType) -> None:
+        super().__init__(classes="modal")
+        self.title_text, self.body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            with VerticalScroll(id="plan-scroll"):
+                yield Static(self.body, id="plan")
+
+    def on_mount(self) -> None:
+        self.query_one("#plan-scroll").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
