@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 SHAPES = [(8, 256), (32, 512), (64, 1024), (256, 2048)]  # (num_envs, minibatch_size)
-SMI_FIELDS = "utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,name,driver_version"
+SMI_FIELDS = (
+    "utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,name,driver_version"
+)
 
 
 def nvidia_smi() -> list[dict[str, str]]:
@@ -77,7 +79,8 @@ def trainer(run_dir: Path, envs: int, mb: int, *extra: str) -> subprocess.Popen[
             "--num-envs", str(envs), "--num-steps", "128", "--minibatch-size", str(mb),
             "--run-dir", str(run_dir), "--checkpoint-interval", "20", *extra]  # fmt: skip
     log = (run_dir.parent / f"{run_dir.name}.log").open("ab")
-    return subprocess.Popen(args, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(args, stdout=log, stderr=log, env=env)
 
 
 def metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -124,7 +127,8 @@ def capped_and_killed(root: Path, cap: float) -> dict[str, Any]:
     for run in runs:
         wait_updates(run, 2, 240)
     nvml = check_nvml([p.pid for p in procs])
-    reserved = [(wait_updates(r, 1, 1) or [{}])[-1].get("sys/cuda_reserved_bytes") for r in runs]
+    last = [(wait_updates(r, 1, 1) or [{}])[-1] for r in runs]
+    reserved = [m.get("sys/cuda_reserved_bytes") for m in last]
     victim, before = procs[0], wait_updates(runs[0], 1, 1)[-1]["global_step"]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -141,7 +145,8 @@ def capped_and_killed(root: Path, cap: float) -> dict[str, Any]:
     resumed.wait(timeout=120)
     return {"cap_fraction": cap, "nvml": nvml, "cuda_reserved": reserved,
             "killed_at_step_at_least": before,
-            "resumed_from": starts[-1].get("resumed_from") if len(starts) > 1 else None}  # fmt: skip
+            "resumed_from": starts[-1].get("resumed_from") if len(starts) > 1 else None,
+            }  # fmt: skip
 
 
 def main() -> int:
@@ -150,7 +155,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=90, help="per throughput shape, at most")
     p.add_argument("--cap", type=float, default=0.05, help="memory fraction per capped trainer")
     a = p.parse_args()
-    result: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "smi": nvidia_smi()}
+    result: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    result["smi"] = nvidia_smi()
     with tempfile.TemporaryDirectory() as tmp:
         result["nvml_idle"] = check_nvml([])
         result["throughput"] = throughput(Path(tmp), a.seconds)
