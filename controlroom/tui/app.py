@@ -9,7 +9,7 @@ from typing import Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -63,13 +63,19 @@ class ControlRoomApp(App[int]):
         self.targets, self.config, self.readonly = targets, config, readonly
         self.clock, self.live = clock, live
         self.sub_title = ", ".join(t.name for t in targets)
+        keymap = self._normalize_keymap(dict(config.keymap))
+        own = {b.id for b in self.BINDINGS if isinstance(b, Binding)}
+        # The app's own keys are remapped in place, so the footer keeps its order
+        # (Textual's keymap would move a remapped binding to the end).
+        self._bindings = remapped(self._bindings, {k: v for k, v in keymap.items() if k in own})
+        self._other_keymap = {k: v for k, v in keymap.items() if k not in own}
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen(self.targets, readonly=self.readonly, clock=self.clock, live=self.live)
 
     def on_mount(self) -> None:
-        if self.config.keymap:
-            self.set_keymap(dict(self.config.keymap))
+        if self._other_keymap:  # ids of the modals' bindings (confirm_yes, ...)
+            self.set_keymap(self._other_keymap)
 
     # --- where actions apply ---------------------------------------------------------
 
@@ -261,6 +267,16 @@ class ControlRoomApp(App[int]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
             self.notify(f"{event.worker.description}: {err}", severity="error", timeout=10)
+
+
+def remapped(bindings: BindingsMap, keymap: dict[str, str]) -> BindingsMap:
+    """The same bindings in the same order, those named in `keymap` on their new keys."""
+    out: list[Binding] = []
+    for key_bindings in bindings.key_to_bindings.values():
+        for b in key_bindings:
+            keys = keymap.get(b.id or "")
+            out += [b.with_key(k.strip()) for k in keys.split(",")] if keys else [b]
+    return BindingsMap(out)
 
 
 def build_app(targets: list[HostTarget], *, config: Config | None = None,

@@ -95,15 +95,23 @@ class GameGrid(Grid):
         panes = {p.game: p for p in self.query(GamePane)}
         for name in [n for n in panes if n not in games]:
             panes.pop(name).remove()
-        new = [GamePane(name) for name in sorted(games) if name not in panes]
-        if new:
-            self.mount_all(new)
-            panes.update({p.game: p for p in new})
+        for name in sorted(n for n in games if n not in panes):
+            panes[name] = self._mount_sorted(GamePane(name), panes)
         for name, pane in panes.items():
             pane.show(games[name], agent_now)
         placeholder = self.query_one("#no-games")
         if placeholder.display != (not games):
             placeholder.display = not games
+
+    def _mount_sorted(self, pane: GamePane, panes: dict[str, GamePane]) -> GamePane:
+        """Mount `pane` before the first pane whose game sorts after it: panes stay in
+        name order however the games arrive."""
+        after = [p for name, p in sorted(panes.items()) if name > pane.game]
+        if after:
+            self.mount(pane, before=after[0])
+        else:
+            self.mount(pane)
+        return pane
 
     def selected(self) -> str | None:
         """The focused game, else the first one."""
