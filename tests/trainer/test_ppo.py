@@ -1,14 +1,17 @@
-"""PPO maths in-process: chunked gradient accumulation equals one pass."""
+"""In-process checks: chunked gradients equal one pass; all nine Atari games run."""
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pytest
 import torch
 
+from controlroom.trainer.envs import EpisodeTracker, make_envs, num_actions, obs_shape
 from controlroom.trainer.model import Agent
 from controlroom.trainer.ppo import Batch, UpdateStats, minibatch_step
-from controlroom.trainer.settings import make_settings
+from controlroom.trainer.settings import ATARI_GAMES, make_settings
 
 
 def _batch(n: int) -> Batch:
@@ -35,3 +38,27 @@ def test_chunked_minibatch_step_matches_one_pass() -> None:
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
     assert abs(stats[0].policy_loss - stats[1].policy_loss) < 1e-5
     assert abs(stats[0].clipfracs[0] - stats[1].clipfracs[0]) < 1e-6
+
+
+@pytest.mark.parametrize("game", ATARI_GAMES)
+def test_every_atari_game_steps_through_the_agent(game: str) -> None:
+    s = make_settings({"game": game, "num_envs": 2, "num_steps": 4, "minibatch_size": 8})
+    vec = make_envs(s, seed=1)
+    agent = Agent(obs_shape(vec), num_actions(vec))
+    obs, _ = vec.reset()
+    tracker = EpisodeTracker(2, atari=True)
+    for _ in range(4):
+        with torch.no_grad():
+            action, _, _, _ = agent.act(torch.from_numpy(obs))
+        obs, reward, term, trunc, info = vec.step(action.numpy())
+        tracker.step(reward, term, trunc, info)
+    assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
+
+
+def test_life_loss_is_not_an_episode_but_game_over_is() -> None:
+    tracker = EpisodeTracker(2, atari=True)
+    info = {"reward": np.array([1.0, 21.0], np.float32), "terminated": np.array([0, 1])}
+    lost_life = np.array([True, True])  # episodic life: both report terminated
+    finished = tracker.step(np.sign(info["reward"]), lost_life, np.array([False, False]), info)
+    assert finished == [(21.0, 1)]  # unclipped return of the real game only
+    assert tracker.returns.tolist() == [1.0, 0.0]
