@@ -112,6 +112,7 @@ def _sshd_config(root: Path, port: int, host_key: Path) -> str:
             "StrictModes no",
             "UsePAM no",
             "AllowStreamLocalForwarding yes",
+            "Subsystem sftp internal-sftp",
             "MaxSessions 20",
             "LogLevel ERROR",
             "",

@@ -36,7 +36,7 @@ from controlroom.tui.screens.modals import ConfirmScreen, ProgressScreen
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.host_view import HostView
 from tests.link.realagent import CONFIG, ssh_target, wait_for
-from tests.sshd import SshServer, make_server
+from tests.sshd import SshServer
 
 pytestmark = pytest.mark.slow
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -64,17 +64,10 @@ def _laptop_toml(root: Path, constraint: Path) -> str:
     ])  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def sftp_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """The fixture's sshd plus the SFTP subsystem a real host has (the upload needs it)."""
-    server = make_server(tmp_path_factory.mktemp("sftp-sshd"))
-    with (server.root / "sshd_config").open("a") as f:
-        f.write("Subsystem sftp internal-sftp\n")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def sftp_sshd(sshd: SshServer) -> SshServer:
+    """The session sshd; it serves SFTP like a real host (the upload needs it)."""
+    return sshd
 
 
 @pytest.fixture(scope="module")
