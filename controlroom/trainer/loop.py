@@ -51,6 +51,7 @@ class Trainer:
         self.stats = metrics.RollingStats()
         self.rng = np.random.default_rng(s.seed)
         self.stop_requested = False
+        self._install_signals()  # before the slow env and model set-up, so no signal is lost
         self.resumed_from = str(resumed[0]) if resumed else None
         self.envs = envs.make_envs(s, self._env_seed(resumed))
         self.agent = Agent(envs.obs_shape(self.envs), envs.num_actions(self.envs)).to(device)
@@ -115,7 +116,6 @@ class Trainer:
 
     def run(self) -> str:
         """Train until the budget is spent or a signal arrives; always end on a checkpoint."""
-        self._install_signals()
         self.writer.set_counters(self.global_step, self.episodes)
         self.writer.write(metrics.KIND_START, settings=self.s.to_dict(),
                           resumed_from=self.resumed_from, pid=os.getpid())

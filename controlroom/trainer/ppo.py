@@ -12,6 +12,10 @@ from torch import nn
 from controlroom.trainer.model import Agent
 from controlroom.trainer.settings import TrainerSettings
 
+# On a CPU, chunks this size run as fast as whole minibatches and bound the memory; a GPU
+# is faster with the whole minibatch and has the memory (capped by --gpu-memory-fraction).
+CPU_CHUNK = 256
+
 
 @dataclass
 class Rollout:
@@ -140,7 +144,7 @@ def minibatch_step(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch,
     adv = b.advantages[idx]
     if s.norm_adv:  # over the whole minibatch, as in one pass
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    chunk = s.grad_chunk_size or len(idx)
+    chunk = s.grad_chunk_size or (len(idx) if idx.device.type == "cuda" else CPU_CHUNK)
     optimizer.zero_grad(set_to_none=True)
     totals = dict.fromkeys(("approx_kl", "clipfrac", "policy_loss", "value_loss", "entropy"),
                            0.0)

@@ -65,9 +65,9 @@ class TrainerSettings:
     vf_coef: float = _opt(0.5, "value loss coefficient")
     max_grad_norm: float = _opt(0.5, "gradient norm clip")
     target_kl: float = _opt(0.0, "stop an update's epochs early above this approx KL (0 = off)")
-    grad_chunk_size: int = _opt(256, "most samples pushed through the network at once; larger "
+    grad_chunk_size: int = _opt(0, "most samples pushed through the network at once; larger "
                                 "minibatches accumulate gradients over chunks (same update, "
-                                "less memory; 0 = whole minibatch)")
+                                "less memory; 0 = auto: 256 on CPU, whole minibatch on CUDA)")
 
     @property
     def env_id(self) -> str:

@@ -28,7 +28,7 @@ def test_chunked_minibatch_step_matches_one_pass() -> None:
     agents.append(copy.deepcopy(agents[0]))
     batch, idx = _batch(64), torch.randperm(64)
     stats = []
-    for agent, chunk in zip(agents, (0, 16), strict=True):
+    for agent, chunk in zip(agents, (64, 16), strict=True):
         s = make_settings({"num_envs": 8, "num_steps": 8, "minibatch_size": 64,
                            "grad_chunk_size": chunk})
         opt = torch.optim.Adam(agent.parameters(), lr=1e-3, eps=1e-5)
