@@ -160,3 +160,12 @@ def test_help_explains_minibatch_is_batch_size() -> None:
                             text=True, check=False, cwd=Path(__file__).parents[2])
     assert result.returncode == 0
     assert "'batch size'" in result.stdout and "--target-episodes" in result.stdout
+
+
+def test_target_episodes_ends_the_run_with_exit_0(tmp_path: Path) -> None:
+    result = run_trainer(tmp_path, "--game", "CartPole-v1", "--num-envs", "4", "--num-steps",
+                         "32", "--minibatch-size", "32", "--target-episodes", "10")
+    assert result.returncode == 0, result.stderr
+    lines = read_metrics(tmp_path)
+    assert lines[-1]["reason"] == "budget" and lines[-1]["charts/episodes"] >= 10
+    assert lines[0]["settings"]["total_steps"] == 0
