@@ -78,6 +78,7 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "stop_game": {"game": (_STR, True)},
     "scale_game": {"game": (_STR, True), "num_envs": (_INT, True)},
     "stop_all": {},
+    "shutdown": {"stop_trainers": (_BOOL, False)},
     "reboots": {},
     "events": {"limit": (_INT, False), "since": (_NUM, False)},
     "game_log": {"game": (_STR, True), "lines": (_INT, False)},

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("game")
     scale.add_argument("--num-envs", type=int, required=True)
     _sub(sub, "stop-all", "stop every trainer")
+    down = _sub(sub, "shutdown", "stop the agent (trainers keep running unless told)")
+    down.add_argument("--stop-trainers", action="store_true", help="stop every trainer first")
     _sub(sub, "reboots", "the boots and reboots seen").add_argument("--json", action="store_true")
     events = _sub(sub, "events", "the event log")
     events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
@@ -148,6 +150,9 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
         return f"{g['game']}: {g['settings']['num_envs']} envs ({g['state']})"
     if cmd == "stop-all":
         return f"stopped: {', '.join(client.call('stop_all')['stopped']) or 'nothing running'}"
+    if cmd == "shutdown":
+        stopped = client.call("shutdown", stop_trainers=args.stop_trainers)["stopped"]
+        return "agent stopping" + (f"; stopped: {', '.join(stopped)}" if stopped else "")
     op = {"remove": "remove_game", "start": "start_game", "stop": "stop_game"}[cmd]
     result = client.call(op, game=args.game)
     return f"{args.game}: {result['game']['state'] if 'game' in result else 'removed'}"

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 Op = Callable[["Agent", dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
-MUTATING = {"add_game", "remove_game", "start_game", "stop_game", "scale_game", "stop_all"}
+MUTATING = {"add_game", "remove_game", "start_game", "stop_game", "scale_game", "stop_all",
+            "shutdown"}  # fmt: skip
 
 
 async def ping(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +97,17 @@ async def stop_all(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     return {"stopped": names}
 
 
+async def shutdown(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Exit the agent after this reply; its trainers keep running unless told to stop.
+
+    Autostart (systemd, cron's periodic `ensure`) may start it again: that is the point of
+    autostart. `controlroom agent uninstall` first for an agent that stays down."""
+    stopped = (await stop_all(agent, {}))["stopped"] if args.get("stop_trainers") else []
+    # Let the reply reach the client before the server closes.
+    asyncio.get_running_loop().call_later(0.2, agent.stopping.set)
+    return {"stopping": True, "stopped": stopped}
+
+
 async def reboots(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     """Every boot seen, oldest first."""
     return {"boots": agent.store.boots()}
@@ -151,5 +163,6 @@ def _shown(settings: dict[str, Any]) -> dict[str, Any]:
 CORE_OPS: dict[str, Op] = {
     "ping": ping, "status": status, "add_game": add_game, "remove_game": remove_game,
     "start_game": start_game, "stop_game": stop_game, "scale_game": scale_game,
-    "stop_all": stop_all, "reboots": reboots, "events": events, "game_log": game_log,
+    "stop_all": stop_all, "shutdown": shutdown, "reboots": reboots, "events": events,
+    "game_log": game_log,
 }  # fmt: skip

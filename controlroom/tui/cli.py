@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from functools import partial
 from pathlib import Path
@@ -67,7 +68,18 @@ def main_local(argv: list[str]) -> int:
                         ensure_game=None if args.readonly else game)  # fmt: skip
     app = build_app([target], config=config, readonly=args.readonly)
     app.run()
+    print(_still_training_note(args.state_dir), file=sys.stderr)
     return app.return_code or 0
+
+
+def _still_training_note(state_dir: str | None) -> str:
+    """The agent outlives the TUI by design; a first-time user should not find out by fan noise."""
+    flag = f" --state-dir {shlex.quote(state_dir)}" if state_dir else ""
+    return (
+        "controlroom: the local agent keeps training in the background. "
+        f"Reopen: controlroom local{flag} | pause every game: controlroom agent stop-all{flag}"
+        f" | stop it all: controlroom agent shutdown --stop-trainers{flag}"
+    )
 
 
 def _hosts_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.agent.harness import AgentHarness
+from tests.agent.harness import AgentHarness, wait_for
 
 
 def test_where_prints_socket_and_state_dir(agent: AgentHarness) -> None:
@@ -63,3 +63,18 @@ def test_status_reboots_events_json(agent: AgentHarness) -> None:
     assert "agent_started" in agent.cli("events").stdout
     text = agent.cli("status").stdout
     assert "GAME" in text and "GPU: none" in text
+
+
+def test_shutdown_exits_the_agent_and_can_stop_trainers(agent: AgentHarness) -> None:
+    import sys
+
+    agent.write_config(games={"Pong": {"command": [sys.executable, "-c",
+                                                   "import time; time.sleep(600)"]}})
+    agent.start()
+    agent.call("add_game", game="Pong")
+    wait_for(agent.trainers, 30, "the trainer")
+    done = agent.cli("shutdown", "--stop-trainers")
+    assert done.returncode == 0, done.stderr
+    assert "agent stopping; stopped: Pong" in done.stdout
+    assert agent.proc is not None and agent.proc.wait(30) == 0
+    wait_for(lambda: not agent.trainers(), 30, "trainers to stop")
