@@ -7,9 +7,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
+from controlroom.protocol import EVENT_KINDS
 from controlroom.tui.format import clock
 
 MAX_SHOWN = 500
+KIND_WIDTH = max(len(k) for k in EVENT_KINDS)
+"""The kind column fits the longest kind the protocol knows; an unknown longer one is cut."""
 
 KIND_STYLES = {
     "crash": "bold red", "crash_loop": "bold red", "hung": "bold red", "error": "bold red",
@@ -43,8 +46,19 @@ def _key(e: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def render_event(e: dict[str, Any]) -> Text:
+    """`HH:MM:SS kind            game: message`, the kind in a column of its own."""
     kind = str(e.get("kind", "?"))
     game = f"{e['game']}: " if e.get("game") else ""
-    style = KIND_STYLES.get(kind, "")
-    return Text.assemble((clock(e.get("ts")), "dim"), " ", (f"{kind:<14}", style),
-                         f" {game}{e.get('message', '')}")  # fmt: skip
+    # Each gap ends the span before it, and every kind has a style of its own: rsvg, which
+    # draws the screenshots, drops a text run's leading space and squeezes long runs, so
+    # a kind merged with its message ran into it there.
+    return Text.assemble((f"{clock(e.get('ts'))} ", "dim"),
+                         (f"{kind_cell(kind)}  ", KIND_STYLES.get(kind, "default")),
+                         f"{game}{e.get('message', '')}")  # fmt: skip
+
+
+def kind_cell(kind: str) -> str:
+    """The kind padded to the column, or cut with an ellipsis when longer."""
+    if len(kind) > KIND_WIDTH:
+        return kind[: KIND_WIDTH - 1] + "…"
+    return kind.ljust(KIND_WIDTH)
