@@ -13,7 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from controlroom.config import HostConfig
+from controlroom.link.errors import LinkError
 from controlroom.link.local import open_local
 from controlroom.link.ssh import SshTarget
 from tests.sshd import SshServer
@@ -61,6 +64,8 @@ class RealAgent:
     state_dir: Path
     config: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str] | None = None
+    """the agent's environment (None: ours), e.g. CONTROLROOM_BOOT_ID_FILE for reboots"""
 
     @property
     def socket(self) -> Path:
@@ -75,6 +80,28 @@ class RealAgent:
         """A laptop config.toml naming this agent's host and the same games."""
         return CONFIG + (f'\n[hosts.tnr-0]\nssh_alias = "tnr-0"\nstate_dir = "{self.state_dir}"\n'
                          f'controlroom = "{VENV_CONTROLROOM}"\n')  # fmt: skip
+
+    def trainers(self) -> list[psutil.Process]:
+        """Live processes running in one of this agent's run dirs (its trainers)."""
+        runs, found = str(self.state_dir / "runs"), []
+        for p in psutil.process_iter(["cmdline", "status", "cwd"]):
+            here = runs in " ".join(p.info["cmdline"] or []) or \
+                (p.info["cwd"] or "").startswith(runs)  # fmt: skip
+            if here and p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        return found
+
+    def power_off(self) -> None:
+        """The host goes down: SIGKILL the agent and every trainer, nothing saved."""
+        self.process.kill()
+        self.process.wait(10)
+        for p in self.trainers():
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+
+    def boot(self) -> None:
+        """Start the agent again on the same state dir (returns before it answers)."""
+        self.process = _launch(self.root, self.state_dir, self.config, self.env)
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -96,24 +123,39 @@ async def _stop_all(socket: Path) -> None:
         await session.close()
 
 
-def start_agent(root: Path) -> RealAgent:
+def start_agent(root: Path, env: dict[str, str] | None = None) -> RealAgent:
     """Start `controlroom agent run` in its own session; wait for its socket."""
     root.mkdir(parents=True, exist_ok=True)
     state_dir, config = root / "state", root / "config.toml"
     config.write_text(CONFIG)
-    log = (root / "agent.out").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "controlroom", "agent", "run", "--state-dir", str(state_dir),
-         "--config", str(config)],
-        stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
-    agent = RealAgent(root, state_dir, config, proc)
+    proc = _launch(root, state_dir, config, env)
+    agent = RealAgent(root, state_dir, config, proc, env)
     deadline = time.monotonic() + 30
     while not agent.socket.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"agent did not start; see {root / 'agent.out'}")
         time.sleep(0.05)
     return agent
+
+
+def _launch(root: Path, state_dir: Path, config: Path,
+            env: dict[str, str] | None) -> subprocess.Popen[bytes]:  # fmt: skip
+    with (root / "agent.out").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "controlroom", "agent", "run", "--state-dir", str(state_dir),
+             "--config", str(config)],
+            stdout=log, stderr=log, start_new_session=True, env=env,
+        )  # fmt: skip
+
+
+async def answers(socket: Path) -> bool:
+    """The agent on `socket` opens a session (a leftover socket file does not)."""
+    try:
+        session = await open_local(str(socket))
+    except (LinkError, OSError):
+        return False
+    await session.close()
+    return True
 
 
 def ssh_target(sshd: SshServer) -> SshTarget:
