@@ -31,6 +31,7 @@ from controlroom.tui.widgets.host_view import HostView
 
 MUTATING = {"add_game", "remove_game", "scale_up", "scale_down", "toggle_game",
             "apply_profile", "toggle_ramp", "install"}  # fmt: skip
+NEED_AGENT = MUTATING - {"install"} | {"show_log", "show_plan"}
 
 
 def _b(key: str, action: str, text: str, tip: str, **kw: Any) -> Binding:
@@ -52,7 +53,7 @@ class ControlRoomApp(App[int]):
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
         _b("l", "show_log", "Log", "The selected game's trainer log"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
-        _b("i", "install", "Install", "Install and start the agent on this host", show=False),
+        _b("i", "install", "Install", "Install and start the agent on a host that has none"),
         _b("question_mark", "help", "Help", "Every key and what it does"),
         _b("q", "quit", "Quit", "Leave; training goes on", priority=True),
     ]
@@ -71,7 +72,26 @@ class ControlRoomApp(App[int]):
         self._other_keymap = {k: v for k, v in keymap.items() if k not in own}
 
     def get_default_screen(self) -> Screen[Any]:
-        return MainScreen(self.targets, readonly=self.readonly, clock=self.clock, live=self.live)
+        return MainScreen(self.targets, readonly=self.readonly, clock=self.clock, live=self.live,
+                          install_key=self.key_for("install"))  # fmt: skip
+
+    def key_for(self, binding_id: str) -> str:
+        """The key that runs one of the app's bindings, as the footer shows it (remaps too)."""
+        for key_bindings in self._bindings.key_to_bindings.values():
+            for b in key_bindings:
+                if b.id == binding_id:
+                    return self.get_key_display(b)
+        return "?"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On a host with no agent the footer offers the install key instead of the keys
+        that need an agent; elsewhere the install key is hidden (the palette still runs
+        it: an upgrade)."""
+        view = self.current_view()
+        no_agent = view is not None and view.no_agent
+        if action == "install":
+            return no_agent and view is not None and view.can_install
+        return not (no_agent and action in NEED_AGENT)
 
     def on_mount(self) -> None:
         if self._other_keymap:  # ids of the modals' bindings (confirm_yes, ...)

@@ -1,7 +1,9 @@
 """`controlroom HOST [HOST...]` and `controlroom local`: parse, check, open the app.
 
 Bad input (unknown alias, refused connection, failed authentication, host key mismatch,
-no agent, agent version mismatch, bad config) is one line on stderr and exit 2.
+no agent, agent version mismatch, bad config) is one line on stderr and exit 2. One
+exception: a host with no agent, asked for in a terminal, opens the app, which says so
+and offers the install (a script still gets the one line and exit 2).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from controlroom.config import Config, ConfigError, HostConfig, find_config, load
 from controlroom.link import bootstrap, local
 from controlroom.link.agent_channel import open_session
-from controlroom.link.errors import TIMEOUT, UNKNOWN_HOST, LinkError
+from controlroom.link.errors import NO_AGENT, TIMEOUT, UNKNOWN_HOST, LinkError
 from controlroom.link.reconnect import Opener
 from controlroom.link.ssh import SshTarget
 from controlroom.tui.app import build_app
@@ -40,9 +42,15 @@ def main_hosts(argv: list[str]) -> int:
     try:
         if args.install:
             asyncio.run(_install_all(targets))
-        asyncio.run(_preflight(targets, strict=len(targets) == 1))
     except LinkError as exc:
         return _fail(exc.message)
+    except KeyboardInterrupt:
+        return 130
+    try:
+        asyncio.run(_preflight(targets, strict=len(targets) == 1))
+    except LinkError as exc:
+        if not (exc.kind == NO_AGENT and not args.readonly and _interactive()):
+            return _fail(exc.message)
     except KeyboardInterrupt:
         return 130
     app = build_app(targets, config=config, readonly=args.readonly)
@@ -70,6 +78,11 @@ def main_local(argv: list[str]) -> int:
     app.run()
     print(_still_training_note(args.state_dir), file=sys.stderr)
     return app.return_code or 0
+
+
+def _interactive() -> bool:
+    """A person at a terminal (the app can offer the install), not a script."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _still_training_note(state_dir: str | None) -> str:

@@ -9,12 +9,12 @@ from typing import Any
 from textual.pilot import Pilot
 
 from controlroom.config import loads
-from controlroom.link.errors import LinkError
+from controlroom.link.errors import NO_AGENT, LinkError
 from controlroom.link.session import AgentSession
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.messages import LinkDown
 from controlroom.tui.recorded import NOW, recorded_state
-from controlroom.tui.target import HostTarget
+from controlroom.tui.target import HostTarget, Progress
 from controlroom.tui.widgets.host_view import HostView
 
 os.environ["TZ"] = "UTC"
@@ -52,6 +52,24 @@ def test_stale_link(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app_for("tnr-0", readonly=True), terminal_size=SIZE, run_before=drop)
+
+
+def test_no_agent(snap_compare: Any) -> None:
+    async def no_agent(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        reason = "no controlroom agent on tnr-0 (~/.controlroom/venv/bin/controlroom not found)"
+        pilot.app.query_one(HostView).post_message(
+            LinkDown("tnr-0", NOW - 3, reason, NO_AGENT, 2, 4.0))
+        await pilot.pause()
+        await pilot.press("n")  # the offer's modal: not now
+        await pilot.pause()
+
+    async def installer(progress: Progress) -> None:
+        raise AssertionError("not in a snapshot")
+
+    app = build_app([HostTarget("tnr-0", _never, install=installer)], config=CONFIG,
+                    clock=lambda: NOW, live=False)  # fmt: skip
+    assert snap_compare(app, terminal_size=SIZE, run_before=no_agent)
 
 
 def test_fleet_overview(snap_compare: Any) -> None:

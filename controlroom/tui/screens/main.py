@@ -20,9 +20,11 @@ class MainScreen(Screen[None]):
     """One HostView, or an Overview tab plus a tab per host."""
 
     def __init__(self, targets: list[HostTarget], *, readonly: bool,
-                 clock: Callable[[], float] = time.time, live: bool = True) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, live: bool = True,
+                 install_key: str = "i") -> None:  # fmt: skip
         super().__init__()
         self.targets, self.readonly, self.clock, self.live = targets, readonly, clock, live
+        self.install_key = install_key
 
     def compose(self) -> ComposeResult:
         if len(self.targets) == 1:
@@ -37,7 +39,8 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def _view(self, target: HostTarget) -> HostView:
-        return HostView(target, readonly=self.readonly, clock=self.clock, live=self.live)
+        return HostView(target, readonly=self.readonly, clock=self.clock, live=self.live,
+                        install_key=self.install_key)  # fmt: skip
 
     def current_view(self) -> HostView | None:
         """The host the action keys apply to: the only one, or the active tab's."""
@@ -46,6 +49,10 @@ class MainScreen(Screen[None]):
             return views[0]
         active = self.query_one("#tabs", TabbedContent).active_pane
         return None if active is None else next(iter(active.query(HostView)), None)
+
+    @on(TabbedContent.TabActivated)
+    def refresh_footer_keys(self) -> None:
+        self.app.refresh_bindings()  # the install key shows only on a host with no agent
 
     @on(HostSummary)
     def update_fleet_row(self, message: HostSummary) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from controlroom.link.errors import NO_AGENT
 from controlroom.tui.format import duration
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -22,6 +23,8 @@ class LinkStatus:
     reason: str = ""
     retry_in: float | None = None
     attempt: int = 0
+    kind: str = ""
+    """why it is down, a LinkError kind (NO_AGENT: the host answers but runs no agent)"""
 
 
 class HostHeader(QuietStatic):
@@ -39,7 +42,7 @@ class HostHeader(QuietStatic):
 def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
                   now: float, *, readonly: bool) -> Text:  # fmt: skip
     text = Text.assemble((f" {host} ", "bold reverse"), " ")
-    text.append_text(_link_part(link, now))
+    text.append_text(_link_part(host, link, now))
     if state:
         text.append_text(_host_part(state.get("host") or {}, link, now))
     if readonly:
@@ -47,7 +50,7 @@ def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
     return text
 
 
-def _link_part(link: LinkStatus, now: float) -> Text:
+def _link_part(host: str, link: LinkStatus, now: float) -> Text:
     if link.up:
         rtt = "…" if link.rtt is None else f"{link.rtt * 1000:.1f} ms"
         return Text.assemble(("● ", "green"), f"linked ({link.where}) rtt {rtt}")
@@ -55,6 +58,9 @@ def _link_part(link: LinkStatus, now: float) -> Text:
         return Text.assemble(("◌ ", "yellow"), "connecting…")
     age = duration(now - link.down_since)
     retry = "" if link.retry_in is None else f", retry #{link.attempt} in {link.retry_in:.0f}s"
+    if link.kind == NO_AGENT:  # the view below says why and how to install
+        again = "" if link.retry_in is None else f"· looking again in {link.retry_in:.0f}s"
+        return Text.assemble(("○ ", "red"), (f"no agent on {host} ", "bold red"), again)
     return Text.assemble(("○ ", "red"), (f"link lost {age} ago{retry}: {link.reason}", "red"))
 
 

@@ -32,6 +32,7 @@ from controlroom.tui.widgets.event_log import EventLog
 from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.gauges import Gauges
 from controlroom.tui.widgets.header import HostHeader, LinkStatus
+from controlroom.tui.widgets.no_agent import NoAgentNotice
 from controlroom.tui.widgets.timeline import RebootTimeline
 
 NOTIFY_KINDS = {"crash": "error", "crash_loop": "error", "hung": "error", "reboot": "warning",
@@ -44,13 +45,18 @@ class HostView(Vertical):
     stale: reactive[bool] = reactive(True)
     """True while the link is down: the data shown is as old as the header says."""
 
+    no_agent: reactive[bool] = reactive(False)
+    """True while the host answers SSH but has no agent: the view offers the install."""
+
     def __init__(self, target: HostTarget, *, readonly: bool = False,
                  clock: Callable[[], float] = time.time, live: bool = True,
-                 id: str | None = None) -> None:  # fmt: skip
+                 install_key: str = "i", id: str | None = None) -> None:  # fmt: skip
         """Args: target: the host; readonly: say so in the header; clock: wall time
-        (frozen in snapshot tests); live: run the link (False: fed by `load_state`)."""
+        (frozen in snapshot tests); live: run the link (False: fed by `load_state`);
+        install_key: the key that installs an agent, as the footer shows it."""
         super().__init__(id=id, classes="host-view")
         self.target, self.readonly, self.clock, self.live = target, readonly, clock, live
+        self.install_key = install_key
         self.state: dict[str, Any] | None = None
         self.status = LinkStatus()
         self.skew = 0.0
@@ -61,6 +67,7 @@ class HostView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield HostHeader(self.target.name, readonly=self.readonly, id="header")
+        yield NoAgentNotice(id="no-agent")
         with Horizontal(id="top"):
             yield Gauges(id="gauges")
             yield RebootTimeline(id="timeline")
@@ -81,6 +88,15 @@ class HostView(Vertical):
 
     def watch_stale(self, stale: bool) -> None:
         self.set_class(stale, "-stale")
+
+    def watch_no_agent(self, no_agent: bool) -> None:
+        self.set_class(no_agent, "-no-agent")
+        self.app.refresh_bindings()  # the footer offers the install key only meanwhile
+
+    @property
+    def can_install(self) -> bool:
+        """An install can be started from here: no agent, an installer, not read-only."""
+        return self.no_agent and self.target.install is not None and not self.readonly
 
     def agent_now(self) -> float:
         """The agent's clock, estimated from ours and the last State's `host.now`."""
@@ -117,7 +133,7 @@ class HostView(Vertical):
     def show_fresh_snapshot(self, message: LinkUp) -> None:
         message.stop()
         self.status = LinkStatus(up=True, where=message.where, rtt=self.status.rtt)
-        self.stale = False
+        self.stale = self.no_agent = False
         self._show(message.state)
         if self.target.ensure_game and not self._ensured:
             self._ensured = True
@@ -132,10 +148,14 @@ class HostView(Vertical):
     def mark_stale(self, message: LinkDown) -> None:
         message.stop()
         self.status = LinkStatus(up=False, down_since=message.since, reason=message.reason,
-                                 retry_in=message.retry_in, attempt=message.attempt)  # fmt: skip
-        if message.kind == NO_AGENT and self.target.install is not None:
-            self.status.reason += " (press i to install)"
-            if not self._offered_install:
+                                 retry_in=message.retry_in, attempt=message.attempt,
+                                 kind=message.kind)  # fmt: skip
+        self.no_agent = message.kind == NO_AGENT
+        if self.no_agent:
+            self.query_one(NoAgentNotice).show(
+                self.target.name, message.reason, readonly=self.readonly,
+                install_key=None if self.target.install is None else self.install_key)  # fmt: skip
+            if self.target.install is not None and not self._offered_install:
                 self._offered_install = True
                 self.post_message(AgentMissing(self.target.name, message.reason))
         self.stale = True
