@@ -235,8 +235,11 @@ class Supervisor:
             if g.state not in ("done",):
                 self._set(g, "paused" if g.paused else "stopped")
             return
+        proc = g.proc
         self.request_stop(g, "stop", time.time())
-        while g.proc is not None:
+        # Wait for this process, not for g.proc to be None: a wanted game (a settings
+        # change) may be restarted by the supervise pass as soon as it sees the exit.
+        while g.proc is proc:
             await asyncio.sleep(0.05)
             self.observe(g, time.time())
 
