@@ -63,7 +63,8 @@ EVENT_KINDS: Final = (
     "trainer_stopped", "trainer_exited", "crash", "restart", "crash_loop", "hung",
     "adopted", "reboot", "checkpoint", "ramp_step", "ramp_ceiling", "guard_refused",
     "guard_paused", "guard_resumed", "migrated", "rolled_back", "profile_applied",
-    "trial_started", "trial_finished", "target_reached", "queue_started", "error",
+    "trial_started", "trial_finished", "trial_decided", "guard_changed", "target_reached",
+    "queue_started", "error",
 )  # fmt: skip
 
 # op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
@@ -87,7 +88,9 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "migrate": {"game": (_STR, True), "settings": (_DICT, True)},
     "rollback": {"game": (_STR, True)},
     "trial": {"game": (_STR, True), "settings": (_DICT, True), "minutes": (_NUM, True),
-              "keep": (_BOOL, False)},
+              "keep": (_BOOL, False), "mode": (_STR, False)},
+    "trial_decide": {"game": (_STR, True), "keep": (_BOOL, True)},
+    "set_guard": {"budgets": (_DICT, True)},
     "plan": {},
     "set_queue": {"games": (_LIST, True)},
     "reset_ceiling": {},

@@ -11,7 +11,7 @@ from typing import Any
 from controlroom.agent import show
 from controlroom.agent.client import Client
 
-COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "queue", "plan")
+COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "trial-decide", "queue", "plan")
 SHAPE_FLAGS = (("num_envs", "parallel environments"), ("num_steps", "steps per env per rollout"),
                ("minibatch_size", "PPO minibatch; must divide num_envs*num_steps"))  # fmt: skip
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
@@ -59,15 +59,36 @@ def add_parsers(sub: Any, make: Maker) -> None:
 
 def _trial_parser(sub: Any, make: Maker) -> None:
     trial = make(sub, "trial", "run a game with candidate settings for a while, then compare",
-                 epilog="Snapshots the game, runs it with the candidate settings for "
-                 "--minutes, returns it to its settings and reports both side by side "
-                 "(`status` shows the comparison). The trial's learning is kept unless "
-                 "--discard.")  # fmt: skip
+                 epilog="Without --beside: snapshots the game, runs it with the candidate "
+                 "settings for --minutes, returns it to its settings and reports both side "
+                 "by side (`status` shows the comparison); the learning is kept unless "
+                 "--discard. With --beside: the game keeps running and a second trainer "
+                 "starts from a copy of its newest checkpoint with the candidate settings "
+                 "(if the guard allows); both are compared, then `trial-decide GAME "
+                 "--keep|--discard` (or --keep/--discard given now) adopts or drops the "
+                 "trial's learning.")  # fmt: skip
     trial.add_argument("game", help="a game on this host")
     trial.add_argument("--minutes", type=float, required=True, help="how long the trial runs")
     _shape_flags(trial)
-    trial.add_argument("--discard", action="store_true",
-                       help="at the end, restore the snapshot from before the trial")
+    trial.add_argument("--beside", action="store_true",
+                       help="run the candidate in a second trainer next to the current one")
+    _keep_flags(trial, required=False)
+    decide = make(sub, "trial-decide", "keep or discard a beside trial's learning",
+                  epilog="--keep: the game moves to the candidate settings and resumes from "
+                  "the trial's checkpoint (snapshot first: `rollback GAME` undoes it). "
+                  "--discard: the trial's run dir is deleted, the game is untouched. A "
+                  "trial still running ends now.")  # fmt: skip
+    decide.add_argument("game", help="a game with a beside trial")
+    _keep_flags(decide, required=True)
+
+
+def _keep_flags(parser: argparse.ArgumentParser, required: bool) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--keep", dest="keep", action="store_const", const=True, default=None,
+                       help="adopt the trial's learning and settings")
+    group.add_argument("--discard", dest="keep", action="store_const", const=False,
+                       help="drop the trial's learning (instead: restore the snapshot from "
+                       "before the trial)")  # fmt: skip
 
 
 def _shape_flags(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +105,8 @@ def _changes(args: argparse.Namespace) -> dict[str, int]:
 def run(args: argparse.Namespace, client: Client) -> int:
     """One policy command; its exit code (RequestFailed propagates to cli.main)."""
     handler = {"apply": _apply, "ramp": _ramp, "migrate": _migrate, "rollback": _rollback,
-               "trial": _trial, "queue": _queue, "plan": _plan}[args.command]  # fmt: skip
+               "trial": _trial, "trial-decide": _trial_decide, "queue": _queue,
+               "plan": _plan}[args.command]  # fmt: skip
     return handler(args, client)
 
 
@@ -130,12 +152,25 @@ def _trial(args: argparse.Namespace, client: Client) -> int:
     changes = _changes(args)
     if not changes:
         return _usage("trial: name at least one of --num-envs, --num-steps, --minibatch-size")
+    extra = {} if args.keep is None else {"keep": args.keep}
     trial = client.call("trial", game=args.game, settings=changes, minutes=args.minutes,
-                        keep=not args.discard)["trial"]  # fmt: skip
-    then = "discarded" if args.discard else "kept"
-    print(f"trial of {args.game}: {show.shape_text(trial['restore_settings'])} -> "
-          f"{show.shape_text({**trial['restore_settings'], **changes})} until "
-          f"{show.when(trial['ends_at'])}; then back, learning {then}")
+                        mode="beside" if args.beside else "instead", **extra)["trial"]
+    shapes = (f"{show.shape_text(trial['restore_settings'])} -> "
+              f"{show.shape_text({**trial['restore_settings'], **changes})}")
+    if args.beside:
+        then = {None: f"then `trial-decide {args.game} --keep|--discard`",
+                True: "then its learning is kept", False: "then its learning is discarded"}
+        print(f"beside trial of {args.game}: {shapes} in a second trainer (pid "
+              f"{trial['pid']}) until {show.when(trial['ends_at'])}; {then[args.keep]}")
+        return EXIT_OK
+    print(f"trial of {args.game}: {shapes} until {show.when(trial['ends_at'])}; then back, "
+          f"learning {'discarded' if args.keep is False else 'kept'}")
+    return EXIT_OK
+
+
+def _trial_decide(args: argparse.Namespace, client: Client) -> int:
+    trial = client.call("trial_decide", game=args.game, keep=args.keep)["trial"]
+    print(show.trial_text(trial))
     return EXIT_OK
 
 

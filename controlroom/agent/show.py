@@ -141,11 +141,12 @@ def queue_text(q: dict[str, Any]) -> str:
 
 def trial_text(t: dict[str, Any]) -> str:
     """One trial: running until when, or its comparison."""
+    kind = "beside trial" if t.get("mode") == "beside" else "trial"
     if t.get("status") == "running":
-        return f"trial {t['game']}: running until {clock(t['ends_at'])}"
+        return f"{kind} {t['game']}: running until {clock(t['ends_at'])}"
     rows = {r["figure"]: r for r in t.get("comparison") or []}
     eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
-    return (f"trial {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
+    return (f"{kind} {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
             f"{num(eph.get('trial'))}, steps/s {num(sps.get('current'))} -> "
             f"{num(sps.get('trial'))}; {t.get('outcome') or ''}").rstrip("; ")
 

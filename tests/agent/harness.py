@@ -114,9 +114,10 @@ class AgentHarness:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
 
-    def trainers(self) -> list[psutil.Process]:
-        """Live (non-zombie) processes running in one of this state dir's run dirs."""
-        runs = str(self.state_dir / "runs")
+    def trainers(self, under: str = "runs") -> list[psutil.Process]:
+        """Live (non-zombie) processes running in one of this state dir's run dirs (or,
+        with under="trials", in a beside trial's dir)."""
+        runs = str(self.state_dir / under)
         found = []
         for p in psutil.process_iter(["cmdline", "status", "cwd"]):
             cmd = " ".join(p.info["cmdline"] or [])
@@ -126,10 +127,11 @@ class AgentHarness:
         return found
 
     def kill_trainers(self) -> None:
-        for p in self.trainers():
+        for p in self.trainers() + self.trainers("trials"):
             with contextlib.suppress(psutil.Error):
                 p.kill()
-        wait_for(lambda: not self.trainers(), 20, "trainers to die")
+        wait_for(lambda: not self.trainers() and not self.trainers("trials"), 20,
+                 "trainers to die")  # fmt: skip
 
     def close(self) -> None:
         self.kill()

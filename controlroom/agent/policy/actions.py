@@ -11,6 +11,8 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
+import tomli_w
+
 from controlroom.agent.errors import OpError
 from controlroom.agent.policy import guard, migration, profiles
 from controlroom.agent.policy.queue import default_order
@@ -102,6 +104,8 @@ async def migrate(engine: PolicyEngine, game: str, changes: dict[str, Any],
 async def rollback(engine: PolicyEngine, game: str) -> dict[str, Any]:
     """Restore the newest snapshot's checkpoints and settings, and resume from them."""
     game_state(engine, game)
+    if game in engine.beside:  # its trainer must not be orphaned by dropping the record
+        raise OpError("invalid", f"a beside trial of {game} is running; trial_decide it first")
     snaps = migration.snapshots(engine.agent.state_dir, game)
     if not snaps:
         raise OpError("not_found", f"{game} has no snapshot to roll back to")
@@ -204,6 +208,38 @@ def set_queue(engine: PolicyEngine, games: list[Any]) -> dict[str, Any]:
     engine.queue.waiting = list(games)
     engine.save()
     return {"waiting": list(engine.queue.waiting), "free_slots": len(engine.queue.free_slots)}
+
+
+def set_guard(engine: PolicyEngine, budgets: dict[str, Any]) -> dict[str, Any]:
+    """New [guard] budgets, checked as config.toml is (types and ranges), then written
+    to the agent's config file; the running check uses them from its next tick."""
+    from controlroom.config import ConfigError, GuardConfig, loads
+    from controlroom.config_schema import to_plain
+
+    known = [f.name for f in dataclasses.fields(GuardConfig)]
+    unknown = sorted(set(budgets) - set(known))
+    if unknown:
+        raise OpError("invalid", f"unknown guard budget {', '.join(unknown)}; known: "
+                      f"{', '.join(known)}")  # fmt: skip
+    cfg = engine.agent.config
+    plain = to_plain(cfg)
+    plain["guard"] = {**plain.get("guard", {}), **budgets}
+    try:
+        new = loads(tomli_w.dumps(plain), "set_guard")
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise OpError("invalid", str(exc)) from None
+    engine.agent.save_config(dataclasses.replace(new, source=cfg.source))
+    before, after = asdict_guard(cfg), asdict_guard(new)
+    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changed:
+        engine.event("guard_changed", None, "guard budgets: " + ", ".join(
+            f"{k} {a} -> {b}" for k, (a, b) in changed.items()), {"changed": changed})  # fmt: skip
+    return after
+
+
+def asdict_guard(cfg: Any) -> dict[str, Any]:
+    """A config's [guard] as a dict."""
+    return dataclasses.asdict(cfg.guard)
 
 
 def reset_ceiling(engine: PolicyEngine) -> dict[str, Any]:

@@ -14,11 +14,11 @@ import asyncio
 import json
 import time
 import weakref
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.policy import guard, ramp
+from controlroom.agent.policy import beside, guard, ramp
 from controlroom.agent.policy.planner import plan
 from controlroom.agent.policy.queue import Queue, is_active, reached_target
 from controlroom.agent.policy.ramp import RampState
@@ -53,6 +53,7 @@ class PolicyEngine:
         self.queue = Queue.from_dict(raw.get("queue"))
         self.trials: dict[str, dict[str, Any]] = dict(raw.get("trials") or {})
         self.profile: str | None = raw.get("profile")
+        self.beside: dict[str, beside.TrialTrainer] = {}  # beside trials' second trainers
         self.book = SpeedBook(agent.store.kv_get(KV_SPEEDS))
         self.lock = asyncio.Lock()  # one policy action at a time, ops and ticks alike
         self.last_refusal: str | None = None
@@ -61,6 +62,7 @@ class PolicyEngine:
         self._published = ""
         self._booted = False
         _ENGINES[agent] = self
+        beside.adopt(self)
 
     # ---- the seam ----------------------------------------------------------------
     def before_resume(self) -> list[str]:
@@ -114,12 +116,17 @@ class PolicyEngine:
     def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
         """The guard's verdict on running `game` with `settings`."""
         load, change = guard.change_for(self.agent.games(), self.agent.telemetry(), game, settings)
-        return guard.verdict(self.agent.config.guard, load, change)
+        return guard.verdict(self.agent.config.guard, self.with_trials(load), change)
+
+    def with_trials(self, load: guard.Load) -> guard.Load:
+        """The load with the beside trials' second trainers counted in."""
+        more = beside.added_load(self)
+        return replace(load, envs=load.envs + more.envs, trainers=load.trainers + more.trainers)
 
     def state(self) -> dict[str, Any]:
         """The snapshot's "policy" value."""
         cfg = self.agent.config
-        load = guard.load_from(self.agent.games(), self.agent.telemetry())
+        load = self.with_trials(guard.load_from(self.agent.games(), self.agent.telemetry()))
         return {
             "profile": self.profile,
             "ramp": ramp.view(self.ramp, self.steps(), cfg.ramp.stable_minutes * 60.0),
@@ -246,7 +253,12 @@ class PolicyEngine:
     async def _guard_pass(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
         running = {n: float(s.get("added_at") or 0.0) for n, s in games.items()
                    if s.get("wanted") and s.get("state") == "running"}  # fmt: skip
-        load = guard.load_from(games, tel)
+        load = self.with_trials(guard.load_from(games, tel))
+        over = guard.breach(self.agent.config.guard, load)
+        if over is not None and self.beside:  # a trial is the first load to shed
+            name = sorted(self.beside)[0]
+            await beside.finish(self, name, now, f"the guard stopped it: {over}")
+            return
         act = self.watch.step(self.agent.config.guard, load, running, now)
         if act is None:
             return

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from controlroom.agent.policy import actions, trial
+from controlroom.agent.policy import actions, beside, trial
 from controlroom.agent.policy.engine import engine_for
 from controlroom.agent.policy.migration import listing
 
@@ -59,9 +59,30 @@ async def start_trial(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Run candidate settings for N minutes; the figures land in policy.trials."""
     engine = engine_for(agent)
     async with engine.lock:
+        keep = args.get("keep")
         result = await trial.start_trial(engine, args["game"], dict(args["settings"]),
-                                         float(args["minutes"]),
-                                         keep=bool(args.get("keep", True)))  # fmt: skip
+                                         minutes=float(args["minutes"]),
+                                         keep=None if keep is None else bool(keep),
+                                         mode=str(args.get("mode", "instead")))  # fmt: skip
+    engine.publish(time.time(), force=True)
+    return result
+
+
+async def trial_decide(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Keep or discard a beside trial's learning (ends it first if still running)."""
+    engine = engine_for(agent)
+    async with engine.lock:
+        result = await beside.decide(engine, args["game"], bool(args["keep"]))
+        engine.save()
+    engine.publish(time.time(), force=True)
+    return {"trial": result}
+
+
+async def set_guard(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Change [guard] budgets; written to the agent's config file."""
+    engine = engine_for(agent)
+    async with engine.lock:
+        result = {"budgets": actions.set_guard(engine, dict(args["budgets"]))}
     engine.publish(time.time(), force=True)
     return result
 
@@ -93,5 +114,5 @@ async def plan(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
 POLICY_OPS: dict[str, PolicyOp] = {
     "apply_profile": apply_profile, "set_ramp": set_ramp, "migrate": migrate,
     "rollback": rollback, "trial": start_trial, "plan": plan, "set_queue": set_queue,
-    "reset_ceiling": reset_ceiling,
+    "reset_ceiling": reset_ceiling, "trial_decide": trial_decide, "set_guard": set_guard,
 }  # fmt: skip

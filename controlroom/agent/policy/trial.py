@@ -1,11 +1,12 @@
 """Speed trials: run a game with candidate settings for N minutes and set the figures
 side by side with its current ones (the log's 77-minute Breakout test, unattended).
 
-The trial runs instead of the current settings: a snapshot first (as for a migration),
-then the candidate settings, then back to the current settings. The trial's learning is
-kept, or with `keep=False` discarded: the pre-trial snapshot is restored, so the game
-goes on exactly from where it stood before the trial. `migrate GAME` with the candidate
-settings adopts them.
+Mode "instead" runs the candidate in place of the current settings: a snapshot first
+(as for a migration), then the candidate settings, then back to the current settings.
+The trial's learning is kept, or with `keep=False` discarded: the pre-trial snapshot is
+restored, so the game goes on exactly from where it stood before the trial. `migrate
+GAME` with the candidate settings adopts them. Mode "beside" runs a second trainer next
+to the game's own (beside.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.policy import guard, migration
+from controlroom.agent.policy import beside, guard, migration
 from controlroom.agent.policy.actions import game_state, migrate, new_settings, stop_for_snapshot
 from controlroom.agent.policy.speeds import SHAPE_KEYS
 
@@ -39,15 +40,34 @@ def _shape(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: settings.get(k) for k in SHAPE_KEYS}
 
 
-async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any],
-                      minutes: float, keep: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Snapshot, switch to the candidate settings, and finish after `minutes`, keeping
-    the trial's learning or (keep=False) restoring the snapshot."""
+MODES = ("instead", "beside")
+
+
+async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any], *,
+                      minutes: float, keep: bool | None = None,
+                      mode: str = "instead") -> dict[str, Any]:  # fmt: skip
+    """Instead: snapshot, switch to the candidate settings, and finish after `minutes`,
+    keeping the trial's learning (keep None or True) or restoring the snapshot. Beside:
+    a second trainer; `keep` None waits for trial_decide."""
     if not 0 < minutes <= 7 * 24 * 60:
         raise OpError("invalid", "minutes must be in (0, 10080]")
+    if mode not in MODES:
+        raise OpError("invalid", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if game in engine.trials_running():
         raise OpError("invalid", f"a trial of {game} is already running")
+    undecided = engine.trials.get(game) or {}
+    if undecided.get("mode") == "beside" and undecided.get("decision") is None:
+        raise OpError("invalid", f"the beside trial of {game} waits for trial_decide "
+                      "(keep or discard) first")  # fmt: skip
     st = game_state(engine, game)
+    if mode == "beside":
+        trial = await beside.start(engine, game, changes, minutes=minutes, keep=keep,
+                                   before=measure(engine, st))
+        engine.event("trial_started", game, f"beside trial of {game} for {minutes:g} min: "
+                     f"{_shape(trial['restore_settings'])} -> {_shape(trial['settings'])}",
+                     {"mode": "beside", "dir": trial["dir"]})  # fmt: skip
+        return {"trial": trial}
+    keep = True if keep is None else keep
     current = dict(st.get("settings") or {})
     if new_settings(current, changes) == current:
         raise OpError("invalid", "the candidate settings are the current ones")
@@ -57,7 +77,7 @@ async def start_trial(engine: PolicyEngine, game: str, changes: dict[str, Any],
     trial = {"game": game, "status": "running", "started_at": now,
              "ends_at": now + minutes * 60.0, "minutes": minutes, "snapshot": result["snapshot"],
              "restore_settings": current, "before": before, "trial": None,
-             "keep": keep}  # fmt: skip
+             "keep": keep, "mode": "instead"}  # fmt: skip
     engine.trials[game] = trial
     engine.save()
     engine.event("trial_started", game, f"trial of {game} for {minutes:g} min: "
@@ -70,6 +90,9 @@ async def trials_pass(engine: PolicyEngine, now: float) -> None:
     games = engine.agent.games()
     for game in sorted(engine.trials_running()):
         trial, st = engine.trials[game], games.get(game)
+        if trial.get("mode") == "beside":
+            await _beside_pass(engine, game, st, now)
+            continue
         if st is None:
             trial["status"] = "abandoned"
             continue
@@ -78,6 +101,16 @@ async def trials_pass(engine: PolicyEngine, now: float) -> None:
             trial["trial"] = figures
         if now >= trial["ends_at"] or st.get("state") == "crash_loop":
             await finish(engine, game, now)
+
+
+async def _beside_pass(engine: PolicyEngine, game: str, st: dict[str, Any] | None,
+                       now: float) -> None:  # fmt: skip
+    if game not in engine.beside:  # gone with an agent restart: adopt() reported it
+        return
+    beside.sample(engine, game, st, measure(engine, st) if st is not None else None)
+    why = beside.due(engine, game, now, st)
+    if why is not None:
+        await beside.finish(engine, game, now, why)
 
 
 async def finish(engine: PolicyEngine, game: str, now: float) -> None:

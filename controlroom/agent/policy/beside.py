@@ -1,0 +1,265 @@
+"""Beside trials: candidate settings in a second trainer, next to the game's own.
+
+The game keeps training; a second trainer for the same game starts from a copy of its
+newest checkpoint in state_dir/trials/<game>/<stamp>/ with the candidate settings, for
+N minutes, if the guard allows the extra load. Both are measured over the same minutes
+and set side by side. Then the trial trainer stops (it checkpoints on SIGTERM) and the
+user decides, upfront (`keep`) or afterwards (`trial_decide`): keep = the game moves to
+the candidate settings and resumes from the trial's checkpoint (a snapshot first, so
+`rollback` undoes it); discard = the trial dir is deleted and the game is untouched.
+
+An agent restart mid-trial adopts the trial trainer (same pid, create time and command
+line) and the trial goes on; a trial trainer that did not survive (a reboot) ends the
+trial with what was measured, and the decision is still the user's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from controlroom.agent import process
+from controlroom.agent.errors import OpError
+from controlroom.agent.gamerun import describe_exit
+from controlroom.agent.launch import trainer_argv
+from controlroom.agent.policy import guard, migration
+from controlroom.agent.policy.actions import (
+    CHANGEABLE,
+    check_guard,
+    game_state,
+    new_settings,
+    snapshot,
+    stop_for_snapshot,
+)
+from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
+
+if TYPE_CHECKING:
+    from controlroom.agent.policy.engine import PolicyEngine
+
+CHECKPOINTS = migration.CHECKPOINTS
+
+
+@dataclass
+class TrialTrainer:
+    """The second trainer of a beside trial, as the engine watches it."""
+
+    proc: process.TrainerProc
+    tail: MetricsTail
+
+
+def root(state_dir: Path, game: str) -> Path:
+    """Where a game's beside trials run."""
+    return state_dir / "trials" / game
+
+
+def added_load(engine: PolicyEngine) -> guard.Change:
+    """The load the running beside trials add (the core's GameStates miss it)."""
+    live = [t for g, t in engine.trials.items() if g in engine.beside]
+    envs = sum(int((t.get("settings") or {}).get("num_envs") or 0) for t in live)
+    return guard.Change(envs=envs, trainers=len(live))
+
+
+def copy_newest_checkpoint(run_dir: Path, dest: Path) -> dict[str, Any]:
+    """Copy the running game's newest checkpoint (and latest.json) to dest; retried when
+    the trainer prunes it between our reading latest.json and copying the file."""
+    src = run_dir / CHECKPOINTS
+    (dest / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    for _ in range(5):
+        try:
+            latest = json.loads((src / "latest.json").read_text())
+            shutil.copy2(src / latest["file"], dest / CHECKPOINTS / latest["file"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        (dest / CHECKPOINTS / "latest.json").write_text(json.dumps(latest, indent=1))
+        return {k: latest.get(k) for k in ("file", "global_step", "episodes")}
+    raise OpError("invalid", f"{run_dir.name} has no checkpoint yet to start a trial from")
+
+
+async def start(engine: PolicyEngine, game: str, changes: dict[str, Any], *, minutes: float,
+                keep: bool | None, before: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Start the second trainer from a copy of the game's newest checkpoint."""
+    st = game_state(engine, game)
+    if st.get("state") != "running":
+        raise OpError("invalid", f"a beside trial needs {game} running (it is "
+                      f"{st.get('state')}); mode 'instead' runs it alone")  # fmt: skip
+    current = dict(st.get("settings") or {})
+    candidate = new_settings(current, changes)
+    if candidate == current:
+        raise OpError("invalid", "the candidate settings are the current ones")
+    check_guard_beside(engine, game, candidate)
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    trial_dir = root(engine.agent.state_dir, game) / stamp
+    if trial_dir.exists():
+        raise OpError("invalid", f"a trial of {game} started this second already")
+    origin = copy_newest_checkpoint(engine.agent.run_dir(game), trial_dir)
+    argv = trainer_argv(game, candidate, trial_dir)
+    proc = process.spawn(argv, trial_dir)
+    engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
+    shown = {k: v for k, v in candidate.items() if k != "command"}
+    trial = {"game": game, "mode": "beside", "status": "running", "started_at": now,
+             "ends_at": now + minutes * 60.0, "minutes": minutes, "dir": str(trial_dir),
+             "from_checkpoint": origin, "settings": shown, "restore_settings": current,
+             "before": before, "current": None, "trial": None, "keep": keep,
+             "decision": None, "pid": proc.pid, "create_time": proc.create_time,
+             "cmdline": proc.cmdline}  # fmt: skip
+    engine.trials[game] = trial
+    engine.save()
+    return trial
+
+
+def check_guard_beside(engine: PolicyEngine, game: str, candidate: dict[str, Any]) -> None:
+    """The guard on a whole second trainer with the candidate's envs (and its share of
+    GPU memory at the measured bytes per env)."""
+    games, tel = engine.agent.games(), engine.agent.telemetry()
+    load = engine.with_trials(guard.load_from(games, tel))
+    envs = int(candidate.get("num_envs") or 0)
+    total = sum(int(gp.get("memory_total") or 0) for gp in tel.get("gpus") or [])
+    mem = guard.gpu_bytes_per_env(games) * envs / total if total else 0.0
+    verdict = guard.verdict(engine.agent.config.guard, load, guard.Change(envs, 1, mem))
+    if verdict is not None:
+        engine.refuse(game, verdict)
+        raise OpError("refused", verdict)
+
+
+def adopt(engine: PolicyEngine) -> None:
+    """After an agent restart: take the running beside trials' trainers back, or end
+    the trials whose trainer is gone (the decision stays the user's)."""
+    for game, trial in engine.trials.items():
+        if trial.get("mode") != "beside" or trial.get("status") != "running":
+            continue
+        proc = process.adopt(trial.get("pid"), trial.get("create_time"), trial.get("cmdline"))
+        if proc is None:
+            _ended(engine, game, time.time(), "the trial trainer was gone when the agent "
+                   "restarted")  # fmt: skip
+            continue
+        tail = MetricsTail(Path(trial["dir"]) / METRICS_FILE)
+        tail.start_at_end()
+        engine.beside[game] = TrialTrainer(proc, tail)
+        engine.event("adopted", game, f"adopted the trial trainer of {game} (pid {proc.pid})",
+                     {"pid": proc.pid, "trial": trial["dir"]})  # fmt: skip
+
+
+def sample(engine: PolicyEngine, game: str, st: dict[str, Any] | None,
+           figures: dict[str, Any] | None) -> None:  # fmt: skip
+    """Record both trainers' figures over the same minutes."""
+    trial, tt = engine.trials[game], engine.beside[game]
+    tt.tail.poll()
+    if st is not None and figures and (figures["episodes_per_hour"] or figures["sps"]):
+        trial["current"] = figures
+    m = tt.tail.metrics or {}
+    if m.get("sps") or m.get("episodes_per_hour"):
+        tel = engine.agent.telemetry()
+        used = sum(int(p.get("memory_used") or 0) for gp in tel.get("gpus") or []
+                   for p in gp.get("processes") or [] if p.get("pid") == tt.proc.pid)
+        temp = guard.load_from({}, tel).gpu_temp_c
+        trial["trial"] = {"episodes_per_hour": m.get("episodes_per_hour"), "sps": m.get("sps"),
+                          "gpu_memory_used": used or None, "gpu_temp_c": temp,
+                          "episodes": m.get("episodes"),
+                          "settings": _shape(trial["settings"])}  # fmt: skip
+
+
+def _shape(settings: dict[str, Any]) -> dict[str, Any]:
+    from controlroom.agent.policy.speeds import SHAPE_KEYS
+
+    return {k: settings.get(k) for k in SHAPE_KEYS}
+
+
+def due(engine: PolicyEngine, game: str, now: float, st: dict[str, Any] | None) -> str | None:
+    """Why the trial ends now, or None."""
+    trial, tt = engine.trials[game], engine.beside[game]
+    if not tt.proc.alive():
+        return f"the trial trainer exited early ({describe_exit(tt.proc.exit_code)})"
+    if st is None:
+        return f"{game} was removed"
+    if now >= trial["ends_at"]:
+        return f"{trial['minutes']:g} min done"
+    return None
+
+
+async def finish(engine: PolicyEngine, game: str, now: float, why: str) -> None:
+    """Stop the trial trainer (final checkpoint), compare, then apply an upfront choice."""
+    tt = engine.beside.get(game)
+    if tt is not None:
+        await _stop(engine, tt.proc)
+        tt.tail.poll()
+        engine.beside.pop(game, None)
+    _ended(engine, game, now, why)
+    keep = engine.trials[game].get("keep")
+    if keep is None:
+        return
+    try:
+        await decide(engine, game, bool(keep))
+    except OpError as exc:  # e.g. the guard refuses the candidate now: the user decides
+        engine.trials[game]["outcome"] = (f"could not {'keep' if keep else 'discard'} it: "
+                                          f"{exc.message}; waiting for trial_decide {game}")
+
+
+def _ended(engine: PolicyEngine, game: str, now: float, why: str) -> None:
+    from controlroom.agent.policy.trial import compare, summary
+
+    trial = engine.trials[game]
+    trial["ended_at"], trial["ended_because"] = now, why
+    trial["comparison"] = compare(trial.get("current") or trial.get("before"), trial.get("trial"))
+    trial["trial_checkpoint"] = read_checkpoint(Path(trial["dir"]))
+    trial["outcome"] = f"waiting for trial_decide {game} (keep or discard)"
+    trial["status"] = "finished"
+    engine.event("trial_finished", game, f"beside trial of {game} ({why}): "
+                 f"{summary(trial['comparison'])}", {"comparison": trial["comparison"],
+                                                     "mode": "beside"})  # fmt: skip
+
+
+async def _stop(engine: PolicyEngine, proc: process.TrainerProc) -> None:
+    """SIGTERM, then SIGKILL after the agent's stop_grace_s; wait until it is gone."""
+    process.terminate(proc)
+    deadline = time.monotonic() + engine.agent.config.agent.stop_grace_s
+    while proc.alive():
+        if time.monotonic() >= deadline:
+            process.kill(proc)
+            deadline = float("inf")
+        await asyncio.sleep(0.05)
+
+
+async def decide(engine: PolicyEngine, game: str, keep: bool) -> dict[str, Any]:
+    """Keep (adopt the trial's learning and settings) or discard a beside trial."""
+    trial = engine.trials.get(game)
+    if trial is None or trial.get("mode") != "beside":
+        raise OpError("not_found", f"{game} has no beside trial to decide")
+    if trial.get("decision") is not None:
+        raise OpError("invalid", f"the trial of {game} was already {trial['decision']}")
+    if trial["status"] == "running":  # decided early: end it now
+        trial["keep"] = None
+        await finish(engine, game, time.time(), "decided before its time was up")
+    trial_dir = Path(trial["dir"])
+    outcome = await _keep(engine, game, trial, trial_dir) if keep else (
+        f"learning discarded: trial dir removed, {game} unchanged")  # fmt: skip
+    shutil.rmtree(trial_dir, ignore_errors=True)
+    trial["decision"] = "kept" if keep else "discarded"
+    trial["outcome"] = outcome
+    engine.event("trial_decided", game, f"trial of {game}: {outcome}",
+                 {"decision": trial["decision"], "settings": _shape(trial["settings"])})
+    return trial
+
+
+async def _keep(engine: PolicyEngine, game: str, trial: dict[str, Any], trial_dir: Path) -> str:
+    ck = read_checkpoint(trial_dir)
+    if ck is None:
+        raise OpError("invalid", f"the trial of {game} left no checkpoint; nothing to keep")
+    st = game_state(engine, game)
+    chosen = {k: v for k, v in trial["settings"].items() if k in CHANGEABLE}
+    candidate = new_settings(dict(st.get("settings") or {}), chosen)
+    check_guard(engine, game, candidate)
+    was_wanted = bool(st.get("wanted"))
+    st = await stop_for_snapshot(engine, game)
+    name = snapshot(engine, game, {**st, "wanted": was_wanted}, "trial")
+    migration.restore(trial_dir, engine.agent.run_dir(game))
+    await engine.agent.want_game(game, candidate, wanted=was_wanted)
+    trial["snapshot"] = name
+    return (f"learning kept: {game} resumes from the trial's checkpoint (step "
+            f"{ck['global_step']}, episode {ck['episodes']}) with the candidate settings; "
+            f"rollback {game} restores snapshot {name}")  # fmt: skip

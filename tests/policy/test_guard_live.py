@@ -1,0 +1,63 @@
+"""The guard's running check in a real agent: host RAM is the one limit a test can
+cross on any machine. Lowering [guard].max_host_ram_fraction just under the RAM in use
+pauses the newest-added game; raising it back resumes it after resume_hold_s."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import psutil
+import pytest
+
+from controlroom.agent.client import RequestFailed
+from tests.agent.harness import AgentHarness, wait_for
+from tests.policy.test_live import events, running
+
+
+def ram_fraction() -> float:
+    """As the agent's telemetry counts it: (total - available) / total."""
+    vm = psutil.virtual_memory()
+    return float(vm.total - vm.available) / vm.total
+
+
+def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) -> None:
+    h = policy_agent
+    text = h.config_path.read_text()
+    h.config_path.write_text(text.replace("[guard]\n", "[guard]\naction_interval_s = 3\n"
+                                          "resume_hold_s = 2\n"))  # fmt: skip
+    h.start()
+    h.call("add_game", game="CartPole")
+    h.call("add_game", game="Pong")  # added last: the one the guard pauses
+    wait_for(lambda: running(h, "CartPole") and running(h, "Pong"), 120, "both games")
+    with pytest.raises(RequestFailed, match=r"max_host_ram_fraction: must be \(0, 1\]"):
+        h.call("set_guard", budgets={"max_host_ram_fraction": 1.5})
+    with pytest.raises(RequestFailed, match="unknown guard budget max_cpu"):
+        h.call("set_guard", budgets={"max_cpu": 1})
+    ram = ram_fraction()
+    if ram > 0.9:
+        pytest.skip(f"host RAM already at {ram:.0%}: no room to come back under a limit")
+    limit = round(max(0.005, ram - 0.02), 3)
+    budgets = h.call("set_guard", budgets={"max_host_ram_fraction": limit})["budgets"]
+    assert budgets["max_host_ram_fraction"] == limit
+    [paused] = wait_for(lambda: events(h, "guard_paused"), 30, "the guard to pause a game")
+    assert paused["game"] == "Pong"
+    assert re.fullmatch(rf"paused Pong: host RAM \d+% >= max_host_ram_fraction "
+                        rf"{limit * 100:.0f}%", paused["message"]), paused["message"]  # fmt: skip
+    assert paused["data"]["load"]["ram_fraction"] >= limit
+    pong = wait_for(lambda: (g := h.game("Pong"))["state"] == "paused" and g, 30, "paused")
+    assert pong["pid"] is None and pong["checkpoint"] and not h.trainers()[1:]
+    assert running(h, "CartPole")
+    assert h.call("status")["policy"]["guard"]["paused"] == ["Pong"]
+    # Back under the limit (with its margin) for resume_hold_s: Pong resumes.
+    h.call("set_guard", budgets={"max_host_ram_fraction": 1.0})
+    saved = tomllib.loads((h.state_dir / "config.toml").read_text())
+    assert saved["guard"]["max_host_ram_fraction"] == 1.0
+    [resumed] = wait_for(lambda: events(h, "guard_resumed"), 30, "the guard to resume Pong")
+    assert resumed["message"] == "resumed Pong: back under the guard's limits"
+    assert resumed["ts"] - paused["ts"] >= 2.0
+    wait_for(lambda: running(h, "Pong"), 90, "Pong to run again")
+    assert h.call("status")["policy"]["guard"]["paused"] == []
+    changes = [e["data"]["changed"] for e in events(h, "guard_changed")]
+    assert changes == [{"max_host_ram_fraction": [0.9, limit]},
+                       {"max_host_ram_fraction": [limit, 1.0]}]  # fmt: skip
