@@ -42,15 +42,20 @@ def effective_settings(cfg: Config, game: str, overrides: dict[str, Any]) -> dic
     """Config settings for `game` with `overrides` on top, validated (OpError otherwise)."""
     check_game(game)
     settings = cfg.game_settings(game)
+    check_overrides(overrides)
+    settings.update(overrides)
+    validate(settings)
+    return settings
+
+
+def check_overrides(overrides: dict[str, Any]) -> None:
+    """Refuse a setting a client may not set, or one of the wrong type (OpError)."""
     for key, value in overrides.items():
         types_ = OVERRIDES.get(key)
         if types_ is None:
             raise OpError("invalid", f"unknown setting {key!r}; known: {', '.join(OVERRIDES)}")
         if isinstance(value, bool) or not isinstance(value, types_):
             raise OpError("invalid", f"{key} must be {' or '.join(t.__name__ for t in types_)}")
-        settings[key] = value
-    validate(settings)
-    return settings
 
 
 def validate(s: dict[str, Any]) -> None:

@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import pytest
 
 from controlroom.config import HostConfig
 from controlroom.link.errors import LinkError
@@ -186,3 +187,13 @@ def pid_alive_path(pid: int | None) -> bool:
     except OSError:
         return False
     return stat.rsplit(") ", 1)[1][0] not in "ZX"
+
+
+@pytest.fixture(scope="session")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAgent]:
+    """`controlroom agent run` with tiny trainer settings, stopped (with its trainers) after."""
+    running = start_agent(tmp_path_factory.mktemp("agent"))
+    try:
+        yield running
+    finally:
+        running.stop()

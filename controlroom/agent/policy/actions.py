@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from controlroom.agent.errors import OpError
+from controlroom.agent.launch import OVERRIDES, check_overrides
 from controlroom.agent.policy import guard, migration, profiles
 from controlroom.agent.policy.queue import default_order
 from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
@@ -21,13 +22,8 @@ from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
 if TYPE_CHECKING:
     from controlroom.agent.policy.engine import PolicyEngine
 
-# Settings a migration or trial may change, with their types.
-CHANGEABLE: dict[str, tuple[type, ...]] = {
-    "num_envs": (int,), "num_steps": (int,), "minibatch_size": (int,), "seed": (int,),
-    "target_episodes": (int,), "torch_threads": (int,), "keep_checkpoints": (int,),
-    "gpu_memory_fraction": (int, float), "checkpoint_interval_s": (int, float),
-    "device": (str,),
-}  # fmt: skip
+# What a migration or trial may change: the same settings a client may set on add.
+CHANGEABLE = OVERRIDES
 
 
 def game_state(engine: PolicyEngine, game: str) -> dict[str, Any]:
@@ -40,12 +36,7 @@ def game_state(engine: PolicyEngine, game: str) -> dict[str, Any]:
 
 def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """The current settings with `changes` on top, type- and shape-checked."""
-    for key, value in changes.items():
-        types_ = CHANGEABLE.get(key)
-        if types_ is None:
-            raise OpError("invalid", f"cannot change {key!r}; changeable: {', '.join(CHANGEABLE)}")
-        if isinstance(value, bool) or not isinstance(value, types_):
-            raise OpError("invalid", f"{key} must be {' or '.join(t.__name__ for t in types_)}")
+    check_overrides(changes)
     merged = {**current, **changes}
     envs, steps, mb = shape(merged)
     if min(envs, steps, mb) < 1 or (envs * steps) % mb:
