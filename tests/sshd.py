@@ -6,6 +6,7 @@ config with `Host tnr-0`, and a known_hosts file holding exactly the server's ke
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -15,6 +16,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 SSHD = "/usr/sbin/sshd"
 ALIAS = "tnr-0"
@@ -51,18 +54,32 @@ class SshServer:
         """Stop sshd and, with it, every connection it serves."""
         if self.process is None:
             return
-        # sshd's per-connection children live in sshd's process group only when it
-        # made them; kill the listener, then the session processes it spawned.
+        sessions = self._sessions()
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=10)
         self.process = None
-        subprocess.run(["pkill", "-f", f"sshd: {self.user}@"], check=False)
-        subprocess.run(["pkill", "-f", f"sshd-session: {self.user}"], check=False)
+        _kill(sessions)
 
     def kill_connections(self) -> None:
         """Drop every established SSH connection but keep listening (a link drop)."""
-        subprocess.run(["pkill", "-f", f"sshd: {self.user}"], check=False)
-        subprocess.run(["pkill", "-f", f"sshd-session: {self.user}"], check=False)
+        _kill(self._sessions())
+
+    def _sessions(self) -> list[psutil.Process]:
+        # Only this server's own per-connection children: other sshd instances (other
+        # test runs on the same machine, the user's own) are none of our business.
+        if self.process is None:
+            return []
+        try:
+            return psutil.Process(self.process.pid).children(recursive=False)
+        except psutil.NoSuchProcess:
+            return []
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(processes, timeout=5)
 
 
 def free_port() -> int:

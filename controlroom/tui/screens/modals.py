@@ -21,6 +21,10 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm_no", tooltip="Leave it"),
     ]
 
+    # Focus "No" by default; AUTO_FOCUS (not a query in on_mount) because an answer typed
+    # at once can dismiss the screen before its mount handler runs.
+    AUTO_FOCUS = "#no"
+
     def __init__(self, question: str) -> None:
         super().__init__(classes="modal")
         self.question = question
@@ -31,9 +35,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -47,6 +48,7 @@ class PickScreen(ModalScreen[str | None]):
     """Pick one name from a list (a game, a profile); escape picks nothing."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="pick_cancel", tooltip="Pick nothing")]
+    AUTO_FOCUS = "#choices"
 
     def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
         """Args: title: what is picked; choices: (value, label) pairs."""
@@ -58,9 +60,6 @@ class PickScreen(ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-title")
             options = [Option(label, id=value) for value, label in self.choices]
             yield OptionList(*options, id="choices")
-
-    def on_mount(self) -> None:
-        self.query_one("#choices", OptionList).focus()
 
     @on(OptionList.OptionSelected)
     def pick(self, event: OptionList.OptionSelected) -> None:
@@ -126,6 +125,7 @@ class PlanScreen(ModalScreen[None]):
     """The policy engine's plan: per game, the host, the profile comparison."""
 
     BINDINGS = [Binding("escape,q", "close", "Close", id="plan_close", tooltip="Back")]
+    AUTO_FOCUS = "#plan-scroll"
 
     def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__(classes="modal")
@@ -136,9 +136,6 @@ class PlanScreen(ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             with VerticalScroll(id="plan-scroll"):
                 yield Static(self.body, id="plan")
-
-    def on_mount(self) -> None:
-        self.query_one("#plan-scroll").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
