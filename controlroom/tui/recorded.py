@@ -63,6 +63,34 @@ def _events(now: float) -> list[dict[str, Any]]:
     return [{"ts": ts, "kind": k, "game": g, "message": m, "data": {}} for ts, k, g, m in rows]
 
 
+def _policy(now: float) -> dict[str, Any]:
+    """Light profile, the ramp climbing under its ceiling, a queue, a beside trial to decide."""
+    ramp: dict[str, Any] = {
+        "enabled": True, "phase": "waiting", "step": 1, "steps": 4,
+        "games": ["MsPacman", "Pong"], "ceiling": 2, "ceiling_games": 3,
+        "stable_since": now - 18 * 60, "stable_s": 1800.0, "hold": None,
+        "next_action": "add Asteroids", "next_action_at": now + 12 * 60,
+        "last_step_at": now - 40 * 60,
+    }  # fmt: skip
+    guard: dict[str, Any] = {
+        "budgets": {"max_gpu_memory_fraction": 0.5, "max_total_envs": 1024, "max_trainers": 8,
+                    "max_gpu_temp_c": 83.0, "max_host_ram_fraction": 0.9},
+        "load": {"envs": 320, "trainers": 3, "gpu_memory_fraction": 0.0875,
+                 "gpu_temp_c": 48.0, "ram_fraction": 0.34},
+        "breach": None, "paused": [], "last_refusal": None,
+    }  # fmt: skip
+    trial: dict[str, Any] = {
+        "game": "Breakout", "mode": "beside", "status": "finished", "decision": None,
+        "started_at": now - 25 * 60, "ends_at": now - 5 * 60, "minutes": 20,
+        "settings": {"num_envs": 128, "num_steps": 128, "minibatch_size": 1024},
+        "comparison": [{"figure": "episodes_per_hour", "current": 782.0, "trial": 915.0},
+                       {"figure": "sps", "current": 18400.0, "trial": 21650.0}],
+    }  # fmt: skip
+    return {"profile": "light", "ramp": ramp, "guard": guard,
+            "queue": {"waiting": ["Asteroids", "Freeway", "Seaquest"], "free_slots": 0},
+            "trials": {"Breakout": trial}, "plan": {}}  # fmt: skip
+
+
 def recorded_state(now: float = NOW) -> dict[str, Any]:
     """The log's host at 18:00, a few minutes after its third reboot, light mode."""
     games = {
@@ -86,7 +114,7 @@ def recorded_state(now: float = NOW) -> dict[str, Any]:
         "games": games,
         "boots": _boots(now),
         "events": _events(now),
-        "policy": {"profile": "light", "ramp": {"enabled": True}, "guard": {}, "plan": {}},
+        "policy": _policy(now),
         "history": {"gpu_util": _wave(40, 92, 8), "gpu_mem": _wave(40, 8.7, 0.8),
                     "gpu_temp": _wave(40, 48, 3), "gpu_power": _wave(40, 210, 30),
                     "cpu": _wave(40, 38, 10), "ram": _wave(40, 34, 2)},

@@ -15,6 +15,7 @@ from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.game_pane import GamePane
 from controlroom.tui.widgets.header import HostHeader
 from controlroom.tui.widgets.host_view import HostView
+from controlroom.tui.widgets.policy import PHASES, PolicyPanel
 from tests.link.realagent import RealAgent, ssh_target, wait_for
 from tests.sshd import SshServer
 
@@ -112,3 +113,35 @@ async def test_readonly_refuses_every_action(sshd: SshServer, agent: RealAgent) 
         assert "READ-ONLY" in header_text(app)
         assert any("read-only" in n.message for n in app._notifications)
 
+
+
+async def test_ramp_key_shows_the_agents_ramp_in_the_policy_panel(
+    sshd: SshServer, agent: RealAgent
+) -> None:
+    app = make_app(sshd, agent)
+    async with app.run_test(size=SIZE) as pilot:
+        view, panel = app.query_one(HostView), app.query_one(PolicyPanel)
+
+        def ramp() -> dict[str, Any]:
+            return dict(((view.state or {}).get("policy") or {}).get("ramp") or {})
+
+        await wait_for(lambda: view.status.up and bool(ramp()), what="the agent's ramp state")
+        if ramp().get("enabled"):  # left on by an earlier test: start from off
+            await pilot.press("r")
+            await wait_for(lambda: not ramp().get("enabled"), what="ramp off")
+        await pilot.pause()
+        assert "ramp off" in str(panel.render())
+        await pilot.press("r")
+        try:
+            await wait_for(lambda: bool(ramp().get("enabled")), what="ramp on in the agent")
+            await pilot.pause()
+            shown, r = str(panel.render()), ramp()
+            assert f"ramp {PHASES[r['phase']]}" in shown, shown
+            assert f"step {r['step']}/{r['steps'] - 1}" in shown, shown
+            if r.get("next_action"):
+                assert f"next: {r['next_action']} in" in shown, shown
+        finally:
+            await pilot.press("r")
+            await wait_for(lambda: not ramp().get("enabled"), what="ramp off again")
+        await pilot.pause()
+        assert "ramp off" in str(panel.render())

@@ -33,6 +33,7 @@ from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.gauges import Gauges
 from controlroom.tui.widgets.header import HostHeader, LinkStatus
 from controlroom.tui.widgets.no_agent import NoAgentNotice
+from controlroom.tui.widgets.policy import PolicyPanel
 from controlroom.tui.widgets.timeline import RebootTimeline
 
 NOTIFY_KINDS = {"crash": "error", "crash_loop": "error", "hung": "error", "reboot": "warning",
@@ -40,7 +41,7 @@ NOTIFY_KINDS = {"crash": "error", "crash_loop": "error", "hung": "error", "reboo
 
 
 class HostView(Vertical):
-    """Header, gauges, reboot timeline, game panes and events of one host."""
+    """Header, gauges, reboot timeline, policy, game panes and events of one host."""
 
     stale: reactive[bool] = reactive(True)
     """True while the link is down: the data shown is as old as the header says."""
@@ -71,6 +72,7 @@ class HostView(Vertical):
         with Horizontal(id="top"):
             yield Gauges(id="gauges")
             yield RebootTimeline(id="timeline")
+        yield PolicyPanel(id="policy")
         with VerticalScroll(id="games-scroll"):
             yield GameGrid(id="games")
         yield EventLog(id="events")
@@ -200,6 +202,7 @@ class HostView(Vertical):
         self.tick_header()
         self.query_one("#gauges", Gauges).show(state)
         self.query_one("#timeline", RebootTimeline).show(state.get("boots") or [], now)
+        self.query_one("#policy", PolicyPanel).show(state.get("policy"), now)
         self.query_one("#games", GameGrid).show(state.get("games") or {}, now)
         self.query_one("#events", EventLog).sync(state.get("events") or [])
         self._post_summary()

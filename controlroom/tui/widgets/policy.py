@@ -1,0 +1,140 @@
+"""The policy panel: the profile in force, the ramp and its next step, the guard's
+budgets against the load, the queue and the trials (the snapshot's `policy` value)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+
+from controlroom.tui.format import count
+from controlroom.tui.widgets.quiet import QuietStatic
+
+NEAR = 0.9
+"""A load at this share of its budget (or above) is near the limit: the panel warns."""
+
+PHASES = {"waiting": "climbing", "holding": "holding", "at_ceiling": "holding at ceiling",
+          "at_last_step": "at its last step"}  # fmt: skip
+
+
+class PolicyPanel(QuietStatic):
+    """Three lines: ramp; guard; queue and trials. `-warn` when a budget is near or over."""
+
+    def show(self, policy: dict[str, Any] | None, agent_now: float) -> None:
+        """Render the `policy` value of a State, times as of `agent_now` (the agent's clock)."""
+        p = policy or {}
+        lines, warn = render_policy(p, agent_now)
+        self.show_text(lines)
+        self.show_titles(title=f"Policy · profile {p.get('profile') or '-'}")
+        if warn != self.has_class("-warn"):
+            self.set_class(warn, "-warn")
+
+
+def render_policy(p: dict[str, Any], now: float) -> tuple[Text, bool]:
+    """The panel's text, and whether the guard is near or over a limit."""
+    if not p:
+        return Text("no policy engine in this agent", style="dim"), False
+    guard, warn = guard_line(p.get("guard") or {})
+    rest = Text(" │ ").join([queue_line(p.get("queue")), *trial_parts(p, now)])
+    lines = [ramp_line(p.get("ramp") or {}, now), guard, rest]
+    for line in lines:
+        line.no_wrap, line.overflow = True, "ellipsis"
+    return Text("\n").join(lines), warn
+
+
+def ramp_line(r: dict[str, Any], now: float) -> Text:
+    """'ramp climbing · step 1/3 (MsPacman, Pong) · ceiling step 2 · add Asteroids in 12m'."""
+    text = Text.assemble(("ramp ", "bold"))
+    if not r.get("enabled"):
+        return text.append("off", style="dim")
+    phase = PHASES.get(r.get("phase") or "", r.get("phase") or "?")
+    text.append(phase + (f" ({r['hold']})" if r.get("hold") else ""),
+                style="yellow" if r.get("hold") else "green")  # fmt: skip
+    games = ", ".join(r.get("games") or []) or "no games"
+    text.append(f" · step {r.get('step', 0)}/{max(0, int(r.get('steps') or 1) - 1)} ({games})")
+    if r.get("ceiling") is not None:
+        text.append(f" · ceiling step {r['ceiling']} ({r.get('ceiling_games')} games)")
+    if r.get("next_action") and r.get("next_action_at"):
+        text.append(f" · next: {r['next_action']} {until(r['next_action_at'] - now)}",
+                    style="bold")  # fmt: skip
+    return text
+
+
+def until(seconds: float) -> str:
+    """'in 12m', 'in 1h 05m', 'now'."""
+    return "now" if seconds <= 0 else f"in {minutes(seconds)}"
+
+
+def minutes(seconds: float) -> str:
+    """'12m', '1h 05m': whole minutes rounded up, so a line changes once a minute."""
+    m = math.ceil(max(0.0, seconds) / 60)
+    return f"{m}m" if m < 60 else f"{m // 60}h {m % 60:02d}m"
+
+
+def guard_line(g: dict[str, Any]) -> tuple[Text, bool]:
+    """'guard envs 320/1024 · trainers 3/8 · GPU mem 9%/50% · 48°C/83°C · RAM 34%/90%'."""
+    b, load = g.get("budgets") or {}, g.get("load") or {}
+    figures = [("envs", load.get("envs"), b.get("max_total_envs"), count),
+               ("trainers", load.get("trainers"), b.get("max_trainers"), count),
+               ("GPU mem", load.get("gpu_memory_fraction"), b.get("max_gpu_memory_fraction"), pct),
+               ("", load.get("gpu_temp_c"), b.get("max_gpu_temp_c"), celsius),
+               ("RAM", load.get("ram_fraction"), b.get("max_host_ram_fraction"), pct)]  # fmt: skip
+    text, warn = Text.assemble(("guard ", "bold")), bool(g.get("breach"))
+    for i, (label, value, limit, fmt) in enumerate(figures):
+        style = level(value, limit)
+        warn = warn or bool(style)
+        text.append(" · " if i else "")
+        text.append(f"{label} {fmt(value)}/{fmt(limit)}".strip(), style=style)
+    if g.get("breach"):
+        text.append(f" · over: {g['breach']}", style="bold red")
+    if g.get("paused"):
+        text.append(f" · paused {', '.join(g['paused'])}", style="yellow")
+    return text, warn
+
+
+def level(value: float | None, limit: float | None) -> str:
+    """The style of a load against its budget: '' when clear, yellow near it, red at it."""
+    if value is None or not limit or value < NEAR * limit:
+        return ""
+    return "bold red" if value >= limit else "bold yellow"
+
+
+def queue_line(q: dict[str, Any] | None) -> Text:
+    """'queue Asteroids → Freeway (1 free slot)'."""
+    text = Text.assemble(("queue ", "bold"))
+    waiting, free = (q or {}).get("waiting") or [], int((q or {}).get("free_slots") or 0)
+    text.append(" → ".join(waiting) or "empty", style="" if waiting else "dim")
+    if free:
+        text.append(f" ({free} free slot{'' if free == 1 else 's'})")
+    return text
+
+
+def trial_parts(p: dict[str, Any], now: float) -> list[Text]:
+    """One part per trial: time left, a waiting decision with its figures, or the outcome."""
+    return [trial_part(t, now) for t in (p.get("trials") or {}).values()]
+
+
+def trial_part(t: dict[str, Any], now: float) -> Text:
+    mode = "beside " if t.get("mode") == "beside" else ""
+    text = Text.assemble((f"{mode}trial {t.get('game')}: ", "bold"))
+    if t.get("status") == "running":
+        ends = t.get("ends_at")
+        return text.append("running" if ends is None else f"running, {minutes(ends - now)} left")
+    rows = {r.get("figure"): r for r in t.get("comparison") or []}
+    eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
+    if t.get("mode") == "beside" and t.get("decision") is None:
+        text.append("keep or discard? ", style="bold yellow")
+    else:
+        text.append(f"{t.get('decision') or t.get('outcome') or t.get('status')}: ")
+    text.append(f"eps/h {count(eph.get('current'))}→{count(eph.get('trial'))} · "
+                f"steps/s {count(sps.get('current'))}→{count(sps.get('trial'))}")  # fmt: skip
+    return text
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.0f}%"
+
+
+def celsius(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}°C"
