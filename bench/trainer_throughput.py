@@ -34,7 +34,11 @@ def peak_rss_bytes() -> int:
 
 # ---- workers (each runs in a child process) ---------------------------------------------
 def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
-    """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines."""
+    """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines,
+    with the OpenMP wait policy its entry point sets before torch loads."""
+    from controlroom.trainer.cli import passive_openmp
+
+    passive_openmp()
     import torch
 
     from controlroom.trainer.loop import Trainer, configure_torch, pick_device

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from controlroom.trainer import checkpoint
+from controlroom.trainer.cli import passive_openmp
 from controlroom.trainer.settings import SettingsError, TrainerSettings, make_settings
 from tests.trainer.helpers import TINY_PONG, read_metrics, run_trainer
 
@@ -105,3 +107,13 @@ def test_import_is_light_and_keeps_boundaries() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_trainer_makes_openmp_threads_sleep_unless_the_user_chose(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    passive_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    passive_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
