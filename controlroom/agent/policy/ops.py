@@ -5,6 +5,7 @@ middle of a migration), calls the action, pushes the new policy state."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,93 +17,80 @@ from controlroom.agent.policy.migration import listing
 PolicyOp = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def apply_profile(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
-    """Converge to a profile, or with dry_run only show the plan."""
+async def _locked(agent: Any, act: Callable[[Any], Any], *, save: bool = False) -> dict[str, Any]:
+    """Run one action under the engine's lock, persist if asked, then push the new state."""
     engine = engine_for(agent)
     async with engine.lock:
-        result = await actions.apply_profile(engine, args["name"], bool(args.get("dry_run")))
-        engine.save()
+        result = act(engine)
+        if inspect.isawaitable(result):
+            result = await result
+        if save:
+            engine.save()
     engine.publish(time.time(), force=True)
-    return result
+    out: dict[str, Any] = result
+    return out
+
+
+async def apply_profile(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Converge to a profile, or with dry_run only show the plan."""
+    dry_run = bool(args.get("dry_run"))
+    return await _locked(agent, lambda e: actions.apply_profile(e, args["name"], dry_run),
+                         save=True)  # fmt: skip
 
 
 async def set_ramp(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Turn the gradual ramp on or off."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = {"ramp": await actions.set_ramp(engine, bool(args["enabled"]))}
-    engine.publish(time.time(), force=True)
-    return result
+
+    async def act(engine: Any) -> dict[str, Any]:
+        return {"ramp": await actions.set_ramp(engine, bool(args["enabled"]))}
+
+    return await _locked(agent, act)
 
 
 async def migrate(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Change a game's settings keeping its progress (snapshot first)."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = await actions.migrate(engine, args["game"], dict(args["settings"]))
-        engine.save()
-    engine.publish(time.time(), force=True)
-    return result
+    settings = dict(args["settings"])
+    return await _locked(agent, lambda e: actions.migrate(e, args["game"], settings), save=True)
 
 
 async def rollback(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Restore a game's newest snapshot: settings and progress."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = await actions.rollback(engine, args["game"])
-        engine.save()
-    engine.publish(time.time(), force=True)
+    result = await _locked(agent, lambda e: actions.rollback(e, args["game"]), save=True)
     return {**result, "snapshots": listing(agent.state_dir, args["game"])}
 
 
 async def start_trial(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Run candidate settings for N minutes; the figures land in policy.trials."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        keep = args.get("keep")
-        result = await trial.start_trial(engine, args["game"], dict(args["settings"]),
-                                         minutes=float(args["minutes"]),
-                                         keep=None if keep is None else bool(keep),
-                                         mode=str(args.get("mode", "instead")))  # fmt: skip
-    engine.publish(time.time(), force=True)
-    return result
+    keep = args.get("keep")
+    return await _locked(agent, lambda e: trial.start_trial(
+        e, args["game"], dict(args["settings"]), minutes=float(args["minutes"]),
+        keep=None if keep is None else bool(keep), mode=str(args.get("mode", "instead"))))
 
 
 async def trial_decide(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Keep or discard a beside trial's learning (ends it first if still running)."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = await beside.decide(engine, args["game"], bool(args["keep"]))
-        engine.save()
-    engine.publish(time.time(), force=True)
-    return {"trial": result}
+
+    async def act(engine: Any) -> dict[str, Any]:
+        return {"trial": await beside.decide(engine, args["game"], bool(args["keep"]))}
+
+    return await _locked(agent, act, save=True)
 
 
 async def set_guard(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Change [guard] budgets; written to the agent's config file."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = {"budgets": actions.set_guard(engine, dict(args["budgets"]))}
-    engine.publish(time.time(), force=True)
-    return result
+    budgets = dict(args["budgets"])
+    return await _locked(agent, lambda e: {"budgets": actions.set_guard(e, budgets)})
 
 
 async def set_queue(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Set the waiting games explicitly (configured games, in order)."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = {"queue": actions.set_queue(engine, list(args["games"]))}
-    engine.publish(time.time(), force=True)
-    return result
+    games = list(args["games"])
+    return await _locked(agent, lambda e: {"queue": actions.set_queue(e, games)})
 
 
 async def reset_ceiling(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
     """Forget the ramp's recorded ceiling."""
-    engine = engine_for(agent)
-    async with engine.lock:
-        result = {"ramp": actions.reset_ceiling(engine)}
-    engine.publish(time.time(), force=True)
-    return result
+    return await _locked(agent, lambda e: {"ramp": actions.reset_ceiling(e)})
 
 
 async def plan(agent: Any, args: dict[str, Any]) -> dict[str, Any]:
