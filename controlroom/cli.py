@@ -87,31 +87,36 @@ def _dispatch(args: list[str]) -> int:
     return _delegate_hosts(args)
 
 
+# What the [agent] extra brings; a laptop install has none of them.
+_HOST_EXTRA = ("torch", "envpool", "pynvml", "psutil", "numpy")
+
+
 def _delegate(command: str, rest: list[str]) -> int:
     module, function = _DELEGATES[command]
-    entry = _load_entry(module, function, command)
-    return EXIT_USAGE if entry is None else entry(rest)
+    return _run_entry(module, function, command, rest)
 
 
 def _delegate_hosts(args: list[str]) -> int:
-    entry = _load_entry("controlroom.tui.cli", "main_hosts", "HOST")
-    return EXIT_USAGE if entry is None else entry(args)
+    return _run_entry("controlroom.tui.cli", "main_hosts", "HOST", args)
 
 
-def _load_entry(module: str, function: str, what: str) -> Callable[[list[str]], int] | None:
-    """Import a half lazily; a missing optional dependency is an install hint, not a trace."""
+def _run_entry(module: str, function: str, what: str, argv: list[str]) -> int:
+    """Import a half lazily and run it; a missing host dependency (at import or deeper,
+    when a subcommand loads it) is an install hint, not a traceback."""
     try:
         entry: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
+        return entry(argv)
     except ModuleNotFoundError as exc:
         missing = exc.name or "?"
+        if missing.split(".")[0] not in _HOST_EXTRA and not missing.startswith("controlroom"):
+            raise
         hint = (
             "install the host extra: pip install 'controlroom[agent]'"
-            if missing.split(".")[0] in ("torch", "envpool", "pynvml", "psutil", "numpy")
+            if missing.split(".")[0] in _HOST_EXTRA
             else f"`controlroom {what}` is not built yet"
         )
         print(f"controlroom: {what}: missing module {missing!r}; {hint}", file=sys.stderr)
-        return None
-    return entry
+        return EXIT_USAGE
 
 
 def _init(rest: list[str]) -> int:

@@ -136,3 +136,27 @@ def _controlroom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, cwd=cwd, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "XDG_CONFIG_HOME": str(cwd / "xdg")},
     )  # fmt: skip
+
+
+BLOCK_HOST_EXTRA = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "envpool", "psutil", "pynvml", "numpy"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+from controlroom.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("argv", [["agent", "run"], ["train", "--game", "Pong"]])
+def test_laptop_install_gets_an_install_hint_not_a_traceback(argv: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_HOST_EXTRA, *argv, "--state-dir", str(tmp_path)]
+        if argv[0] == "agent" else [sys.executable, "-c", BLOCK_HOST_EXTRA, *argv],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'controlroom[agent]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
