@@ -131,10 +131,10 @@ async def test_tui_offers_install_then_links_to_the_new_agent(
     app = build_app([target], config=loads(fresh_host.laptop_config.read_text()))
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.query_one(HostView)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), what="install offer")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="install offer")
         assert "no controlroom agent on tnr-0" in str(app.screen.query_one("#question").render())
         await pilot.press("y")
-        await wait_for(lambda: isinstance(app.screen, ProgressScreen), what="progress")
+        await wait_for(lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted, what="progress")
         progress = app.screen
         assert isinstance(progress, ProgressScreen)
         await wait_for(lambda: progress.finished, timeout=240, what="install finished")

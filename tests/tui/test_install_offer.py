@@ -48,9 +48,9 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
     app = bare_host_app(sshd, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), what="the install offer")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="the install offer")
         await pilot.press("n")  # not now: the view keeps offering it
-        await wait_for(lambda: isinstance(app.screen, MainScreen), what="offer declined")
+        await wait_for(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted, what="offer declined")
         await pilot.pause()
         assert view.no_agent and view.has_class("-no-agent")
         notice = str(app.query_one(NoAgentNotice).render())
@@ -60,14 +60,14 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
         assert footer(app) == [("i", "Install"), ("?", "Help"), ("q", "Quit"), ("^p", "palette")]
 
         await pilot.press("i")
-        await wait_for(lambda: isinstance(app.screen, ProgressScreen), what="install progress")
+        await wait_for(lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted, what="install progress")
         progress = app.screen
         assert isinstance(progress, ProgressScreen)
         await wait_for(lambda: progress.finished, timeout=30, what="the install to stop")
         assert progress.lines[:2] == ["connecting to tnr-0", f"checking {NOPE} on the host"]
         assert progress.lines[-1].startswith(f"FAILED: could not run {NOPE}"), progress.lines
         await pilot.press("escape")
-        await wait_for(lambda: isinstance(app.screen, MainScreen), what="progress closed")
+        await wait_for(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted, what="progress closed")
         assert view.no_agent and ("i", "Install") in footer(app)
 
 

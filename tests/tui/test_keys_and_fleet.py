@@ -60,10 +60,10 @@ async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("g")
-        await wait_for(lambda: isinstance(app.screen, PickScreen), what="game picker via g")
+        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="game picker via g")
         await pilot.press("escape")
         await pilot.press("x")
-        await wait_for(lambda: isinstance(app.screen, PlanScreen), what="plan via x")
+        await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via x")
         assert any(line.startswith("g ") and "Add" in line for line in app.help_lines())
 
 
@@ -79,12 +79,12 @@ async def test_command_palette_has_every_action_and_runs_them(
                      "Plan", "Install", "Help"):  # fmt: skip
             assert name in titles, name
         await pilot.press("ctrl+p")
-        await wait_for(lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await wait_for(lambda: isinstance(app.screen, CommandPalette) and app.screen.is_mounted, what="palette")
         await pilot.press(*"Plan")
         commands = app.screen.query_one(CommandList)
         await wait_for(lambda: commands.option_count > 0, what="palette matches")
         await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, PlanScreen), what="plan via the palette")
+        await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via the palette")
 
 
 def _bad_alias_config(sshd: SshServer, tmp_path: Path) -> Path:
@@ -123,7 +123,7 @@ async def test_fleet_with_a_refusing_host(sshd: SshServer, agent: RealAgent,
         await wait_for(lambda: good_view.state["host"]["now"] > first,  # type: ignore[index]
                        what="the good host keeps updating")  # fmt: skip
         await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, PickScreen), what="picker on good tab")
+        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="picker on good tab")
 
 
 async def test_new_panes_take_their_place_in_name_order() -> None:

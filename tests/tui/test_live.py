@@ -52,7 +52,7 @@ async def test_add_pong_then_watch_metrics_then_remove(sshd: SshServer, agent: R
         view = app.query_one(HostView)
         await wait_for(lambda: view.status.up, what="link up")
         await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, PickScreen), what="game picker")
+        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="game picker")
         picker = app.screen.query_one("#choices")
         picker.highlighted = [o.id for o in picker.options].index("Pong")  # type: ignore[attr-defined]
         await pilot.press("enter")
@@ -66,7 +66,7 @@ async def test_add_pong_then_watch_metrics_then_remove(sshd: SshServer, agent: R
         assert "steps/s" in str(pane.render()) and "- steps/s" not in str(pane.render())
         pid = games(app)["Pong"]["pid"]
         await pilot.press("d")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="confirm")
         await pilot.press("y")
         await wait_for(lambda: "Pong" not in games(app), timeout=30, what="Pong removed")
         await wait_for(lambda: not pid_alive(pid), timeout=30, what="trainer gone")

@@ -40,7 +40,7 @@ async def test_plan_then_log_of_a_training_cartpole(sshd: SshServer, agent: Real
             await pilot.pause()
             app.query_one("#game-CartPole").focus()
             await pilot.press("t")
-            await wait_for(lambda: isinstance(app.screen, PlanScreen), what="plan screen")
+            await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan screen")
             assert app.screen.query_one("#plan", Static).region.height > 10
             text = plain(app.screen.body)  # type: ignore[attr-defined]
             row = next(ln for ln in text.splitlines() if ln.lstrip("│ ").startswith("CartPole"))
@@ -59,7 +59,7 @@ async def _log_shows_colours_not_escapes(app: ControlRoomApp, pilot: object,
     with log_file.open("a") as f:  # as a trainer with coloured output writes it
         f.write(ANSI_LINE + "\n")
     await pilot.press("l")  # type: ignore[attr-defined]
-    await wait_for(lambda: isinstance(app.screen, TextScreen), what="log screen")
+    await wait_for(lambda: isinstance(app.screen, TextScreen) and app.screen.is_mounted, what="log screen")
     await pilot.pause()  # type: ignore[attr-defined]
     log = app.screen.query_one("#text", RichLog)
     shown = ["".join(seg.text for seg in strip) for strip in log.lines]
