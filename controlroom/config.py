@@ -257,18 +257,20 @@ def save(cfg: Config, path: Path) -> None:
 
 def find_config(explicit: str | None = None) -> Path | None:
     """The config file to use: --config, $CONTROLROOM_CONFIG, XDG, ./config.toml."""
-    for candidate in _candidates(explicit):
-        if candidate.is_file():
-            return candidate
-        if candidate == _explicit_path(explicit):
-            raise ConfigError(f"{candidate}: no such config file")
-    return None
+    named = _explicit_path(explicit)
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"{named}: no such config file")
+        return named
+    return next((c for c in (_xdg_config_path(), Path("config.toml")) if c.is_file()), None)
 
 
 def default_config_path() -> Path:
     """Where `controlroom init` writes: $CONTROLROOM_CONFIG, else the XDG location."""
-    if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV]).expanduser()
+    return _explicit_path(None) or _xdg_config_path()
+
+
+def _xdg_config_path() -> Path:
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(xdg) / "controlroom" / "config.toml"
 
@@ -284,14 +286,6 @@ def _explicit_path(explicit: str | None) -> Path | None:
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV]).expanduser()
     return None
-
-
-def _candidates(explicit: str | None) -> list[Path]:
-    first = _explicit_path(explicit)
-    if first is not None:
-        return [first]
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [Path(xdg) / "controlroom" / "config.toml", Path("config.toml")]
 
 
 def _check_semantics(cfg: Config, at: Located) -> None:
