@@ -2,7 +2,7 @@
 envpool random-action ceiling, each in its own process (so peak RSS is its own).
 
     python bench/trainer_throughput.py                 # 8 envs x 128 steps, + 32-env memory run
-    python bench/trainer_throughput.py --quick         # fewer iterations, no 32-env run
+    python bench/trainer_throughput.py --quick         # 1 iteration, 1 round, no 32-env run
     python bench/trainer_throughput.py --num-envs 256 --minibatch-size 2048 --device cuda
 
 Prints figures; it is not a pass/fail test."""
@@ -35,10 +35,11 @@ def peak_rss_bytes() -> int:
 # ---- workers (each runs in a child process) ---------------------------------------------
 def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
     """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines,
-    with the OpenMP wait policy its entry point sets before torch loads."""
-    from controlroom.trainer.cli import passive_openmp
+    with the process settings its entry point makes (controlroom.trainer.runtime)."""
+    from controlroom.trainer.runtime import keep_freed_memory, passive_openmp
 
     passive_openmp()
+    keep_freed_memory()
     import torch
 
     from controlroom.trainer.loop import Trainer, configure_torch, pick_device
@@ -215,19 +216,31 @@ def report(label: str, r: dict[str, Any]) -> None:
 
 
 def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
+    """The ceiling once, then `rounds` rounds of ours and CleanRL back to back (the order
+    alternating), each round's ratio taken within the round: on a shared VM the speed of
+    the whole machine drifts by 2x over minutes, so only a paired ratio means anything."""
     print(f"Pong-v5, {num_envs} envs x {a.num_steps} steps, 4 epochs x "
           f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}, "
-          f"median of {a.iterations} iterations after one warm-up:")
-    ceiling = run_worker("ceiling", a, num_envs, minibatch)
-    report("envpool random-action ceiling", ceiling)
-    ours = run_worker("ours", a, num_envs, minibatch)
-    report(f"controlroom.trainer ({ours['threads']} threads)", ours)
-    if a.skip_cleanrl:
-        return
-    clean = run_worker("cleanrl", a, num_envs, minibatch)
-    report(f"CleanRL-style float32 ({clean['threads']} threads)", clean)
-    print(f"  ours / CleanRL: {ours['sps'] / clean['sps']:.2f}x steps/s, "
-          f"{ours['peak_rss'] / clean['peak_rss']:.2f}x peak RSS")
+          f"median of {a.iterations} iterations after one warm-up, {a.rounds} round(s):")
+    report("envpool random-action ceiling", run_worker("ceiling", a, num_envs, minibatch))
+    names = ["ours"] if a.skip_cleanrl else ["ours", "cleanrl"]
+    sps_ratios, rss_ratios = [], []
+    for round_no in range(a.rounds):
+        order = names if round_no % 2 == 0 else names[::-1]
+        got = {name: run_worker(name, a, num_envs, minibatch) for name in order}
+        print(f" round {round_no + 1} (load {os.getloadavg()[0]:.1f}):")
+        report(f"controlroom.trainer ({got['ours']['threads']} threads)", got["ours"])
+        if "cleanrl" in got:
+            report(f"CleanRL-style float32 ({got['cleanrl']['threads']} threads)",
+                   got["cleanrl"])
+            sps_ratios.append(got["ours"]["sps"] / got["cleanrl"]["sps"])
+            rss_ratios.append(got["ours"]["peak_rss"] / got["cleanrl"]["peak_rss"])
+            print(f"  ours / CleanRL: {sps_ratios[-1]:.2f}x steps/s, "
+                  f"{rss_ratios[-1]:.2f}x peak RSS")
+    if len(sps_ratios) > 1:
+        print(f" median over rounds: {statistics.median(sps_ratios):.2f}x steps/s "
+              f"(range {min(sps_ratios):.2f}-{max(sps_ratios):.2f}), "
+              f"{statistics.median(rss_ratios):.2f}x peak RSS")
 
 
 def main() -> None:
@@ -237,20 +250,22 @@ def main() -> None:
     p.add_argument("--num-steps", type=int, default=128)
     p.add_argument("--minibatch-size", type=int, default=256)
     p.add_argument("--iterations", type=int, default=3, help="timed iterations per config")
+    p.add_argument("--rounds", type=int, default=5, help="paired ours/CleanRL runs")
     p.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--quick", action="store_true", help="1 iteration, no 32-env memory run")
+    p.add_argument("--quick", action="store_true", help="1 iteration, 1 round, no 32-env run")
     p.add_argument("--skip-cleanrl", action="store_true")
     a = p.parse_args()
     if a.worker:
         print(json.dumps(WORKERS[a.worker](a)))
         return
     if a.quick:
-        a.iterations = 1
+        a.iterations, a.rounds = 1, 1
     print(machine_info(a.device))
     compare(a, a.num_envs, a.minibatch_size)
     if not a.quick and a.num_envs == 8:
-        a.iterations = 1  # mainly a memory figure; a 32-env iteration is 4096 steps
+        # mainly a memory figure; a 32-env iteration is 4096 steps
+        a.iterations, a.rounds = 1, min(a.rounds, 3)
         compare(a, 32, 1024)
 
 

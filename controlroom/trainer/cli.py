@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import IO, Any
 
+from controlroom.trainer.runtime import keep_freed_memory, passive_openmp
 from controlroom.trainer.settings import (
     SettingsError,
     TrainerSettings,
@@ -23,19 +23,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 Resumed = tuple[Path, dict[str, Any]]
 
 
-def passive_openmp() -> None:
-    """Make torch's OpenMP threads sleep, not spin, when idle; call before torch loads.
-
-    libgomp reads OMP_WAIT_POLICY once, when torch is imported. Spinning threads take the
-    cores envpool's workers and the other trainers on the host need: on the 2-core dev VM
-    at load ~3 a Pong run went from ~70 to ~210 steps/s, with identical numbers. A value
-    the user set is kept."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Train one game; 0 on budget or signal (after a final checkpoint), 2 on bad settings."""
     passive_openmp()
+    keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s trainer %(levelname)s "
                         "%(message)s", stream=sys.stderr)
     overrides = parse_overrides(argv)

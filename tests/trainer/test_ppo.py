@@ -1,4 +1,5 @@
-"""In-process checks: chunked gradients equal one pass; all nine Atari games run."""
+"""In-process checks: chunked gradients and channels-last storage equal the plain update;
+all nine Atari games run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from controlroom.trainer.envs import EpisodeTracker, make_envs, num_actions, obs_shape
 from controlroom.trainer.model import Agent
-from controlroom.trainer.ppo import Batch, UpdateStats, minibatch_step
+from controlroom.trainer.ppo import Batch, Rollout, UpdateStats, gather_rows, minibatch_step
 from controlroom.trainer.settings import ATARI_GAMES, make_settings
 
 
@@ -38,6 +39,31 @@ def test_chunked_minibatch_step_matches_one_pass() -> None:
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
     assert abs(stats[0].policy_loss - stats[1].policy_loss) < 1e-5
     assert abs(stats[0].clipfracs[0] - stats[1].clipfracs[0]) < 1e-6
+
+
+def test_channels_last_rollout_gives_the_same_update_as_plain_frames() -> None:
+    s = make_settings({"num_envs": 8, "num_steps": 8, "minibatch_size": 32})
+    plain = _batch(64)
+    rollout = Rollout.allocate(s, (4, 84, 84), torch.uint8, torch.device("cpu"))
+    rollout.obs.copy_(plain.obs.view(8, 8, 4, 84, 84))
+    stored = Batch.from_rollout(rollout, plain.advantages, plain.returns)
+    assert stored.obs.is_contiguous(memory_format=torch.channels_last)
+    assert stored.obs.data_ptr() == rollout.obs.data_ptr()  # a view, not a copy
+    idx = torch.randperm(64)[:32]
+    assert torch.equal(gather_rows(stored.obs, idx), plain.obs[idx])
+    assert torch.equal(gather_rows(plain.obs, idx), plain.obs[idx])
+
+    torch.manual_seed(0)
+    agents = [Agent((4, 84, 84), 6)]
+    agents.append(copy.deepcopy(agents[0]))
+    batches = [plain, Batch(stored.obs, *(getattr(plain, f) for f in
+                                           ("actions", "logprobs", "advantages", "returns",
+                                            "values")))]
+    for agent, batch in zip(agents, batches, strict=True):
+        opt = torch.optim.Adam(agent.parameters(), lr=1e-3, eps=1e-5)
+        minibatch_step(agent, opt, batch, idx, s, stats=UpdateStats())
+    for p, q in zip(agents[0].parameters(), agents[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("game", ATARI_GAMES)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from controlroom.trainer import checkpoint
-from controlroom.trainer.cli import passive_openmp
+from controlroom.trainer.runtime import passive_openmp
 from controlroom.trainer.settings import SettingsError, TrainerSettings, make_settings
 from tests.trainer.helpers import TINY_PONG, read_metrics, run_trainer
 
