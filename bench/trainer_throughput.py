@@ -33,6 +33,20 @@ def peak_rss_bytes() -> int:
 
 
 # ---- workers (each runs in a child process) ---------------------------------------------
+def take_turn(a: argparse.Namespace) -> None:
+    """In lockstep, report the last iteration done and wait for the driver's go: the two
+    loops then run iterations alternately, never both at once, each in its own process."""
+    if a.lockstep:
+        print("ready", flush=True)
+        sys.stdin.readline()
+
+
+def result(sps_each: list[float], threads: int) -> dict[str, Any]:
+    """A worker's answer: per-iteration steps/s after the warm-up, and its peak memory."""
+    return {"sps": statistics.median(sps_each), "sps_each": sps_each,
+            "peak_rss": peak_rss_bytes(), "threads": threads}
+
+
 def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
     """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines,
     with the process settings its entry point makes (controlroom.trainer.runtime)."""
@@ -55,11 +69,16 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
         (Path(tmp) / "checkpoints").mkdir()
         device = pick_device(s.device)
         configure_torch(s, device)
-        Trainer(s, device, None).run()
+
+        class TakingTurns(Trainer):
+            def budget_reached(self) -> bool:  # asked once per iteration, before its clock
+                take_turn(a)
+                return super().budget_reached()
+
+        TakingTurns(s, device, None).run()
         lines = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
     sps = [x[SPS] for x in lines if x["kind"] == "update"][1:]  # first one warms up
-    return {"sps": statistics.median(sps), "peak_rss": peak_rss_bytes(),
-            "threads": torch.get_num_threads()}
+    return result(sps, torch.get_num_threads())
 
 
 def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
@@ -113,6 +132,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
     next_done = torch.zeros(n_envs).to(device)
     sps = []
     for _ in range(a.iterations + 1):
+        take_turn(a)
         start = time.perf_counter()
         for step in range(n_steps):
             obs[step] = next_obs
@@ -164,8 +184,8 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
                 nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
                 optimizer.step()
         sps.append(batch / (time.perf_counter() - start))
-    return {"sps": statistics.median(sps[1:]), "peak_rss": peak_rss_bytes(),
-            "threads": torch.get_num_threads()}
+    take_turn(a)  # the last iteration is done
+    return result(sps[1:], torch.get_num_threads())
 
 
 def worker_ceiling(a: argparse.Namespace) -> dict[str, Any]:
@@ -188,13 +208,70 @@ WORKERS = {"ours": worker_ours, "cleanrl": worker_cleanrl, "ceiling": worker_cei
 
 
 # ---- driver -------------------------------------------------------------------------------
+def worker_cmd(name: str, a: argparse.Namespace, num_envs: int, minibatch: int) -> list[str]:
+    return [sys.executable, "-W", "ignore", __file__, "--worker", name, "--num-envs",
+            str(num_envs), "--minibatch-size", str(minibatch), "--num-steps", str(a.num_steps),
+            "--iterations", str(a.iterations), "--torch-threads", str(a.torch_threads),
+            "--device", a.device]
+
+
 def run_worker(name: str, a: argparse.Namespace, num_envs: int, minibatch: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-W", "ignore", __file__, "--worker", name, "--num-envs",
-           str(num_envs), "--minibatch-size", str(minibatch), "--num-steps", str(a.num_steps),
-           "--iterations", str(a.iterations), "--torch-threads", str(a.torch_threads),
-           "--device", a.device]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run(worker_cmd(name, a, num_envs, minibatch), capture_output=True,
+                         text=True, check=True, cwd=REPO)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_lockstep(names: list[str], a: argparse.Namespace, num_envs: int, minibatch: int,
+                 ) -> dict[str, dict[str, Any]]:
+    """Both loops in their own processes, iterations taken in turn (order alternating), so
+    each of ours has a CleanRL iteration next to it in time: the VM's speed drifts 2x over
+    minutes, and only such pairs compare like with like."""
+    with tempfile.TemporaryFile("w+") as errors:
+        procs = {name: subprocess.Popen(
+            [*worker_cmd(name, a, num_envs, minibatch), "--lockstep"], cwd=REPO, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors) for name in names}
+        try:
+            for name in names:  # set-up ran in parallel; wait until both are at the start
+                _expect_ready(procs[name], errors)
+            results: dict[str, dict[str, Any]] = {}
+            turn = 0
+            while len(results) < len(names):
+                order = names if turn % 2 == 0 else names[::-1]
+                for name in (n for n in order if n not in results):
+                    done = _one_turn(procs[name], errors)
+                    if done is not None:
+                        results[name] = done
+                turn += 1
+            return results
+        finally:
+            for proc in procs.values():
+                proc.kill()
+                proc.wait()
+
+
+def _one_turn(proc: subprocess.Popen[str], errors: Any) -> dict[str, Any] | None:
+    """Let a waiting worker run one iteration; its result once it has no more."""
+    assert proc.stdin
+    assert proc.stdout
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline().strip()
+    if line == "ready":
+        return None
+    if not line.startswith("{"):
+        _fail(proc, errors)
+    return dict(json.loads(line))
+
+
+def _expect_ready(proc: subprocess.Popen[str], errors: Any) -> None:
+    assert proc.stdout
+    if proc.stdout.readline().strip() != "ready":
+        _fail(proc, errors)
+
+
+def _fail(proc: subprocess.Popen[str], errors: Any) -> None:
+    errors.seek(0)
+    raise SystemExit(f"worker {proc.args} failed:\n{errors.read()[-3000:]}")
 
 
 def machine_info(device: str) -> str:
@@ -216,31 +293,31 @@ def report(label: str, r: dict[str, Any]) -> None:
 
 
 def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
-    """The ceiling once, then `rounds` rounds of ours and CleanRL back to back (the order
-    alternating), each round's ratio taken within the round: on a shared VM the speed of
-    the whole machine drifts by 2x over minutes, so only a paired ratio means anything."""
+    """The ceiling once, then `rounds` lockstep runs of ours and CleanRL."""
     print(f"Pong-v5, {num_envs} envs x {a.num_steps} steps, 4 epochs x "
-          f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}, "
-          f"median of {a.iterations} iterations after one warm-up, {a.rounds} round(s):")
+          f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}; "
+          f"{a.rounds} round(s) of {a.iterations} iterations after one warm-up, "
+          "ours and CleanRL taking iterations in turn:")
     report("envpool random-action ceiling", run_worker("ceiling", a, num_envs, minibatch))
     names = ["ours"] if a.skip_cleanrl else ["ours", "cleanrl"]
-    sps_ratios, rss_ratios = [], []
+    pairs: list[float] = []
     for round_no in range(a.rounds):
-        order = names if round_no % 2 == 0 else names[::-1]
-        got = {name: run_worker(name, a, num_envs, minibatch) for name in order}
+        got = run_lockstep(names, a, num_envs, minibatch)
         print(f" round {round_no + 1} (load {os.getloadavg()[0]:.1f}):")
         report(f"controlroom.trainer ({got['ours']['threads']} threads)", got["ours"])
         if "cleanrl" in got:
             report(f"CleanRL-style float32 ({got['cleanrl']['threads']} threads)",
                    got["cleanrl"])
-            sps_ratios.append(got["ours"]["sps"] / got["cleanrl"]["sps"])
-            rss_ratios.append(got["ours"]["peak_rss"] / got["cleanrl"]["peak_rss"])
-            print(f"  ours / CleanRL: {sps_ratios[-1]:.2f}x steps/s, "
-                  f"{rss_ratios[-1]:.2f}x peak RSS")
-    if len(sps_ratios) > 1:
-        print(f" median over rounds: {statistics.median(sps_ratios):.2f}x steps/s "
-              f"(range {min(sps_ratios):.2f}-{max(sps_ratios):.2f}), "
-              f"{statistics.median(rss_ratios):.2f}x peak RSS")
+            ratios = [x / y for x, y in zip(got["ours"]["sps_each"],
+                                            got["cleanrl"]["sps_each"], strict=True)]
+            pairs += ratios
+            print(f"  ours / CleanRL: {statistics.median(ratios):.2f}x steps/s (iterations "
+                  f"{' '.join(f'{r:.2f}' for r in ratios)}), "
+                  f"{got['ours']['peak_rss'] / got['cleanrl']['peak_rss']:.2f}x peak RSS")
+    if a.rounds > 1 and pairs:
+        quartiles = statistics.quantiles(pairs, n=4)
+        print(f" all {len(pairs)} paired iterations: median {statistics.median(pairs):.2f}x "
+              f"steps/s, middle half {quartiles[0]:.2f}-{quartiles[2]:.2f}x")
 
 
 def main() -> None:
@@ -249,8 +326,9 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--num-steps", type=int, default=128)
     p.add_argument("--minibatch-size", type=int, default=256)
-    p.add_argument("--iterations", type=int, default=3, help="timed iterations per config")
-    p.add_argument("--rounds", type=int, default=5, help="paired ours/CleanRL runs")
+    p.add_argument("--iterations", type=int, default=6, help="timed iterations per run")
+    p.add_argument("--rounds", type=int, default=3, help="lockstep ours/CleanRL runs")
+    p.add_argument("--lockstep", action="store_true", help="(worker) wait for a go per iteration")
     p.add_argument("--torch-threads", type=int, default=0, help="0 = torch default")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="1 iteration, 1 round, no 32-env run")
@@ -265,7 +343,7 @@ def main() -> None:
     compare(a, a.num_envs, a.minibatch_size)
     if not a.quick and a.num_envs == 8:
         # mainly a memory figure; a 32-env iteration is 4096 steps
-        a.iterations, a.rounds = 1, min(a.rounds, 3)
+        a.iterations, a.rounds = 2, min(a.rounds, 2)
         compare(a, 32, 1024)
 
 
