@@ -1,17 +1,19 @@
-"""`controlroom agent apply|ramp|migrate|rollback|trial|queue|plan`: the policies from
-the host's shell, each one op of docs/policies.md through the agent's socket."""
+"""`controlroom agent apply|ramp|migrate|rollback|trial|queue|guard|plan`: the policies
+from the host's shell, each one op of docs/policies.md through the agent's socket."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
 from controlroom.agent import show
 from controlroom.agent.client import Client
 
-COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "trial-decide", "queue", "plan")
+COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "trial-decide", "queue", "guard",
+            "plan")
 SHAPE_FLAGS = (("num_envs", "parallel environments"), ("num_steps", "steps per env per rollout"),
                ("minibatch_size", "PPO minibatch; must divide num_envs*num_steps"))  # fmt: skip
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
@@ -51,6 +53,12 @@ def add_parsers(sub: Any, make: Maker) -> None:
                  "target, with that game's settings. Without GAME: show the queue.")
     queue.add_argument("games", nargs="*", metavar="GAME", help="configured games, in order")
     queue.add_argument("--clear", action="store_true", help="empty the queue")
+    guard = make(sub, "guard", "show or change the load guard's budgets",
+                 epilog="KEY=VALUE sets a [guard] budget (a TOML value: max_total_envs=128, "
+                 "max_host_ram_fraction=0.8); it is checked as config.toml is, written to "
+                 "the agent's config and used from the next check. Without KEY=VALUE: show "
+                 "the budgets.")  # fmt: skip
+    guard.add_argument("budgets", nargs="*", metavar="KEY=VALUE")
     plan = make(sub, "plan", "time to target, days and cost: per game, host and profiles",
                 epilog="Rates are measured (episodes/hour); cost is [agent].price_per_hour; "
                 "the effective figures add the downtime share from the boot history.")
@@ -106,7 +114,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
     """One policy command; its exit code (RequestFailed propagates to cli.main)."""
     handler = {"apply": _apply, "ramp": _ramp, "migrate": _migrate, "rollback": _rollback,
                "trial": _trial, "trial-decide": _trial_decide, "queue": _queue,
-               "plan": _plan}[args.command]  # fmt: skip
+               "guard": _guard, "plan": _plan}[args.command]  # fmt: skip
     return handler(args, client)
 
 
@@ -183,6 +191,31 @@ def _queue(args: argparse.Namespace, client: Client) -> int:
         queue = (client.call("status").get("policy") or {}).get("queue") or {}
     print(show.queue_text(queue))
     return EXIT_OK
+
+
+def _guard(args: argparse.Namespace, client: Client) -> int:
+    try:
+        budgets = dict(_budget(item) for item in args.budgets)
+    except ValueError as exc:
+        return _usage(f"guard: {exc}")
+    if budgets:
+        now = client.call("set_guard", budgets=budgets)["budgets"]
+    else:
+        now = ((client.call("status").get("policy") or {}).get("guard") or {}).get("budgets")
+    for key, value in sorted((now or {}).items()):
+        print(f"{key} = {value}")
+    return EXIT_OK
+
+
+def _budget(item: str) -> tuple[str, Any]:
+    """KEY=VALUE with a TOML value; the agent checks the key and the range."""
+    key, sep, text = item.partition("=")
+    if not (sep and key.strip() and text.strip()):
+        raise ValueError(f"expected KEY=VALUE, got {item!r}")
+    try:
+        return key.strip(), tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ValueError(f"{key.strip()}: {text.strip()!r} is not a TOML value") from None
 
 
 def _plan(args: argparse.Namespace, client: Client) -> int:

@@ -38,7 +38,9 @@ def test_dry_run_plan_status_and_bad_requests(policy_agent: AgentHarness) -> Non
     for args in (("migrate", "CartPole"), ("migrate", "CartPole", "--num-envs", "4"),
                  ("rollback", "Pong"), ("queue", "Tetris"), ("queue", "Pong", "Pong"),
                  ("queue", "Pong", "--clear"), ("ramp", "sideways"),
-                 ("trial", "CartPole", "--num-envs", "4")):  # fmt: skip
+                 ("trial", "CartPole", "--num-envs", "4"), ("guard", "max_total_envs"),
+                 ("guard", "max_total_envs=-1"), ("guard", "nosuch=1"),
+                 ("guard", "max_trainers=[")):  # fmt: skip
         done = h.cli(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) >= 1, args
@@ -61,6 +63,13 @@ def test_dry_run_plan_status_and_bad_requests(policy_agent: AgentHarness) -> Non
     assert [line.split()[0] for line in lines if line.startswith(("solo ", "both "))] == [
         "solo", "both"]  # fmt: skip
     assert json.loads(h.cli("plan", "--json").stdout)["boots"] == 1
+    shown = h.cli("guard").stdout.splitlines()
+    assert "max_total_envs = 64" in shown and "max_trainers = 4" in shown
+    raised = h.cli("guard", "max_total_envs=128", "max_host_ram_fraction=0.95")
+    assert raised.returncode == 0, raised.stderr
+    assert {"max_total_envs = 128", "max_host_ram_fraction = 0.95"} <= set(
+        raised.stdout.splitlines())
+    assert h.cli("apply", "both", "--dry-run").returncode == 0  # the new budget allows it
 
 
 def test_apply_migrate_rollback_and_a_discarded_trial(policy_agent: AgentHarness) -> None:
