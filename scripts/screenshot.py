@@ -59,18 +59,20 @@ async def shoot(app: ControlRoomApp, state: dict[str, object], svg: Path) -> Non
         app.save_screenshot(str(svg))
 
 
-async def shoot_local(state_dir: Path, config: Path | None, svg: Path, timeout: float) -> str:
-    """`controlroom local` for real: start the agent, let the app add Pong, wait for its
-    first metrics (and one more sample), then shoot; returns a line saying what was shown."""
+async def shoot_local(state_dir: Path, config: Path | None, svg: Path, timeout: float,
+                      episodes: int) -> str:
+    """`controlroom local` for real: start the agent, let the app add Pong, wait until it
+    has played `episodes` games (and one more sample), then shoot; returns a line saying
+    what was shown."""
     socket = local.ensure_agent(state_dir, config)
     target = HostTarget("local", partial(open_local, socket), ensure_game=LOCAL_GAME)
     app = build_app([target], config=load(config) if config else None)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         deadline = time.monotonic() + timeout
-        while _metrics(view) is None:
+        while (_metrics(view) or {}).get("episodes", -1) < episodes:
             if time.monotonic() > deadline:
-                raise SystemExit(f"no {LOCAL_GAME} metrics within {timeout:.0f}s")
+                raise SystemExit(f"{LOCAL_GAME}: not {episodes} episodes within {timeout:.0f}s")
             await asyncio.sleep(0.2)
         await asyncio.sleep(3.0)  # one more telemetry sample for the gauges
         await pilot.pause()
@@ -111,6 +113,8 @@ def main() -> None:
     ap.add_argument("--state-dir", help="a running local agent to show")
     ap.add_argument("--config", help="config for --local (default: the lookup order)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for metrics")
+    ap.add_argument("--episodes", type=int, default=20,
+                    help="--local: shoot once the game has played this many (0: first metrics)")
     ap.add_argument("--out")
     args = ap.parse_args()
     out = Path(args.out or ("assets/screenshot-local.png" if args.local
@@ -121,7 +125,7 @@ def main() -> None:
             state_dir = Path(tmp) / "state"
             try:
                 print(asyncio.run(shoot_local(state_dir, find_config(args.config), svg,
-                                              args.timeout)))  # fmt: skip
+                                              args.timeout, args.episodes)))  # fmt: skip
             finally:
                 stop_local(state_dir)
         else:
