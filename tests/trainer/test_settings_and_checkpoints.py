@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,37 @@ def test_trainer_makes_openmp_threads_sleep_unless_the_user_chose(
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     passive_openmp()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+_WHERE_A_BLOCK_LIVES = """
+import ctypes, json, sys, torch
+from controlroom.trainer.runtime import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = MallInfo2
+before = mallinfo2().hblkhd
+block = torch.empty(10 << 20)  # 40 MiB, like a chunk of float frames plus activations
+block.fill_(1.0)
+mapped = mallinfo2().hblkhd - before
+del block
+print(json.dumps({"mapped": mapped, "free_in_heap": mallinfo2().fordblks}))
+"""
+
+
+def test_freed_tensor_memory_stays_in_the_heap_for_the_next_minibatch() -> None:
+    def allocator_view(mode: str) -> dict[str, int]:
+        done = subprocess.run([sys.executable, "-c", _WHERE_A_BLOCK_LIVES, mode],
+                              capture_output=True, text=True, check=True)
+        return dict(json.loads(done.stdout))
+
+    block = 40 << 20
+    default, kept = allocator_view("default"), allocator_view("keep")
+    # glibc's default: a mapping of its own, unmapped on free (fresh zero pages next time)
+    assert default["mapped"] >= block and default["free_in_heap"] < block
+    # keep_freed_memory(): carved from the heap, and still there after free for reuse
+    assert kept["mapped"] == 0 and kept["free_in_heap"] >= block
