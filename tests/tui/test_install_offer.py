@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from textual.widgets._footer import FooterKey
-
 from controlroom.config import HostConfig, loads
 from controlroom.link import bootstrap
 from controlroom.link.agent_channel import open_session
@@ -22,7 +20,7 @@ from controlroom.tui.widgets.host_view import HostView
 from controlroom.tui.widgets.no_agent import NoAgentNotice
 from tests.link.realagent import CONFIG, ssh_target, wait_for
 from tests.sshd import SshServer
-from tests.tui.test_live import SIZE, header_text
+from tests.tui.test_live import SIZE, footer, header_text
 
 NOPE = "/nope/python3"
 
@@ -36,10 +34,6 @@ def bare_host_app(sshd: SshServer, tmp_path: Path, keymap: str = "") -> ControlR
 
     target = HostTarget("tnr-0", partial(open_session, ssh_target(sshd), host), install=install)
     return build_app([target], config=loads(CONFIG + keymap))
-
-
-def footer(app: ControlRoomApp) -> list[tuple[str, str]]:
-    return [(k.key_display, k.description) for k in app.screen.query(FooterKey)]
 
 
 async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(

@@ -10,12 +10,11 @@ from pathlib import Path
 
 from textual.command import CommandList, CommandPalette
 from textual.widgets import TabbedContent
-from textual.widgets._footer import FooterKey
 
 from controlroom.config import loads
 from controlroom.link.agent_channel import open_session
 from controlroom.link.ssh import SshTarget
-from controlroom.tui.app import ControlRoomApp, build_app
+from controlroom.tui.app import build_app
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import PickScreen, PlanScreen
@@ -24,30 +23,21 @@ from controlroom.tui.widgets.fleet import FleetTable
 from controlroom.tui.widgets.game_pane import GamePane
 from controlroom.tui.widgets.header import HostHeader
 from controlroom.tui.widgets.host_view import HostView
-from tests.link.realagent import RealAgent, ssh_target, wait_for
+from tests.link.realagent import RealAgent, wait_for
 from tests.sshd import SshServer, free_port
-from tests.tui.test_live import SIZE
+from tests.tui.test_live import SIZE, footer, make_app
 
 REMAP = '\n[keymap]\nadd_game = "g"\nshow_plan = "x"\n'
-
-
-def app_with(sshd: SshServer, agent: RealAgent, extra: str = "") -> ControlRoomApp:
-    target = HostTarget("tnr-0", partial(open_session, ssh_target(sshd), agent.host_config()))
-    return build_app([target], config=loads(agent.laptop_config_text(sshd) + extra))
-
-
-def footer(app: ControlRoomApp) -> list[tuple[str, str]]:
-    return [(k.key_display, k.description) for k in app.screen.query(FooterKey)]
 
 
 async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
     sshd: SshServer, agent: RealAgent
 ) -> None:
-    plain_app = app_with(sshd, agent)
+    plain_app = make_app(sshd, agent)
     async with plain_app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         default = footer(plain_app)
-    app = app_with(sshd, agent, REMAP)
+    app = make_app(sshd, agent, REMAP)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         await wait_for(lambda: view.status.up, what="link up")
@@ -70,7 +60,7 @@ async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
 async def test_command_palette_has_every_action_and_runs_them(
     sshd: SshServer, agent: RealAgent
 ) -> None:
-    app = app_with(sshd, agent)
+    app = make_app(sshd, agent)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         await wait_for(lambda: view.status.up, what="link up")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from textual.widgets._footer import FooterKey
+
 from controlroom.config import loads
 from controlroom.link.agent_channel import open_session
 from controlroom.tui.app import ControlRoomApp, build_app
@@ -22,10 +24,18 @@ from tests.sshd import SshServer
 SIZE = (120, 40)
 
 
-def make_app(sshd: SshServer, agent: RealAgent, *, readonly: bool = False) -> ControlRoomApp:
+def make_app(sshd: SshServer, agent: RealAgent, extra_config: str = "", *,
+             readonly: bool = False) -> ControlRoomApp:
+    """The app on tnr-0 through the test sshd; extra_config is appended to the laptop's
+    config.toml (a [keymap], say)."""
     target = HostTarget("tnr-0", partial(open_session, ssh_target(sshd), agent.host_config()))
-    config = loads(agent.laptop_config_text(sshd))
+    config = loads(agent.laptop_config_text(sshd) + extra_config)
     return build_app([target], config=config, readonly=readonly)
+
+
+def footer(app: ControlRoomApp) -> list[tuple[str, str]]:
+    """(key, description) of each footer entry, in order."""
+    return [(k.key_display, k.description) for k in app.screen.query(FooterKey)]
 
 
 def games(app: ControlRoomApp) -> dict[str, Any]:
