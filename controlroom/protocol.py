@@ -15,6 +15,13 @@ client -> agent: {"id": 7, "op": "add_game", "args": {...}}; `id` is chosen by t
 already wanted changes nothing), so a retry after a dropped link never starts a second
 trainer.
 
+Every line fits in MAX_LINE_BYTES, replies included. `events` returns the newest `limit`
+events after `since` (a time) and before `before` (a cursor), oldest first, but at most
+REPLY_BUDGET bytes of them: when it stopped short its result says "more": true and
+"next_before": <cursor>; the same request with `before` set to that cursor (and `limit`
+lowered by what came) gets the older ones. Numbers are finite (NaN, Infinity and 1e999
+are bad_json) and integers fit in 64 bits.
+
 The State (snapshot.state) is a JSON object with these top-level keys; an update carries
 any subset. "games" merges per game (a null value removes that game); every other key
 replaces the whole value:
@@ -46,12 +53,16 @@ Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Final
 
 from controlroom import __version__
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
+REPLY_BUDGET: Final = MAX_LINE_BYTES // 2  # what a paged reply (events) carries at most
+MAX_ARG_DEPTH: Final = 8  # settings and budgets are flat; deeper is never meant
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER, and any sane count or time
 
 GAME_STATES: Final = (
     "starting", "running", "stopping", "stopped", "crashed", "backoff",
@@ -81,7 +92,7 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "stop_all": {},
     "shutdown": {"stop_trainers": (_BOOL, False)},
     "reboots": {},
-    "events": {"limit": (_INT, False), "since": (_NUM, False)},
+    "events": {"limit": (_INT, False), "since": (_NUM, False), "before": (_INT, False)},
     "game_log": {"game": (_STR, True), "lines": (_INT, False)},
     "apply_profile": {"name": (_STR, True), "dry_run": (_BOOL, False)},
     "set_ramp": {"enabled": (_BOOL, True)},
@@ -116,17 +127,45 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
+def finite(value: Any) -> Any:
+    """A copy of a JSON value with every non-finite float (NaN, ±inf) made null: the
+    last resort of a sender that finds one in its own state (encode refuses them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(sub) for key, sub in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(sub) for sub in value]
+    return value
+
+
 def decode(line: bytes) -> dict[str, Any]:
-    """Parse one line into a JSON object, or raise ProtocolError."""
+    """Parse one line into a JSON object, or raise ProtocolError.
+
+    NaN, Infinity and numbers that overflow a double (1e999) are refused here: Python's
+    json takes them, but nothing downstream may hold a value that cannot be sent back."""
     if len(line) > MAX_LINE_BYTES:
         raise ProtocolError("too_long", f"line of {len(line)} bytes > {MAX_LINE_BYTES}")
     try:
-        obj = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ProtocolError("bad_json", "not JSON: nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit int
         raise ProtocolError("bad_json", f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_json", "a message must be a JSON object")
     return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError("bad_json", f"{name} is not a finite number; JSON has none")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError("bad_json", f"{text[:40]} is not a finite number (beyond ±1.8e308)")
+    return value
 
 
 def request(req_id: int | str, op: str, **args: Any) -> dict[str, Any]:
@@ -147,7 +186,43 @@ def parse_request(obj: dict[str, Any]) -> tuple[int | str | None, str, dict[str,
     if not isinstance(args, dict):
         raise ProtocolError("bad_request", "args must be an object")
     _check_args(op, args)
+    check_values(args, op)
     return req_id, op, args
+
+
+def check_values(value: Any, where: str) -> None:
+    """Refuse what no op can use and what would fail deep inside one (SQLite has no
+    integer beyond 64 bits, UTF-8 no lone surrogate): nesting deeper than MAX_ARG_DEPTH,
+    integers outside int64, strings that are not valid Unicode. Raises bad_request."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_ARG_DEPTH:
+            raise ProtocolError("bad_request", f"{path}: nested deeper than {MAX_ARG_DEPTH}")
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                _check_text(key, path)
+                stack.append((sub, f"{path}.{_shown_key(key)}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item))
+        elif isinstance(item, str):
+            _check_text(item, path)
+        elif isinstance(item, int) and not INT_MIN <= item <= INT_MAX:
+            raise ProtocolError("bad_request", f"{path}: integer out of range "
+                                f"(a value must fit in 64 bits)")
+
+
+def _check_text(text: str, path: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise ProtocolError("bad_request", f"{path}: a string with a lone surrogate "
+                                "(not valid Unicode)") from None
+
+
+def _shown_key(key: str) -> str:
+    return key[:40] if key.isascii() and key.isprintable() else repr(key)[:40]
 
 
 def _check_args(op: str, args: dict[str, Any]) -> None:

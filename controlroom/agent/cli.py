@@ -17,6 +17,7 @@ from controlroom.agent import paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, RequestFailed
 from controlroom.agent.configfile import state_dir_for
 from controlroom.config import ConfigError
+from controlroom.protocol import ProtocolError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 USAGE_CODES = {"bad_request", "invalid", "unknown_game", "not_found", "unknown_op", "bad_json"}
@@ -87,11 +88,23 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return EXIT_FAIL
     except RequestFailed as exc:
-        print(f"controlroom agent: {exc.message}", file=sys.stderr)
+        print(f"controlroom agent: {_one_line(exc.message)}", file=sys.stderr)
         return EXIT_REFUSED if exc.code == "refused" else (
             EXIT_USAGE if exc.code in USAGE_CODES else EXIT_FAIL)
+    except ProtocolError as exc:  # the agent's side of the wire, not the user's input
+        print(f"controlroom agent: the agent's answer broke the protocol ({exc.code}): "
+              f"{_one_line(exc.message)}", file=sys.stderr)
+        return EXIT_FAIL
+    except OSError as exc:  # the socket timed out or was reset mid-conversation
+        print(f"controlroom agent: lost the agent: {_one_line(str(exc) or type(exc).__name__)}",
+              file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_FAIL
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -161,7 +174,7 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
 def _events(args: argparse.Namespace, client: Client) -> int:
     from controlroom.agent import show
 
-    for e in client.call("events", limit=args.limit)["events"]:
+    for e in fetch_events(client, args.limit):
         print(json.dumps(e) if args.json else show.event_text(e), flush=True)
     if not args.follow:
         return EXIT_OK
@@ -171,3 +184,18 @@ def _events(args: argparse.Namespace, client: Client) -> int:
             e = msg["event"]
             print(json.dumps(e) if args.json else show.event_text(e), flush=True)
     return EXIT_OK
+
+
+def fetch_events(client: Client, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` events, oldest first, following the agent's pages (each reply
+    fits one line, so a big log comes in several)."""
+    pages: list[list[dict[str, Any]]] = []
+    args: dict[str, Any] = {"limit": limit}
+    while True:
+        result = client.call("events", **args)
+        pages.append(result["events"])
+        args["limit"] -= len(result["events"])
+        if not result.get("more") or not result["events"] or args["limit"] <= 0:
+            break
+        args["before"] = result["next_before"]
+    return [e for page in reversed(pages) for e in page]

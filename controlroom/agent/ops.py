@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from controlroom import protocol
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import check_game, effective_settings, validate
 from controlroom.agent.runfiles import LOG_FILE, tail_lines
@@ -114,11 +115,25 @@ async def reboots(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def events(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
-    """The newest events."""
+    """The newest events, oldest first, paged to fit a line (protocol: `events`)."""
     limit = args.get("limit", 100)
     if not 0 <= limit <= MAX_EVENTS:
         raise OpError("invalid", f"limit must be in 0..{MAX_EVENTS}")
-    return {"events": agent.store.events(limit, args.get("since"))}
+    before = args.get("before")
+    if before is not None and before < 0:
+        raise OpError("invalid", "before must be a cursor from next_before (>= 0)")
+    page: list[tuple[int, dict[str, Any]]] = []
+    size, more = 0, False
+    for event_id, event in agent.store.events_newest(limit, args.get("since"), before):
+        size += len(protocol.encode(event))
+        if page and size > protocol.REPLY_BUDGET:
+            more = True
+            break
+        page.append((event_id, event))
+    result: dict[str, Any] = {"events": [e for _, e in reversed(page)], "more": more}
+    if more:
+        result["next_before"] = page[-1][0]
+    return result
 
 
 async def game_log(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,17 @@
 """The unix-socket server: JSON lines in, replies, updates and events out.
 
-Each client has a bounded outgoing queue drained by its own writer task; a client too
-slow to keep up is dropped, never allowed to stall the agent. Lines longer than
-protocol.MAX_LINE_BYTES are refused with a too_long reply and the connection closed,
-without the whole line ever being buffered (StreamReader's limit discards it).
+No client can stall the agent or the others:
+- requests in flight are bounded per client (MAX_IN_FLIGHT): at the bound the server stops
+  reading that client, so a pipelining client is held back by its own socket buffer;
+- each client has an outgoing queue drained by its own writer task, bounded in messages
+  and in bytes (MAX_QUEUED_BYTES); a client too slow to keep up is dropped;
+- the read loop yields after every line, so a client's buffered lines take turns with
+  the others and with supervision.
+Lines longer than protocol.MAX_LINE_BYTES are refused with a too_long reply and the
+connection closed, without the whole line ever being buffered (StreamReader's limit
+discards it). A message the agent cannot encode, or one over the line limit, is logged
+and answered with an error reply (or, if not a reply, sent shortened or skipped): it
+never costs the client its connection.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from controlroom import protocol
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 2000
+MAX_QUEUED_BYTES = 16 * 2**20  # a few snapshots' worth; a client this far behind is gone
+MAX_IN_FLIGHT = 4  # enough for a TUI's overlapping ops; a flood waits in its own socket
 WRITE_TIMEOUT_S = 10.0
 DISCARD_S, DISCARD_BYTES = 5.0, 64 * 2**20
 
@@ -36,31 +46,52 @@ class Client:
         self.server, self.reader, self.writer = server, reader, writer
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_LIMIT)
         self.closed = False
+        self.queued_bytes = 0
         self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def send(self, message: dict[str, Any]) -> None:
-        """Queue a message; drop the client when its queue is full."""
+        """Queue a message; drop the client when its queue is full (messages or bytes)."""
         if self.closed:
             return
+        data = wire_bytes(message)
+        if data is None:
+            return
+        if self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
+            log.warning("client too slow (%d bytes queued): dropping it", self.queued_bytes)
+            self.close(abort=True)
+            return
         try:
-            self.queue.put_nowait(protocol.encode(message))
+            self.queue.put_nowait(data)
         except asyncio.QueueFull:
             log.warning("client too slow (%d messages queued): dropping it", QUEUE_LIMIT)
-            self.close()
+            self.close(abort=True)
+            return
+        self.queued_bytes += len(data)
 
-    def close(self) -> None:
-        """Stop sending; the writer task closes the transport after what is queued."""
+    def close(self, abort: bool = False) -> None:
+        """Stop sending; the writer task closes the transport after what is queued (or
+        at once with `abort`: a dropped client's backlog is not worth the wait)."""
         if not self.closed:
             self.closed = True
             with contextlib.suppress(asyncio.QueueFull):
                 self.queue.put_nowait(None)
-            if self.queue.full():
+            if abort or self.queue.full():
                 self.writer.transport.abort()
+                self._empty_queue()
+
+    def _empty_queue(self) -> None:
+        # Free the backlog now: an aborted transport's writer may be parked in drain().
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(None)
 
     async def write_loop(self) -> None:
         """Drain the queue into the socket, then half-close it (the reader may go on)."""
         try:
             while (data := await self.queue.get()) is not None:
+                self.queued_bytes -= len(data)
                 self.writer.write(data)
                 await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT_S)
             if self.writer.can_write_eof():
@@ -87,6 +118,9 @@ class Client:
                 return
             if line.strip():
                 await self.handle_line(line)
+            # A client's buffered lines are read without blocking: yield, so that one
+            # client's backlog takes turns with the others and with supervision.
+            await asyncio.sleep(0)
 
     async def _discard_input(self) -> None:
         # Closing a unix socket with unread input resets it, and the client would never
@@ -102,22 +136,77 @@ class Client:
                 discarded += len(chunk)
 
     async def handle_line(self, line: bytes) -> None:
-        """Decode and dispatch one request in its own task, so a slow op blocks nothing."""
+        """Decode and dispatch one request in its own task, so a slow op blocks nothing;
+        with MAX_IN_FLIGHT of this client's requests running, wait (read nothing more)."""
         try:
             obj = protocol.decode(line)
         except protocol.ProtocolError as exc:
             self.send(protocol.reply_error(None, exc.code, exc.message))
             return
-        except (ValueError, RecursionError) as exc:  # absurdly nested JSON, for one
-            self.send(protocol.reply_error(None, "bad_json", f"not JSON: {type(exc).__name__}"))
-            return
+        await self.slots.acquire()
         task = asyncio.create_task(self._dispatch(obj))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.slots.release()
 
     async def _dispatch(self, obj: dict[str, Any]) -> None:
         reply = await self.server.handler(obj)
         self.send(reply)
+
+
+def wire_bytes(message: dict[str, Any]) -> bytes | None:
+    """The message as one line, whatever the agent's state holds: a non-finite number is
+    sent as null, a line over the limit is shortened (a snapshot's events) or, for a
+    reply, replaced by an error reply. None (logged) when nothing sendable is left."""
+    kind = message.get("type")
+    try:
+        data: bytes | None = protocol.encode(message)
+    except (ValueError, TypeError, RecursionError) as exc:
+        log.error("could not encode a %s (%s); sending it with non-finite numbers as null",
+                  kind, exc)
+        data = _encode_or_none(protocol.finite(message))
+    if data is None:
+        return _error_instead(message, "internal", "the agent could not encode its reply")
+    if len(data) <= protocol.MAX_LINE_BYTES:
+        return data
+    log.error("a %s of %d bytes is over the line limit; shortening it", kind, len(data))
+    return _shortened(message) or _error_instead(
+        message, "too_long", f"the reply is {len(data)} bytes, over the line limit of "
+        f"{protocol.MAX_LINE_BYTES}; ask for less")  # fmt: skip
+
+
+def _encode_or_none(message: dict[str, Any]) -> bytes | None:
+    try:
+        return protocol.encode(message)
+    except (ValueError, TypeError, RecursionError):
+        log.exception("message could not be encoded even with nulls: not sent")
+        return None
+
+
+def _error_instead(message: dict[str, Any], code: str, text: str) -> bytes | None:
+    if message.get("type") != "reply":
+        return None  # an update or event that cannot be sent is skipped (and was logged)
+    req_id = message.get("id")
+    return protocol.encode(protocol.reply_error(req_id if isinstance(req_id, int | str)
+                                                else None, code, text))  # fmt: skip
+
+
+def _shortened(message: dict[str, Any]) -> bytes | None:
+    """A snapshot (or status reply) without its oldest events until it fits."""
+    body_key = "state" if message.get("type") in ("snapshot", "update") else "result"
+    body = message.get(body_key)
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        return None
+    events = body["events"]
+    while events:
+        events = events[len(events) // 2:] if len(events) > 1 else []
+        data = _encode_or_none(protocol.finite({**message, body_key: {**body, "events": events}}))
+        if data is not None and len(data) <= protocol.MAX_LINE_BYTES:
+            return data
+    return None
 
 
 class Server:
@@ -148,7 +237,7 @@ class Server:
             for message in self.greeting():
                 client.send(message)
             await client.read_loop()
-            if client.tasks:  # a half-closed client still gets its pending replies
+            if client.tasks and not client.closed:  # half-closed: it still gets its replies
                 await asyncio.wait(set(client.tasks), timeout=60)
         except (OSError, ValueError) as exc:
             log.info("client dropped: %s", exc)

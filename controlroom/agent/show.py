@@ -121,7 +121,7 @@ def guard_text(g: dict[str, Any]) -> list[str]:
              f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
              f"GPU mem {pct(load.get('gpu_memory_fraction'))}/"
              f"{pct(b.get('max_gpu_memory_fraction'))}",
-             f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{b.get('max_gpu_temp_c'):g}C",
+             f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{num(b.get('max_gpu_temp_c'))}C",
              f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}"]  # fmt: skip
     lines = ["guard: " + "  ".join(parts)]
     if g.get("breach"):

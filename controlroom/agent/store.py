@@ -9,9 +9,10 @@ instead of losing it.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,11 +173,19 @@ class Store:
 
     def events(self, limit: int = 100, since: float | None = None) -> list[dict[str, Any]]:
         """The newest `limit` events (after `since` when given), oldest first."""
-        rows = self.db.execute(
-            "SELECT * FROM events WHERE ts > ? ORDER BY id DESC LIMIT ?",
-            (since if since is not None else -1.0, max(0, limit)),
-        ).fetchall()
-        return [_event_row(row) for row in reversed(rows)]
+        return [event for _, event in reversed(list(self.events_newest(limit, since)))]
+
+    def events_newest(self, limit: int, since: float | None = None,
+                      before: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(id, event) newest first: at most `limit`, after time `since`, with an id below
+        `before` (a paging cursor). Read lazily: a caller may stop after a few. Each event
+        is bounded (see _event_row), so a page of them always fits a line."""
+        cur = self.db.execute(
+            "SELECT * FROM events WHERE ts > ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (_bounded(since, -1.0), _bounded(before, float(2**63)), max(0, limit)),
+        )  # fmt: skip
+        for row in cur:
+            yield row["id"], _event_row(row)
 
     # ---- samples and kv -----------------------------------------------------------
     def add_sample(self, ts: float, data: dict[str, Any]) -> None:
@@ -219,4 +228,37 @@ def _boot_row(row: sqlite3.Row) -> dict[str, Any]:
 
 def _event_row(row: sqlite3.Row) -> dict[str, Any]:
     return {"ts": row["ts"], "kind": row["kind"], "game": row["game"],
-            "message": row["message"], "data": json.loads(row["data"])}  # fmt: skip
+            "message": _short(row["message"]), "data": _event_data(row["data"])}  # fmt: skip
+
+
+# An event is a line in a log, not a file: one that somehow got stored huge is shown cut.
+MAX_EVENT_MESSAGE, MAX_EVENT_DATA = 4096, 8192
+
+
+def _short(message: str) -> str:
+    if len(message) <= MAX_EVENT_MESSAGE:
+        return message
+    return f"{message[:MAX_EVENT_MESSAGE]}... ({len(message) - MAX_EVENT_MESSAGE} chars cut)"
+
+
+def _event_data(text: str) -> Any:
+    if len(text) > MAX_EVENT_DATA:
+        return {"truncated": True, "bytes": len(text)}
+    # NaN or Infinity on disk (an older agent let them in) reads as null: the wire
+    # cannot carry them, and one bad event must not make every snapshot unsendable.
+    return json.loads(text, parse_constant=lambda _: None, parse_float=_finite_or_none)
+
+
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _bounded(value: float | None, default: float) -> float:
+    """A query bound as a float: SQLite has no integer beyond 64 bits (OverflowError)."""
+    if value is None:
+        return default
+    try:
+        return max(-1e300, min(1e300, float(value)))
+    except OverflowError:  # an int beyond any float
+        return 1e300 if value > 0 else -1e300
