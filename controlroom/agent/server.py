@@ -39,46 +39,56 @@ Greeting = Callable[[], list[dict[str, Any]]]
 
 
 class Client:
-    """One connection: a reader loop and a writer task fed by a bounded queue."""
+    """One connection: a reader loop and a writer task fed by a bounded queue.
+
+    A request holds one of the client's MAX_IN_FLIGHT slots from the moment its line is
+    read until its reply has been written to the socket: a client that sends faster than
+    it reads is held back where it costs the agent nothing, in its own socket buffer."""
 
     def __init__(self, server: Server, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server, self.reader, self.writer = server, reader, writer
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_LIMIT)
+        # (line, frees a slot once written); None ends the writer
+        self.queue: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue(QUEUE_LIMIT)
         self.closed = False
         self.queued_bytes = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue a message; drop the client when its queue is full (messages or bytes)."""
-        if self.closed:
-            return
-        data = wire_bytes(message)
-        if data is None:
-            return
+    def send(self, message: dict[str, Any], *, slot: bool = False) -> None:
+        """Queue a message; drop the client when its queue is full (messages or bytes).
+        With `slot`, the message is a reply whose request slot is freed once it is written
+        (or at once, if it is not queued)."""
+        data = None if self.closed else wire_bytes(message)
+        queued = data is not None and self._queue(data, slot)
+        if slot and not queued:
+            self.slots.release()
+
+    def _queue(self, data: bytes, slot: bool) -> bool:
         if self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
             log.warning("client too slow (%d bytes queued): dropping it", self.queued_bytes)
-            self.close(abort=True)
-            return
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
+        elif self.queue.full():
             log.warning("client too slow (%d messages queued): dropping it", QUEUE_LIMIT)
-            self.close(abort=True)
-            return
-        self.queued_bytes += len(data)
+        else:
+            self.queue.put_nowait((data, slot))
+            self.queued_bytes += len(data)
+            return True
+        self.close(abort=True)
+        return False
 
     def close(self, abort: bool = False) -> None:
         """Stop sending; the writer task closes the transport after what is queued (or
         at once with `abort`: a dropped client's backlog is not worth the wait)."""
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(None)
-            if abort or self.queue.full():
-                self.writer.transport.abort()
-                self._empty_queue()
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+        if abort or self.queue.full():
+            self.writer.transport.abort()
+            self._empty_queue()
+        for _ in range(MAX_IN_FLIGHT):  # wake a reader waiting for a slot: it ends
+            self.slots.release()
 
     def _empty_queue(self) -> None:
         # Free the backlog now: an aborted transport's writer may be parked in drain().
@@ -90,34 +100,40 @@ class Client:
     async def write_loop(self) -> None:
         """Drain the queue into the socket, then half-close it (the reader may go on)."""
         try:
-            while (data := await self.queue.get()) is not None:
+            while (item := await self.queue.get()) is not None:
+                data, slot = item
                 self.queued_bytes -= len(data)
                 self.writer.write(data)
                 await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT_S)
+                if slot:
+                    self.slots.release()
             if self.writer.can_write_eof():
                 self.writer.write_eof()
         except (OSError, TimeoutError):
-            self.writer.transport.abort()
+            self.close(abort=True)
         finally:
             self.closed = True
 
     async def read_loop(self) -> None:
-        """Read requests until EOF, a too-long line, or the client is closed."""
+        """Read requests until EOF, a too-long line, or the client is closed; with
+        MAX_IN_FLIGHT requests unanswered, read nothing more until one is."""
         while not self.closed:
+            await self.slots.acquire()
+            if self.closed:
+                return
             try:
                 line = await self.reader.readuntil(b"\n")
             except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    await self.handle_line(exc.partial)
+                self.handle_line(exc.partial)
                 return
             except asyncio.LimitOverrunError:
                 self.send(protocol.reply_error(None, "too_long", "line longer than "
-                                               f"{protocol.MAX_LINE_BYTES} bytes; closing"))
+                                               f"{protocol.MAX_LINE_BYTES} bytes; closing"),
+                          slot=True)  # fmt: skip
                 self.close()
                 await self._discard_input()
                 return
-            if line.strip():
-                await self.handle_line(line)
+            self.handle_line(line)
             # A client's buffered lines are read without blocking: yield, so that one
             # client's backlog takes turns with the others and with supervision.
             await asyncio.sleep(0)
@@ -135,26 +151,28 @@ class Client:
                     return
                 discarded += len(chunk)
 
-    async def handle_line(self, line: bytes) -> None:
-        """Decode and dispatch one request in its own task, so a slow op blocks nothing;
-        with MAX_IN_FLIGHT of this client's requests running, wait (read nothing more)."""
+    def handle_line(self, line: bytes) -> None:
+        """Answer one line (holding a slot): a protocol error at once, a request in its
+        own task, so that a slow op blocks nothing."""
+        if not line.strip():
+            self.slots.release()
+            return
         try:
             obj = protocol.decode(line)
         except protocol.ProtocolError as exc:
-            self.send(protocol.reply_error(None, exc.code, exc.message))
+            self.send(protocol.reply_error(None, exc.code, exc.message), slot=True)
             return
-        await self.slots.acquire()
         task = asyncio.create_task(self._dispatch(obj))
         self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        self.slots.release()
+        task.add_done_callback(self.tasks.discard)
 
     async def _dispatch(self, obj: dict[str, Any]) -> None:
-        reply = await self.server.handler(obj)
-        self.send(reply)
+        try:
+            reply = await self.server.handler(obj)
+        except BaseException:
+            self.slots.release()
+            raise
+        self.send(reply, slot=True)
 
 
 def wire_bytes(message: dict[str, Any]) -> bytes | None:
