@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ class GameRun:
     checkpoint: dict[str, Any] | None = None
     checkpoint_mtime: float = 0.0
     gpu_memory_used: int | None = None
+    # Progress marks, set when a trainer starts or is adopted: an exit with no newer
+    # checkpoint and no step beyond the best ever seen made no progress (a crash-loop
+    # candidate); one that made progress was working and only got killed.
+    best_step: float = 0.0
+    step_mark: float = 0.0
+    checkpoint_mark: float = 0.0
+    log_offset: int | None = None  # trainer.log's size when we started it
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +54,24 @@ class GameRun:
     def builtin(self) -> bool:
         """Whether the built-in trainer (which keeps the whole contract) runs it."""
         return not self.settings.get("command")
+
+    def step_now(self) -> tuple[float, float]:
+        """(newest checkpoint's global_step, newest metrics global_step), 0 if unknown."""
+        return (_step(self.checkpoint), _step(self.tail.metrics))
+
+    def mark_progress(self) -> None:
+        """Remember where a starting trainer begins."""
+        checkpoint, step = self.step_now()
+        self.best_step = max(self.best_step, step, checkpoint)
+        self.step_mark, self.checkpoint_mark = self.best_step, checkpoint
+
+    def progressed(self) -> bool:
+        """Whether the trainer since its start wrote a newer checkpoint or went beyond
+        the best step seen before it (keeps that best step)."""
+        checkpoint, step = self.step_now()
+        moved = checkpoint > self.checkpoint_mark or step > self.step_mark
+        self.best_step = max(self.best_step, step, checkpoint)
+        return moved
 
     @property
     def pid(self) -> int | None:
@@ -66,6 +92,13 @@ class GameRun:
             "return_history": list(self.tail.returns),
             "gpu_memory_used": self.gpu_memory_used, "added_at": self.added_at,
         }  # fmt: skip
+
+
+def _step(figures: dict[str, Any] | None) -> float:
+    value = (figures or {}).get("global_step")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
 
 
 def describe_exit(code: int | None) -> str:

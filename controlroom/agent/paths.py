@@ -9,22 +9,52 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from controlroom.config_schema import ConfigError
+
 STATE_DIR_ENV = "CONTROLROOM_STATE_DIR"
 DEFAULT_STATE_DIR = "~/.local/state/controlroom"
+# Files only the agent makes: a folder holding one of them is an agent's state dir.
+OWN_FILES = ("agent.db", "agent.lock", "agent.sock", "agent.log", "agent.stderr")
+
+
+class StateDirError(ConfigError):
+    """A state dir the agent must not take over (printed as one line, exit 2)."""
 
 
 def resolve_state_dir(explicit: str | None = None, configured: str | None = None) -> Path:
-    """The state dir by precedence: flag, environment, config, built-in default."""
+    """The state dir by precedence: flag, environment, config, built-in default.
+
+    Resolved (symlinks followed) once, here: the kernel reports a trainer's cwd resolved,
+    and finding a running trainer compares the two."""
     chosen = explicit or os.environ.get(STATE_DIR_ENV) or configured or DEFAULT_STATE_DIR
-    return Path(chosen).expanduser().absolute()
+    return Path(chosen).expanduser().resolve()
 
 
 def ensure_state_dir(state_dir: Path) -> Path:
-    """Create the dir private to this user (0700), tightening it if it already exists."""
+    """Create the dir private to this user (0700), or tighten one that is already ours.
+
+    A folder that is not ours (the home folder, or one holding other files and none of
+    the agent's) is refused with StateDirError and left as it was: chmod 0700 would lock
+    others out of a shared folder, and the agent would mix its files with theirs."""
+    state_dir = state_dir.resolve()
+    if state_dir.exists():
+        _check_ours(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Other users must not reach the socket, so the dir itself is the first fence.
     os.chmod(state_dir, 0o700)
     return state_dir
+
+
+def _check_ours(state_dir: Path) -> None:
+    hint = f"choose a folder of its own, e.g. --state-dir {state_dir / 'controlroom'}"
+    if state_dir == Path.home().resolve() or state_dir == Path(state_dir.anchor):
+        raise StateDirError(f"state dir {state_dir} is your home folder or the root; {hint}")
+    if not state_dir.is_dir():
+        raise StateDirError(f"state dir {state_dir} exists and is not a folder; {hint}")
+    entries = os.listdir(state_dir)
+    if entries and not any(name in entries for name in OWN_FILES):
+        raise StateDirError(f"state dir {state_dir} is not empty and holds no agent files "
+                            f"(found {', '.join(sorted(entries)[:3])}); {hint}")
 
 
 def socket_path(state_dir: Path) -> Path:

@@ -5,6 +5,11 @@ have the create time and command line we recorded, so a recycled pid is left alo
 Our own children are reaped through Popen.poll (waitpid: PID 1 here reaps orphans
 slowly, so a dead process can look alive to kill -0); adopted ones are judged by
 psutil, zombie = dead.
+
+A trainer is its whole process group (it leads its own session): a shell wrapper's
+children are part of it. Signals go to the group, and the trainer is gone only when
+no live process of the group remains, so a child that outlives its shell is never
+joined by a second writer in the same run dir.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class TrainerProc:
     create_time: float
     cmdline: list[str]
     popen: subprocess.Popen[bytes] | None = None
+    group: bool = True  # it leads its own process group (pgid == pid)
 
     @property
     def child(self) -> bool:
@@ -43,21 +49,57 @@ class TrainerProc:
         """Our child's exit code once reaped (negative: killed by that signal)."""
         return self.popen.returncode if self.popen is not None else None
 
-    def alive(self) -> bool:
-        """Whether it still runs; reaps our own child (waitpid) as a side effect."""
+    def leader_alive(self) -> bool:
+        """Whether the process we started or adopted still runs; reaps our own child
+        (waitpid) as a side effect."""
         if self.popen is not None:
             return self.popen.poll() is None
         return _matches(self.pid, self.create_time, self.cmdline)
 
+    def alive(self) -> bool:
+        """Whether it, or any process of its group, still runs."""
+        return self.leader_alive() or (self.group and bool(group_members(self.pid)))
+
     def signal(self, signum: int) -> None:
-        """Signal it, only while it is still the same process."""
-        if self.alive():
-            _send(self.pid, signum)
+        """Signal its whole group, only while it is still the same trainer: its leader
+        checked by create time and command line, or, once the leader is gone, members
+        left in its group (the kernel hands out no pid still in use as a group id, so
+        the id cannot name someone else's processes while any member lives)."""
+        if self.leader_alive():
+            _send(self.pid, signum, self.group)
+        elif self.group and group_members(self.pid):
+            _send(self.pid, signum, True)
 
 
-def _send(pid: int, signum: int) -> None:
+def _send(pid: int, signum: int, group: bool) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
+        if group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group; cheap when the group is empty."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:
+        pass  # someone else's members: still members
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+    return found
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
 
 
 def spawn(argv: list[str], run_dir: Path) -> TrainerProc:
@@ -83,7 +125,7 @@ def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
         return None
     if not _matches(pid, create_time, cmdline):
         return None
-    return TrainerProc(pid, create_time, list(cmdline))
+    return TrainerProc(pid, create_time, list(cmdline), group=_leads_group(pid))
 
 
 def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
@@ -95,11 +137,12 @@ def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
         if info["cmdline"] != cmdline or info["status"] == psutil.STATUS_ZOMBIE:
             continue
         try:
-            same_dir = Path(proc.cwd()) == run_dir
-        except psutil.Error:
+            same_dir = Path(proc.cwd()).resolve() == run_dir
+        except (psutil.Error, OSError):
             continue
         if same_dir:
-            return TrainerProc(proc.pid, float(info["create_time"]), list(cmdline))
+            return TrainerProc(proc.pid, float(info["create_time"]), list(cmdline),
+                               group=_leads_group(proc.pid))
     return None
 
 
@@ -122,7 +165,7 @@ def terminate(proc: TrainerProc) -> None:
 
 
 def kill(proc: TrainerProc) -> None:
-    """Stop it now, with its whole session (envpool worker threads die with it anyway)."""
+    """Stop it now, with its whole process group."""
     proc.signal(signal.SIGKILL)
 
 

@@ -4,6 +4,14 @@
 check, two stats); the agent calls `tick()` twice a second. Restarts back off
 exponentially (capped, reset after a stable period); N crashes within M seconds is a
 crash loop and stops the restarts; a trainer whose metrics go silent is hung.
+
+Only exits that made no progress (no newer checkpoint, no step beyond the best seen)
+count towards a crash loop: a trainer killed now and then from outside (an OOM kill
+for a neighbour) that checkpoints in between keeps coming back. Exit code 2 (bad
+settings or usage, argparse's code) is not retried: the game waits in crash_loop for
+a fix, with the trainer's last log line as the reason. Transitions happen in memory
+first; the store gets them through PendingWrites, which keeps them while SQLite
+refuses writes, so a failed write never strands a game.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from typing import Any
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
 from controlroom.agent.launch import trainer_argv
-from controlroom.agent.runfiles import checkpoint_mtime, read_checkpoint
+from controlroom.agent.pending import PendingWrites
+from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
 from controlroom.agent.store import Store
 from controlroom.config import AgentConfig
 
@@ -26,6 +35,8 @@ log = logging.getLogger(__name__)
 
 CUSTOM_STARTUP_S = 5.0  # a BYO trainer with no metrics counts as running after this
 WAITING = ("crashed", "backoff", "hung", "starting", "stopped")
+USAGE_EXIT = 2  # argparse's code for bad arguments: restarting cannot fix it
+LOG_LINE_CHARS = 300
 
 
 class Supervisor:
@@ -35,6 +46,7 @@ class Supervisor:
                  on_change: Callable[[str], None]) -> None:
         self.store, self.runs, self.knobs, self.on_change = store, runs, knobs, on_change
         self.games: dict[str, GameRun] = {}
+        self.pending = PendingWrites(store)
 
     # ---- loading and adopting -----------------------------------------------------
     def load(self, rebooted: bool = False) -> list[str]:
@@ -75,12 +87,17 @@ class Supervisor:
         g.proc, g.started_at = proc, proc.create_time or time.time()
         g.last_activity, g.lines_this_run = time.time(), 0
         g.stopping_for = g.stop_deadline = g.next_restart_at = None
+        g.mark_progress()
         self._set(g, state, pid=proc.pid, pid_create_time=proc.create_time,
                   cmdline=proc.cmdline, started_at=g.started_at)  # fmt: skip
 
     # ---- the state machine --------------------------------------------------------
     def tick(self, now: float) -> None:
-        """One pass over every game."""
+        """Write what the store still owes, then one pass over every game."""
+        try:
+            self.pending.flush()
+        except Exception:  # supervision goes on from memory whatever the store does
+            log.exception("writing pending state")
         for g in list(self.games.values()):
             try:
                 self.step(g, now)
@@ -140,7 +157,9 @@ class Supervisor:
         silent = now - g.last_activity
         self._event("hung", g, f"{g.name}: no metrics for {silent:.0f}s; killing it",
                     {"silent_s": silent, "pid": g.pid})  # fmt: skip
-        self._record_crash(g, now)
+        g.tail.poll()
+        self._check_checkpoint(g)
+        self._record_crash(g, now, g.progressed())
         self._set(g, "hung")
         self.request_stop(g, "hung", now)
 
@@ -148,18 +167,43 @@ class Supervisor:
         assert g.proc is not None
         code, reason_by = g.proc.exit_code, g.stopping_for
         g.tail.poll()
+        self._check_checkpoint(g)
+        progressed = g.progressed()
         g.proc, g.last_exit, g.stop_deadline, g.stopping_for = None, describe_exit(code), None, None
-        self.store.update_game(g.name, pid=None, last_exit=g.last_exit)
+        self.pending.update_game(g.name, pid=None, last_exit=g.last_exit)
         if reason_by == "stop":
             self._stopped(g)
         elif reason_by == "hung":
             self._schedule_restart(g, now, f"{g.name} was hung ({g.last_exit})")
+        elif code == USAGE_EXIT and not progressed:
+            self._refused_settings(g)
         elif self._finished(code, g):
             self._set(g, "done")
             self._event("target_reached", g, f"{g.name} reached its target and exited",
                         {"metrics": g.tail.metrics})  # fmt: skip
         else:
-            self._crashed(g, now)
+            self._crashed(g, now, progressed)
+
+    def _refused_settings(self, g: GameRun) -> None:
+        line = self._last_log_line(g)
+        g.last_exit = f"exit code 2 (bad settings or usage){': ' + line if line else ''}"
+        self._set(g, "crash_loop", last_exit=g.last_exit)
+        self._event("crash_loop", g, f"{g.name} trainer refused its settings ({g.last_exit}); "
+                    "not restarting: fix the settings or the command, then start it again",
+                    {"exit": g.last_exit, "crashes": 1})  # fmt: skip
+
+    def _last_log_line(self, g: GameRun) -> str:
+        """The last non-empty line the trainer wrote to trainer.log in this run."""
+        if g.log_offset is None:
+            return ""
+        try:
+            with open(g.run_dir / LOG_FILE, "rb") as fh:
+                fh.seek(max(g.log_offset, fh.seek(0, 2) - 8192))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [x.strip() for x in text.splitlines() if x.strip()]
+        return lines[-1][:LOG_LINE_CHARS] if lines else ""
 
     def _finished(self, code: int | None, g: GameRun) -> bool:
         reason = g.tail.last_exit_reason
@@ -171,18 +215,22 @@ class Supervisor:
         self._set(g, "paused" if g.paused else "stopped")
         self._event("trainer_stopped", g, f"{g.name} trainer stopped ({g.last_exit})")
 
-    def _crashed(self, g: GameRun, now: float) -> None:
+    def _crashed(self, g: GameRun, now: float, progressed: bool) -> None:
         outside = g.tail.last_exit_reason == "signal"
         why = "stopped by a signal from outside the agent" if outside else g.last_exit
         self._set(g, "crashed")
-        self._record_crash(g, now)
-        self._schedule_restart(g, now, f"{g.name} trainer crashed: {why}")
+        self._record_crash(g, now, progressed)
+        after = " after making progress" if progressed else ""
+        self._schedule_restart(g, now, f"{g.name} trainer crashed{after}: {why}")
 
-    def _record_crash(self, g: GameRun, now: float) -> None:
+    def _record_crash(self, g: GameRun, now: float, progressed: bool) -> None:
         window = self.knobs().crash_loop_window_s
-        g.crash_times.append(now)
         while g.crash_times and now - g.crash_times[0] > window:
             g.crash_times.popleft()
+        if progressed:  # it was working: a fresh backoff, and no step towards a loop
+            g.consecutive = 1
+            return
+        g.crash_times.append(now)
         g.consecutive += 1
 
     def _schedule_restart(self, g: GameRun, now: float, message: str) -> None:
@@ -208,10 +256,11 @@ class Supervisor:
             return
         restart = g.next_restart_at is not None
         g.tail.start_at_end()
+        g.log_offset = _size(g.run_dir / LOG_FILE)
         self._attach(g, process.spawn(argv, g.run_dir), "starting")
         if restart:
             g.restarts += 1
-            self.store.update_game(g.name, restarts=g.restarts)
+            self.pending.update_game(g.name, restarts=g.restarts)
             self._event("restart", g, f"{g.name} restarted (restart #{g.restarts})",
                         {"pid": g.pid, "restarts": g.restarts})  # fmt: skip
         else:
@@ -253,10 +302,17 @@ class Supervisor:
     # ---- plumbing -----------------------------------------------------------------
     def _set(self, g: GameRun, state: str, **columns: Any) -> None:
         g.state = state
-        self.store.update_game(g.name, state=state, **columns)
+        self.pending.update_game(g.name, state=state, **columns)
         self.on_change(g.name)
 
     def _event(self, kind: str, g: GameRun, message: str,
                data: dict[str, Any] | None = None) -> None:
         log.info("%s", message)
-        self.store.add_event(kind, g.name, message, data)
+        self.pending.add_event(kind, g.name, message, data)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
