@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,14 @@ from typing import Any
 
 import tomli_w
 
+from controlroom import keys
 from controlroom.config_schema import (
     ConfigError,
     Located,
     build_section,
+    check_field,
     doc,
+    field_hint,
     to_plain,
 )
 from controlroom.games import env_id_for, known_names, suggest
@@ -39,40 +43,109 @@ __all__ = [
     "ProfileConfig",
     "RampConfig",
     "TrainerDefaults",
+    "check_value",
     "dump",
     "find_config",
     "load",
     "loads",
     "save",
+    "shape_problem",
     "starter_text",
 ]
 
 CONFIG_ENV = "CONTROLROOM_CONFIG"
 
 
+# Upper bounds that no real run comes near, and that keep a typo (an extra zero or
+# three) from reaching a trainer: the log's heaviest load was 8 games x 256 envs.
+MAX_ENVS = 4096
+MAX_STEPS = 8192
+MAX_BATCH = MAX_ENVS * MAX_STEPS
+MAX_SEED = 2**31 - 1  # numpy, torch and envpool all take it
+DAY_S = 86_400.0
+WEEK_S = 7 * DAY_S
+MAX_PRICE = 10_000.0
+# What a `command` template may name; launch.py fills them in.
+PLACEHOLDERS = ("game", "env_id", "num_envs", "num_steps", "minibatch_size", "run_dir",
+                "seed", "target_episodes", "device")  # fmt: skip
+
+
+def device_problem(device: str) -> str | None:
+    """Why `device` is not one a trainer accepts, or None."""
+    kind, colon, index = device.partition(":")
+    if device in ("auto", "cpu", "cuda") or (kind == "cuda" and colon and index.isdigit()
+                                             and len(index) <= 3):  # fmt: skip
+        return None
+    return f"is {device!r}; must be auto, cpu, cuda or cuda:N"
+
+
+def command_problem(command: list[str]) -> str | None:
+    """Why a trainer `command` template would not run, or None."""
+    if command and not command[0].strip():
+        return "the program (first argument) must not be empty"
+    for arg in command:
+        try:
+            parts = list(string.Formatter().parse(arg))
+        except ValueError as exc:
+            return f"argument {arg!r}: {exc} (write {{{{ and }}}} for literal braces)"
+        for _, name, spec, conv in parts:
+            if name is not None and (name not in PLACEHOLDERS or spec or conv):
+                return (f"argument {arg!r}: unknown placeholder {{{name}}}"
+                        f"{suggest(name, list(PLACEHOLDERS))}; known: {', '.join(PLACEHOLDERS)}")
+    return None
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why `alias` cannot name a Host of ~/.ssh/config, or None."""
+    if not alias.strip():
+        return "must not be empty (a Host in ~/.ssh/config)"
+    if alias.startswith("-"):
+        return f"is {alias!r}; must not start with '-' (ssh would read it as an option)"
+    if any(c.isspace() or not c.isprintable() for c in alias) or len(alias) > 255:
+        return f"is {alias!r}; must be one word (a Host in ~/.ssh/config), no spaces"
+    return None
+
+
+def _not_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _one_line(value: str) -> str | None:
+    return None if "\n" not in value and len(value) <= 200 else "must be one line, <= 200 chars"
+
+
 @dataclass(frozen=True)
 class TrainerDefaults:
     """Settings every game starts from; a game or profile may override them."""
 
-    num_envs: int = field(default=8, metadata=doc("parallel environments per game (>= 1)"))
-    num_steps: int = field(default=128, metadata=doc("steps per env per PPO rollout"))
+    num_envs: int = field(default=8, metadata=doc("parallel environments per game",
+                                                   lo=1, hi=MAX_ENVS))  # fmt: skip
+    num_steps: int = field(default=128, metadata=doc("steps per env per PPO rollout",
+                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
     minibatch_size: int = field(
         default=256,
-        metadata=doc("PPO minibatch size (the log's 'batch size'); divides num_envs*num_steps"),
+        metadata=doc("PPO minibatch size (the log's 'batch size'); divides num_envs*num_steps",
+                     lo=1, hi=MAX_BATCH),
     )
-    seed: int = field(default=1, metadata=doc("random seed"))
-    device: str = field(default="auto", metadata=doc("auto | cpu | cuda | cuda:N"))
-    torch_threads: int = field(default=0, metadata=doc("torch CPU threads; 0 = torch's choice"))
+    seed: int = field(default=1, metadata=doc("random seed", lo=0, hi=MAX_SEED))
+    device: str = field(default="auto", metadata=doc("auto | cpu | cuda | cuda:N",
+                                                     check=device_problem))  # fmt: skip
+    torch_threads: int = field(default=0, metadata=doc("torch CPU threads; 0 = torch's choice",
+                                                       lo=0, hi=1024))  # fmt: skip
     gpu_memory_fraction: float = field(
-        default=0.0, metadata=doc("per-trainer cap on the GPU's memory, 0..1; 0 = no cap")
+        default=0.0, metadata=doc("per-trainer cap on the GPU's memory, 0..1; 0 = no cap",
+                                  lo=0.0, hi=1.0),
     )
-    checkpoint_interval_s: int = field(default=60, metadata=doc("seconds between checkpoints"))
-    keep_checkpoints: int = field(default=3, metadata=doc("newest checkpoints kept per game"))
+    checkpoint_interval_s: int = field(default=60, metadata=doc("seconds between checkpoints",
+                                                                lo=1, hi=int(DAY_S)))  # fmt: skip
+    keep_checkpoints: int = field(default=3, metadata=doc("newest checkpoints kept per game",
+                                                          lo=1, hi=1000))  # fmt: skip
     command: list[str] = field(
         default_factory=list,
         metadata=doc(
             "your own trainer as an argument list (no shell); placeholders {game} {env_id} "
-            "{num_envs} {num_steps} {minibatch_size} {run_dir} {seed}; empty = built-in"
+            "{num_envs} {num_steps} {minibatch_size} {run_dir} {seed}; empty = built-in",
+            check=command_problem,
         ),
     )
 
@@ -81,15 +154,20 @@ class TrainerDefaults:
 class GameConfig:
     """One game that may be trained; unset settings come from [trainer]."""
 
-    target_episodes: int = field(default=25_000, metadata=doc("episodes that count as done"))
+    target_episodes: int = field(default=25_000, metadata=doc("episodes that count as done",
+                                                              lo=1, hi=10**9))  # fmt: skip
     env_id: str = field(default="", metadata=doc("envpool task id; default '<Game>-v5'"))
-    num_envs: int = field(default=0, metadata=doc("override [trainer].num_envs; 0 = inherit"))
-    num_steps: int = field(default=0, metadata=doc("override [trainer].num_steps; 0 = inherit"))
+    num_envs: int = field(default=0, metadata=doc(
+        "override [trainer].num_envs; 0 = inherit", lo=0, hi=MAX_ENVS))  # fmt: skip
+    num_steps: int = field(default=0, metadata=doc(
+        "override [trainer].num_steps; 0 = inherit", lo=0, hi=MAX_STEPS))  # fmt: skip
     minibatch_size: int = field(
-        default=0, metadata=doc("override [trainer].minibatch_size; 0 = inherit")
+        default=0, metadata=doc("override [trainer].minibatch_size; 0 = inherit",
+                                lo=0, hi=MAX_BATCH),
     )
     command: list[str] = field(
-        default_factory=list, metadata=doc("override [trainer].command for this game")
+        default_factory=list, metadata=doc("override [trainer].command for this game",
+                                           check=command_problem),
     )
 
 
@@ -98,10 +176,13 @@ class ProfileConfig:
     """A named load: which games run, and with what settings."""
 
     games: list[str] = field(default_factory=list, metadata=doc("games this profile runs"))
-    num_envs: int = field(default=8, metadata=doc("envs per game"))
-    minibatch_size: int = field(default=256, metadata=doc("minibatch per game"))
-    num_steps: int = field(default=128, metadata=doc("steps per env per rollout"))
-    description: str = field(default="", metadata=doc("one line shown in pickers"))
+    num_envs: int = field(default=8, metadata=doc("envs per game", lo=1, hi=MAX_ENVS))
+    minibatch_size: int = field(default=256, metadata=doc("minibatch per game",
+                                                          lo=1, hi=MAX_BATCH))  # fmt: skip
+    num_steps: int = field(default=128, metadata=doc("steps per env per rollout",
+                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
+    description: str = field(default="", metadata=doc("one line shown in pickers",
+                                                      check=_one_line))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,13 +190,18 @@ class RampConfig:
     """Gradual scale-up (the log's Option 3): add a game after a stable window."""
 
     enabled: bool = field(default=False, metadata=doc("run the ramp unattended"))
-    stable_minutes: float = field(default=30.0, metadata=doc("stable minutes before a step"))
+    stable_minutes: float = field(default=30.0, metadata=doc(
+        "stable minutes before a step", lo=0.0, lo_open=True, hi=WEEK_S / 60))  # fmt: skip
     games: list[str] = field(default_factory=list, metadata=doc("games in the order added"))
-    start_games: int = field(default=2, metadata=doc("games in the first step"))
-    max_games: int = field(default=6, metadata=doc("stop adding at this many games"))
-    num_envs: int = field(default=32, metadata=doc("envs per game while ramping"))
-    minibatch_size: int = field(default=512, metadata=doc("minibatch per game while ramping"))
-    num_steps: int = field(default=128, metadata=doc("steps per env while ramping"))
+    start_games: int = field(default=2, metadata=doc("games in the first step", lo=1, hi=256))
+    max_games: int = field(default=6, metadata=doc(
+        "stop adding at this many games (>= start_games)", lo=1, hi=256))  # fmt: skip
+    num_envs: int = field(default=32, metadata=doc("envs per game while ramping",
+                                                   lo=1, hi=MAX_ENVS))  # fmt: skip
+    minibatch_size: int = field(default=512, metadata=doc("minibatch per game while ramping",
+                                                          lo=1, hi=MAX_BATCH))  # fmt: skip
+    num_steps: int = field(default=128, metadata=doc("steps per env while ramping",
+                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,19 +209,25 @@ class GuardConfig:
     """Budgets a scale-up may not cross; crossing one while running pauses a game."""
 
     max_gpu_memory_fraction: float = field(
-        default=0.5, metadata=doc("share of GPU memory all trainers may use, 0..1")
+        default=0.5, metadata=doc("share of GPU memory all trainers may use, 0..1",
+                                  lo=0.0, lo_open=True, hi=1.0),
     )
-    max_total_envs: int = field(default=1024, metadata=doc("envs summed over all games"))
-    max_trainers: int = field(default=8, metadata=doc("trainer processes at once"))
-    max_gpu_temp_c: float = field(default=83.0, metadata=doc("GPU temperature limit, Celsius"))
-    max_host_ram_fraction: float = field(default=0.9, metadata=doc("host RAM share, 0..1"))
+    max_total_envs: int = field(default=1024, metadata=doc("envs summed over all games",
+                                                           lo=1, hi=256 * MAX_ENVS))  # fmt: skip
+    max_trainers: int = field(default=8, metadata=doc("trainer processes at once", lo=1, hi=256))
+    max_gpu_temp_c: float = field(default=83.0, metadata=doc("GPU temperature limit, Celsius",
+                                                             lo=30.0, hi=120.0))  # fmt: skip
+    max_host_ram_fraction: float = field(default=0.9, metadata=doc(
+        "host RAM share, 0..1", lo=0.0, lo_open=True, hi=1.0))  # fmt: skip
     action_interval_s: float = field(
         default=15.0,
-        metadata=doc("seconds between two pauses or resumes, so memory and heat can move first"),
+        metadata=doc("seconds between two pauses or resumes, so memory and heat can move first",
+                     lo=0.0, hi=3600.0),
     )
     resume_hold_s: float = field(
         default=30.0,
-        metadata=doc("seconds back under every limit (with margin) before a paused game resumes"),
+        metadata=doc("seconds back under every limit (with margin) before a paused game resumes",
+                     lo=0.0, hi=DAY_S),
     )
 
 
@@ -145,23 +237,35 @@ class AgentConfig:
 
     state_dir: str = field(
         default="~/.local/state/controlroom",
-        metadata=doc("socket, SQLite store, logs and runs live here"),
+        metadata=doc("socket, SQLite store, logs and runs live here", check=_not_empty),
     )
-    price_per_hour: float = field(default=2.0, metadata=doc("this host's $ per GPU-hour"))
-    heartbeat_s: float = field(default=10.0, metadata=doc("seconds between boot heartbeats"))
-    telemetry_s: float = field(default=2.0, metadata=doc("seconds between telemetry samples"))
-    stop_grace_s: float = field(default=30.0, metadata=doc("SIGTERM to SIGKILL grace"))
-    backoff_initial_s: float = field(default=1.0, metadata=doc("first restart delay"))
-    backoff_max_s: float = field(default=60.0, metadata=doc("longest restart delay"))
+    price_per_hour: float = field(default=2.0, metadata=doc("this host's $ per GPU-hour",
+                                                            lo=0.0, hi=MAX_PRICE))  # fmt: skip
+    heartbeat_s: float = field(default=10.0, metadata=doc("seconds between boot heartbeats",
+                                                          lo=0.1, hi=3600.0))  # fmt: skip
+    telemetry_s: float = field(default=2.0, metadata=doc("seconds between telemetry samples",
+                                                         lo=0.1, hi=3600.0))  # fmt: skip
+    stop_grace_s: float = field(default=30.0, metadata=doc("SIGTERM to SIGKILL grace",
+                                                           lo=0.1, hi=3600.0))  # fmt: skip
+    backoff_initial_s: float = field(default=1.0, metadata=doc("first restart delay",
+                                                               lo=0.1, hi=DAY_S))  # fmt: skip
+    backoff_max_s: float = field(default=60.0, metadata=doc(
+        "longest restart delay (>= backoff_initial_s)", lo=0.1, hi=DAY_S))  # fmt: skip
     stable_reset_s: float = field(
-        default=300.0, metadata=doc("running this long resets the restart backoff")
+        default=300.0, metadata=doc("running this long resets the restart backoff",
+                                    lo=1.0, hi=WEEK_S),
     )
-    crash_loop_count: int = field(default=5, metadata=doc("crashes that make a crash loop"))
-    crash_loop_window_s: float = field(default=600.0, metadata=doc("...within this window"))
-    hang_timeout_s: float = field(default=120.0, metadata=doc("silent metrics = hung trainer"))
-    snapshot_retention: int = field(default=3, metadata=doc("migration snapshots kept per game"))
+    crash_loop_count: int = field(default=5, metadata=doc("crashes that make a crash loop",
+                                                          lo=1, hi=1000))  # fmt: skip
+    crash_loop_window_s: float = field(default=600.0, metadata=doc("...within this window",
+                                                                   lo=1.0, hi=WEEK_S))  # fmt: skip
+    hang_timeout_s: float = field(default=120.0, metadata=doc("silent metrics = hung trainer",
+                                                              lo=1.0, hi=WEEK_S))  # fmt: skip
+    snapshot_retention: int = field(default=3, metadata=doc(
+        "migration snapshots kept per game", lo=1, hi=1000))  # fmt: skip
     max_events: int = field(
-        default=50_000, metadata=doc("newest events kept in the event log (older ones pruned)")
+        default=50_000, metadata=doc("newest events kept in the event log (older ones pruned)",
+                                     lo=100, hi=10_000_000),
     )
 
 
@@ -169,16 +273,21 @@ class AgentConfig:
 class HostConfig:
     """A GPU host reached over SSH."""
 
-    ssh_alias: str = field(default="", metadata=doc("Host alias in ~/.ssh/config"))
+    ssh_alias: str = field(default="", metadata=doc(
+        "Host alias in ~/.ssh/config; unset = the table's name", check=alias_problem))  # fmt: skip
     state_dir: str = field(
-        default="~/.local/state/controlroom", metadata=doc("the agent's state dir there")
+        default="~/.local/state/controlroom", metadata=doc("the agent's state dir there",
+                                                           check=_not_empty),
     )
-    price_per_gpu_hour: float = field(default=2.0, metadata=doc("what the host costs, $/hour"))
-    python: str = field(default="python3", metadata=doc("python used to install the agent"))
+    price_per_gpu_hour: float = field(default=2.0, metadata=doc(
+        "what the host costs, $/hour", lo=0.0, hi=MAX_PRICE))  # fmt: skip
+    python: str = field(default="python3", metadata=doc("python used to install the agent",
+                                                        check=_not_empty))  # fmt: skip
     controlroom: str = field(
         default="~/.local/share/controlroom/venv/bin/controlroom",
         metadata=doc("the controlroom command on that host (installed by --install); its "
-                     "venv is two folders up (.../venv/bin/controlroom -> .../venv)"),
+                     "venv is two folders up (.../venv/bin/controlroom -> .../venv)",
+                     check=_not_empty),
     )
     pip_args: list[str] = field(
         default_factory=list,
@@ -226,6 +335,10 @@ def loads(text: str, source: str = "<string>") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: TOML syntax error: {exc}") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError(f"{source}: TOML value not readable: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: TOML nested too deeply") from None
     located = Located(source, text)
     cfg = build_section(Config, raw, (), located)
     cfg = dataclasses.replace(cfg, source=source)
@@ -236,9 +349,15 @@ def loads(text: str, source: str = "<string>") -> Config:
 def load(path: Path) -> Config:
     """Read and validate a config file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                          "TOML files are UTF-8") from None  # fmt: skip
     return loads(text, str(path))
 
 
@@ -248,11 +367,35 @@ def dump(cfg: Config) -> str:
 
 
 def save(cfg: Config, path: Path) -> None:
-    """Write a model atomically (temp file + rename) so a crash never leaves half a file."""
+    """Validate a model as a file would be (ConfigError, nothing written), then write it
+    atomically (temp file + rename) so a crash never leaves half a file: what the agent
+    writes back is always a file it can start from."""
+    try:
+        text = dump(cfg)
+    except (TypeError, ValueError) as exc:  # a value TOML cannot hold
+        raise ConfigError(f"{path}: cannot be written: {exc}") from None
+    loads(text, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dump(cfg), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def check_value(section: type[Any], name: str, value: Any) -> Any:
+    """One value for field `name` of a section (TrainerDefaults, GuardConfig, ...), checked
+    against the same type and bounds as config.toml: the value (an int for a float field
+    becomes a float), or ConfigError("name: is X; must be ...")."""
+    f, hint = field_hint(section, name)
+    return check_field(f, hint, value, (name,), Located("", ""))
+
+
+def shape_problem(envs: int, steps: int, mb: int) -> tuple[str, str] | None:
+    """(key, problem) when a minibatch does not divide the rollout, else None."""
+    batch = envs * steps
+    if batch % mb:
+        return ("minibatch_size",
+                f"is {mb}; must divide num_envs*num_steps = {envs}*{steps} = {batch}")
+    return None
 
 
 def find_config(explicit: str | None = None) -> Path | None:
@@ -289,7 +432,7 @@ def _explicit_path(explicit: str | None) -> Path | None:
 
 
 def _check_semantics(cfg: Config, at: Located) -> None:
-    """Cross-field rules that a type check alone cannot see."""
+    """Cross-field rules that a field's own type and bounds cannot see."""
     for name, game in cfg.games.items():
         _check_game_name(name, game, at)
     _check_settings(("trainer",), cfg.trainer.num_envs, cfg.trainer.num_steps,
@@ -304,10 +447,12 @@ def _check_semantics(cfg: Config, at: Located) -> None:
     _check_game_refs(("ramp", "games"), cfg.ramp.games, cfg, at)
     _check_settings(("ramp",), cfg.ramp.num_envs, cfg.ramp.num_steps,
                     cfg.ramp.minibatch_size, at)  # fmt: skip
-    _check_ranges(cfg, at)
+    _check_pairs(cfg, at)
     for name, host in cfg.hosts.items():
-        if not (host.ssh_alias or name).strip():
-            raise at.error(("hosts", name, "ssh_alias"), "must not be empty (a ~/.ssh/config Host)")
+        problem = alias_problem(host.ssh_alias or name)
+        if problem is not None:
+            raise at.error(("hosts", name, "ssh_alias"), f"{problem} (unset: the table's name)")
+    _check_keymap(cfg.keymap, at)
 
 
 def _check_game_name(name: str, game: GameConfig, at: Located) -> None:
@@ -316,8 +461,6 @@ def _check_game_name(name: str, game: GameConfig, at: Located) -> None:
             ("games", name),
             f"unknown game {name!r}{suggest(name)}; known: {', '.join(known_names()[:12])}, ...",
         )
-    if game.target_episodes < 1:
-        raise at.error(("games", name, "target_episodes"), "must be >= 1")
 
 
 def _check_game_refs(path: tuple[str, ...], games: list[str], cfg: Config, at: Located) -> None:
@@ -325,44 +468,38 @@ def _check_game_refs(path: tuple[str, ...], games: list[str], cfg: Config, at: L
         if g not in cfg.games:
             hint = suggest(g, list(cfg.games))
             raise at.error(path, f"names game {g!r} that [games] does not define{hint}")
+    twice = sorted({g for g in games if games.count(g) > 1})
+    if twice:
+        raise at.error(path, f"names {', '.join(twice)} more than once")
 
 
 def _check_settings(path: tuple[str, ...], envs: int, steps: int, mb: int, at: Located) -> None:
-    if envs < 1:
-        raise at.error((*path, "num_envs"), f"is {envs}; must be >= 1")
-    if steps < 1:
-        raise at.error((*path, "num_steps"), f"is {steps}; must be >= 1")
-    batch = envs * steps
-    if mb < 1 or mb > batch or batch % mb:
-        raise at.error(
-            (*path, "minibatch_size"),
-            f"is {mb}; must divide num_envs*num_steps = {envs}*{steps} = {batch}",
-        )
+    problem = shape_problem(envs, steps, mb)
+    if problem is not None:
+        raise at.error((*path, problem[0]), problem[1])
 
 
-def _check_ranges(cfg: Config, at: Located) -> None:
-    checks: list[tuple[tuple[str, ...], bool, str]] = [
-        (("trainer", "gpu_memory_fraction"), 0 <= cfg.trainer.gpu_memory_fraction <= 1, "0..1"),
-        (("trainer", "keep_checkpoints"), cfg.trainer.keep_checkpoints >= 1, ">= 1"),
-        (("trainer", "checkpoint_interval_s"), cfg.trainer.checkpoint_interval_s >= 1, ">= 1"),
-        (("guard", "max_gpu_memory_fraction"),
-         0 < cfg.guard.max_gpu_memory_fraction <= 1, "in (0, 1]"),
-        (("guard", "max_host_ram_fraction"), 0 < cfg.guard.max_host_ram_fraction <= 1, "(0, 1]"),
-        (("guard", "max_total_envs"), cfg.guard.max_total_envs >= 1, ">= 1"),
-        (("guard", "max_trainers"), cfg.guard.max_trainers >= 1, ">= 1"),
-        (("guard", "action_interval_s"), cfg.guard.action_interval_s >= 0, ">= 0"),
-        (("guard", "resume_hold_s"), cfg.guard.resume_hold_s >= 0, ">= 0"),
-        (("ramp", "stable_minutes"), cfg.ramp.stable_minutes > 0, "> 0"),
-        (("ramp", "start_games"), cfg.ramp.start_games >= 1, ">= 1"),
-        (("ramp", "max_games"), cfg.ramp.max_games >= cfg.ramp.start_games, ">= start_games"),
-        (("agent", "price_per_hour"), cfg.agent.price_per_hour >= 0, ">= 0"),
-        (("agent", "crash_loop_count"), cfg.agent.crash_loop_count >= 1, ">= 1"),
-        (("agent", "max_events"), cfg.agent.max_events >= 100, ">= 100"),
+def _check_pairs(cfg: Config, at: Located) -> None:
+    """A lower setting above its upper one (each is in range on its own)."""
+    pairs = [
+        (("ramp", "max_games"), cfg.ramp.start_games, cfg.ramp.max_games, "start_games"),
+        (("agent", "backoff_max_s"), cfg.agent.backoff_initial_s, cfg.agent.backoff_max_s,
+         "backoff_initial_s"),
     ]  # fmt: skip
-    checks += [
-        (("hosts", n, "price_per_gpu_hour"), h.price_per_gpu_hour >= 0, ">= 0")
-        for n, h in cfg.hosts.items()
-    ]
-    for path, ok, valid in checks:
-        if not ok:
-            raise at.error(path, f"must be {valid}")
+    for path, low, high, low_name in pairs:
+        if low > high:
+            raise at.error(path, f"is {high:g}; must be >= {low_name} ({low:g})")
+
+
+def _check_keymap(keymap: dict[str, str], at: Located) -> None:
+    for action, spec in keymap.items():
+        if action not in keys.BINDINGS:
+            hint = suggest(action, list(keys.BINDINGS))
+            raise at.error(("keymap", action),
+                           f"unknown action{hint}; actions: {', '.join(keys.BINDINGS)}")
+        problem = keys.key_problem(spec)
+        if problem is not None:
+            raise at.error(("keymap", action), problem)
+    for action, other, key in keys.conflicts(keymap):
+        raise at.error(("keymap", action), f"key {key!r} is also bound to {other}; "
+                       "one key runs one action")  # fmt: skip

@@ -6,10 +6,12 @@ Kept apart from the model so the model reads as documentation.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
-from dataclasses import MISSING, Field
+from collections.abc import Callable
+from dataclasses import MISSING, Field, dataclass
 from typing import Any, TypeVar
 
 from controlroom.games import suggest
@@ -21,9 +23,51 @@ class ConfigError(Exception):
     """A config problem, already phrased for the user as one line."""
 
 
-def doc(text: str) -> dict[str, str]:
-    """Field metadata carrying the field's one-line documentation."""
-    return {"doc": text}
+# A check of a value that type and range cannot express (a device name, a template):
+# the problem in words, or None when the value is fine.
+Check = Callable[[Any], "str | None"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a number may take: lo..hi, lo itself excluded when `lo_open`."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+
+    def problem(self, value: float) -> str | None:
+        """Why `value` is out of range, or None. NaN fails every comparison, so each
+        test is written as "inside" and negated."""
+        if not math.isfinite(value):
+            return f"must be a finite number, not {value}"
+        if not (self.lo < value if self.lo_open else self.lo <= value):
+            op = ">" if self.lo_open else ">="
+            return f"must be {op} {_show(self.lo)}, not {_show(value)}"
+        if not value <= self.hi:
+            return f"must be <= {_show(self.hi)}, not {_show(value)}"
+        return None
+
+    def text(self) -> str:
+        """The range in interval notation, for documentation."""
+        return f"{'(' if self.lo_open else '['}{_show(self.lo)}, {_show(self.hi)}]"
+
+
+def _show(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else _brief(x)
+
+
+def doc(text: str, *, lo: float | None = None, hi: float | None = None,
+        lo_open: bool = False, check: Check | None = None) -> dict[str, Any]:  # fmt: skip
+    """Field metadata: the field's one-line documentation and, declared once next to
+    it, what values it accepts (a number's range, or a `check` of the value). Config
+    validation, the agent's client overrides and set_guard all read them here."""
+    meta: dict[str, Any] = {"doc": text}
+    if lo is not None and hi is not None:
+        meta["bounds"] = Bounds(lo, hi, lo_open)
+    if check is not None:
+        meta["check"] = check
+    return meta
 
 
 class Located:
@@ -61,10 +105,11 @@ class Located:
         return None
 
     def error(self, path: tuple[str, ...], message: str) -> ConfigError:
-        """A ConfigError naming file, key and line."""
+        """A ConfigError naming file, key and line (a value not from a file: the key)."""
         line = self.line_of(path)
         where = f"{self.source}:{line}" if line else self.source
-        return ConfigError(f"{where}: {'.'.join(path) or '(top level)'}: {message}")
+        key = ".".join(path) or "(top level)"
+        return ConfigError(f"{where}: {key}: {message}" if where else f"{key}: {message}")
 
 
 def build_section(cls: type[T], raw: Any, path: tuple[str, ...], at: Located) -> T:
@@ -78,11 +123,32 @@ def build_section(cls: type[T], raw: Any, path: tuple[str, ...], at: Located) ->
             hint = suggest(key, list(fields))
             raise at.error((*path, key), f"unknown key{hint}; valid keys: {', '.join(fields)}")
     values = {
-        name: _convert(hints[name], raw[name], (*path, name), at)
+        name: check_field(fields[name], hints[name], raw[name], (*path, name), at)
         for name in fields
         if name in raw
     }
     return cls(**values)
+
+
+def check_field(f: Field[Any], hint: Any, value: Any, path: tuple[str, ...],
+                at: Located) -> Any:  # fmt: skip
+    """One field's value: type-checked, converted (an int for a float), and held to the
+    range or check its metadata declares; ConfigError otherwise."""
+    value = _convert(hint, value, path, at)
+    bounds: Bounds | None = f.metadata.get("bounds")
+    problem = bounds.problem(value) if bounds is not None else None
+    check: Check | None = f.metadata.get("check")
+    if problem is None and check is not None:
+        problem = check(value)
+    if problem is not None:
+        raise at.error(path, problem)
+    return value
+
+
+def field_hint(cls: type[Any], name: str) -> tuple[Field[Any], Any]:
+    """A dataclass field and its resolved type hint."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return fields[name], typing.get_type_hints(cls)[name]
 
 
 def _convert(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
@@ -106,12 +172,32 @@ def _convert(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
 
 def _scalar(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise at.error(path, f"must be a finite number, not {_brief(value)}") from None
     if hint is int and isinstance(value, bool):
         raise at.error(path, "must be an integer, not a boolean")
     if not isinstance(value, hint):
-        raise at.error(path, f"must be {_kind_name(hint)}, not {_kind(value)} ({value!r})")
+        raise at.error(path, f"must be {_kind_name(hint)}, not {_kind(value)}{_shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise at.error(path, f"must be a finite number, not {value}")
+    if isinstance(value, str) and "\x00" in value:
+        raise at.error(path, "must not contain a NUL character")
     return value
+
+
+def _shown(value: Any) -> str:
+    """ ' (value)' for a scalar; nothing for a container, whose repr may be huge or
+    nested past the recursion limit."""
+    if isinstance(value, (list, dict)):
+        return ""
+    return f" ({_brief(value)})"
+
+
+def _brief(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _kind_name(hint: Any) -> str:

@@ -7,25 +7,37 @@ each argument formatted on its own (no shell ever sees it).
 
 from __future__ import annotations
 
-import string
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 from controlroom.agent.errors import OpError
-from controlroom.config import Config
+from controlroom.config import (
+    PLACEHOLDERS,
+    Config,
+    ConfigError,
+    GameConfig,
+    TrainerDefaults,
+    check_value,
+    command_problem,
+    shape_problem,
+)
 from controlroom.games import env_id_for, known_names, suggest
 
-# Overrides a client may send, with their types. `command` is deliberately absent: what
-# runs on the host is chosen in the host's config file, not over the socket.
-OVERRIDES: dict[str, tuple[type, ...]] = {
-    "num_envs": (int,), "num_steps": (int,), "minibatch_size": (int,),
-    "target_episodes": (int,), "seed": (int,), "device": (str,), "torch_threads": (int,),
-    "gpu_memory_fraction": (int, float), "checkpoint_interval_s": (int, float),
-    "keep_checkpoints": (int,),
-}  # fmt: skip
-PLACEHOLDERS = ("game", "env_id", "num_envs", "num_steps", "minibatch_size", "run_dir",
-                "seed", "target_episodes", "device")  # fmt: skip
+# A game's settings, each with the config section that declares its type and bounds:
+# what a client sends, what the store holds and what config.toml says all pass the
+# same check (config.check_value).
+SETTINGS: dict[str, type[Any]] = {
+    **{f.name: TrainerDefaults for f in dataclasses.fields(TrainerDefaults)},
+    "target_episodes": GameConfig,
+}
+# Overrides a client may send. `command` is deliberately absent: what runs on the host
+# is chosen in the host's config file, not over the socket.
+OVERRIDES: dict[str, type[Any]] = {k: v for k, v in SETTINGS.items() if k != "command"}
+__all__ = ["OVERRIDES", "PLACEHOLDERS", "SETTINGS", "check_game", "check_overrides",
+           "check_template", "effective_settings", "format_command", "trainer_argv",
+           "validate"]  # fmt: skip
 TOTAL_STEPS = 10**12  # the episode target ends a run, not a step budget
 
 
@@ -49,31 +61,37 @@ def effective_settings(cfg: Config, game: str, overrides: dict[str, Any]) -> dic
 
 
 def check_overrides(overrides: dict[str, Any]) -> None:
-    """Refuse a setting a client may not set, or one of the wrong type (OpError)."""
+    """Refuse a setting a client may not set, or a value config.toml would refuse
+    (wrong type, out of range, NaN): OpError("invalid") naming the key."""
     for key, value in overrides.items():
-        types_ = OVERRIDES.get(key)
-        if types_ is None:
+        if key not in OVERRIDES:
             raise OpError("invalid", f"unknown setting {key!r}; known: {', '.join(OVERRIDES)}")
-        if isinstance(value, bool) or not isinstance(value, types_):
-            raise OpError("invalid", f"{key} must be {' or '.join(t.__name__ for t in types_)}")
+        _check(key, value)
+
+
+def _check(key: str, value: Any) -> None:
+    try:
+        check_value(SETTINGS[key], key, value)
+    except ConfigError as exc:
+        raise OpError("invalid", str(exc)) from None
 
 
 def validate(s: dict[str, Any]) -> None:
-    """Raise OpError("invalid") for numbers a trainer would refuse."""
-    for key in ("num_envs", "num_steps", "minibatch_size", "target_episodes", "keep_checkpoints"):
-        if s[key] < 1:
-            raise OpError("invalid", f"{key} is {s[key]}; must be >= 1")
-    batch = s["num_envs"] * s["num_steps"]
-    if s["minibatch_size"] > batch or batch % s["minibatch_size"]:
-        raise OpError("invalid", f"minibatch_size {s['minibatch_size']} must divide "
-                      f"num_envs*num_steps = {s['num_envs']}*{s['num_steps']} = {batch}")
-    if not 0 <= s["gpu_memory_fraction"] <= 1:
-        raise OpError("invalid", "gpu_memory_fraction must be in 0..1")
-    if s["checkpoint_interval_s"] <= 0 or s["torch_threads"] < 0:
-        raise OpError("invalid", "checkpoint_interval_s must be > 0 and torch_threads >= 0")
-    device, _, index = str(s["device"]).partition(":")
-    if device not in ("auto", "cpu", "cuda") or (index and not index.isdigit()):
-        raise OpError("invalid", f"device must be auto, cpu, cuda or cuda:N, not {s['device']!r}")
+    """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
+    every key present (`command` optional), each within config.toml's bounds, the minibatch dividing the
+    rollout and the env id known."""
+    # `command` may be absent: GameStates leave it out, and empty means built-in.
+    missing = [k for k in (*OVERRIDES, "env_id") if k not in s]
+    if missing:
+        raise OpError("invalid", f"settings lack {', '.join(missing)}")
+    for key in SETTINGS:
+        if key in s:
+            _check(key, s[key])
+    problem = shape_problem(s["num_envs"], s["num_steps"], s["minibatch_size"])
+    if problem is not None:
+        raise OpError("invalid", f"{problem[0]} {problem[1]}")
+    if not isinstance(s["env_id"], str) or env_id_for(s["env_id"]) is None:
+        raise OpError("invalid", f"env_id {s['env_id']!r} is not a known game")
 
 
 def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
@@ -101,16 +119,12 @@ def placeholders(game: str, s: dict[str, Any], run_dir: Path) -> dict[str, str]:
 
 def format_command(template: list[str], values: dict[str, str]) -> list[str]:
     """Fill each argument's {placeholders}; an unknown one is an `invalid` OpError."""
-    out = []
-    for arg in template:
-        for _, name, spec, conv in string.Formatter().parse(arg):
-            if name is not None and (name not in values or spec or conv):
-                raise OpError("invalid", f"command template {arg!r}: unknown placeholder "
-                              f"{{{name}}}; known: {', '.join(PLACEHOLDERS)}")
-        out.append(arg.format_map(values))
-    return out
+    check_template(template)
+    return [arg.format_map(values) for arg in template]
 
 
 def check_template(template: list[str]) -> None:
     """Refuse a template with unknown placeholders before anything starts."""
-    format_command(template, dict.fromkeys(PLACEHOLDERS, "x"))
+    problem = command_problem(template)
+    if problem is not None:
+        raise OpError("invalid", f"command template: {problem}")

@@ -11,13 +11,11 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-import tomli_w
-
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import OVERRIDES, check_overrides
+from controlroom.agent.launch import OVERRIDES, check_overrides, validate
 from controlroom.agent.policy import guard, migration, profiles
 from controlroom.agent.policy.queue import default_order
-from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
+from controlroom.agent.policy.speeds import SHAPE_KEYS
 
 if TYPE_CHECKING:
     from controlroom.agent.policy.engine import PolicyEngine
@@ -35,13 +33,12 @@ def game_state(engine: PolicyEngine, game: str) -> dict[str, Any]:
 
 
 def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The current settings with `changes` on top, type- and shape-checked."""
+    """The current settings with `changes` on top, checked whole (each value's type and
+    bounds, the shape, the env id) exactly as want_game will check them: an op that
+    stops a trainer or takes a snapshot validates first, so a refusal changes nothing."""
     check_overrides(changes)
     merged = {**current, **changes}
-    envs, steps, mb = shape(merged)
-    if min(envs, steps, mb) < 1 or (envs * steps) % mb:
-        raise OpError("invalid", f"minibatch_size {mb} must divide num_envs*num_steps = "
-                      f"{envs}*{steps} = {envs * steps}")  # fmt: skip
+    validate(merged)
     return merged
 
 
@@ -101,6 +98,7 @@ async def rollback(engine: PolicyEngine, game: str) -> dict[str, Any]:
     if not snaps:
         raise OpError("not_found", f"{game} has no snapshot to roll back to")
     meta = migration.meta(snaps[0])
+    validate(dict(meta.get("settings") or {}))  # a bad snapshot is refused before a stop
     await stop_for_snapshot(engine, game)
     migration.restore(snaps[0], engine.agent.run_dir(game))
     engine.trials.pop(game, None)
@@ -202,10 +200,11 @@ def set_queue(engine: PolicyEngine, games: list[Any]) -> dict[str, Any]:
 
 
 def set_guard(engine: PolicyEngine, budgets: dict[str, Any]) -> dict[str, Any]:
-    """New [guard] budgets, checked as config.toml is (types and ranges), then written
-    to the agent's config file; the running check uses them from its next tick."""
-    from controlroom.config import ConfigError, GuardConfig, loads
-    from controlroom.config_schema import to_plain
+    """New [guard] budgets, each checked against its type and bounds in config.py (the
+    same as config.toml's), the whole config checked again as it is written to the
+    agent's config file; the running check uses them from its next tick. A refusal
+    names the key and changes nothing."""
+    from controlroom.config import ConfigError, GuardConfig, check_value
 
     known = [f.name for f in dataclasses.fields(GuardConfig)]
     unknown = sorted(set(budgets) - set(known))
@@ -213,13 +212,15 @@ def set_guard(engine: PolicyEngine, budgets: dict[str, Any]) -> dict[str, Any]:
         raise OpError("invalid", f"unknown guard budget {', '.join(unknown)}; known: "
                       f"{', '.join(known)}")  # fmt: skip
     cfg = engine.agent.config
-    plain = to_plain(cfg)
-    plain["guard"] = {**plain.get("guard", {}), **budgets}
     try:
-        new = loads(tomli_w.dumps(plain), "set_guard")
-    except (ConfigError, TypeError, ValueError) as exc:
+        checked = {k: check_value(GuardConfig, k, v) for k, v in budgets.items()}
+    except ConfigError as exc:
+        raise OpError("invalid", f"guard.{exc}") from None
+    new = dataclasses.replace(cfg, guard=dataclasses.replace(cfg.guard, **checked))
+    try:
+        engine.agent.save_config(new)
+    except ConfigError as exc:
         raise OpError("invalid", str(exc)) from None
-    engine.agent.save_config(dataclasses.replace(new, source=cfg.source))
     before, after = asdict_guard(cfg), asdict_guard(new)
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changed:
