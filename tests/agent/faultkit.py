@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from tests.agent.harness import AgentHarness
+from tests.agent.harness import AgentHarness, wait_for
 
 # A command template: no braces (they would be placeholders).
 STEPPER = """
@@ -111,3 +114,64 @@ def group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, psutil.Error):
             continue
     return out
+
+
+@dataclass
+class Kill:
+    """One SIGKILL of a soak and what followed it."""
+
+    pid: int
+    killed_at: float
+    step_at_kill: int  # the last global_step the killed trainer wrote
+    checkpoint_at_kill: int
+    new_pid: int = 0
+    running_at: float = 0.0  # when the agent showed the new trainer running
+    first_line_at: float = 0.0  # the new trainer's start line (its own clock)
+    resumed_step: int | None = None  # global_step of the new trainer's start line
+    resumed: bool = False  # its start line names a checkpoint it resumed from
+    most_trainers: int = 0  # the most trainer processes seen at once meanwhile
+    states: set[str] = field(default_factory=set)  # game states seen meanwhile
+
+    @property
+    def lost_steps(self) -> int:
+        """Steps trained but not checkpointed: trained again after the restart."""
+        return self.step_at_kill - (self.resumed_step or 0)
+
+
+def kill_once(agent: FaultHarness, game: str, after_checkpoint: int, extra_s: float,
+              timeout: float = 60.0) -> Kill:
+    """Wait for the game to run and checkpoint beyond `after_checkpoint`, wait `extra_s`,
+    SIGKILL its trainer, and watch until the new one has written its start line."""
+    run_dir = agent.state_dir / "runs" / game
+    g = wait_for(lambda: (x := agent.game(game)).get("state") == "running" and x, timeout,
+                 f"{game} running")  # fmt: skip
+    wait_for(lambda: (checkpoint_step(run_dir) or 0) > after_checkpoint, timeout, "a checkpoint")
+    time.sleep(extra_s)
+    seen_starts = len(starts(run_dir))
+    os.kill(g["pid"], signal.SIGKILL)
+    kill = Kill(g["pid"], time.time(), _last_step(run_dir), checkpoint_step(run_dir) or 0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (kill.running_at and kill.first_line_at):
+        _observe(agent, game, run_dir, kill, seen_starts)
+        time.sleep(0.02)
+    if not kill.running_at or not kill.first_line_at:
+        raise AssertionError(f"{game} did not come back within {timeout}s: {kill}")
+    return kill
+
+
+def _observe(agent: FaultHarness, game: str, run_dir: Path, kill: Kill, seen_starts: int) -> None:
+    kill.most_trainers = max(kill.most_trainers, len(agent.trainers()))
+    g = agent.game(game)
+    kill.states.add(str(g.get("state")))
+    if not kill.running_at and g.get("state") == "running" and g.get("pid") != kill.pid:
+        kill.new_pid, kill.running_at = int(g["pid"]), time.time()
+    found = starts(run_dir)
+    if not kill.first_line_at and len(found) > seen_starts:
+        line = found[-1]
+        kill.first_line_at, kill.resumed_step = float(line["time"]), line.get("global_step")
+        kill.resumed = bool(line.get("resumed_from"))
+
+
+def _last_step(run_dir: Path) -> int:
+    steps = [int(x["global_step"]) for x in metric_lines(run_dir) if "global_step" in x]
+    return steps[-1] if steps else 0
