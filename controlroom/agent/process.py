@@ -128,6 +128,22 @@ def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
     return TrainerProc(pid, create_time, list(cmdline), group=_leads_group(pid))
 
 
+def adopt_group(pid: int | None, create_time: float | None, cmdline: list[str] | None,
+                run_dir: Path) -> TrainerProc | None:
+    """A recorded trainer whose leader is gone but whose group still runs in its run dir
+    (a shell wrapper's child): adopted as the group, so no second writer starts beside
+    it. The cwd check guards against a group id reused by someone else."""
+    if not pid or create_time is None or not cmdline:
+        return None
+    run_dir = run_dir.resolve()
+    for member in group_members(pid):
+        with contextlib.suppress(psutil.Error, OSError):
+            cwd = Path(psutil.Process(member).cwd()).resolve()
+            if cwd == run_dir or run_dir in cwd.parents:
+                return TrainerProc(pid, create_time, list(cmdline), group=True)
+    return None
+
+
 def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
     """A live process running exactly this command line in this run dir (never start a
     twin). The cwd check matters: a template without {run_dir} reads the same for every

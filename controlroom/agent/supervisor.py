@@ -70,7 +70,8 @@ class Supervisor:
         return fresh
 
     def _adopt(self, g: GameRun, row: dict[str, Any]) -> None:
-        proc = process.adopt(row["pid"], row["pid_create_time"], row["cmdline"])
+        recorded = (row["pid"], row["pid_create_time"], row["cmdline"])
+        proc = process.adopt(*recorded) or process.adopt_group(*recorded, g.run_dir)
         if proc is None and g.wanted:
             argv = trainer_argv(g.name, g.settings, g.run_dir)
             proc = process.find_running(argv, g.run_dir)

@@ -250,3 +250,27 @@ def test_agent_run_on_home_exits_with_a_message(tmp_path: Path) -> None:
     assert "home" in done.stderr and "Traceback" not in done.stderr
     assert stat.S_IMODE(home.stat().st_mode) == 0o755
     assert sorted(os.listdir(home)) == [".bashrc"]
+
+
+def test_adopted_shell_trainer_is_stopped_with_its_child(
+    fagent: FaultHarness, tmp_path: Path,
+) -> None:
+    child = tmp_path / "child.py"
+    child.write_text(CHILD)
+    shell = ["sh", "-c", f"{sys.executable} {child} & wait"]
+    fagent.write_config(agent={"stop_grace_s": 1.0}, games={"Pong": {"command": shell}})
+    fagent.start()
+    fagent.call("add_game", game="Pong")
+    out = fagent.state_dir / "runs" / "Pong" / "child.out"
+    wait_for(lambda: out.exists() and out.stat().st_size > 0, 30, "the child writing")
+    pid = fagent.game("Pong")["pid"]
+    fagent.kill()
+    os.kill(pid, signal.SIGKILL)  # and the shell dies while no agent watches
+    fagent.start()
+    time.sleep(1.5)
+    g = fagent.game("Pong")
+    assert g["pid"] == pid and g["restarts"] == 0  # the orphaned child's group, adopted
+    assert len(group_members(pid)) == 1
+    fagent.call("stop_game", game="Pong")
+    wait_for(lambda: not group_members(pid), 10, "the adopted group gone")
+    assert fagent.game("Pong")["state"] == "stopped"
