@@ -20,6 +20,7 @@ from controlroom.agent.gamerun import GameRun
 from controlroom.agent.launch import check_game, check_template, validate
 from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.ops import CORE_OPS, MUTATING
+from controlroom.agent.quarantine import quarantine
 from controlroom.agent.server import Server
 from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
@@ -134,7 +135,8 @@ class Agent:
         self.server.broadcast({"type": "update", "state": partial_state})
 
     def save_config(self, cfg: Config) -> None:
-        """Write the agent's config file (atomically) and use it from now on."""
+        """Write the agent's config file (atomically) and use it from now on; a config
+        that would not load is refused (ConfigError) and nothing changes."""
         save(cfg, self.config_path)
         self.config = cfg
         self.store.max_events = cfg.agent.max_events
@@ -229,6 +231,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
+        self._quarantine()
         fresh = self.supervisor.load(self.rebooted_this_start)
         self.policy = _make_policy(self)
         held = self._hold_back()
@@ -243,6 +246,14 @@ class Agent:
             await self.policy.on_start()
         await loops.run_until_stopped(self)
         await self.shutdown()
+
+    def _quarantine(self) -> None:
+        """Set aside stored games whose settings fail validation (each with an `error`
+        event), so that one bad row neither crash-loops a trainer nor makes the state
+        unsendable to every client."""
+        for q in quarantine(self.store, self.config):
+            log.error("%s", q.message())
+            self.event("error", q.game, q.message(), {"problems": q.problems})
 
     def _hold_back(self) -> list[str]:
         """Ask the policy engine which games must not resume (the ramp, after a reboot,
