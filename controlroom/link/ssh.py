@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncssh
 
+from controlroom.link import hostkeys
 from controlroom.link.errors import AUTH, HOST_KEY, REFUSED, TIMEOUT, UNKNOWN_HOST, LinkError
 
 KEEPALIVE_INTERVAL_S = 5.0
@@ -39,28 +41,39 @@ def config_paths(target: SshTarget) -> list[str]:
 
 async def connect(target: SshTarget) -> asyncssh.SSHClientConnection:
     """An SSH connection to `target.alias`, or LinkError with a one-line reason."""
+    paths = config_paths(target)
+    keys = hostkeys.read_config(target.alias, paths)
     options: dict[str, Any] = {
-        "config": config_paths(target),
+        "config": paths,
         "keepalive_interval": target.keepalive_interval,
         "keepalive_count_max": target.keepalive_count_max,
         "connect_timeout": CONNECT_TIMEOUT_S,
     }
     if target.insecure_accept_host_key:
         options["known_hosts"] = None
+    elif refusal := hostkeys.refuse_unchecked(target.alias, ssh_command(target), keys):
+        raise refusal
+    client = hostkeys.StrictClient()
     try:
-        return await asyncssh.connect(target.alias, **options)
+        return await asyncssh.connect(target.alias, client_factory=lambda: client, **options)
+    except asyncssh.HostKeyNotVerifiable:
+        raise hostkeys.explain_rejected(target.alias, ssh_command(target), keys,
+                                        client.offered) from None  # fmt: skip
     except (OSError, asyncssh.Error) as exc:
         raise explain(target.alias, exc) from None
 
 
+def ssh_command(target: SshTarget) -> str:
+    """The OpenSSH command that reaches the same host with the same config."""
+    if target.ssh_config is None:
+        return f"ssh {target.alias}"
+    return f"ssh -F {shlex.quote(str(target.ssh_config))} {target.alias}"
+
+
 def explain(alias: str, exc: BaseException) -> LinkError:
     """Map an SSH or socket failure to one line that says what to do."""
-    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return LinkError(
-            HOST_KEY,
-            f"host key for {alias} is not in known_hosts or changed: check it, then "
-            f"`ssh {alias}` once to accept it, or pass --insecure-accept-host-key",
-        )
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):  # connect() says which, with the key
+        return LinkError(HOST_KEY, f"host key for {alias} could not be verified: {exc.reason}")
     if isinstance(exc, asyncssh.PermissionDenied):
         return LinkError(
             AUTH,

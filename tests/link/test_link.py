@@ -86,7 +86,7 @@ async def test_auth_failure(sshd: SshServer, agent: RealAgent, tmp_path: Path) -
     assert err.kind == errors.AUTH
 
 
-async def test_host_key_mismatch_says_how_to_accept(
+async def test_host_key_mismatch_warns_and_the_opt_out_still_connects(
     sshd: SshServer, agent: RealAgent, tmp_path: Path
 ) -> None:
     other = tmp_path / "other_host"
@@ -96,7 +96,8 @@ async def test_host_key_mismatch_says_how_to_accept(
     target = _with_config(sshd, tmp_path, **{str(sshd.known_hosts): str(known)})
     err = await _error_of(target, agent)
     assert err.kind == errors.HOST_KEY
-    assert "--insecure-accept-host-key" in err.message
+    assert "CHANGED" in err.message  # a changed key never advertises the opt-out
+    assert "--insecure-accept-host-key" not in err.message
     insecure = dataclasses.replace(target, insecure_accept_host_key=True)
     session = await open_session(insecure, agent.host_config())
     await session.close()
