@@ -2,7 +2,7 @@
 
 A state transition happens in memory first and is then persisted. When SQLite fails (a
 lock held past the busy timeout, a full disk), the columns and events wait here and
-the next tick writes them, newest values winning; the supervisor carries on from
+a later tick (every RETRY_S) writes them, newest values winning; the supervisor carries on from
 memory meanwhile, so a trainer that died is still restarted. The failure is logged when
 it starts, pushed live to clients, and recorded as an `error` event once writes work
 again, so nobody has to guess why the history has a gap.
@@ -19,6 +19,8 @@ from controlroom.agent.store import Store
 
 log = logging.getLogger(__name__)
 
+RETRY_S = 2.0  # while failing: each try may block for SQLite's busy timeout
+
 Event = tuple[float, str, str | None, str, dict[str, Any] | None]
 
 
@@ -32,6 +34,7 @@ class PendingWrites:
         self.failing_since: float | None = None
         self.failures = 0
         self.error = ""
+        self.next_try = 0.0
 
     def update_game(self, name: str, **columns: Any) -> None:
         """Set a game's columns now, or as soon as the store takes writes again."""
@@ -45,9 +48,12 @@ class PendingWrites:
         self._write_unless_failing()
 
     def flush(self) -> bool:
-        """Try to write everything owed (once per tick); whether nothing is owed now."""
+        """Try to write everything owed (each tick, every RETRY_S while failing);
+        whether nothing is owed now."""
         if not self.games and not self.events and self.failing_since is None:
             return True
+        if self.failing_since is not None and time.monotonic() < self.next_try:
+            return False
         return self._write()
 
     def _write_unless_failing(self) -> None:
@@ -87,12 +93,13 @@ class PendingWrites:
 
     def _failed(self, exc: sqlite3.Error) -> None:
         self.failures += 1
+        self.next_try = time.monotonic() + RETRY_S
         if self.failing_since is not None:
             return
         self.failing_since, self.error = time.time(), str(exc) or type(exc).__name__
         names = ", ".join(sorted(self.games)) or "events"
         message = (f"could not save {names} to the store ({self.error}); carrying on from "
-                   "memory and retrying every tick")
+                   f"memory and retrying every {RETRY_S:.0f}s")
         log.error("%s", message)
         self._push_live("error", None, message, {"error": self.error})
 

@@ -5,6 +5,7 @@ arguments, and a state dir that is not ours."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -63,13 +64,16 @@ def test_trainer_dying_while_the_store_is_locked_is_restarted_and_said(
     second = wait_for(lambda: (g := running(fagent, "Pong")) and g["pid"] != first["pid"] and g,
                       40, "a new trainer after the store came back")  # fmt: skip
     assert second["restarts"] == 1
-    said = [e for e in events(fagent, "error") if "store" in e["message"]]
-    assert said and said[-1]["data"]["failed_writes"] >= 1, events(fagent)
+    said = wait_for(lambda: [e for e in events(fagent, "error") if "store" in e["message"]],
+                    10, "the outage recorded once the store works")  # fmt: skip
+    assert said[-1]["data"]["failed_writes"] >= 1
     assert any(e["kind"] == "crash" for e in events(fagent))  # kept in memory, written late
-    # the row on disk agrees with memory
-    row = sqlite3.connect(fagent.state_dir / "agent.db").execute(
-        "SELECT pid, state FROM games WHERE name='Pong'").fetchone()
-    assert row == (second["pid"], "running")
+    wait_for(lambda: _row(fagent) == (second["pid"], "running"), 10, "the row to agree")
+
+
+def _row(agent: FaultHarness) -> tuple[Any, ...]:
+    with contextlib.closing(sqlite3.connect(agent.state_dir / "agent.db")) as db:
+        return tuple(db.execute("SELECT pid, state FROM games WHERE name='Pong'").fetchone())
 
 
 # ---- item 5: stop signals the whole process group ----------------------------------------
@@ -134,8 +138,9 @@ def test_agent_on_a_symlinked_state_dir_adopts_its_trainer(fagent: FaultHarness)
     fagent.kill()
     # As if the agent died between spawning and recording the pid: only the search for
     # a running trainer (command line and cwd) can find it now.
-    with sqlite3.connect(real / "agent.db") as db:
+    with contextlib.closing(sqlite3.connect(real / "agent.db")) as db:
         db.execute("UPDATE games SET pid=NULL, pid_create_time=NULL")
+        db.commit()
     fagent.start()
     after = wait_for(lambda: running(fagent, "Pong"), 30, "Pong adopted")
     assert after["pid"] == before["pid"]
