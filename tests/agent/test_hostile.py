@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from controlroom import protocol
+from controlroom.agent.server import wire_bytes
+from controlroom.agent.store import Store
 from tests.agent.harness import AgentHarness
 from tests.agent.test_socket import next_reply, raw
 
@@ -222,6 +224,40 @@ def test_cli_protocol_errors_are_one_line_not_a_traceback(agent: AgentHarness,
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stderr.startswith("controlroom agent: ")
+
+
+def test_wire_bytes_always_yields_one_sendable_line() -> None:
+    nan = float("nan")
+    snapshot = {"type": "snapshot", "state": {"policy": {"guard": {"max_gpu_temp_c": nan}},
+                                              "events": [{"message": "m" * 600_000}] * 4}}
+    line = wire_bytes(snapshot)
+    assert line is not None and len(line) <= protocol.MAX_LINE_BYTES
+    state = protocol.decode(line)["state"]
+    assert state["policy"]["guard"]["max_gpu_temp_c"] is None
+    assert len(state["events"]) == 1  # the newest events that fit; the rest dropped
+    reply = protocol.reply_ok(7, {"lines": ["x" * 1000] * 2000})
+    refused = protocol.decode(wire_bytes(reply) or b"")
+    assert refused["id"] == 7 and refused["error"]["code"] == "too_long"
+    assert wire_bytes({"type": "update", "state": {"x": "y" * 2**21}}) is None
+    assert wire_bytes(protocol.reply_ok(1, {"t": float("inf")})) == \
+        protocol.encode(protocol.reply_ok(1, {"t": None}))
+
+
+def test_store_pages_events_newest_first_and_bounds_each(tmp_path: Path) -> None:
+    store = Store(tmp_path / "agent.db")
+    try:
+        for i in range(5):
+            store.add_event("error", None, f"e{i}", {"i": i})
+        store.add_event("error", None, "big " + "b" * 10_000, {"pad": "p" * 10_000})
+        page = list(store.events_newest(3))
+        assert page[0][1]["message"].endswith("chars cut)") and len(page[0][1]["message"]) < 5000
+        assert page[0][1]["data"] == {"truncated": True, "bytes": len(json.dumps({"pad": "p" * 10_000}))}
+        older = [e["message"] for _, e in store.events_newest(10, before=page[-1][0])]
+        assert older == ["e2", "e1", "e0"]
+        assert list(store.events_newest(10, since=2**70, before=2**80)) == []
+        assert len(list(store.events_newest(10, since=-(10**400)))) == 6
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
