@@ -279,3 +279,33 @@ def test_adopted_shell_trainer_is_stopped_with_its_child(
     fagent.call("stop_game", game="Pong")
     wait_for(lambda: not group_members(pid), 10, "the adopted group gone")
     assert fagent.game("Pong")["state"] == "stopped"
+
+
+def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Path) -> None:
+    from controlroom.agent import pending
+    from controlroom.agent.store import Store
+
+    store = Store(tmp_path / "agent.db")
+    store.db.execute("PRAGMA busy_timeout=50")  # fail fast instead of after 5 s
+    store.put_game("Pong", True, {"num_envs": 2})
+    pushed: list[dict[str, Any]] = []
+    store.on_event = pushed.append
+    owed = pending.PendingWrites(store)
+    locker = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    owed.update_game("Pong", state="crashed", pid=None)
+    owed.add_event("crash", "Pong", "Pong trainer crashed")
+    owed.update_game("Pong", state="backoff")
+    assert owed.failing_since is not None and owed.games == {"Pong": {"state": "backoff",
+                                                                      "pid": None}}
+    assert [e["kind"] for e in pushed] == ["error"]  # told live, not stored
+    assert not owed.flush()  # within RETRY_S: not even tried
+    locker.execute("ROLLBACK")
+    owed.next_try = 0.0
+    assert owed.flush()
+    assert store.games()[0]["state"] == "backoff"
+    kinds = [(e["kind"], e["game"]) for e in store.events()]
+    assert kinds == [("crash", "Pong"), ("error", None)]
+    assert store.events()[-1]["data"]["failed_writes"] >= 1
+    locker.close()
+    store.close()
