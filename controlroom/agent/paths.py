@@ -39,9 +39,13 @@ def ensure_state_dir(state_dir: Path) -> Path:
     state_dir = state_dir.resolve()
     if state_dir.exists():
         _check_ours(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # Other users must not reach the socket, so the dir itself is the first fence.
-    os.chmod(state_dir, 0o700)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Other users must not reach the socket, so the dir itself is the first fence.
+        os.chmod(state_dir, 0o700)
+    except OSError as exc:
+        raise StateDirError(f"cannot make state dir {state_dir} private to you: "
+                            f"{exc.strerror or exc}") from exc
     return state_dir
 
 
