@@ -84,11 +84,11 @@ async def start(engine: PolicyEngine, game: str, changes: dict[str, Any], *, min
                 keep: bool | None, before: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """Start the second trainer from a copy of the game's newest checkpoint."""
     st = game_state(engine, game)
+    current = dict(st.get("settings") or {})
+    candidate = new_settings(current, changes)  # a bad setting is named before anything else
     if st.get("state") != "running":
         raise OpError("invalid", f"a beside trial needs {game} running (it is "
                       f"{st.get('state')}); mode 'instead' runs it alone")  # fmt: skip
-    current = dict(st.get("settings") or {})
-    candidate = new_settings(current, changes)
     if candidate == current:
         raise OpError("invalid", "the candidate settings are the current ones")
     check_guard_beside(engine, game, candidate)
