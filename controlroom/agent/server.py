@@ -60,11 +60,12 @@ class Client:
         With `slot`, the message is a reply whose request slot is freed once it is written
         (or at once, if it is not queued)."""
         data = None if self.closed else wire_bytes(message)
-        queued = data is not None and self._queue(data, slot)
+        queued = data is not None and self.queue_line(data, slot)
         if slot and not queued:
             self.slots.release()
 
-    def _queue(self, data: bytes, slot: bool) -> bool:
+    def queue_line(self, data: bytes, slot: bool = False) -> bool:
+        """Queue an encoded line; False (and the client dropped) when over a bound."""
         if self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
             log.warning("client too slow (%d bytes queued): dropping it", self.queued_bytes)
         elif self.queue.full():
@@ -270,9 +271,13 @@ class Server:
             writer.close()
 
     def broadcast(self, message: dict[str, Any]) -> None:
-        """Queue a message for every client."""
+        """Queue a message for every client (encoded once for all of them)."""
+        data = wire_bytes(message) if self.clients else None
+        if data is None:
+            return
         for client in list(self.clients):
-            client.send(message)
+            if not client.closed:
+                client.queue_line(data)
 
     async def close(self) -> None:
         """Stop accepting, drop every client, remove the socket."""
