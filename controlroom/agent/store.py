@@ -232,7 +232,7 @@ def _event_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 # An event is a line in a log, not a file: one that somehow got stored huge is shown cut.
-MAX_EVENT_MESSAGE, MAX_EVENT_DATA = 4096, 8192
+MAX_EVENT_MESSAGE, MAX_EVENT_DATA = 8192, 32768
 
 
 def _short(message: str) -> str:
