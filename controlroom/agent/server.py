@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 2000
 MAX_QUEUED_BYTES = 16 * 2**20  # a few snapshots' worth; a client this far behind is gone
+MAX_ECHOED_ID = 4096
 MAX_IN_FLIGHT = 4  # enough for a TUI's overlapping ops; a flood waits in its own socket
 WRITE_TIMEOUT_S = 10.0
 DISCARD_S, DISCARD_BYTES = 5.0, 64 * 2**20
@@ -209,8 +210,9 @@ def _error_instead(message: dict[str, Any], code: str, text: str) -> bytes | Non
     if message.get("type") != "reply":
         return None  # an update or event that cannot be sent is skipped (and was logged)
     req_id = message.get("id")
-    return protocol.encode(protocol.reply_error(req_id if isinstance(req_id, int | str)
-                                                else None, code, text))  # fmt: skip
+    if not isinstance(req_id, int | str) or len(str(req_id)) > MAX_ECHOED_ID:
+        req_id = None  # an id near the line limit cannot be echoed in any reply
+    return protocol.encode(protocol.reply_error(req_id, code, text))
 
 
 def _shortened(message: dict[str, Any]) -> bytes | None:

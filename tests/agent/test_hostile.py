@@ -120,6 +120,24 @@ def test_events_since_beyond_64_bits_is_refused_not_internal(agent: AgentHarness
     assert ok[0]["result"]["events"] == [] and len(ok[1]["result"]["events"]) == 1
 
 
+def test_an_id_near_the_line_limit_still_gets_one_sendable_reply(agent: AgentHarness) -> None:
+    agent.start()
+    huge_id = "i" * (protocol.MAX_LINE_BYTES - 100)
+    lines = [json.dumps({"id": huge_id, "op": op}).encode() for op in ("status", "nope")]
+    sock, reader = raw(agent)
+    try:
+        for line in lines:
+            sock.sendall(line + b"\n")
+            got = reader.readline(protocol.MAX_LINE_BYTES + 1)
+            while b'"type":"reply"' not in got[:30]:
+                got = reader.readline(protocol.MAX_LINE_BYTES + 1)
+            reply = protocol.decode(got)  # within the line limit, or this raises
+            assert reply["ok"] is False and reply["error"]["code"] in ("too_long", "unknown_op")
+    finally:
+        sock.close()
+    assert agent.call("ping")["pong"] is True
+
+
 def insert_events(agent: AgentHarness, rows: list[tuple[float, str, str]]) -> None:
     """Write events straight into the running agent's SQLite file (as a disk would hold
     them), behind the agent's back: the agent reads events from the store per request."""
@@ -239,6 +257,8 @@ def test_wire_bytes_always_yields_one_sendable_line() -> None:
     refused = protocol.decode(wire_bytes(reply) or b"")
     assert refused["id"] == 7 and refused["error"]["code"] == "too_long"
     assert wire_bytes({"type": "update", "state": {"x": "y" * 2**21}}) is None
+    long_id = protocol.reply_error("i" * (2**20 - 10), "bad_request", "no")
+    assert protocol.decode(wire_bytes(long_id) or b"")["id"] is None
     assert wire_bytes(protocol.reply_ok(1, {"t": float("inf")})) == \
         protocol.encode(protocol.reply_ok(1, {"t": None}))
 
