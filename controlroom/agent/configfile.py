@@ -37,8 +37,9 @@ def _env_state_dir() -> str | None:
 def agent_config(state_dir_flag: str | None, config_flag: str | None) -> tuple[Config, Path, Path]:
     """(config, the agent's config file, state dir), creating the state dir and the copy."""
     source = find_config(config_flag)
+    given = load(source) if source else loads(starter_text(), "<built-in defaults>")
+    # Read only once load() has said the file is valid UTF-8 TOML (else one line, exit 2).
     text = source.read_text(encoding="utf-8") if source else starter_text()
-    given = load(source) if source else loads(text, "<built-in defaults>")
     state_dir = paths.ensure_state_dir(paths.resolve_state_dir(state_dir_flag,
                                                                given.agent.state_dir))
     copy = paths.config_copy_path(state_dir)
