@@ -18,7 +18,7 @@ BAD_CONFIGS = {
     "wrong-type": ("[trainer]\nnum_envs = \"many\"\n", "trainer.num_envs: must be an integer, not a string"),
     "bool-for-int": ("[trainer]\nnum_envs = true\n", "must be an integer, not a boolean"),
     "unknown-game": ("[games.Pongg]\n", "unknown game 'Pongg' (did you mean 'Pong'?)"),
-    "zero-envs": ("[trainer]\nnum_envs = 0\n", "trainer.num_envs: is 0; must be >= 1"),
+    "zero-envs": ("[trainer]\nnum_envs = 0\n", "trainer.num_envs: must be >= 1, not 0"),
     "minibatch-too-big": ("[trainer]\nnum_envs = 2\nnum_steps = 8\nminibatch_size = 32\n",
                           "must divide num_envs*num_steps = 2*8 = 16"),
     "minibatch-not-dividing": ("[games.Pong]\nminibatch_size = 100\n",
@@ -30,7 +30,7 @@ BAD_CONFIGS = {
     "empty-alias": ("[hosts.\" \"]\nssh_alias = \"\"\n", "ssh_alias: must not be empty"),
     "list-for-table": ("trainer = [1, 2]\n", "trainer: must be a table, not a list"),
     "fraction-out-of-range": ("[guard]\nmax_gpu_memory_fraction = 1.5\n",
-                              "guard.max_gpu_memory_fraction: must be in (0, 1]"),
+                              "guard.max_gpu_memory_fraction: must be <= 1, not 1.5"),
     "ramp-undefined-game": ("[ramp]\ngames = [\"Tetris\"]\n", "ramp.games: names game 'Tetris'"),
 }  # fmt: skip
 
