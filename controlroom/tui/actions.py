@@ -8,12 +8,26 @@ from controlroom.config import Config
 from controlroom.games import known_names
 
 MIN_ENVS, MAX_ENVS = 1, 4096
+BUILT_IN_SOURCE = "<built-in defaults>"
+"""The `source` of the config the TUI uses when the laptop has no config file."""
+
+
+def game_names(config: Config, state: dict[str, Any] | None) -> list[str]:
+    """The games a host can be asked to run: the agent's own catalogue when it publishes
+    one (only it knows its trainer); else the laptop file's [games]; else every game
+    this controlroom knows."""
+    catalogue = (state or {}).get("catalogue")
+    if isinstance(catalogue, list) and catalogue:
+        return [str(name) for name in catalogue]
+    if config.games and config.source != BUILT_IN_SOURCE:
+        return list(config.games)
+    return known_names()
 
 
 def game_choices(config: Config, state: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """Configured games not already wanted, as (name, label) for the picker."""
+    """The host's runnable games not already wanted, as (name, label) for the picker."""
     games = (state or {}).get("games") or {}
-    names = list(config.games) or known_names()
+    names = game_names(config, state)
     choices = []
     for name in names:
         if name in games and games[name].get("wanted"):
@@ -46,14 +60,3 @@ def ramp_enabled(state: dict[str, Any] | None) -> bool:
     ramp = ((state or {}).get("policy") or {}).get("ramp") or {}
     return bool(ramp.get("enabled"))
 
-
-def log_lines(result: Any) -> list[str]:
-    """The lines of a game_log reply, whatever its exact shape."""
-    if isinstance(result, dict):
-        for key in ("lines", "log", "text"):
-            if key in result:
-                value = result[key]
-                if isinstance(value, list):
-                    return [str(x) for x in value]
-                return str(value).splitlines()
-    return str(result).splitlines()

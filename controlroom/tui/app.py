@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
@@ -16,11 +16,13 @@ from textual.worker import Worker, WorkerState
 from controlroom.config import Config
 from controlroom.link.errors import LinkError
 from controlroom.tui import actions
+from controlroom.tui.format import about
 from controlroom.tui.messages import AgentMissing
 from controlroom.tui.plan import render_plan
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import (
     ConfirmScreen,
+    LogScreen,
     PickScreen,
     PlanScreen,
     ProgressScreen,
@@ -32,6 +34,10 @@ from controlroom.tui.widgets.host_view import HostView
 MUTATING = {"add_game", "remove_game", "scale_up", "scale_down", "toggle_game",
             "apply_profile", "toggle_ramp", "install"}  # fmt: skip
 NEED_AGENT = MUTATING - {"install"} | {"show_log", "show_plan"}
+LOG_LINES = 300
+"""Lines of trainer output (and of metrics) the log screen asks for each time."""
+NAVIGATION = "←/h →  ↑/k ↓/j"
+"""The main screen's keys that move the selection (MainScreen.BINDINGS), as typed."""
 
 
 def _b(key: str, action: str, text: str, tip: str, **kw: Any) -> Binding:
@@ -54,6 +60,7 @@ class ControlRoomApp(App[int]):
         _b("l", "show_log", "Log", "The selected game's trainer log"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
+        _b("c", "retry_now", "Retry now", "The link is down: try again now, not after the wait"),
         _b("question_mark", "help", "Help", "Every key and what it does"),
         _b("q", "quit", "Quit", "Leave; training goes on", priority=True),
     ]
@@ -87,11 +94,25 @@ class ControlRoomApp(App[int]):
         """On a host with no agent the footer offers the install key instead of the keys
         that need an agent; elsewhere the install key is hidden (the palette still runs
         it: an upgrade)."""
+        if self.readonly and action in MUTATING:
+            return False  # hidden: a read-only session offers only what it will do
         view = self.current_view()
         no_agent = view is not None and view.no_agent
         if action == "install":
             return no_agent and view is not None and view.can_install
+        if action == "retry_now":  # a host with no agent offers the install key instead
+            return view is not None and view.link_down and not no_agent
         return not (no_agent and action in NEED_AGENT)
+
+    def on_key(self, event: events.Key) -> None:
+        """A read-only session hides its refused keys; pressed anyway, they say why."""
+        if not self.readonly or not isinstance(self.screen, MainScreen):
+            return
+        for b in self._bindings.key_to_bindings.get(event.key, []):
+            if b.action in MUTATING:
+                self._target(b.action)  # says "read-only session: ... refused"
+                event.stop()
+                return
 
     def on_mount(self) -> None:
         if self._other_keymap:  # ids of the modals' bindings (confirm_yes, ...)
@@ -205,24 +226,35 @@ class ControlRoomApp(App[int]):
             return
         self.install(t[0])
 
+    def action_retry_now(self) -> None:
+        view = self.current_view()
+        if view is None or not view.link_down:
+            self.notify("the link is up: nothing to retry", severity="warning")
+            return
+        view.retry_now()
+        self.notify(f"{view.target.name}: trying again now")
+
     def action_help(self) -> None:
         self.push_screen(TextScreen("Keys", list(self.help_lines())))
 
     def help_lines(self) -> Iterable[str]:
-        keymap = dict(self.config.keymap)
+        """One line per key, spelled as typed (`+`, `?`, remaps included); a read-only
+        session leaves out the keys it refuses."""
         for b in self.BINDINGS:
             assert isinstance(b, Binding)
-            key = keymap.get(b.id or "", b.key)
-            yield f"{key:<14} {b.description:<12} {b.tooltip}"
+            if self.readonly and b.action in MUTATING:
+                continue
+            yield f"{self.key_for(b.id or ''):<14} {b.description:<12} {b.tooltip}"
+        yield f"{NAVIGATION:<14} {'Select':<12} move between game panes (the keys act on it)"
         yield f"{'ctrl+p':<14} {'Commands':<12} the command palette: every action by name"
         if self.readonly:
-            yield "read-only session: every action that changes a host is refused"
+            yield "read-only session: the keys that change a host are hidden and refused"
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             assert isinstance(b, Binding)
-            if b.action != "quit":
+            if b.action != "quit" and not (self.readonly and b.action in MUTATING):
                 yield SystemCommand(b.description, b.tooltip, getattr(self, f"action_{b.action}"))
 
     # --- workers: talk to the agent, then say what happened ----------------------------
@@ -232,26 +264,25 @@ class ControlRoomApp(App[int]):
         try:
             await view.request(op, **args)
         except LinkError as exc:
-            self.notify(f"{view.target.name}: {exc.message}", severity="error", timeout=8)
+            self.notify(about(view.target.name, exc.message), severity="error", timeout=8)
             return
-        self.notify(f"{view.target.name}: {done}")
+        self.notify(about(view.target.name, done))
 
-    @work(group="actions", exit_on_error=False, description="fetch a game's log")
-    async def fetch_log(self, view: HostView, game: str) -> None:
-        try:
-            result = await view.request("game_log", game=game, lines=300)
-        except LinkError as exc:
-            self.notify(exc.message, severity="error")
-            return
-        lines = actions.log_lines(result) or ["(empty log)"]
-        await self.push_screen(TextScreen(f"{game} on {view.target.name}: log", lines, ansi=True))
+    def fetch_log(self, view: HostView, game: str) -> None:
+        """The game's trainer output and metrics, followed while the screen is open."""
+
+        async def fetch() -> Any:
+            return await view.request("game_log", game=game, lines=LOG_LINES)
+
+        title = f"{game} on {view.target.name}: trainer output and metrics (following)"
+        self.push_screen(LogScreen(title, fetch))
 
     @work(group="actions", exit_on_error=False, description="fetch the plan")
     async def fetch_plan(self, view: HostView) -> None:
         try:
             result = await view.request("plan")
         except LinkError as exc:
-            self.notify(exc.message, severity="error")
+            self.notify(about(view.target.name, exc.message), severity="error")
             return
         await self.push_screen(PlanScreen(f"Plan on {view.target.name}", render_plan(result)))
 

@@ -15,12 +15,21 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from controlroom.config import Config, ConfigError, HostConfig, find_config, load
+from controlroom.config import (
+    Config,
+    ConfigError,
+    HostConfig,
+    find_config,
+    load,
+    loads,
+    starter_text,
+)
 from controlroom.link import bootstrap, local
 from controlroom.link.agent_channel import open_session
 from controlroom.link.errors import NO_AGENT, TIMEOUT, UNKNOWN_HOST, LinkError
 from controlroom.link.reconnect import Opener
 from controlroom.link.ssh import SshTarget
+from controlroom.tui.actions import BUILT_IN_SOURCE
 from controlroom.tui.app import build_app
 from controlroom.tui.target import HostTarget, Progress
 
@@ -88,10 +97,12 @@ def _interactive() -> bool:
 def _still_training_note(state_dir: str | None) -> str:
     """The agent outlives the TUI by design; a first-time user should not find out by fan noise."""
     flag = f" --state-dir {shlex.quote(state_dir)}" if state_dir else ""
+    # This interpreter's own path: the note works with the venv off PATH (`make run`).
+    me = f"{shlex.quote(sys.executable)} -m controlroom"
     return (
         "controlroom: the local agent keeps training in the background. "
-        f"Reopen: controlroom local{flag} | pause every game: controlroom agent stop-all{flag}"
-        f" | stop it all: controlroom agent shutdown --stop-trainers{flag}"
+        f"Reopen: {me} local{flag} | pause every game: {me} agent stop-all{flag}"
+        f" | stop it all: {me} agent shutdown --stop-trainers{flag}"
     )
 
 
@@ -123,8 +134,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _config(explicit: str | None) -> tuple[Config, Path | None]:
+    """The laptop's config; with no file, the built-in defaults `config check` prints."""
     path = find_config(explicit)
-    return (load(path), path) if path is not None else (Config(), None)
+    if path is None:
+        return loads(starter_text(), BUILT_IN_SOURCE), None
+    return load(path), path
 
 
 def _ssh_target(name: str, config: Config, config_path: Path | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -74,3 +75,22 @@ def clock(ts: float | None) -> str:
 
 def clock_short(ts: float | None) -> str:
     return "--:--" if ts is None else time.strftime("%H:%M", time.localtime(ts))
+
+
+def names(text: str, name: str) -> bool:
+    """Whether `text` already names `name` as a word of its own ("Pong added", "tnr-0
+    refused"): the agent's messages often do, and a prefix would say it twice."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def about(name: str | None, text: str) -> str:
+    """`name: text`, unless there is no name or the text already names it."""
+    return text if not name or names(text, name) else f"{name}: {text}"
+
+
+def without_name(text: str, name: str) -> str:
+    """`text` without a leading `name:` or `name ` (where the name is shown already)."""
+    for prefix in (f"{name}: ", f"{name} "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +13,18 @@ from rich.text import Text
 from controlroom.tui.format import count, duration, gib
 
 UNKNOWN = "-"
+
+
+def _table(title: str) -> Table:
+    """A plan table: its title says what one row covers; light borders leave the columns
+    their room in a 100-column dialog."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
+                 padding=(0, 1), pad_edge=False, show_edge=False, collapse_padding=True,
+                 title_style="bold")  # fmt: skip
+
+
+def _column(table: Table, name: str, *, left: bool = False) -> None:
+    table.add_column(name, justify="left" if left else "right", no_wrap=True)
 
 
 def hours(h: float | None) -> str:
@@ -36,10 +49,9 @@ def share(x: float | None, measured: bool = True) -> str:
 
 def games_table(host: dict[str, Any]) -> Table:
     """Per game: progress, the measured rate (`~` borrowed) and the time to target."""
-    table = Table(title="Per game, at the measured episodes/hour", title_justify="left",
-                  expand=True)  # fmt: skip
+    table = _table("Per game: each row is one game on this host, at its measured episodes/hour")
     for col in ("game", "episodes", "target", "done", "episodes/h", "to target", ""):
-        table.add_column(col, justify="left" if col in ("game", "") else "right")
+        _column(table, col, left=col in ("game", ""))
     for g in host.get("games") or []:
         target = g.get("target") or 0
         done = (g.get("episodes") or 0) / target if target else 0.0
@@ -54,12 +66,17 @@ def games_table(host: dict[str, Any]) -> Table:
 def host_table(host: dict[str, Any]) -> Table:
     """Every game at once, and with the queue: days, cost, downtime, effective figures."""
     price = host.get("price_per_hour")
-    title = f"This host at ${price or 0:,.2f}/hour, downtime from its boot history"
-    table = Table(title=title, title_justify="left", expand=True)
-    for col in ("schedule", "time", "days", "cost", "downtime", "effective days",
-                "effective cost"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "schedule" else "right")
-    for label, key in (("every game in parallel", "parallel"), ("with the queue", "with_queue")):
+    rows = host.get("games") or []
+    n, active = len(rows), sum(1 for g in rows if not g.get("queued"))
+    names = ", ".join(str(g.get("game")) for g in rows) or "no games"
+    title = (f"This host: its {n} game{'' if n == 1 else 's'} ({names}) to target, at "
+             f"${price or 0:,.2f}/hour, downtime from its boot history")
+    table = _table(title)
+    for col in ("schedule", "time", "days", "cost", "downtime", "eff. days", "eff. cost"):
+        _column(table, col, left=col == "schedule")
+    schedules = ((f"every game in parallel ({n} at once)", "parallel"),
+                 (f"with the queue ({active} at a time)", "with_queue"))  # fmt: skip
+    for label, key in schedules:
         c = host.get(key)
         if not c:
             table.add_row(label, UNKNOWN, UNKNOWN, UNKNOWN, share(host.get("downtime_share")),
@@ -73,11 +90,12 @@ def host_table(host: dict[str, Any]) -> Table:
 
 def profiles_table(profiles: list[dict[str, Any]]) -> Table:
     """The log's comparison, measured: each profile doing all the work."""
-    table = Table(title="Profiles: all the work done with each (measured at its settings)",
-                  title_justify="left", expand=True)  # fmt: skip
-    for col in ("profile", "games", "envs", "batch", "measured", "eps/h", "GPU mem",
-                "days", "cost", "downtime", "eff. days", "eff. cost"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "profile" else "right")
+    table = _table("Profiles: each row is ALL the work (this host's games and every game a "
+                   "profile runs), done in turn, `at once` games at a time at the profile's "
+                   "settings; so not comparable with the host's rows above")
+    for col in ("profile", "at once", "envs", "batch", "rated", "eps/h", "GPU mem",
+                "days", "cost", "down", "eff. days", "eff. cost"):  # fmt: skip
+        _column(table, col, left=col == "profile")
     for p in profiles:
         games = p.get("games") or 0
         table.add_row(
@@ -100,7 +118,8 @@ def render_plan(plan: dict[str, Any]) -> Group:
     host = plan.get("host") or {}
     boots = plan.get("boots") or 0
     note = Text(f"downtime share {share(plan.get('downtime_share'))} over {boots} recorded "
-                "boots; effective = cost / (1 - downtime share); ~ = borrowed rate or "
-                "downtime not measured at that load; - = nothing measured yet", style="dim")
+                "boots; eff. = effective = cost / (1 - downtime share); rated = games with a "
+                "measured rate at those settings; ~ = borrowed rate or downtime not measured "
+                "at that load; - = nothing measured yet", style="dim")
     return Group(games_table(host), Text(""), host_table(host), Text(""),
                  profiles_table(plan.get("profiles") or []), Text(""), note)  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
@@ -16,8 +17,21 @@ from controlroom.tui.widgets.fleet import FleetTable
 from controlroom.tui.widgets.host_view import HostView
 
 
+def _move(keys: str, dx: int, dy: int, name: str) -> Binding:
+    return Binding(keys, f"move_selection({dx}, {dy})", f"Select {name}", show=False,
+                   id=f"select_{name}", tooltip=f"Select the game pane {name} of this one")
+
+
 class MainScreen(Screen[None]):
     """One HostView, or an Overview tab plus a tab per host."""
+
+    # `l` is the log, so right has no letter; h/j/k as in vi. Not priority: in a focused
+    # table or log the arrows keep their own meaning.
+    BINDINGS = [_move("left,h", -1, 0, "left"), _move("right", 1, 0, "right"),
+                _move("up,k", 0, -1, "up"), _move("down,j", 0, 1, "down")]  # fmt: skip
+    # One host: nothing takes the focus at first, so the arrow keys reach the panes; a
+    # fleet's tab bar takes it (left/right change tabs there, up/down still select).
+    AUTO_FOCUS = "Tabs"
 
     def __init__(self, targets: list[HostTarget], *, readonly: bool,
                  clock: Callable[[], float] = time.time, live: bool = True,
@@ -49,6 +63,11 @@ class MainScreen(Screen[None]):
             return views[0]
         active = self.query_one("#tabs", TabbedContent).active_pane
         return None if active is None else next(iter(active.query(HostView)), None)
+
+    def action_move_selection(self, dx: int, dy: int) -> None:
+        view = self.current_view()
+        if view is not None:
+            view.move_selection(dx, dy)
 
     @on(TabbedContent.TabActivated)
     def refresh_footer_keys(self) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual import on
@@ -11,6 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
+
+from controlroom.link.errors import LinkError
+from controlroom.tui.format import clock
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -82,8 +90,8 @@ class TextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield RichLog(id="text", wrap=False, markup=False, highlight=False)
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield RichLog(id="text", wrap=True, markup=False, highlight=False)
 
     def on_mount(self) -> None:
         log = self.query_one("#text", RichLog)
@@ -93,6 +101,101 @@ class TextScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+LogFetch = Callable[[], Awaitable[Any]]
+
+
+class LogScreen(TextScreen):
+    """A game's trainer output and metrics lines, fetched again every `interval` seconds:
+    new lines are appended, and the view follows them while it is scrolled to the end
+    (scrolled up, it stays where the reader is)."""
+
+    def __init__(self, title: str, fetch: LogFetch, *, interval: float = 2.0) -> None:
+        """Args: title: the heading; fetch: returns a `game_log` reply; interval: seconds
+        between fetches."""
+        super().__init__(title, [], ansi=True)
+        self.fetch, self.interval = fetch, interval
+        self.shown: dict[str, list[str]] = {"log": [], "metrics": []}
+        self.fetches = 0
+        """How many replies were shown (tests wait on it)."""
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.run_worker(self.follow(), group="log", exclusive=True, exit_on_error=False,
+                        description="follow a game's log")  # fmt: skip
+
+    async def follow(self) -> None:
+        """Fetch, append what is new, wait; until the screen closes (the worker ends)."""
+        error = ""
+        while True:
+            try:
+                reply = await self.fetch()
+            except LinkError as exc:
+                if exc.message != error:
+                    error = exc.message
+                    self.append("log", [*self.shown["log"], f"({exc.message}; trying again)"])
+            else:
+                error = ""
+                self.append("log", log_lines(reply))
+                self.append("metrics", metrics_lines(reply))
+                self.fetches += 1
+            await asyncio.sleep(self.interval)
+
+    def append(self, stream: str, lines: list[str]) -> None:
+        """Write the lines of `stream` not shown yet, following only when at the end."""
+        fresh = new_lines(self.shown[stream], lines)
+        self.shown[stream] = lines
+        if not fresh:
+            return
+        log = self.query_one("#text", RichLog)
+        follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
+        for line in fresh:
+            log.write(Text.from_ansi(line) if stream == "log" else Text(line, style="cyan"),
+                      scroll_end=follow)  # fmt: skip
+
+
+def new_lines(old: list[str], new: list[str]) -> list[str]:
+    """The lines of a newer tail `new` that follow the older tail `old`: the longest end
+    of `old` that starts `new` is what both show."""
+    for overlap in range(min(len(old), len(new)), 0, -1):
+        if old[-overlap:] == new[:overlap]:
+            return new[overlap:]
+    return new
+
+
+def log_lines(reply: Any) -> list[str]:
+    """The trainer output of a `game_log` reply, whatever its exact shape."""
+    if isinstance(reply, dict):
+        for key in ("lines", "log", "text"):
+            if key in reply:
+                value = reply[key]
+                return [str(x) for x in value] if isinstance(value, list) \
+                    else str(value).splitlines()  # fmt: skip
+    return str(reply).splitlines()
+
+
+def metrics_lines(reply: Any) -> list[str]:
+    """The metrics.jsonl lines of a `game_log` reply (when the agent sends them), each
+    one short line: time, kind, then the figures."""
+    raw = reply.get("metrics") if isinstance(reply, dict) else None
+    return [metrics_line(str(x)) for x in raw] if isinstance(raw, list) else []
+
+
+def metrics_line(raw: str) -> str:
+    try:
+        row = json.loads(raw)
+    except ValueError:
+        return f"metrics {raw}"
+    if not isinstance(row, dict):
+        return f"metrics {raw}"
+    figures = " ".join(f"{k.split('/')[-1]}={_short(v)}" for k, v in row.items()
+                       if k not in ("time", "kind", "path"))  # fmt: skip
+    return f"{clock(row.get('time'))} metrics {row.get('kind', '')} {figures}".rstrip()
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 class ProgressScreen(ModalScreen[None]):

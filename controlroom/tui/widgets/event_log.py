@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from controlroom.protocol import EVENT_KINDS
-from controlroom.tui.format import clock
+from controlroom.tui.format import about, clock
 
 MAX_SHOWN = 500
 KIND_WIDTH = max(len(k) for k in EVENT_KINDS)
@@ -46,15 +46,15 @@ def _key(e: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def render_event(e: dict[str, Any]) -> Text:
-    """`HH:MM:SS kind            game: message`, the kind in a column of its own."""
+    """`HH:MM:SS kind            game: message`, the kind in a column of its own; no
+    `game:` where the message names the game already ("Pong added")."""
     kind = str(e.get("kind", "?"))
-    game = f"{e['game']}: " if e.get("game") else ""
     # Each gap ends the span before it, and every kind has a style of its own: rsvg, which
     # draws the screenshots, drops a text run's leading space and squeezes long runs, so
     # a kind merged with its message ran into it there.
     return Text.assemble((f"{clock(e.get('ts'))} ", "dim"),
                          (f"{kind_cell(kind)}  ", KIND_STYLES.get(kind, "default")),
-                         f"{game}{e.get('message', '')}")  # fmt: skip
+                         about(e.get("game"), str(e.get("message", ""))))  # fmt: skip
 
 
 def kind_cell(kind: str) -> str:

@@ -1,10 +1,16 @@
-"""A pane per game: state, episodes against target, speed, reward, settings, restarts."""
+"""A pane per game: state, episodes against target, speed, reward, settings, restarts.
+
+One pane is always the selected one (the action keys apply to it): marked from the first
+frame, moved by the arrow keys, kept across updates, and handed to a neighbour when its
+game goes away.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
@@ -18,6 +24,9 @@ STATE_LABELS = {
     "crash_loop": "crash loop", "hung": "hung", "paused": "paused (guard)", "done": "done",
 }  # fmt: skip
 PANE_BAR_W = 12
+LIVE_STATES = frozenset({"running"})
+"""Only a running trainer has rates that mean something now; any other state shows the
+last ones it measured, dimmed and labelled as such."""
 
 
 class GamePane(QuietStatic, can_focus=True):
@@ -38,6 +47,11 @@ class GamePane(QuietStatic, can_focus=True):
             self._shown_state = state
         self.show_titles(subtitle=_subtitle(g, agent_now))
         self.show_text(render_game(g, agent_now))
+
+    def on_focus(self, _: events.Focus) -> None:
+        """A click (or tab) on a pane selects its game."""
+        if isinstance(self.parent, GameGrid):
+            self.parent.select(self.game)
 
 
 def _css_id(game: str) -> str:
@@ -60,13 +74,24 @@ def render_game(g: dict[str, Any], now: float) -> Text:
     lines = [
         Text.assemble(f"ep {count(episodes)}/{count(target)} ",
                       (bar(frac, PANE_BAR_W), "green"), f" {frac * 100:.1f}%"),
-        Text(f"{count(m.get('episodes_per_hour'))} eps/h · {count(m.get('sps'))} steps/s"),
+        rates_line(g),
         Text.assemble(f"R100 {number(m.get('return_mean'))} ",
                       (spark(g.get("return_history") or [], 18), "cyan")),
         Text(_settings_line(g)),
         Text(_restarts_line(g, now)),
     ]  # fmt: skip
     return Text("\n").join(lines)
+
+
+def rates_line(g: dict[str, Any]) -> Text:
+    """Episodes/hour and steps/s while the trainer runs; otherwise the last ones, dimmed."""
+    m = g.get("metrics") or {}
+    eph, sps = m.get("episodes_per_hour"), m.get("sps")
+    if g.get("state") in LIVE_STATES:
+        return Text(f"{count(eph)} eps/h · {count(sps)} steps/s")
+    if eph is None and sps is None:
+        return Text("no rate: not running", style="dim")
+    return Text(f"last: {count(eph)} eps/h · {count(sps)} steps/s", style="dim")
 
 
 def _settings_line(g: dict[str, Any]) -> str:
@@ -88,17 +113,25 @@ def _restarts_line(g: dict[str, Any], now: float) -> str:
 class GameGrid(Grid):
     """The panes, one per game, added and removed as the agent's games change."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.selected_game: str | None = None
+        """The game the action keys apply to; None only while there is no game."""
+
     def compose(self) -> ComposeResult:
         yield Static("no games yet: press a to add one", id="no-games")
 
     def show(self, games: dict[str, Any], agent_now: float) -> None:
         panes = {p.game: p for p in self.query(GamePane)}
+        before = sorted(panes)
         for name in [n for n in panes if n not in games]:
             panes.pop(name).remove()
         for name in sorted(n for n in games if n not in panes):
             panes[name] = self._mount_sorted(GamePane(name), panes)
         for name, pane in panes.items():
             pane.show(games[name], agent_now)
+        if self.selected_game not in panes:
+            self.select(successor(before, self.selected_game, sorted(panes)))
         placeholder = self.query_one("#no-games")
         if placeholder.display != (not games):
             placeholder.display = not games
@@ -114,9 +147,48 @@ class GameGrid(Grid):
         return pane
 
     def selected(self) -> str | None:
-        """The focused game, else the first one."""
-        focused = self.screen.focused
-        if isinstance(focused, GamePane) and focused.parent is self:
-            return focused.game
-        panes = list(self.query(GamePane))
-        return panes[0].game if panes else None
+        """The selected game (None when there is none)."""
+        return self.selected_game
+
+    def select(self, game: str | None) -> None:
+        """Mark `game`'s pane as the selected one (and only it)."""
+        self.selected_game = game
+        for pane in self.query(GamePane):
+            pane.set_class(pane.game == game, "-selected")
+            if pane.game == game:
+                pane.scroll_visible(animate=False)
+
+    def move(self, dx: int, dy: int) -> None:
+        """Select the pane `dx` columns and `dy` rows away, if there is one."""
+        names = [p.game for p in self.query(GamePane)]
+        if not names:
+            return
+        cols = max(1, self.styles.grid_size_columns or 1)
+        index = names.index(self.selected_game) if self.selected_game in names else 0
+        target = index + dx + dy * cols
+        if dy > 0 and target >= len(names) and index // cols < (len(names) - 1) // cols:
+            target = len(names) - 1  # the row below is shorter: its last pane
+        if 0 <= target < len(names) and (dy or target // cols == index // cols):
+            self.select(names[target])
+            self._carry_focus(names[target])
+
+    def _carry_focus(self, game: str) -> None:
+        """A pane that had the focus hands it on, so focus and selection stay one."""
+        if isinstance(self.screen.focused, GamePane):
+            for pane in self.query(GamePane):
+                if pane.game == game:
+                    pane.focus(scroll_visible=False)
+
+
+def successor(before: list[str], gone: str | None, now: list[str]) -> str | None:
+    """Who is selected once `gone` went away: the game that took its place in name order
+    (its right-hand neighbour), else the one before it; the first when nothing was."""
+    if not now:
+        return None
+    if gone is None or gone not in before:
+        return now[0]
+    later = [n for n in before[before.index(gone) + 1:] if n in now]
+    if later:
+        return later[0]
+    earlier = [n for n in before[: before.index(gone)] if n in now]
+    return earlier[-1] if earlier else now[0]

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from controlroom.link.errors import NO_AGENT
-from controlroom.tui.format import duration
+from controlroom.tui.format import duration, without_name
 from controlroom.tui.widgets.quiet import QuietStatic
 
 
@@ -27,6 +27,10 @@ class LinkStatus:
     """why it is down, a LinkError kind (NO_AGENT: the host answers but runs no agent)"""
 
 
+HEADER_W = 120
+"""The width the header is laid out for before it knows its own (the snapshot size)."""
+
+
 class HostHeader(QuietStatic):
     """One line saying where we are and how fresh the data is."""
 
@@ -36,13 +40,32 @@ class HostHeader(QuietStatic):
 
     def show(self, link: LinkStatus, state: dict[str, Any] | None, agent_now: float) -> None:
         """Render from the link status and the latest State, ages as of `agent_now`."""
-        self.show_text(render_header(self.host, link, state, agent_now, readonly=self.readonly))
+        width = self.content_size.width or HEADER_W
+        self.show_text(render_header(self.host, link, state, agent_now, readonly=self.readonly,
+                                     width=width))  # fmt: skip
 
 
 def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
-                  now: float, *, readonly: bool) -> Text:  # fmt: skip
+                  now: float, *, readonly: bool, width: int = HEADER_W) -> Text:  # fmt: skip
+    """The line, at most `width` cells: a link-down reason is cut to what room is left,
+    so the data's age, the versions and READ-ONLY always show."""
+    text = _render(host, link, state, now, readonly=readonly, reason="")
+    if link.up or link.down_since is None or link.kind == NO_AGENT:
+        text.truncate(width, overflow="ellipsis")
+        return text
+    reason = without_name(link.reason, host)
+    room = width - text.cell_len - 2
+    if room < 8:
+        text.truncate(width, overflow="ellipsis")
+        return text
+    short = reason if len(reason) <= room else reason[: room - 1] + "…"
+    return _render(host, link, state, now, readonly=readonly, reason=short)
+
+
+def _render(host: str, link: LinkStatus, state: dict[str, Any] | None, now: float, *,
+            readonly: bool, reason: str) -> Text:  # fmt: skip
     text = Text.assemble((f" {host} ", "bold reverse"), " ")
-    text.append_text(_link_part(host, link, now))
+    text.append_text(_link_part(host, link, now, reason))
     if state:
         text.append_text(_host_part(state.get("host") or {}, link, now))
     if readonly:
@@ -50,27 +73,33 @@ def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
     return text
 
 
-def _link_part(host: str, link: LinkStatus, now: float) -> Text:
+def _link_part(host: str, link: LinkStatus, now: float, reason: str) -> Text:
     if link.up:
         rtt = "…" if link.rtt is None else f"{link.rtt * 1000:.1f} ms"
         return Text.assemble(("● ", "green"), f"linked ({link.where}) rtt {rtt}")
     if link.down_since is None:
         return Text.assemble(("◌ ", "yellow"), "connecting…")
-    age = duration(now - link.down_since)
-    retry = "" if link.retry_in is None else f", retry #{link.attempt} in {link.retry_in:.0f}s"
     if link.kind == NO_AGENT:  # the view below says why and how to install
         again = "" if link.retry_in is None else f"· looking again in {link.retry_in:.0f}s"
         return Text.assemble(("○ ", "red"), (f"no agent on {host} ", "bold red"), again)
-    return Text.assemble(("○ ", "red"), (f"link lost {age} ago{retry}: {link.reason}", "red"))
+    age = duration(now - link.down_since)
+    retry = "" if link.retry_in is None else f" · retry #{link.attempt} in {link.retry_in:.0f}s"
+    why = f": {reason}" if reason else ""
+    return Text.assemble(("○ ", "red"), (f"link lost {age} ago{why}{retry}", "red"))
 
 
 def _host_part(h: dict[str, Any], link: LinkStatus, now: float) -> Text:
     uptime = h.get("uptime_s")
     if uptime is not None and link.up and h.get("now") is not None:
         uptime += max(0.0, now - float(h["now"]))
-    parts = [f"agent {h.get('agent_version', '?')}", f"up {duration(uptime)}",
-             f"reboots 24h: {h.get('reboots_24h', '?')}"]  # fmt: skip
-    text = Text("  │  " + "  │  ".join(parts))
-    if not link.up and h.get("now") is not None:
-        text.append(f"  │  data {duration(now - float(h['now']))} old", style="bold yellow")
-    return text
+    reboots = f"reboots 24h: {h.get('reboots_24h', '?')}"
+    if link.up:
+        parts = [f"agent {h.get('agent_version', '?')}", f"up {duration(uptime)}", reboots]
+        return Text("  │  " + "  │  ".join(parts))
+    # Down: the data's age instead of an uptime and a version as old as it, so the line
+    # keeps room for the reason within 120 columns.
+    text = Text(" │ ")
+    if h.get("now") is not None:
+        text.append(f"data {duration(now - float(h['now']))} old", style="bold yellow")
+        text.append(" │ ")
+    return text.append(reboots)

@@ -17,7 +17,7 @@ from textual.reactive import reactive
 
 from controlroom.link.errors import NO_AGENT, LinkError
 from controlroom.link.reconnect import Connected, Disconnected, HostLink, LinkEvent, RoundTrip
-from controlroom.tui.format import duration
+from controlroom.tui.format import about, duration
 from controlroom.tui.messages import (
     AgentEvent,
     AgentMissing,
@@ -73,14 +73,15 @@ class HostView(Vertical):
             yield Gauges(id="gauges")
             yield RebootTimeline(id="timeline")
         yield PolicyPanel(id="policy")
-        with VerticalScroll(id="games-scroll"):
+        # Not focusable: the arrow keys move the selection between panes, not this scroll.
+        with VerticalScroll(id="games-scroll", can_focus=False):
             yield GameGrid(id="games")
         yield EventLog(id="events")
 
     def on_mount(self) -> None:
         self.query_one("#events", EventLog).border_title = "Events"
         self.query_one("#gauges", Gauges).show_titles(title="Load")
-        self.query_one("#timeline", RebootTimeline).show_titles(title="Reboots · 24h")
+        self.query_one("#timeline", RebootTimeline).show_titles(title="Reboots")
         self.set_interval(1.0, self.tick_header)
         if self.live:
             name = self.target.name
@@ -90,6 +91,16 @@ class HostView(Vertical):
 
     def watch_stale(self, stale: bool) -> None:
         self.set_class(stale, "-stale")
+        self.app.refresh_bindings()  # the retry key shows only while the link is down
+
+    @property
+    def link_down(self) -> bool:
+        """The link was tried and is down (the retry key can cut the wait short)."""
+        return self.live and not self.status.up and self.status.down_since is not None
+
+    def retry_now(self) -> None:
+        """Try the link again now instead of after the backoff."""
+        self.link.retry_now()
 
     def watch_no_agent(self, no_agent: bool) -> None:
         self.set_class(no_agent, "-no-agent")
@@ -106,6 +117,10 @@ class HostView(Vertical):
 
     def selected_game(self) -> str | None:
         return self.query_one("#games", GameGrid).selected()
+
+    def move_selection(self, dx: int, dy: int) -> None:
+        """Select the game pane `dx` columns and `dy` rows away."""
+        self.query_one("#games", GameGrid).move(dx, dy)
 
     async def request(self, op: str, **args: Any) -> Any:
         """Send an op to this host's agent (LinkError when the link is down)."""
@@ -161,6 +176,7 @@ class HostView(Vertical):
                 self._offered_install = True
                 self.post_message(AgentMissing(self.target.name, message.reason))
         self.stale = True
+        self.app.refresh_bindings()  # the retry key (stale may have been set already)
         self.tick_header()
         self._post_summary()
 
@@ -175,9 +191,8 @@ class HostView(Vertical):
         message.stop()
         kind = str(message.event.get("kind"))
         if kind in NOTIFY_KINDS:
-            game = message.event.get("game")
-            about = f"{game}: " if game else ""
-            text = f"{self.target.name}: {about}{message.event.get('message')}"
+            event = message.event
+            text = about(self.target.name, about(event.get("game"), str(event.get("message"))))
             self.notify(text, severity=NOTIFY_KINDS[kind], timeout=8)  # type: ignore[arg-type]
 
     @work(group="ensure", exit_on_error=False, description="ensure the local game is wanted")

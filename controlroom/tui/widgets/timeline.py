@@ -20,7 +20,16 @@ class RebootTimeline(QuietStatic):
     def show(self, boots: list[dict[str, Any]], agent_now: float) -> None:
         width = max(20, self.content_size.width or 52)
         self.show_text(render_timeline(boots, agent_now, width))
-        self.show_titles(title="Reboots · 24h")
+        self.show_titles(title=timeline_title(boots, agent_now))
+
+
+def timeline_title(boots: list[dict[str, Any]], now: float) -> str:
+    """The title names the span the axis draws (its left end reads the same)."""
+    return f"Reboots · last {span_label(_span(boots, now))}" if boots else "Reboots"
+
+
+def span_label(span: float) -> str:
+    return "24h" if span >= WINDOW_S else duration(span)
 
 
 def downtime_share(boots: list[dict[str, Any]], now: float, window: float = WINDOW_S) -> float:
@@ -50,14 +59,18 @@ def render_timeline(boots: list[dict[str, Any]], now: float, width: int) -> Text
 
 
 def _span(boots: list[dict[str, Any]], now: float) -> float:
+    """Since the first boot and a little more, at least an hour, at most 24 h (the
+    window the reboot counts use)."""
+    if not boots:
+        return WINDOW_S
     first = float(boots[0].get("boot_time") or now)
-    return max(3600.0, min(WINDOW_S, now - first) * 1.05)
+    return min(WINDOW_S, max(3600.0, (now - first) * 1.05))
 
 
 def _axis(boots: list[dict[str, Any]], now: float, width: int) -> Text:
     span = _span(boots, now)
     start = now - span
-    prefix = f"-{duration(span)} "
+    prefix = f"-{span_label(span)} "
     cells = ["·"] * max(8, width - len(prefix) - len(" now"))
     for i, b in enumerate(boots):
         up_from = float(b.get("boot_time") or 0)

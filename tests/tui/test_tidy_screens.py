@@ -1,0 +1,273 @@
+"""Truthful numbers and tidy screens (issue 11, 5 and 6), on the recorded State with time
+frozen: keys shown as typed, read-only hides what it refuses, no live rates on a game
+that is not running, no doubled names, wrapping modals, toasts clear of the newest
+events, a timeline whose title and axis agree, a header within 120 columns with the link
+lost, a plan whose rows say what they cover, and the picker offering the agent's games."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Any
+
+from rich.console import Console
+from textual.widgets import Label, RichLog
+from textual.widgets._toast import Toast
+
+from controlroom.config import Config, loads, starter_text
+from controlroom.games import known_names
+from controlroom.link.errors import LinkError
+from controlroom.link.session import AgentSession
+from controlroom.tui import actions
+from controlroom.tui.app import ControlRoomApp, build_app
+from controlroom.tui.cli import _config, _still_training_note
+from controlroom.tui.messages import AgentEvent, LinkDown
+from controlroom.tui.plan import render_plan
+from controlroom.tui.recorded import NOW, recorded_state
+from controlroom.tui.screens.modals import ConfirmScreen, TextScreen
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.event_log import EventLog, render_event
+from controlroom.tui.widgets.game_pane import GamePane
+from controlroom.tui.widgets.header import HostHeader
+from controlroom.tui.widgets.host_view import HostView
+from controlroom.tui.widgets.timeline import RebootTimeline
+from tests.tui.test_live import footer
+
+SIZE = (120, 40)
+
+
+async def _never() -> AgentSession:
+    raise LinkError("lost", "recorded")
+
+
+def recorded_app(*, readonly: bool = False, live: bool = False,
+                 config_text: str = "") -> ControlRoomApp:  # fmt: skip
+    return build_app([HostTarget("tnr-0", _never)], config=loads(config_text),
+                     readonly=readonly, clock=lambda: NOW, live=live)  # fmt: skip
+
+
+def lines_of(log: RichLog) -> list[str]:
+    return ["".join(seg.text for seg in strip) for strip in log.lines]
+
+
+async def test_help_spells_keys_as_typed() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, TextScreen)
+        shown = "\n".join(lines_of(app.screen.query_one("#text", RichLog)))
+        keys = [line.split()[0] for line in app.help_lines()]
+        assert "+" in keys and "-" in keys and "?" in keys, keys
+        assert "plus" not in shown and "question_mark" not in shown and "minus" not in shown
+        assert "↑/k" in shown  # the selection keys are listed too
+
+
+async def test_readonly_hides_the_keys_it_refuses_in_footer_and_help() -> None:
+    app = recorded_app(readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(HostView).load_state(recorded_state())
+        await pilot.pause()
+        described = {d for _, d in footer(app)}
+        for refused in ("Add", "Remove", "+Envs", "-Envs", "Stop/Start", "Profile", "Ramp"):
+            assert refused not in described, refused
+            assert not any(f" {refused} " in line for line in app.help_lines()), refused
+        assert {"Log", "Plan", "Help", "Quit"} <= described
+        await pilot.press("a")  # hidden, and still refused out loud
+        await pilot.pause()
+        assert any("read-only" in n.message for n in app._notifications)
+
+
+async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> None:
+    tries: list[float] = []
+
+    async def refused() -> AgentSession:
+        tries.append(NOW)
+        raise LinkError("refused", "tnr-0 refused the connection")
+
+    app = build_app([HostTarget("tnr-0", refused)], clock=lambda: NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        view.link.backoff.initial = view.link.backoff.cap = 60.0  # a long wait
+        await pilot.pause(0.3)
+        assert view.status.down_since is not None and len(tries) == 1
+        assert ("c", "Retry now") in footer(app)
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert len(tries) == 2  # tried again at once, not in 60 s
+    up = recorded_app()
+    async with up.run_test(size=SIZE) as pilot:
+        up.query_one(HostView).load_state(recorded_state())
+        await pilot.pause()
+        assert "Retry now" not in {d for _, d in footer(up)}
+
+
+async def test_a_game_that_is_not_running_shows_no_live_rates() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        state = recorded_state()
+        for name, st in (("Pong", "stopped"), ("MsPacman", "paused"), ("Breakout", "done")):
+            state["games"][name]["state"] = st
+        app.query_one(HostView).load_state(state)
+        await pilot.pause()
+        for pane in app.query(GamePane):
+            text = pane.render()
+            rate_line = str(text).splitlines()[1]
+            assert rate_line.startswith("last: "), rate_line
+            styles = [s.style for s in text.spans if text.plain.find(rate_line) <= s.start]  # type: ignore[attr-defined]
+            assert any("dim" in str(s) for s in styles), pane.game
+        state = copy.deepcopy(state)
+        state["games"]["Pong"]["state"] = "running"
+        app.query_one(HostView).load_state(state)
+        await pilot.pause()
+        assert str(app.query_one("#game-Pong", GamePane).render()).splitlines()[1] \
+            .startswith("402 eps/h")  # fmt: skip
+
+
+def test_events_do_not_say_the_game_twice() -> None:
+    scaled = {"ts": NOW, "kind": "game_scaled", "game": "Breakout",
+              "message": "Breakout: num_envs 8 -> 16"}  # fmt: skip
+    added = {"ts": NOW, "kind": "game_added", "game": "Pong", "message": "Pong added"}
+    resumed = {"ts": NOW, "kind": "restart", "game": "Pong", "message": "resumed at ep 3"}
+    assert "Breakout: Breakout" not in render_event(scaled).plain
+    assert "Breakout: num_envs 8 -> 16" in render_event(scaled).plain
+    assert "Pong: Pong" not in render_event(added).plain
+    assert "Pong: resumed at ep 3" in render_event(resumed).plain
+
+
+async def test_notices_do_not_say_the_host_or_game_twice() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        view.load_state(recorded_state())
+        view.post_message(AgentEvent("tnr-0", {"ts": NOW, "kind": "crash", "game": "Breakout",
+                                               "message": "Breakout: exit code 1"}))  # fmt: skip
+        await pilot.pause()
+        await pilot.press("s")  # no link: the request fails with "tnr-0: link down ..."
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("Breakout: exit code 1" in m for m in messages), messages
+        assert any("link down" in m for m in messages), messages
+        assert not any("tnr-0: tnr-0" in m or "Breakout: Breakout" in m for m in messages)
+
+
+async def test_modal_text_wraps() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        long = "Stop MsPacman on tnr-0 and remove it? " + "its checkpoints stay " * 8 + "END"
+        app.push_screen(ConfirmScreen(long))
+        await pilot.pause()
+        label = app.screen.query_one("#question", Label)
+        dialog = label.parent
+        assert dialog is not None and label.region.right <= dialog.region.right
+        assert label.region.height >= 3  # wrapped over lines, not cut at the edge
+
+
+async def test_toasts_leave_the_newest_events_in_view() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        app.query_one(HostView).load_state(recorded_state())
+        for i in range(3):
+            app.notify(f"notice {i}", timeout=30)
+        await pilot.pause()
+        events = app.query_one(EventLog).region
+        toasts = list(app.screen.query(Toast))
+        assert toasts
+        for toast in toasts:
+            assert not toast.region.overlaps(events), (toast.region, events)
+
+
+async def test_timeline_title_and_axis_name_the_same_span() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(HostView).load_state(recorded_state())
+        await pilot.pause()
+        timeline = app.query_one(RebootTimeline)
+        title = str(timeline.border_title)
+        axis = str(timeline.render()).splitlines()[0].split()[0]  # "-5h 15m" -> "-5h"
+        assert title.startswith("Reboots · last "), title
+        span = title.removeprefix("Reboots · last ")
+        assert span != "24h" and f"-{span}" in str(timeline.render()).splitlines()[0], (title, axis)
+
+
+async def test_header_fits_120_columns_with_the_link_lost() -> None:
+    app = recorded_app(readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        view.load_state(recorded_state())
+        reason = ("tnr-0: connection timed out after 30s while exchanging keys through the "
+                  "jump host bastion-eu-west-1")  # fmt: skip
+        view.post_message(LinkDown("tnr-0", NOW - 42, reason, "timeout", 4, 8.0))
+        await pilot.pause()
+        header = app.query_one(HostHeader)
+        text = header.render()
+        plain = str(text)
+        assert len(plain) <= 120 and "\n" not in plain, plain
+        for part in ("link lost", "retry #4 in 8s", "data", "old", "READ-ONLY"):
+            assert part in plain, (part, plain)
+        assert "tnr-0: tnr-0" not in plain and "tnr-0  ○ link lost 42s ago: connection" in plain
+
+
+def _plan() -> dict[str, Any]:
+    costing = {"hours": 60.2, "days": 2.5, "cost": 72.2, "downtime_share": 0.17,
+               "effective_days": 3.0, "effective_cost": 87.0}  # fmt: skip
+    return {
+        "host": {"games": [{"game": "Pong", "episodes": 812, "target": 25000,
+                            "episodes_per_hour": 402.0, "estimated": False,
+                            "hours_to_target": 60.2, "queued": False}],
+                 "price_per_hour": 1.2, "downtime_share": 0.17, "parallel": costing,
+                 "with_queue": costing},
+        "profiles": [{"profile": name, "games": n, "num_envs": envs, "minibatch_size": 2048,
+                      "total_envs": n * envs, "measured_games": 1, "episodes_per_hour": 12345.0,
+                      "gpu_memory_used": 3.2e10, "hours": 4000.0, "days": 166.7, "cost": 48000.0,
+                      "downtime_share": 0.171, "downtime_measured": False,
+                      "effective_days": 201.1, "effective_cost": 57800.0}
+                     for name, n, envs in (("light", 2, 32), ("medium", 4, 64),
+                                           ("heavy", 8, 256), ("cpu", 1, 8))],
+        "downtime_share": 0.17, "boots": 4,
+    }  # fmt: skip
+
+
+def test_plan_rows_say_what_they_cover_and_columns_fit() -> None:
+    console = Console(width=100, record=True, color_system=None)  # the dialog at 120x40
+    console.print(render_plan(_plan()))
+    text = console.export_text()
+    assert "…" not in text, text  # no column cut
+    assert "one game" in text and "(1 at once)" in text and "(Pong)" in text
+    assert "ALL the work" in text and "at once" in text and "not comparable" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("cpu"))
+    assert "$57,800" in row or "$57800" in row.replace(",", ""), row
+
+
+def test_picker_offers_the_agents_catalogue() -> None:
+    config = _config_built_in()
+    state = recorded_state()
+    state["catalogue"] = ["Pong", "Breakout", "MsPacman", "Qbert", "CartPole"]
+    names = [name for name, _ in actions.game_choices(config, state)]
+    assert names == ["Qbert", "CartPole"]  # the wanted ones left out
+    del state["catalogue"]
+    assert [n for n, _ in actions.game_choices(config, state)] == \
+        [n for n in known_names() if n not in state["games"]]  # fmt: skip
+
+
+def _config_built_in() -> Config:
+    """What the TUI uses with no laptop config (it has [games] of its own)."""
+    return loads(starter_text(), actions.BUILT_IN_SOURCE)
+
+
+def test_no_laptop_config_uses_the_built_in_defaults(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("CONTROLROOM_CONFIG", raising=False)
+    config, path = _config(None)
+    assert path is None
+    assert {"light", "medium", "heavy", "cpu"} <= set(config.profiles)
+    assert [n for n, _ in actions.profile_choices(config)][:3] == ["light", "medium", "heavy"]
+
+
+def test_exit_note_works_without_the_venv_on_path() -> None:
+    note = _still_training_note("/tmp/x y")
+    assert f"{sys.executable} -m controlroom agent shutdown --stop-trainers" in note
+    assert "--state-dir '/tmp/x y'" in note
