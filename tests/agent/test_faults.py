@@ -164,15 +164,19 @@ def test_kills_between_checkpoints_do_not_make_a_crash_loop(fagent: FaultHarness
     fagent.call("add_game", game="Pong")
     run_dir = fagent.state_dir / "runs" / "Pong"
     for kill in range(5):
-        g = wait_for(lambda: running(fagent, "Pong"), 30, f"running before kill {kill}")
-        mark = checkpoint_step(run_dir) or 0
-        wait_for(lambda m=mark: (checkpoint_step(run_dir) or 0) > m, 10, "a new checkpoint")
-        os.kill(g["pid"], signal.SIGKILL)
-        wait_for(lambda p=g["pid"]: fagent.game("Pong").get("pid") != p, 10, "the exit seen")
+        kill_after_a_checkpoint(fagent, run_dir, f"kill {kill}")
     g = wait_for(lambda: running(fagent, "Pong"), 30, "running after 5 kills")
     assert g["restarts"] == 5
     assert not events(fagent, "crash_loop")
     assert starts(run_dir)[-1]["resumed_from"] > 0
+
+
+def kill_after_a_checkpoint(agent: FaultHarness, run_dir: Path, what: str) -> None:
+    g = wait_for(lambda: running(agent, "Pong"), 30, f"running before {what}")
+    mark = checkpoint_step(run_dir) or 0
+    wait_for(lambda: (checkpoint_step(run_dir) or 0) > mark, 10, "a new checkpoint")
+    os.kill(g["pid"], signal.SIGKILL)
+    wait_for(lambda: agent.game("Pong").get("pid") != g["pid"], 10, "the exit seen")
 
 
 def test_kills_without_progress_still_make_a_crash_loop(fagent: FaultHarness) -> None:
