@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    the main job: `controlroom local`, training Pong on the CPU in a TUI
+#   make stop   stop what `make run` left training: every trainer (checkpointed), then the agent
 #   make test   lint, type-check and the whole test suite (real sshd, real trainers)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,10 +9,14 @@ STAMP := $(VENV)/.installed
 # fetching a multi-GB CUDA build. Only the dev/test path pins it; the package asks a range.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: run test lint typecheck unit system-deps setup screenshot bench clean
+.PHONY: run stop test lint typecheck unit system-deps setup screenshot bench clean
 
 run: setup
 	$(VENV)/bin/controlroom local
+
+# The local agent outlives the TUI by design (training goes on); this ends both.
+stop:
+	@$(VENV)/bin/controlroom agent shutdown --stop-trainers || echo "make stop: no local agent was running"
 
 test: setup system-deps lint typecheck unit
 

@@ -50,14 +50,14 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).parent.parent / "assets" / "controlroom.tcss")
     TITLE = "controlroom"
     BINDINGS = [
-        _b("a", "add_game", "Add", "Pick a configured game and start training it"),
+        _b("a", "add_game", "Add", "Pick a game the host can run and start training it"),
         _b("d", "remove_game", "Remove", "Stop the selected game and forget it (asks first)"),
         _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs"),
         _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs"),
         _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
-        _b("l", "show_log", "Log", "The selected game's trainer log"),
+        _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
         _b("c", "retry_now", "Retry now", "The link is down: try again now, not after the wait"),
