@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from controlroom import extras
 from controlroom.link.errors import NO_AGENT, LinkError
 from controlroom.link.session import AgentSession
 from controlroom.protocol import MAX_LINE_BYTES
@@ -21,10 +24,30 @@ def agent_argv(*args: str) -> list[str]:
 
 
 def ensure_agent(state_dir: Path, config: Path | None) -> str:
-    """Start the local agent if it is not running; return its socket path."""
-    extra = ["--config", str(config)] if config is not None else []
-    _check(agent_argv("ensure", "--state-dir", str(state_dir), *extra), "start the agent")
-    return where(state_dir)
+    """Start the local agent if it is not running; return its socket path.
+
+    A running agent is used whatever this install holds; only starting one needs the
+    agent extra, and its absence is said at once (the agent would die on its first import
+    and `agent ensure` wait for it in vain)."""
+    socket_path = where(state_dir)
+    if not answers(socket_path):
+        problem = extras.agent_extra_problem("`controlroom local` starts an agent here, which")
+        if problem is not None:
+            raise LinkError(NO_AGENT, problem)
+        extra = ["--config", str(config)] if config is not None else []
+        _check(agent_argv("ensure", "--state-dir", str(state_dir), *extra), "start the agent",
+               log=state_dir / "agent.stderr")  # fmt: skip
+    return socket_path
+
+
+def answers(socket_path: str) -> bool:
+    """Whether something accepts connections on this unix socket (a stale file does not)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        with contextlib.suppress(OSError):
+            sock.connect(socket_path)
+            return True
+    return False
 
 
 def where(state_dir: Path) -> str:
@@ -51,7 +74,7 @@ async def open_local(socket_path: str) -> AgentSession:
     return session
 
 
-def _check(argv: list[str], what: str) -> str:
+def _check(argv: list[str], what: str, log: Path | None = None) -> str:
     try:
         done = subprocess.run(
             argv, check=False, capture_output=True, text=True, timeout=ENSURE_TIMEOUT_S
@@ -60,5 +83,7 @@ def _check(argv: list[str], what: str) -> str:
         raise LinkError(NO_AGENT, f"could not {what}: {exc}") from None
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
-        raise LinkError(NO_AGENT, f"could not {what}: {lines[-1] if lines else done.returncode}")
+        where = f" (see {log})" if log is not None and log.is_file() else ""
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise LinkError(NO_AGENT, f"could not {what}: {reason}{where}")
     return done.stdout.strip()
