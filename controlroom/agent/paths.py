@@ -15,6 +15,9 @@ STATE_DIR_ENV = "CONTROLROOM_STATE_DIR"
 DEFAULT_STATE_DIR = "~/.local/state/controlroom"
 # Files only the agent makes: a folder holding one of them is an agent's state dir.
 OWN_FILES = ("agent.db", "agent.lock", "agent.sock", "agent.log", "agent.stderr")
+# The rest of its layout: a folder holding only these (a config copy seeded before the
+# first start) is one too.
+LAYOUT = ("config.toml", "runs", "snapshots", "trials")
 
 
 class StateDirError(ConfigError):
@@ -51,14 +54,25 @@ def ensure_state_dir(state_dir: Path) -> Path:
 
 def _check_ours(state_dir: Path) -> None:
     hint = f"choose a folder of its own, e.g. --state-dir {state_dir / 'controlroom'}"
-    if state_dir == Path.home().resolve() or state_dir == Path(state_dir.anchor):
+    if state_dir in (_home(), Path(state_dir.anchor)):
         raise StateDirError(f"state dir {state_dir} is your home folder or the root; {hint}")
-    if not state_dir.is_dir():
-        raise StateDirError(f"state dir {state_dir} exists and is not a folder; {hint}")
-    entries = os.listdir(state_dir)
-    if entries and not any(name in entries for name in OWN_FILES):
+    try:
+        entries = os.listdir(state_dir)
+    except OSError as exc:
+        raise StateDirError(f"cannot use state dir {state_dir}: {exc.strerror or exc}; "
+                            f"{hint}") from exc
+    ours = any(name in OWN_FILES for name in entries) or all(
+        name in LAYOUT or name.startswith("agent.") for name in entries)
+    if not ours:
         raise StateDirError(f"state dir {state_dir} is not empty and holds no agent files "
                             f"(found {', '.join(sorted(entries)[:3])}); {hint}")
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):  # no $HOME and no passwd entry
+        return None
 
 
 def socket_path(state_dir: Path) -> Path:

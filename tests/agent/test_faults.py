@@ -313,3 +313,16 @@ def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Pa
     assert store.events()[-1]["data"]["failed_writes"] >= 1
     locker.close()
     store.close()
+
+
+def test_a_state_dir_seeded_with_only_a_config_copy_is_ours(tmp_path: Path) -> None:
+    seeded = tmp_path / "seeded"
+    seeded.mkdir(mode=0o755)
+    (seeded / "config.toml").write_text("")
+    paths.ensure_state_dir(seeded)
+    assert stat.S_IMODE(seeded.stat().st_mode) == 0o700
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(ConfigError, match="afile"):
+        paths.ensure_state_dir(afile)
+    assert afile.read_text() == ""
