@@ -72,7 +72,7 @@ class TrainerProc:
 
 
 def _send(pid: int, signum: int, group: bool) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # gone, or not ours
         if group:
             os.killpg(pid, signum)
         else:
