@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from textual.content import Content
 from textual.widgets import Label, RichLog
 from textual.widgets._toast import Toast
 
@@ -112,10 +113,12 @@ async def test_a_game_that_is_not_running_shows_no_live_rates() -> None:
         await pilot.pause()
         for pane in app.query(GamePane):
             text = pane.render()
-            rate_line = str(text).splitlines()[1]
+            assert isinstance(text, Content)
+            rate_line = text.plain.splitlines()[1]
             assert rate_line.startswith("last: "), rate_line
-            styles = [s.style for s in text.spans if text.plain.find(rate_line) <= s.start]  # type: ignore[attr-defined]
-            assert any("dim" in str(s) for s in styles), pane.game
+            at = text.plain.index(rate_line)
+            styles = [str(span.style) for span in text.spans if span.start <= at < span.end]
+            assert any("dim" in style for style in styles), (pane.game, styles)
         state = copy.deepcopy(state)
         state["games"]["Pong"]["state"] = "running"
         app.query_one(HostView).load_state(state)
@@ -159,8 +162,8 @@ async def test_modal_text_wraps() -> None:
         app.push_screen(ConfirmScreen(long))
         await pilot.pause()
         label = app.screen.query_one("#question", Label)
-        dialog = label.parent
-        assert dialog is not None and label.region.right <= dialog.region.right
+        dialog = app.screen.query_one(".dialog")
+        assert label.region.right <= dialog.region.right
         assert label.region.height >= 3  # wrapped over lines, not cut at the edge
 
 
