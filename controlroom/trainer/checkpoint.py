@@ -1,4 +1,8 @@
-"""Atomic, checksummed checkpoints: keep the newest K, fall back past a corrupt one."""
+"""Atomic, checksummed checkpoints: keep the newest K, fall back past a corrupt one.
+
+Only a file's content condemns it (bad header, checksum or payload): it is renamed to
+`*.corrupt`. A file that cannot be read (EIO, EMFILE, ENOSPC, EACCES, ...) may be fine a
+moment later, so it is retried, then left where it is while an older one is tried."""
 
 from __future__ import annotations
 
@@ -25,8 +29,18 @@ _NAME = re.compile(r"^ckpt-(\d{12})\.pt$")
 DELAY_ENV = "CONTROLROOM_TRAINER_CHECKPOINT_DELAY"
 
 
+# A read that fails with an OSError is retried this many times, this far apart.
+READ_ATTEMPTS = 3
+READ_RETRY_S = 0.2
+
+
 class CheckpointError(Exception):
-    """A checkpoint file is truncated, corrupt or unreadable."""
+    """A checkpoint file's content is truncated or corrupt: it can never load."""
+
+
+class CheckpointUnreadable(Exception):
+    """No checkpoint verified and at least one could not be read (an I/O error): starting
+    fresh would throw away the progress it may hold once the disk answers again."""
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -104,7 +118,10 @@ def _latest_json(path: Path, state: dict[str, Any]) -> bytes:
 def prune(run_dir: Path, keep: int) -> None:
     """Delete all but the newest keep checkpoints."""
     for old in list_checkpoints(run_dir)[keep:]:
-        old.unlink(missing_ok=True)
+        try:
+            old.unlink(missing_ok=True)
+        except OSError as exc:  # one that cannot go now goes at a later checkpoint
+            log.warning("cannot delete old checkpoint %s: %s", old, exc.strerror or exc)
 
 
 def remove_stale_temps(run_dir: Path) -> None:
@@ -115,14 +132,51 @@ def remove_stale_temps(run_dir: Path) -> None:
 
 
 def load_newest_good(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint that verifies, warning about each bad one skipped."""
-    for path in list_checkpoints(run_dir):
+    """The newest checkpoint that verifies, saying why each newer one was passed over.
+
+    None when there are none (or only corrupt ones); CheckpointUnreadable when none
+    verified but some could not be read at all."""
+    try:
+        paths = list_checkpoints(run_dir)
+    except OSError as exc:
+        raise CheckpointUnreadable(f"cannot list {checkpoint_dir(run_dir)}: "
+                                   f"{exc.strerror or exc}") from exc
+    unreadable: list[str] = []
+    for path in paths:
         try:
-            return path, decode(path.read_bytes())
-        except (OSError, CheckpointError) as exc:
-            log.warning("skipping checkpoint %s: %s; trying the previous one", path, exc)
+            data = _read(path)
+        except FileNotFoundError:
+            continue  # removed since the listing: nothing to load or condemn
+        except OSError as exc:
+            log.warning("cannot read checkpoint %s (%s); leaving it in place and trying the "
+                        "previous one", path, exc.strerror or exc)
+            unreadable.append(f"{path.name}: {exc.strerror or exc}")
+            continue
+        try:
+            return path, decode(data)
+        except CheckpointError as exc:
+            log.warning("checkpoint %s is corrupt (%s); renamed to %s.corrupt, trying the "
+                        "previous one", path, exc, path.name)
             _quarantine(path)
+    if unreadable:
+        raise CheckpointUnreadable(
+            f"no checkpoint in {checkpoint_dir(run_dir)} verified and {len(unreadable)} could "
+            f"not be read ({'; '.join(unreadable)}); not starting over them")
     return None
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, retrying an OSError briefly (a transient EIO or EMFILE)."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise  # retrying cannot help
+        except OSError:
+            if attempt == READ_ATTEMPTS:
+                raise
+            time.sleep(READ_RETRY_S)
+    raise AssertionError("unreachable")
 
 
 def _quarantine(path: Path) -> None:

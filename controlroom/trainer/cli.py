@@ -29,16 +29,27 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s trainer %(levelname)s "
                         "%(message)s", stream=sys.stderr)
-    overrides = parse_overrides(argv)
     try:
-        settings, resumed, lock = prepare(overrides)
+        settings, resumed, lock = prepare(parse_overrides(argv))
     except SettingsError as exc:
-        print(f"controlroom.trainer: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(exc, EXIT_USAGE)
+    except ResumeUnavailable as exc:
+        return _fail(exc, EXIT_ERROR)
     try:
         return _train(settings, resumed)
     finally:
         lock.close()
+
+
+class ResumeUnavailable(Exception):
+    """--resume found checkpoints it could not read (an I/O error, not bad content): exit 1,
+    a crash the agent retries with backoff, rather than train from scratch over them."""
+
+
+def _fail(exc: Exception, code: int) -> int:
+    # One line: the agent shows a trainer's last stderr line as the reason it stopped.
+    print(f"controlroom.trainer: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return code
 
 
 def prepare(overrides: dict[str, Any]) -> tuple[TrainerSettings, Resumed | None, IO[str]]:
@@ -79,7 +90,10 @@ def _find_resume(settings: TrainerSettings, overrides: dict[str, Any]) -> Resume
             raise SettingsError(f"{run_dir} already has checkpoints: pass --resume to "
                                 "continue them, or choose another --run-dir")
         return None
-    found = checkpoint.load_newest_good(run_dir)
+    try:
+        found = checkpoint.load_newest_good(run_dir)
+    except checkpoint.CheckpointUnreadable as exc:
+        raise ResumeUnavailable(str(exc)) from exc
     if found is None:
         log.warning("--resume: no usable checkpoint in %s; starting fresh", run_dir)
         return None
