@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from controlroom import protocol
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import check_game, effective_settings, validate
-from controlroom.agent.runfiles import LOG_FILE, tail_lines
+from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 
 if TYPE_CHECKING:
     from controlroom.agent.daemon import Agent
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 Op = Callable[["Agent", dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
+MAX_METRICS_LINES = 200  # ~300 bytes each: keeps the reply far below the line limit
 MUTATING = {"add_game", "remove_game", "start_game", "stop_game", "scale_game", "stop_all",
             "shutdown"}  # fmt: skip
 
@@ -137,13 +138,15 @@ async def events(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def game_log(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
-    """The tail of a game's trainer.log."""
+    """The tail of a game's trainer.log, and of its metrics (fewer: each line is long)."""
     game = _known(agent, args["game"])
     lines = args.get("lines", 200)
     if not 0 <= lines <= MAX_LOG_LINES:
         raise OpError("invalid", f"lines must be in 0..{MAX_LOG_LINES}")
     path = agent.run_dir(game) / LOG_FILE
-    return {"game": game, "path": str(path), "lines": tail_lines(path, lines)}
+    metrics = tail_lines(agent.run_dir(game) / METRICS_FILE, min(lines, MAX_METRICS_LINES))
+    return {"game": game, "path": str(path), "lines": tail_lines(path, lines),
+            "metrics": metrics}
 
 
 def _known(agent: Agent, game: str) -> str:

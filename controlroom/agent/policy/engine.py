@@ -98,8 +98,11 @@ class PolicyEngine:
         self.save()
 
     async def tick(self, now: float) -> None:
-        """One pass; skipped while an op is acting so the two never interleave."""
+        """One pass; skipped while an op is acting so the two never interleave, but the
+        policy state still goes out: the guard's load moves while an op (a ramp step
+        waiting out a trainer's stop grace) holds the lock for minutes."""
         if self.lock.locked():
+            self.publish(now)
             return
         async with self.lock:
             games, tel = self.agent.games(), self.agent.telemetry()
