@@ -37,6 +37,8 @@ replaces the whole value:
             load: {games, trainers, gpu_memory_used, gpu_temp_c}}]  oldest first
 - events: [Event]  the newest ones, oldest first
 - policy: {profile, ramp: {...}, guard: {...}, plan: {...}}  (filled by the policy issue)
+- catalogue: [str]  the game names this host can run (the built-in catalogue, or the
+            [games] of a host whose trainer is its own `command`); the picker offers these
 - history: {gpu_util: [float], gpu_mem: [float], gpu_temp: [float], gpu_power: [float],
             cpu: [float], ram: [float]}  recent samples for the gauges, oldest first
 

@@ -26,6 +26,7 @@ from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
 from controlroom.agent.telemetry import Telemetry
 from controlroom.config import Config, save
+from controlroom.games import known_names
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,14 @@ class Agent:
         return {"host": self.host(), **self.telemetry(), "gpu_error": t.reader.error,
                 "games": self.games(), "boots": self.store.boots(),
                 "events": self.store.events(SNAPSHOT_EVENTS), "policy": self._policy_state(),
-                "history": t.history_dict()}  # fmt: skip
+                "history": t.history_dict(), "catalogue": self.catalogue()}  # fmt: skip
+
+    def catalogue(self) -> list[str]:
+        """The games this host can run, for the laptop's picker: with a trainer `command`
+        of the host's own, the games its config names; else the built-in catalogue."""
+        if self.config.trainer.command:
+            return sorted(self.config.games)
+        return known_names()
 
     def host(self) -> dict[str, Any]:
         """The "host" key."""
