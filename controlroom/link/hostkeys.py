@@ -14,6 +14,9 @@ setting that could weaken that:
   known_hosts" advice, which says that the setting was ignored. A known, matching key
   connects as always. `yes` and `ask` need nothing.
 
+A known_hosts file named in the config but missing counts as empty (as in OpenSSH), so the
+host is unknown, not unreachable.
+
 An unknown key and a changed key get different messages: an unknown key is accepted by
 running `ssh HOST` once (or the opt-out); a changed key may be a man-in-the-middle attack,
 so its message shows the offered fingerprint and `ssh-keygen -R`, never the opt-out.
@@ -66,6 +69,16 @@ class HostKeyConfig:
             return files
         default = DEFAULT_KNOWN_HOSTS.expanduser()
         return [str(default)] if default.is_file() else []
+
+    def known_hosts_arg(self) -> list[str] | asyncssh.SSHKnownHosts | None:
+        """What to pass asyncssh as known_hosts: None (its own reading of the config) unless
+        a configured file is missing, which OpenSSH reads as empty but asyncssh as a failed
+        connection ("No such file"): then the files that exist, or an empty set."""
+        files = self.known_hosts_files()
+        present = [f for f in files if Path(f).is_file()]
+        if present == files:
+            return None
+        return present or asyncssh.import_known_hosts("")
 
     @staticmethod
     def _values(setting: Setting | None) -> list[str]:
@@ -180,14 +193,16 @@ def explain_rejected(alias: str, ssh_cmd: str, config: HostKeyConfig,
                      offered: OfferedKey) -> LinkError:  # fmt: skip
     """The message for a refused host key: unknown, or changed (maybe an attack)."""
     files = config.known_hosts_files()
-    if recorded_keys(offered, files):
-        return _changed(alias, ssh_cmd, offered, files)
+    present = [f for f in files if Path(f).is_file()]
+    if recorded_keys(offered, present):
+        return _changed(alias, ssh_cmd, offered, present)
     return _unknown(alias, ssh_cmd, config, offered, files)
 
 
 def _unknown(alias: str, ssh_cmd: str, config: HostKeyConfig, offered: OfferedKey,
              files: list[str]) -> LinkError:  # fmt: skip
-    where = ", ".join(files) or f"{DEFAULT_KNOWN_HOSTS} (missing)"
+    where = ", ".join(f if Path(f).is_file() else f"{f}, missing" for f in files)
+    where = where or f"{DEFAULT_KNOWN_HOSTS}, missing"
     offer = f" (it offers {offered.fingerprint()})" if offered.key is not None else ""
     ignored = ""
     strict = config.strict

@@ -53,6 +53,8 @@ async def connect(target: SshTarget) -> asyncssh.SSHClientConnection:
         options["known_hosts"] = None
     elif refusal := hostkeys.refuse_unchecked(target.alias, ssh_command(target), keys):
         raise refusal
+    elif (known := keys.known_hosts_arg()) is not None:
+        options["known_hosts"] = known
     client = hostkeys.StrictClient()
     try:
         return await asyncssh.connect(target.alias, client_factory=lambda: client, **options)

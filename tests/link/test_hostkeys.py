@@ -129,3 +129,11 @@ async def test_changed_key_warns_of_an_attack_and_never_offers_the_opt_out(
     assert f"ssh-keygen -R '[127.0.0.1]:{sshd.port}' -f {known}" in err.message
     assert "not in known_hosts" not in err.message
     assert FLAG not in err.message and "insecure" not in err.message
+
+
+async def test_a_missing_known_hosts_file_means_unknown_not_unreachable(
+    sshd: SshServer, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no_such_known_hosts"
+    err = await _refused(_config(sshd, tmp_path, known=str(missing)))
+    assert "not in known_hosts" in err.message and f"{missing}, missing" in err.message
