@@ -117,7 +117,7 @@ class AgentHarness:
     def trainers(self, under: str = "runs") -> list[psutil.Process]:
         """Live (non-zombie) processes running in one of this state dir's run dirs (or,
         with under="trials", in a beside trial's dir)."""
-        runs = str(self.state_dir / under)
+        runs = str((self.state_dir / under).resolve())  # trainers see resolved paths
         found = []
         for p in psutil.process_iter(["cmdline", "status", "cwd"]):
             cmd = " ".join(p.info["cmdline"] or [])
