@@ -1,4 +1,9 @@
-"""Pack the running controlroom into a wheel, so a host gets exactly this version."""
+"""Pack the running controlroom into a wheel, so a host gets exactly this build.
+
+The wheel carries a build id (a hash of everything in it) in its dist-info `BUILD` file:
+two builds of one version differ there, so an install can tell "already installed" from
+"same version, other code" (an edited checkout), which pip's version check cannot.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import base64
 import hashlib
 import importlib.metadata
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import controlroom
@@ -15,23 +22,48 @@ WHEEL_META = (
     "Wheel-Version: 1.0\nGenerator: controlroom\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 )
 ENTRY_POINTS = "[console_scripts]\ncontrolroom = controlroom.cli:main\n"
+BUILD_FILE = "BUILD"
+"""the dist-info file holding the build id"""
 
 
-def build_wheel(out_dir: Path) -> Path:
-    """Write controlroom-<version>-py3-none-any.whl under `out_dir` and return its path."""
+@dataclass(frozen=True)
+class Wheel:
+    """A built wheel and the id of its contents."""
+
+    path: Path
+    build: str
+
+
+def build_wheel(out_dir: Path, extra: Sequence[tuple[str, bytes]] = ()) -> Wheel:
+    """Write controlroom-<version>-py3-none-any.whl under `out_dir`.
+
+    Args: extra: more (name, bytes) files for the package (the tests make a second
+    build of one version this way)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"controlroom-{__version__}-py3-none-any.whl"
     info = f"controlroom-{__version__}.dist-info"
+    files = [*_package_files(), *((f"controlroom/{n}", d) for n, d in extra)]
+    metadata = _metadata().encode()
+    build = build_id([*files, ("METADATA", metadata)])
     records: list[str] = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in _package_files():
+        for name, data in files:
             _add(zf, records, name, data)
-        _add(zf, records, f"{info}/METADATA", _metadata().encode())
+        _add(zf, records, f"{info}/METADATA", metadata)
+        _add(zf, records, f"{info}/{BUILD_FILE}", f"{build}\n".encode())
         _add(zf, records, f"{info}/WHEEL", WHEEL_META.encode())
         _add(zf, records, f"{info}/entry_points.txt", ENTRY_POINTS.encode())
         records.append(f"{info}/RECORD,,")
         zf.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
-    return path
+    return Wheel(path, build)
+
+
+def build_id(files: Sequence[tuple[str, bytes]]) -> str:
+    """A short hash of these (name, bytes) files, independent of their order."""
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:16]
 
 
 def _package_files() -> list[tuple[str, bytes]]:

@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import psutil
 import pytest
 
 from controlroom import __version__
 from controlroom.agent import autostart
 from controlroom.config import HostConfig, loads
-from controlroom.link import bootstrap
+from controlroom.link import bootstrap, upgrade
 from controlroom.link.agent_channel import open_session
 from controlroom.link.local import open_local
 from controlroom.link.ssh import SshTarget
+from controlroom.link.wheel import build_wheel
 from controlroom.tui.app import build_app
 from controlroom.tui.screens.modals import ConfirmScreen, ProgressScreen
 from controlroom.tui.target import HostTarget
@@ -188,3 +190,55 @@ def _wait_pane(session: str, needle: str, timeout: float) -> str:
             return text
         time.sleep(0.3)
     raise AssertionError(f"{needle!r} not on the terminal within {timeout}s:\n{text}")
+
+
+def _lock_pid(state_dir: Path) -> int:
+    return int((state_dir / "agent.lock").read_text().split()[0])
+
+
+async def _trainer_pid(state_dir: Path, game: str, *, add: bool) -> int:
+    """The pid the agent reports for `game`'s trainer (adding the game first if asked)."""
+    session = await open_local(str(state_dir / "agent.sock"))
+    try:
+        if add:
+            await session.request("add_game", game=game)
+
+        def pid() -> int:
+            return int((session.state.get("games", {}).get(game) or {}).get("pid") or 0)
+
+        await wait_for(lambda: pid() > 0, timeout=60, what=f"{game}'s trainer pid")
+        return pid()
+    finally:
+        await session.close()
+
+
+async def _install(sshd: SshServer, fresh_host: FreshHost, marker: bytes) -> str:
+    said: list[str] = []
+    plain = SshTarget(sshd.alias, ssh_config=sshd.ssh_config)
+    await bootstrap.install(plain, fresh_host.host, fresh_host.laptop_config, said.append,
+                            extra_files=[("_rebuild.txt", marker)])  # fmt: skip
+    return "\n".join(said)
+
+
+async def test_a_same_version_rebuild_is_installed_and_the_agent_restarted(
+    sftp_sshd: SshServer, fresh_host: FreshHost, tmp_path: Path
+) -> None:
+    """Issue 11 §3: pip alone says "already satisfied" to a rebuilt 0.1.0, and the running
+    agent would keep the old code; its trainer must survive and be adopted."""
+    state = Path(fresh_host.host.state_dir)
+    trainer = await _trainer_pid(state, "CartPole", add=True)
+    old_agent = _lock_pid(state)
+    said = await _install(sftp_sshd, fresh_host, b"rebuilt")
+    assert "torch: " in said
+    assert "reinstalling build" in said and "restarting the running agent" in said, said
+    new_agent = _lock_pid(state)
+    assert new_agent != old_agent and not psutil.pid_exists(old_agent)
+    assert await _trainer_pid(state, "CartPole", add=False) == trainer  # adopted, not restarted
+    venv_python = str(fresh_host.venv / "bin" / "python")
+    installed = subprocess.run([venv_python, "-c", upgrade.INSTALLED_BUILD], cwd=tmp_path,
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert installed == build_wheel(tmp_path / "w", [("_rebuild.txt", b"rebuilt")]).build
+    # The same build again: nothing to reinstall, nobody restarted.
+    again = await _install(sftp_sshd, fresh_host, b"rebuilt")
+    assert "reinstalling" not in again and "restarting" not in again, again
+    assert _lock_pid(state) == new_agent
