@@ -7,6 +7,7 @@ import dataclasses
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def _with_config(sshd: SshServer, tmp_path: Path, **replace: str) -> SshTarget:
     return SshTarget(sshd.alias, ssh_config=path)
 
 
-async def _error_of(target: SshTarget, agent: RealAgent, **host: str) -> LinkError:
+async def _error_of(target: SshTarget, agent: RealAgent, **host: Any) -> LinkError:
     with pytest.raises(LinkError) as err:
         await open_session(target, dataclasses.replace(agent.host_config(), **host))
     assert "\n" not in err.value.message
