@@ -18,6 +18,7 @@ from pathlib import Path
 from controlroom.agent import paths
 from controlroom.agent.client import AgentUnavailable, Client
 from controlroom.agent.configfile import state_dir_for
+from controlroom.extras import agent_extra_problem
 
 UNIT_NAME = "controlroom-agent.service"
 CRON_MARK = "# controlroom-agent"
@@ -52,23 +53,58 @@ def is_running(state_dir: Path) -> bool:
 
 
 def ensure(state_dir: Path, config: str | None) -> int:
-    """Start a detached agent unless one runs; 0 once it answers."""
+    """Start a detached agent unless one runs; 0 once it answers, at once 1 if it dies."""
     if is_running(state_dir):
         print(f"agent running ({paths.socket_path(state_dir)})")
         return 0
+    problem = agent_extra_problem("`controlroom agent ensure` starts the agent, which")
+    if problem is not None:  # it would die on its first import: say so now, not in 30 s
+        print(f"controlroom agent: {problem}", file=sys.stderr)
+        return 2
     paths.ensure_state_dir(state_dir)
-    with open(state_dir / "agent.stderr", "ab") as err:
-        subprocess.Popen(agent_argv(state_dir, config), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    stderr_path = state_dir / "agent.stderr"
+    with open(stderr_path, "ab") as err:
+        seen = err.tell()  # only this start's lines are news
+        proc = subprocess.Popen(agent_argv(state_dir, config), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    return _wait_started(state_dir, proc, stderr_path, seen)
+
+
+def _wait_started(state_dir: Path, proc: subprocess.Popen[bytes], stderr_path: Path,
+                  seen: int) -> int:  # fmt: skip
     deadline = time.monotonic() + ENSURE_WAIT_S
     while time.monotonic() < deadline:
         if is_running(state_dir):
             print(f"agent started ({paths.socket_path(state_dir)})")
             return 0
+        if proc.poll() is not None and not is_running(state_dir) and not _other_agent(state_dir):
+            print(f"agent exited during startup (exit code {proc.returncode}); the end of "
+                  f"{stderr_path}:", file=sys.stderr)  # fmt: skip
+            print(_tail(stderr_path, seen), file=sys.stderr)
+            return 1
         time.sleep(0.2)
-    print(f"agent did not answer within {ENSURE_WAIT_S:.0f}s; see {state_dir}/agent.log",
-          file=sys.stderr)
+    print(f"agent did not answer within {ENSURE_WAIT_S:.0f}s; see {stderr_path} and "
+          f"{paths.log_path(state_dir)}", file=sys.stderr)  # fmt: skip
     return 1
+
+
+def _other_agent(state_dir: Path) -> bool:
+    """Whether another agent process holds this state dir (one that systemd or cron just
+    started, say): ours then exits on the lock, and the other one is worth waiting for."""
+    try:
+        pid = int(paths.lock_path(state_dir).read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return False
+    return b"controlroom" in cmdline and b"agent" in cmdline
+
+
+def _tail(path: Path, start: int, lines: int = 5) -> str:
+    """The last lines written to `path` after byte `start`."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        text = fh.read().decode("utf-8", "replace")
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(nothing on stderr)"
 
 
 # ---- systemd ------------------------------------------------------------------------

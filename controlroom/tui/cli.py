@@ -30,7 +30,6 @@ from controlroom.link.errors import NO_AGENT, TIMEOUT, UNKNOWN_HOST, LinkError
 from controlroom.link.reconnect import Opener
 from controlroom.link.ssh import SshTarget
 from controlroom.tui.actions import BUILT_IN_SOURCE
-from controlroom.tui.app import build_app
 from controlroom.tui.target import HostTarget, Progress
 
 EXIT_BAD_INPUT = 2
@@ -62,6 +61,8 @@ def main_hosts(argv: list[str]) -> int:
             return _fail(exc.message)
     except KeyboardInterrupt:
         return 130
+    from controlroom.tui.app import build_app  # Textual loads only once there is an app to show
+
     app = build_app(targets, config=config, readonly=args.readonly)
     app.run()
     return app.return_code or 0
@@ -83,6 +84,8 @@ def main_local(argv: list[str]) -> int:
         return _fail(exc.message)
     target = HostTarget("local", partial(local.open_local, socket_path),
                         ensure_game=None if args.readonly else game)  # fmt: skip
+    from controlroom.tui.app import build_app  # Textual loads only once there is an app to show
+
     app = build_app([target], config=config, readonly=args.readonly)
     app.run()
     print(_still_training_note(args.state_dir), file=sys.stderr)
