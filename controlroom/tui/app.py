@@ -310,7 +310,12 @@ class ControlRoomApp(App[int]):
                 self.install(view)
 
         question = (f"{message.reason}\n\nInstall the agent on {message.host} now? (a venv, "
-                    "this controlroom as a wheel over SFTP, pip with [agent], autostart)")
+                    "this controlroom as a wheel over SFTP, pip with [agent], autostart)\n\n"
+                    "torch: the CPU-only build from PyTorch's CPU index if the host has no "
+                    "NVIDIA driver (no nvidia-smi), else the CUDA build; system_site_packages "
+                    "= true for this host in config.toml reuses a torch already there; "
+                    "pip_args (a mirror, offline wheels) override both. The progress says "
+                    "which was chosen.")
         self.push_screen(ConfirmScreen(question), answered)
 
     @on(Worker.StateChanged)

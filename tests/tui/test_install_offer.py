@@ -43,6 +43,11 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="the install offer")
+        offer = app.screen
+        assert isinstance(offer, ConfirmScreen)
+        # It says which torch it will install, and how to change that.
+        assert "CPU-only build" in offer.question and "system_site_packages" in offer.question
+        assert "pip_args" in offer.question
         await pilot.press("n")  # not now: the view keeps offering it
         await wait_for(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted, what="offer declined")
         await pilot.pause()
