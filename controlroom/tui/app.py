@@ -98,8 +98,8 @@ class ControlRoomApp(App[int]):
             return False  # hidden: a read-only session offers only what it will do
         view = self.current_view()
         no_agent = view is not None and view.no_agent
-        if action == "install":
-            return no_agent and view is not None and view.can_install
+        if action == "install":  # no agent there, or one of another version: an upgrade
+            return view is not None and view.can_install
         if action == "retry_now":  # a host with no agent offers the install key instead
             return view is not None and view.link_down and not no_agent
         return not (no_agent and action in NEED_AGENT)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from controlroom import __version__
 from controlroom.link.errors import NO_AGENT
 from controlroom.tui.format import duration, without_name
 from controlroom.tui.widgets.quiet import QuietStatic
@@ -88,14 +89,23 @@ def _link_part(host: str, link: LinkStatus, now: float, reason: str) -> Text:
     return Text.assemble(("○ ", "red"), (f"link lost {age} ago{why}{retry}", "red"))
 
 
+def _versions(agent: str | None) -> Text:
+    """The agent's version; the laptop's beside it when they differ (the install key
+    then offers the upgrade)."""
+    if agent is None or agent == __version__:
+        return Text(f"agent {agent or '?'}")
+    return Text(f"agent {agent} ≠ laptop {__version__}: upgrade offered", style="bold yellow")
+
+
 def _host_part(h: dict[str, Any], link: LinkStatus, now: float) -> Text:
     uptime = h.get("uptime_s")
     if uptime is not None and link.up and h.get("now") is not None:
         uptime += max(0.0, now - float(h["now"]))
     reboots = f"reboots 24h: {h.get('reboots_24h', '?')}"
     if link.up:
-        parts = [f"agent {h.get('agent_version', '?')}", f"up {duration(uptime)}", reboots]
-        return Text("  │  " + "  │  ".join(parts))
+        text = Text("  │  ")
+        text.append_text(_versions(h.get("agent_version")))
+        return text.append("  │  " + "  │  ".join([f"up {duration(uptime)}", reboots]))
     # Down: the data's age instead of an uptime and a version as old as it, so the line
     # keeps room for the reason within 120 columns.
     text = Text(" │ ")

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 
+from controlroom import __version__
 from controlroom.link.errors import NO_AGENT, LinkError
 from controlroom.link.reconnect import Connected, Disconnected, HostLink, LinkEvent, RoundTrip
 from controlroom.tui.format import about, duration
@@ -107,9 +108,17 @@ class HostView(Vertical):
         self.app.refresh_bindings()  # the footer offers the install key only meanwhile
 
     @property
+    def agent_outdated(self) -> bool:
+        """The linked agent runs another controlroom version than this laptop."""
+        version = ((self.state or {}).get("host") or {}).get("agent_version")
+        return self.status.up and version is not None and version != __version__
+
+    @property
     def can_install(self) -> bool:
-        """An install can be started from here: no agent, an installer, not read-only."""
-        return self.no_agent and self.target.install is not None and not self.readonly
+        """An install (or an upgrade) can be started from here: no agent, or one of another
+        version, an installer, not read-only."""
+        wanted = self.no_agent or self.agent_outdated
+        return wanted and self.target.install is not None and not self.readonly
 
     def agent_now(self) -> float:
         """The agent's clock, estimated from ours and the last State's `host.now`."""
@@ -209,7 +218,10 @@ class HostView(Vertical):
         self.query_one("#header", HostHeader).show(self.status, self.state, self.agent_now())
 
     def _show(self, state: dict[str, Any]) -> None:
+        outdated = self.agent_outdated
         self.state = state
+        if self.agent_outdated != outdated:
+            self.app.refresh_bindings()  # the install key offers the upgrade meanwhile
         host = state.get("host") or {}
         if host.get("now") is not None:
             self.skew = float(host["now"]) - self.clock()
