@@ -1,11 +1,16 @@
 """Reading what a trainer leaves in its run dir: metrics.jsonl, latest.json, trainer.log.
 
-The metrics file is tailed by offset, so a tick costs one stat and reads only new bytes.
+The metrics file is tailed by (file identity, offset), so a tick costs a few stats and reads
+only new bytes. The built-in trainer rotates metrics.jsonl to metrics.1.jsonl and
+metrics.2.jsonl (docs/trainer-contract.md); the tail follows a rotation like `tail -F`:
+it finishes the segment it was in under its new name, then goes on to the newer ones, so no
+line is lost or read twice as long as a poll comes before two more rotations.
 A trainer that writes no metrics at all (a bring-your-own one) simply has none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import deque
@@ -17,6 +22,10 @@ LOG_FILE = "trainer.log"
 LATEST_FILE = "checkpoints/latest.json"
 TAIL_BYTES = 256 * 1024
 RETURN_HISTORY = 100
+OLD_SEGMENTS = 2  # metrics.1.jsonl, metrics.2.jsonl: the trainer's metrics.OLD_SEGMENTS
+READ_CAP = 4 * TAIL_BYTES  # most bytes one poll reads; the rest waits for the next tick
+
+Ident = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name now
 
 # metrics.jsonl key -> GameState.metrics key (docs/trainer-contract.md).
 METRIC_KEYS = {
@@ -28,7 +37,7 @@ METRIC_KEYS = {
 
 
 class MetricsTail:
-    """Follows one metrics.jsonl from a byte offset, keeping the newest figures."""
+    """Follows one metrics.jsonl across rotations, keeping the newest figures."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -40,11 +49,29 @@ class MetricsTail:
         self.last_exit_reason: str | None = None
         self.checkpoints_seen = 0
         self._partial = b""
+        self._ident: Ident | None = None  # the segment `offset` is in
+
+    def segments(self) -> list[tuple[Path, os.stat_result]]:
+        """The run's segments that exist, oldest first; metrics.jsonl last when present."""
+        names = [self.path.with_name(f"{self.path.stem}.{i}{self.path.suffix}")
+                 for i in range(OLD_SEGMENTS, 0, -1)] + [self.path]
+        found = []
+        for name in names:
+            with contextlib.suppress(OSError):
+                found.append((name, os.stat(name)))
+        return found
 
     def start_at_end(self) -> None:
-        """Skip what earlier runs wrote, but load the newest figures from the tail."""
-        size = _size(self.path)
-        self.offset = max(0, size - TAIL_BYTES)
+        """Skip what earlier runs wrote, but load the newest figures from the last
+        TAIL_BYTES, reaching into the previous segment when the current one is short."""
+        chain = self.segments()
+        self._ident, self.offset, self._partial = None, 0, b""
+        want = TAIL_BYTES
+        for _path, st in reversed(chain):
+            self._ident, self.offset = _ident(st), max(0, st.st_size - want)
+            want -= st.st_size
+            if want <= 0:
+                break
         self.poll()
         self.last_line_at = None
         self.last_kind = self.last_exit_reason = None
@@ -52,14 +79,54 @@ class MetricsTail:
 
     def poll(self) -> int:
         """Read lines appended since the last poll; how many complete lines were read."""
-        size = _size(self.path)
-        if size < self.offset:  # truncated or replaced: start over
+        lines, budget, races = 0, READ_CAP, 0
+        while budget > 0 and races < 3:
+            chain = self._stable_segments()
+            if not chain:
+                break
+            here = self._locate(chain)
+            path, st = chain[here]
+            if st.st_size < self.offset:  # truncated in place: start it over
+                self.offset, self._partial = 0, b""
+            if self.offset < st.st_size:
+                data = _read_at(path, _ident(st), self.offset, min(st.st_size - self.offset,
+                                                                  budget))
+                if not data:  # renamed (or cut) between the stat and the read
+                    races += 1
+                    continue
+                budget -= len(data)
+                lines += self._feed(data)
+            elif here < len(chain) - 1:  # finished a rotated segment: on to the newer one
+                self._ident, self.offset, self._partial = _ident(chain[here + 1][1]), 0, b""
+            else:
+                break
+        return lines
+
+    def _stable_segments(self) -> list[tuple[Path, os.stat_result]]:
+        """segments(), listed until two listings agree: one taken while the trainer was
+        between its renames can lack a segment or hold a stale one, and would make the
+        tail skip a segment or start one over."""
+        chain = self.segments()
+        for _ in range(5):
+            again = self.segments()
+            if [_ident(st) for _p, st in again] == [_ident(st) for _p, st in chain]:
+                return again
+            chain = again
+        return chain
+
+    def _locate(self, chain: list[tuple[Path, os.stat_result]]) -> int:
+        """Where our segment is now. Unknown yet: the current file at `offset`. Gone
+        (rotated out, or the run dir replaced): the oldest segment left, from its start."""
+        for i, (_path, st) in enumerate(chain):
+            if _ident(st) == self._ident:
+                return i
+        here = len(chain) - 1 if self._ident is None else 0
+        if self._ident is not None:
             self.offset, self._partial = 0, b""
-        if size == self.offset:
-            return 0
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(min(size - self.offset, 4 * TAIL_BYTES))
+        self._ident = _ident(chain[here][1])
+        return here
+
+    def _feed(self, data: bytes) -> int:
         self.offset += len(data)
         *lines, self._partial = (self._partial + data).split(b"\n")
         for line in lines:
@@ -120,6 +187,23 @@ def tail_lines(path: Path, lines: int) -> list[str]:
         data = fh.read()
     text = data.decode("utf-8", "replace").splitlines()
     return text[-lines:] if lines > 0 else []
+
+
+def _ident(st: os.stat_result) -> Ident:
+    return (st.st_dev, st.st_ino)
+
+
+def _read_at(path: Path, ident: Ident, offset: int, size: int) -> bytes | None:
+    """Up to size bytes at offset of the file at path, or None when path no longer names
+    the file with that identity (a rotation between the stat and the open)."""
+    try:
+        with open(path, "rb") as fh:
+            if _ident(os.fstat(fh.fileno())) != ident:
+                return None
+            fh.seek(offset)
+            return fh.read(size)
+    except OSError:
+        return None
 
 
 def _size(path: Path) -> int:

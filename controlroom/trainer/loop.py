@@ -59,7 +59,8 @@ class Trainer:
         if resumed:
             self._restore(resumed[1])
         self.tracker = envs.EpisodeTracker(s.num_envs, s.is_atari)
-        self.writer = metrics.MetricsWriter(s.run_path / "metrics.jsonl")
+        self.writer = metrics.MetricsWriter(s.run_path / "metrics.jsonl",
+                                            segment_bytes=int(s.metrics_segment_mb * 2**20))
         self.tb = metrics.TensorBoardMirror(s.run_path / "tensorboard") if s.tensorboard else None
         self.phase = "start"
         self.last_checkpoint = time.monotonic()
