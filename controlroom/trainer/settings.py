@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-ATARI_GAMES = (
-    "MsPacman", "BeamRider", "Asteroids", "Enduro", "Pong",
-    "Freeway", "SpaceInvaders", "Seaquest", "Breakout",
-)
-CLASSIC_ENVS = ("CartPole-v1",)
+from controlroom import games
+from controlroom.games import ATARI_GAMES
+
+__all__ = ["ATARI_GAMES", "CLASSIC_ENVS", "SettingsError", "TrainerSettings", "build_parser",
+           "check_run_dir", "known_env_ids", "make_settings", "parse_overrides", "validate"]
+
+CLASSIC_ENVS = tuple(games.CLASSIC_GAMES.values())
 MAX_HEARTBEAT_S = 10.0
+# The same ceilings as config.py's (MAX_ENVS, MAX_STEPS, MAX_SEED), so nothing the agent
+# may launch is refused here, and a typo's extra zeros never reach envpool or torch.
+MAX_ENVS, MAX_STEPS = 4096, 8192
+MAX_BATCH = MAX_ENVS * MAX_STEPS
+MAX_SEED = 2**31 - 1
+WEEK_S = 7 * 86_400.0
 
 
 class SettingsError(ValueError):
@@ -29,8 +38,9 @@ def _opt(default: Any, help: str) -> Any:
 class TrainerSettings:
     """Everything one training run needs; stored in every checkpoint."""
 
-    game: str = _opt("Pong", "game: a short Atari name (Pong), an envpool id (Pong-v5), "
-                     "or CartPole-v1 (MLP, for a quick CPU check)")
+    game: str = _opt("Pong", "game: a short Atari name (Pong, BattleZone, ...: every Atari game "
+                     "envpool ships), an envpool id (Pong-v5), or CartPole-v1 (MLP, for a "
+                     "quick CPU check); the list is controlroom/games.py")
     num_envs: int = _opt(8, "parallel envpool environments")
     num_steps: int = _opt(128, "steps per environment per rollout; batch = num_envs x num_steps")
     minibatch_size: int = _opt(256, "samples per gradient step (the log's 'batch size'); "
@@ -53,6 +63,9 @@ class TrainerSettings:
                              "(needs the tensorboard extra)")
     heartbeat_interval: float = _opt(5.0, "seconds between heartbeat lines in metrics.jsonl "
                                      "(at most 10)")
+    metrics_segment_mb: float = _opt(4.0, "metrics.jsonl is rotated to metrics.1.jsonl at this "
+                                     "size (MiB); 2 old segments and a thinned "
+                                     "metrics.history.jsonl are kept")
     learning_rate: float = _opt(2.5e-4, "Adam learning rate at step 0")
     anneal_lr: bool = _opt(True, "anneal the learning rate linearly to 0 at total_steps")
     gamma: float = _opt(0.99, "discount factor")
@@ -71,13 +84,16 @@ class TrainerSettings:
 
     @property
     def env_id(self) -> str:
-        """The envpool task id: short Atari names map to '<Name>-v5'."""
+        """The envpool task id from the catalogue: short Atari names map to '<Name>-v5'."""
+        known = games.env_id_for(self.game)
+        if known:
+            return known
         return self.game if "-v" in self.game else f"{self.game}-v5"
 
     @property
     def is_atari(self) -> bool:
         """Whether the game uses the Atari pipeline (CNN, frame stack, episodic life)."""
-        return self.env_id not in CLASSIC_ENVS
+        return games.is_atari(self.env_id)
 
     @property
     def batch_size(self) -> int:
@@ -95,18 +111,26 @@ class TrainerSettings:
 
 
 def known_env_ids() -> list[str]:
-    """Every envpool id this trainer accepts."""
-    return [f"{g}-v5" for g in ATARI_GAMES] + list(CLASSIC_ENVS)
+    """Every envpool id this trainer accepts: the one catalogue, controlroom/games.py."""
+    return games.known_env_ids()
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage, so a bad flag is one stderr line
+    (the agent shows a trainer's last line) and exit 2, like every other bad setting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """An argparse parser generated from the dataclass; defaults are suppressed so that
     only flags the user typed show up (they override a resumed checkpoint's settings)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m controlroom.trainer",
         description="PPO (CleanRL ppo_atari_envpool) for one envpool game, with atomic "
         "checkpoints, exact resume and live metrics.",
@@ -127,7 +151,7 @@ _PARSERS: dict[str, Any] = {"int": int, "float": float, "str": str}
 
 
 def parse_overrides(argv: list[str] | None) -> dict[str, Any]:
-    """The settings the user typed, as a dict (argparse exits 2 on malformed flags)."""
+    """The settings the user typed, as a dict; SettingsError on a malformed flag."""
     return vars(build_parser().parse_args(argv))
 
 
@@ -135,37 +159,67 @@ def make_settings(values: dict[str, Any]) -> TrainerSettings:
     """Build and validate settings from a dict (flags merged over a checkpoint's)."""
     names = {f.name for f in dataclasses.fields(TrainerSettings)}
     settings = TrainerSettings(**{k: v for k, v in values.items() if k in names})
+    _check_types(settings)
     if settings.total_steps == 0 and settings.target_episodes == 0:
         settings.total_steps = 10_000_000
     validate(settings)
     return settings
 
 
+def _check_types(s: TrainerSettings) -> None:
+    # Values can come from a checkpoint's settings dict as well as from argparse.
+    for f in dataclasses.fields(s):
+        value, kind = getattr(s, f.name), str(f.type)
+        ok = {"bool": isinstance(value, bool), "str": isinstance(value, str),
+              "int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, int | float) and not isinstance(value, bool)}[kind]
+        if not ok:
+            raise SettingsError(f"{_flag(f.name)} must be a {kind}, got {value!r}")
+
+
+# Inclusive numeric ranges; an exclusive lower bound is marked by a `>` in the message.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "num_envs": (1, MAX_ENVS), "num_steps": (1, MAX_STEPS), "minibatch_size": (1, MAX_BATCH),
+    "update_epochs": (1, 1000), "keep_checkpoints": (1, 1000),
+    "total_steps": (0, 10**15), "target_episodes": (0, 10**12), "seed": (0, MAX_SEED),
+    "torch_threads": (0, 1024), "grad_chunk_size": (0, MAX_BATCH),
+}  # fmt: skip
+_FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {  # (low, high, low is exclusive)
+    "checkpoint_interval": (0.0, WEEK_S, True), "heartbeat_interval": (0.0, MAX_HEARTBEAT_S, True),
+    "metrics_segment_mb": (0.0, 4096.0, True), "learning_rate": (0.0, 1.0, True),
+    "gpu_memory_fraction": (0.0, 1.0, False), "gamma": (0.0, 1.0, False),
+    "gae_lambda": (0.0, 1.0, False), "clip_coef": (0.0, 100.0, True),
+    "ent_coef": (0.0, 100.0, False), "vf_coef": (0.0, 100.0, False),
+    "max_grad_norm": (0.0, 1e6, True), "target_kl": (0.0, 100.0, False),
+}  # fmt: skip
+
+
 def validate(s: TrainerSettings) -> None:
     """Raise SettingsError for settings that would fail later or silently misbehave."""
     if s.env_id not in known_env_ids():
-        raise SettingsError(f"unknown game {s.game!r}; known: {', '.join(known_env_ids())}")
-    _check_positive(s)
+        raise SettingsError(f"unknown game {s.game!r}{games.suggest(s.game)}; the trainer "
+                            f"knows the {len(ATARI_GAMES)} Atari games envpool ships (Pong, "
+                            "Breakout, ...: controlroom/games.py) and CartPole-v1")
+    _check_ranges(s)
     if s.batch_size % s.minibatch_size:
         raise SettingsError(
             f"--minibatch-size {s.minibatch_size} does not divide the batch "
             f"num_envs x num_steps = {s.batch_size}")
-    if not 0 < s.heartbeat_interval <= MAX_HEARTBEAT_S:
-        raise SettingsError(f"--heartbeat-interval must be in (0, {MAX_HEARTBEAT_S:g}] seconds")
-    if not 0.0 <= s.gpu_memory_fraction <= 1.0:
-        raise SettingsError("--gpu-memory-fraction must be in [0, 1]")
     _check_device(s.device)
 
 
-def _check_positive(s: TrainerSettings) -> None:
-    for name in ("num_envs", "num_steps", "minibatch_size", "update_epochs", "keep_checkpoints"):
-        if getattr(s, name) < 1:
-            raise SettingsError(f"{_flag(name)} must be >= 1, got {getattr(s, name)}")
-    for name in ("total_steps", "target_episodes", "torch_threads", "grad_chunk_size"):
-        if getattr(s, name) < 0:
-            raise SettingsError(f"{_flag(name)} must be >= 0, got {getattr(s, name)}")
-    if s.checkpoint_interval <= 0 or s.learning_rate <= 0:
-        raise SettingsError("--checkpoint-interval and --learning-rate must be > 0")
+def _check_ranges(s: TrainerSettings) -> None:
+    for name, (lo, hi) in _INT_RANGES.items():
+        value = getattr(s, name)
+        if value < lo:
+            raise SettingsError(f"{_flag(name)} must be >= {lo}, got {value}")
+        if value > hi:
+            raise SettingsError(f"{_flag(name)} must be <= {hi}, got {value}")
+    for name, (flo, fhi, open_low) in _FLOAT_RANGES.items():
+        x = float(getattr(s, name))
+        if not (math.isfinite(x) and (flo < x if open_low else flo <= x) and x <= fhi):
+            low = f"({flo:g}" if open_low else f"[{flo:g}"
+            raise SettingsError(f"{_flag(name)} must be in {low}, {fhi:g}], got {x}")
 
 
 def _check_device(device: str) -> None:
