@@ -113,7 +113,7 @@ def test_settings_validation_and_command_templates(tmp_path: Path) -> None:
         launch.effective_settings(cfg, "Pong", {"num_envs": 3, "minibatch_size": 256})
     assert bad.value.code == "invalid"
     with pytest.raises(OpError) as unknown:
-        launch.effective_settings(cfg, "Pacman", {})
+        launch.effective_settings(cfg, "NotAGame", {})
     assert unknown.value.code == "unknown_game"
     with pytest.raises(OpError, match="unknown setting"):
         launch.effective_settings(cfg, "Pong", {"command": ["sh"]})

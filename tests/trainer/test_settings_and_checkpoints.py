@@ -20,7 +20,7 @@ from tests.trainer.helpers import TINY_PONG, read_metrics, run_trainer
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--game", "Pitfall"], "unknown game"),
+        (["--game", "NotAGame"], "unknown game"),
         (["--num-envs", "0"], "--num-envs must be >= 1"),
         (["--num-envs", "3", "--num-steps", "10", "--minibatch-size", "7"], "does not divide"),
         (["--heartbeat-interval", "30"], "--heartbeat-interval"),
