@@ -78,8 +78,8 @@ def _check(key: str, value: Any) -> None:
 
 def validate(s: dict[str, Any]) -> None:
     """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
-    every key present (`command` optional), each within config.toml's bounds, the minibatch dividing the
-    rollout and the env id known."""
+    every key present (`command` optional), each within config.toml's bounds, the
+    minibatch dividing the rollout and the env id known."""
     # `command` may be absent: GameStates leave it out, and empty means built-in.
     missing = [k for k in (*OVERRIDES, "env_id") if k not in s]
     if missing:
