@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from controlroom.trainer import checkpoint, envs, metrics
-from controlroom.trainer.model import Agent
+from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.ppo import Batch, Rollout, UpdateStats, gae, update
 from controlroom.trainer.settings import TrainerSettings
 
@@ -54,8 +54,8 @@ class Trainer:
         self._install_signals()  # before the slow env and model set-up, so no signal is lost
         self.resumed_from = str(resumed[0]) if resumed else None
         self.envs = envs.make_envs(s, self._env_seed(resumed))
-        self.agent = Agent(envs.obs_shape(self.envs), envs.num_actions(self.envs)).to(device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=s.learning_rate, eps=1e-5)
+        self.model = ActorCritic(envs.obs_shape(self.envs), envs.num_actions(self.envs)).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate, eps=1e-5)
         if resumed:
             self._restore(resumed[1])
         self.tracker = envs.EpisodeTracker(s.num_envs, s.is_atari)
@@ -78,13 +78,13 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"version": CHECKPOINT_VERSION, "settings": self.s.to_dict(),
-                "model": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "global_step": self.global_step, "episodes": self.episodes,
                 "updates": self.updates, "learning_rate": self.learning_rate(),
                 "time": time.time(), "rng": rng, "rolling": self.stats.state()}
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.agent.load_state_dict(state["model"])
+        self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.global_step, self.episodes = int(state["global_step"]), int(state["episodes"])
         self.updates = int(state["updates"])
@@ -164,7 +164,7 @@ class Trainer:
             r.obs[step].copy_(next_obs)
             r.dones[step] = next_done
             with torch.no_grad():
-                action, logprob, _, value = self.agent.act(next_obs)
+                action, logprob, _, value = self.model.act(next_obs)
             r.actions[step], r.logprobs[step], r.values[step] = action, logprob, value
             obs, reward, term, trunc, info = self.envs.step(action.cpu().numpy())
             self._count(self.tracker.step(reward, term, trunc, info))
@@ -183,10 +183,10 @@ class Trainer:
                ) -> UpdateStats:
         self.phase = "update"
         with torch.no_grad():
-            adv, ret = gae(r, self.agent.value(next_obs), next_done,
+            adv, ret = gae(r, self.model.value(next_obs), next_done,
                            self.s.gamma, self.s.gae_lambda)
         batch = Batch.from_rollout(r, adv, ret)
-        stats = update(self.agent, self.optimizer, batch, self.s, self.rng,
+        stats = update(self.model, self.optimizer, batch, self.s, self.rng,
                        should_stop=lambda: self.stop_requested)
         self.updates += 1
         return stats

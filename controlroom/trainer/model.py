@@ -37,7 +37,7 @@ def mlp(inputs: int) -> nn.Sequential:
     )
 
 
-class Agent(nn.Module):
+class ActorCritic(nn.Module):
     """Policy and value heads over a torso: shared for pixels (CleanRL's Atari agent),
     separate actor and critic MLPs otherwise (CleanRL's ppo.py; sharing slows CartPole).
 

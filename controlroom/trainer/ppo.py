@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from controlroom.trainer.model import Agent
+from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.settings import TrainerSettings
 
 # On a CPU, chunks this size run as fast as whole minibatches and bound the memory; a GPU
@@ -110,11 +110,11 @@ def gather_rows(obs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return rows.view(len(idx), *nhwc.shape[1:]).permute(0, 3, 1, 2)
 
 
-def ppo_loss(agent: Agent, b: Batch, idx: torch.Tensor, adv: torch.Tensor,
+def ppo_loss(model: ActorCritic, b: Batch, idx: torch.Tensor, adv: torch.Tensor,
              s: TrainerSettings) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped surrogate + clipped value - entropy loss on (part of) a minibatch, with
     the figures CleanRL logs for it."""
-    _, newlogprob, entropy, newvalue = agent.act(gather_rows(b.obs, idx), b.actions[idx])
+    _, newlogprob, entropy, newvalue = model.act(gather_rows(b.obs, idx), b.actions[idx])
     logratio = newlogprob - b.logprobs[idx]
     ratio = logratio.exp()
     pg_loss = torch.max(-adv * ratio,
@@ -140,7 +140,7 @@ def value_loss(newvalue: torch.Tensor, b: Batch, idx: torch.Tensor,
     return 0.5 * torch.max(unclipped, (clipped - b.returns[idx]) ** 2).mean()
 
 
-def update(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerSettings,
+def update(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerSettings,
            rng: np.random.Generator, *, should_stop: Callable[[], bool]) -> UpdateStats:
     """update_epochs passes of shuffled minibatches. Stops between minibatches when asked
     (a signal), which leaves model and optimizer consistent for a checkpoint."""
@@ -151,14 +151,14 @@ def update(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerS
         for start in range(0, n, s.minibatch_size):
             if should_stop():
                 return _finish(stats)
-            minibatch_step(agent, optimizer, b, order[start:start + s.minibatch_size], s,
+            minibatch_step(model, optimizer, b, order[start:start + s.minibatch_size], s,
                            stats=stats)
         if s.target_kl and stats.approx_kl > s.target_kl:
             break
     return _finish(stats)
 
 
-def minibatch_step(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch,
+def minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batch,
                    idx: torch.Tensor, s: TrainerSettings, *, stats: UpdateStats) -> None:
     """One optimiser step on one minibatch. The minibatch goes through the network in
     chunks of at most grad_chunk_size samples whose gradients are summed, weighted by
@@ -173,11 +173,11 @@ def minibatch_step(agent: Agent, optimizer: torch.optim.Optimizer, b: Batch,
                            0.0)
     for part, part_adv in zip(torch.split(idx, chunk), torch.split(adv, chunk), strict=True):
         weight = len(part) / len(idx)
-        loss, figures = ppo_loss(agent, b, part, part_adv, s)
+        loss, figures = ppo_loss(model, b, part, part_adv, s)
         (loss * weight).backward()  # type: ignore[no-untyped-call]  # torch stub gap
         for key, value in figures.items():
             totals[key] += weight * value
-    nn.utils.clip_grad_norm_(agent.parameters(), s.max_grad_norm)
+    nn.utils.clip_grad_norm_(model.parameters(), s.max_grad_norm)
     optimizer.step()
     stats.clipfracs.append(totals.pop("clipfrac"))
     for key, value in totals.items():

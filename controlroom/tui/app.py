@@ -15,10 +15,10 @@ from textual.worker import Worker, WorkerState
 
 from controlroom.config import Config
 from controlroom.link.errors import LinkError
-from controlroom.tui import actions
+from controlroom.tui import key_requests
 from controlroom.tui.format import about
 from controlroom.tui.messages import AgentMissing
-from controlroom.tui.plan import render_plan
+from controlroom.tui.plan_view import render_plan
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import (
     ConfirmScreen,
@@ -149,7 +149,7 @@ class ControlRoomApp(App[int]):
         if (t := self._target("add_game", need_game=False)) is None:
             return
         view = t[0]
-        choices = actions.game_choices(self.config, view.state)
+        choices = key_requests.game_choices(self.config, view.state)
         if not choices:
             self.notify("every configured game is already running", severity="warning")
             return
@@ -182,14 +182,14 @@ class ControlRoomApp(App[int]):
         if (t := self._target(action)) is None:
             return
         view, game = t
-        envs = actions.scaled_envs(self._game_state(view, game), up)
+        envs = key_requests.scaled_envs(self._game_state(view, game), up)
         self.send(view, f"{game}: {envs} envs", "scale_game", game=game, num_envs=envs)
 
     def action_toggle_game(self) -> None:
         if (t := self._target("toggle_game")) is None:
             return
         view, game = t
-        op = actions.toggle_op(self._game_state(view, game))
+        op = key_requests.toggle_op(self._game_state(view, game))
         self.send(view, f"{game}: {op.split('_')[0]}", op, game=game)
 
     def action_apply_profile(self) -> None:
@@ -201,13 +201,13 @@ class ControlRoomApp(App[int]):
             if name:
                 self.send(view, f"profile {name} applied", "apply_profile", name=name)
 
-        choices = actions.profile_choices(self.config)
+        choices = key_requests.profile_choices(self.config)
         self.push_screen(PickScreen(f"Apply a profile on {view.target.name}", choices), chosen)
 
     def action_toggle_ramp(self) -> None:
         if (t := self._target("toggle_ramp", need_game=False)) is None:
             return
-        enabled = not actions.ramp_enabled(t[0].state)
+        enabled = not key_requests.ramp_enabled(t[0].state)
         self.send(t[0], f"ramp {'on' if enabled else 'off'}", "set_ramp", enabled=enabled)
 
     def action_show_log(self) -> None:

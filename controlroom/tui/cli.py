@@ -29,7 +29,7 @@ from controlroom.link.agent_channel import open_session
 from controlroom.link.errors import NO_AGENT, TIMEOUT, UNKNOWN_HOST, LinkError
 from controlroom.link.reconnect import Opener
 from controlroom.link.ssh import SshTarget
-from controlroom.tui.actions import BUILT_IN_SOURCE
+from controlroom.tui.key_requests import BUILT_IN_SOURCE
 from controlroom.tui.target import HostTarget, Progress
 
 EXIT_BAD_INPUT = 2

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from controlroom.trainer.envs import EpisodeTracker, make_envs, num_actions, obs_shape
-from controlroom.trainer.model import Agent
+from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.ppo import Batch, Rollout, UpdateStats, gather_rows, minibatch_step
 from controlroom.trainer.settings import ATARI_GAMES, make_settings
 
@@ -26,17 +26,17 @@ def _batch(n: int) -> Batch:
 
 def test_chunked_minibatch_step_matches_one_pass() -> None:
     torch.manual_seed(0)
-    agents = [Agent((4, 84, 84), 6)]
-    agents.append(copy.deepcopy(agents[0]))
+    models = [ActorCritic((4, 84, 84), 6)]
+    models.append(copy.deepcopy(models[0]))
     batch, idx = _batch(64), torch.randperm(64)
     stats = []
-    for agent, chunk in zip(agents, (64, 16), strict=True):
+    for model, chunk in zip(models, (64, 16), strict=True):
         s = make_settings({"num_envs": 8, "num_steps": 8, "minibatch_size": 64,
                            "grad_chunk_size": chunk})
-        opt = torch.optim.Adam(agent.parameters(), lr=1e-3, eps=1e-5)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-5)
         stats.append(UpdateStats())
-        minibatch_step(agent, opt, batch, idx, s, stats=stats[-1])
-    for p, q in zip(agents[0].parameters(), agents[1].parameters(), strict=True):
+        minibatch_step(model, opt, batch, idx, s, stats=stats[-1])
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
     assert abs(stats[0].policy_loss - stats[1].policy_loss) < 1e-5
     assert abs(stats[0].clipfracs[0] - stats[1].clipfracs[0]) < 1e-6
@@ -55,15 +55,15 @@ def test_channels_last_rollout_gives_the_same_update_as_plain_frames() -> None:
     assert torch.equal(gather_rows(plain.obs, idx), plain.obs[idx])
 
     torch.manual_seed(0)
-    agents = [Agent((4, 84, 84), 6)]
-    agents.append(copy.deepcopy(agents[0]))
+    models = [ActorCritic((4, 84, 84), 6)]
+    models.append(copy.deepcopy(models[0]))
     batches = [plain, Batch(stored.obs, *(getattr(plain, f) for f in
                                            ("actions", "logprobs", "advantages", "returns",
                                             "values")))]
-    for agent, batch in zip(agents, batches, strict=True):
-        opt = torch.optim.Adam(agent.parameters(), lr=1e-3, eps=1e-5)
-        minibatch_step(agent, opt, batch, idx, s, stats=UpdateStats())
-    for p, q in zip(agents[0].parameters(), agents[1].parameters(), strict=True):
+    for model, batch in zip(models, batches, strict=True):
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-5)
+        minibatch_step(model, opt, batch, idx, s, stats=UpdateStats())
+    for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
@@ -81,12 +81,12 @@ def test_every_atari_game_steps_through_the_agent(game: str) -> None:
     """Set CONTROLROOM_ALL_GAMES=1 to step all 104."""
     s = make_settings({"game": game, "num_envs": 2, "num_steps": 4, "minibatch_size": 8})
     vec = make_envs(s, seed=1)
-    agent = Agent(obs_shape(vec), num_actions(vec))
+    model = ActorCritic(obs_shape(vec), num_actions(vec))
     obs, _ = vec.reset()
     tracker = EpisodeTracker(2, atari=True)
     for _ in range(4):
         with torch.no_grad():
-            action, _, _, _ = agent.act(torch.from_numpy(obs))
+            action, _, _, _ = model.act(torch.from_numpy(obs))
         obs, reward, term, trunc, info = vec.step(action.numpy())
         tracker.step(reward, term, trunc, info)
     assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8

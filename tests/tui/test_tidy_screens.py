@@ -19,11 +19,11 @@ from controlroom.config import Config, loads, starter_text
 from controlroom.games import known_names
 from controlroom.link.errors import LinkError
 from controlroom.link.session import AgentSession
-from controlroom.tui import actions
+from controlroom.tui import key_requests
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.cli import _config, _still_training_note
 from controlroom.tui.messages import AgentEvent, LinkDown
-from controlroom.tui.plan import render_plan
+from controlroom.tui.plan_view import render_plan
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.screens.modals import ConfirmScreen, TextScreen
 from controlroom.tui.target import HostTarget
@@ -247,16 +247,16 @@ def test_picker_offers_the_agents_catalogue() -> None:
     config = _config_built_in()
     state = recorded_state()
     state["catalogue"] = ["Pong", "Breakout", "MsPacman", "Qbert", "CartPole"]
-    names = [name for name, _ in actions.game_choices(config, state)]
+    names = [name for name, _ in key_requests.game_choices(config, state)]
     assert names == ["Qbert", "CartPole"]  # the wanted ones left out
     del state["catalogue"]
-    assert [n for n, _ in actions.game_choices(config, state)] == \
+    assert [n for n, _ in key_requests.game_choices(config, state)] == \
         [n for n in known_names() if n not in state["games"]]  # fmt: skip
 
 
 def _config_built_in() -> Config:
     """What the TUI uses with no laptop config (it has [games] of its own)."""
-    return loads(starter_text(), actions.BUILT_IN_SOURCE)
+    return loads(starter_text(), key_requests.BUILT_IN_SOURCE)
 
 
 def test_no_laptop_config_uses_the_built_in_defaults(tmp_path: Any, monkeypatch: Any) -> None:
@@ -267,7 +267,7 @@ def test_no_laptop_config_uses_the_built_in_defaults(tmp_path: Any, monkeypatch:
     config, path = _config(None)
     assert path is None
     assert {"light", "medium", "heavy", "cpu"} <= set(config.profiles)
-    assert [n for n, _ in actions.profile_choices(config)][:3] == ["light", "medium", "heavy"]
+    assert [n for n, _ in key_requests.profile_choices(config)][:3] == ["light", "medium", "heavy"]
 
 
 def test_exit_note_works_without_the_venv_on_path() -> None:

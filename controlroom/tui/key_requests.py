@@ -1,4 +1,5 @@
-"""What the action keys send: each one a small function from a game's State to an op."""
+"""What the action keys request: each one a small function from a game's State to an op
+(or to the choices a picker offers). Pure: State and Config in, plain values out."""
 
 from __future__ import annotations
 
