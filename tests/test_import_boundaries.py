@@ -2,6 +2,8 @@
 
 Each side is imported in a fresh interpreter, module by module, and `sys.modules` is read
 after each import, so the test names the module that pulled the forbidden one in.
+The same rules, read from the source instead (imports inside functions too), are the
+import-linter contracts in pyproject.toml, checked by tests/test_contracts.py.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _probe(roots: list[str], forbidden: list[str]) -> dict[str, object]:
     ("roots", "forbidden"),
     [
         (HOST_SIDE, ["textual"]),
-        (LAPTOP_SIDE, ["torch", "envpool", "pynvml", "controlroom.agent",
+        (LAPTOP_SIDE, ["torch", "envpool", "pynvml", "psutil", "numpy", "controlroom.agent",
                        "controlroom.trainer"]),
         (["controlroom.trainer"], ["controlroom.agent", "controlroom.tui", "controlroom.link",
                                    "asyncssh"]),

@@ -1,0 +1,118 @@
+"""The architecture contracts of pyproject's [tool.importlinter] hold, and each one bites.
+
+`lint-imports` runs on the real tree. Then, per contract, on a copy of the package with
+one bad import injected, it must report that contract broken and name the module: a
+contract that cannot fail checks nothing. The copy is read through PYTHONPATH, so the real
+tree is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+REPO = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _config() -> dict[str, Any]:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    section: dict[str, Any] = pyproject["tool"]["importlinter"]
+    return section
+
+
+def _lint(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"{LINT_IMPORTS} is missing: pip install -e '.[dev]' (import-linter)")
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    result = _lint(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = result.stdout.count("KEPT")
+    assert kept == len(_config()["contracts"]), result.stdout
+
+
+def test_every_contract_has_a_violation_test() -> None:
+    assert {c["id"] for c in _config()["contracts"]} == {v[0] for v in VIOLATIONS}
+
+
+# (contract id, file under controlroom/, what gets appended to it). Imports inside
+# functions count as much as those at the top: the laptop would import them when called.
+VIOLATIONS = [
+    ("laptop-half", "tui/format.py", "import torch"),
+    ("laptop-half", "link/errors.py", "def _later() -> None:\n    import psutil"),
+    ("laptop-half", "tui/key_requests.py", "from controlroom.agent import paths"),
+    ("laptop-half", "link/local.py", "from controlroom.trainer import model"),
+    ("shared-modules", "protocol.py", "import textual"),
+    ("shared-modules", "config.py", "from controlroom.tui import format"),
+    ("shared-modules", "games.py", "import numpy"),
+    ("host-half", "agent/store.py", "import textual"),
+    ("host-half", "trainer/settings.py", "from controlroom.link import errors"),
+    ("trainer-alone", "trainer/metrics.py", "from controlroom.agent import paths"),
+    ("trainer-alone", "trainer/runtime.py", "import asyncssh"),
+    ("agent-runs-trainers", "agent/paths.py", "from controlroom.trainer import settings"),
+    ("agent-runs-trainers", "agent/store.py", "def _later() -> None:\n    import torch"),
+    # config imports games; the trainer's ppo imports model; agent.configfile imports paths.
+    ("no-cycles", "games.py", "import controlroom.config"),
+    ("no-cycles", "trainer/model.py", "from controlroom.trainer import ppo"),
+    ("no-cycles", "agent/paths.py", "from controlroom.agent import configfile"),
+]
+
+
+def _contract(contract_id: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [c for c in _config()["contracts"] if c["id"] == contract_id]
+    [contract] = found
+    return contract
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the package and its contracts, kept clean; each test copies it again."""
+    root = tmp_path_factory.mktemp("pristine")
+    shutil.copytree(REPO / "controlroom", root / "controlroom",
+                    ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    (root / "pyproject.toml").write_text(tomli_w.dumps({"tool": {"importlinter": _config()}}))
+    result = _lint(root)
+    assert result.returncode == 0, "the clean copy must pass: " + result.stdout + result.stderr
+    return root
+
+
+@pytest.mark.parametrize(("contract_id", "target", "line"), VIOLATIONS,
+                         ids=[f"{c}:{t}" for c, t, _ in VIOLATIONS])
+def test_contract_catches_a_bad_import(pristine: Path, tmp_path: Path, contract_id: str,
+                                       target: str, line: str) -> None:
+    shutil.copytree(pristine, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / "controlroom" / target
+    assert path.is_file(), f"{target} moved: pick another module to inject into"
+    path.write_text(path.read_text() + f"\n\n{line}  # injected\n")
+    result = _lint(tmp_path, "--contract", contract_id)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    # The report wraps long names and may leave no space before the verdict.
+    squashed = "".join(out.split())
+    assert "".join(f"{_contract(contract_id)['name']}BROKEN".split()) in squashed, out
+    module = "controlroom." + target.removesuffix(".py").replace("/", ".")
+    if _contract(contract_id)["type"] == "acyclic_siblings":
+        # A cycle is reported inside its package as the imports to cut, "- .games -> .config",
+        # either side of the injected one.
+        package, leaf = module.rsplit(".", 1)
+        assert f"No cycles are allowed in {package}." in out, out
+        cuts = re.findall(r"^- \.([\w.]+) -> \.([\w.]+)", out, flags=re.MULTILINE)
+        assert any(leaf in cut for cut in cuts), out
+    else:
+        assert module in out, out
