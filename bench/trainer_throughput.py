@@ -96,7 +96,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
     device = torch.device("cuda" if a.device != "cpu" and torch.cuda.is_available() else "cpu")
     torch.manual_seed(1)
 
-    class CleanAgent(nn.Module):
+    class CleanRLActorCritic(nn.Module):  # CleanRL calls it Agent
         def __init__(self, n: int) -> None:
             super().__init__()
             self.network = nn.Sequential(
@@ -120,8 +120,8 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
     n_envs, n_steps, batch = a.num_envs, a.num_steps, a.num_envs * a.num_steps
     envs = envpool.make("Pong-v5", env_type="gym", num_envs=n_envs, episodic_life=True,
                         reward_clip=True, seed=1)
-    agent = CleanAgent(int(envs.action_space.n)).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
+    model = CleanRLActorCritic(int(envs.action_space.n)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2.5e-4, eps=1e-5)
     obs = torch.zeros((n_steps, n_envs, 4, 84, 84)).to(device)
     actions = torch.zeros((n_steps, n_envs)).to(device)
     logprobs = torch.zeros((n_steps, n_envs)).to(device)
@@ -138,7 +138,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
             obs[step] = next_obs
             dones[step] = next_done
             with torch.no_grad():
-                action, logprob, _, value = agent.get_action_and_value(next_obs)
+                action, logprob, _, value = model.get_action_and_value(next_obs)
                 values[step] = value.flatten()
             actions[step], logprobs[step] = action, logprob
             o, reward, term, trunc, _info = envs.step(action.cpu().numpy())
@@ -146,7 +146,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
             next_obs = torch.Tensor(o).to(device)
             next_done = torch.Tensor(np.logical_or(term, trunc)).to(device)
         with torch.no_grad():
-            next_value = agent.get_value(next_obs).reshape(1, -1)
+            next_value = model.get_value(next_obs).reshape(1, -1)
             advantages = torch.zeros_like(rewards).to(device)
             lastgaelam = 0
             for t in reversed(range(n_steps)):
@@ -166,7 +166,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
             np.random.shuffle(b_inds)
             for start_i in range(0, batch, a.minibatch_size):
                 mb = b_inds[start_i:start_i + a.minibatch_size]
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                _, newlogprob, entropy, newvalue = model.get_action_and_value(
                     b_obs[mb], b_actions.long()[mb])
                 logratio = newlogprob - b_logprobs[mb]
                 ratio = logratio.exp()
@@ -181,7 +181,7 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
                 loss = pg_loss - 0.01 * entropy.mean() + v_loss * 0.5
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
+                nn.utils.clip_grad_norm_(model.parameters(), 0.5)
                 optimizer.step()
         sps.append(batch / (time.perf_counter() - start))
     take_turn(a)  # the last iteration is done
