@@ -1,6 +1,6 @@
 """Checkpoints outlive code renames: the payload holds state_dicts and plain values only,
-never a pickled Python class, and the network's layer names (the keys of `model`) are
-pinned, since those are what an old checkpoint must still match."""
+never one of controlroom's classes pickled by name, and the network's layer names (the keys
+of `model`) are pinned, since those are what an old checkpoint must still match."""
 
 from __future__ import annotations
 
