@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from controlroom import __version__
 from controlroom.config import HostConfig, loads
 from controlroom.link import bootstrap
 from controlroom.link.agent_channel import open_session
@@ -82,7 +83,9 @@ async def test_install_key_is_remapped_and_hidden_where_an_agent_runs(
         [key] = [k for k, d in footer(app) if d == "Install"]
         assert key.lower() == "f2"
         assert f"press {key} to install it" in str(app.query_one(NoAgentNotice).render())
-        view.load_state({"host": {"agent_version": "x"}})  # as if an agent had answered
+        # As if an agent of this very version had answered (another version is offered the
+        # upgrade: tests/tui/test_upgrade_offer.py).
+        view.load_state({"host": {"agent_version": __version__}})
         view.no_agent = False
         await pilot.pause()
         shown = [d for _, d in footer(app)]
