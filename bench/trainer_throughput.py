@@ -65,7 +65,7 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
                            "minibatch_size": a.minibatch_size, "device": a.device,
                            "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
                            "torch_threads": a.torch_threads, "run_dir": tmp,
-                           "checkpoint_interval": 1e9})
+                           "checkpoint_interval": 604800})
         (Path(tmp) / "checkpoints").mkdir()
         device = pick_device(s.device)
         configure_torch(s, device)
