@@ -20,7 +20,12 @@ T = TypeVar("T")
 
 
 class ConfigError(Exception):
-    """A config problem, already phrased for the user as one line."""
+    """A config problem, already phrased for the user as one line; `path` is the key it
+    is about, when it is about one (the agent quarantines that key of its own copy)."""
+
+    def __init__(self, message: str, path: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 # A check of a value that type and range cannot express (a device name, a template):
@@ -109,7 +114,8 @@ class Located:
         line = self.line_of(path)
         where = f"{self.source}:{line}" if line else self.source
         key = ".".join(path) or "(top level)"
-        return ConfigError(f"{where}: {key}: {message}" if where else f"{key}: {message}")
+        text = f"{where}: {key}: {message}" if where else f"{key}: {message}"
+        return ConfigError(text, path or None)
 
 
 def build_section(cls: type[T], raw: Any, path: tuple[str, ...], at: Located) -> T:
