@@ -14,7 +14,7 @@ from typing import Any
 
 from controlroom import __version__
 from controlroom.agent import paths, policycli
-from controlroom.agent.client import AgentUnavailable, Client, RequestFailed
+from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
 from controlroom.config import ConfigError
 from controlroom.protocol import ProtocolError
@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
         print(f"controlroom agent: {exc} (is it running? `controlroom agent ensure`)",
               file=sys.stderr)
         return EXIT_FAIL
-    except RequestFailed as exc:
+    except OpFailed as exc:
         print(f"controlroom agent: {_one_line(exc.message)}", file=sys.stderr)
         return EXIT_REFUSED if exc.code == "refused" else (
             EXIT_USAGE if exc.code in USAGE_CODES else EXIT_FAIL)

@@ -15,7 +15,7 @@ class AgentUnavailable(Exception):
     """No agent answers on that socket."""
 
 
-class RequestFailed(Exception):
+class OpFailed(Exception):
     """The agent replied ok=false; `code` is one of protocol.ERROR_CODES."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -53,7 +53,7 @@ class Client:
         self.sock.sendall(protocol.encode(message))
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
-        """One request; its result, or RequestFailed."""
+        """One request; its result, or OpFailed."""
         req_id = next(self._ids)
         self.send(protocol.request(req_id, op, **args))
         while True:
@@ -63,7 +63,7 @@ class Client:
                     result: dict[str, Any] = msg.get("result", {})
                     return result
                 err = msg.get("error", {})
-                raise RequestFailed(str(err.get("code")), str(err.get("message")))
+                raise OpFailed(str(err.get("code")), str(err.get("message")))
             self.pending.append(msg)
             del self.pending[:-1000]
 

@@ -1,4 +1,5 @@
-"""The core's protocol ops: op name -> async handler(agent, args) -> result dict.
+"""The core's protocol ops: op name -> async handler(agent, args) -> result dict,
+typed against the seam (core.AgentCore), never the daemon.
 
 Handlers raise OpError for a clean error reply. Mutating ops are idempotent: adding a
 game that is already wanted with the same settings changes nothing.
@@ -8,22 +9,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlroom import protocol
+from controlroom.agent.core import AgentCore as Agent
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import check_game, effective_settings, validate
+from controlroom.agent.launch import (
+    check_game,
+    check_overrides,
+    check_template,
+    effective_settings,
+    validate,
+)
 from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 
-if TYPE_CHECKING:
-    from controlroom.agent.daemon import Agent
-
-Op = Callable[["Agent", dict[str, Any]], Awaitable[dict[str, Any]]]
+CoreOp = Callable[[Agent, dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
 MAX_METRICS_LINES = 200  # ~300 bytes each: keeps the reply far below the line limit
-MUTATING = {"add_game", "remove_game", "start_game", "stop_game", "scale_game", "stop_all",
-            "shutdown"}  # fmt: skip
+# Run under the core op lock and their game's lock (daemon.py gives the lock order).
+MUTATING_CORE_OPS = {"add_game", "remove_game", "start_game", "stop_game", "scale_game",
+                     "stop_all", "shutdown"}  # fmt: skip
 
 
 async def ping(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +53,7 @@ async def add_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
         if existing.state == "crash_loop":
             agent.supervisor.reset(existing)
         return {"game": existing.to_state(), "changed": False}
-    state = await agent.want_game(game, settings, reset=bool(existing))
+    state = await agent.want_valid_game(game, settings, reset=bool(existing))
     if existing is None:
         agent.event("game_added", game, f"{game} added", {"settings": _shown(settings)})
     return {"game": state, "changed": True}
@@ -66,7 +72,7 @@ async def start_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     _guard(agent, g.name, g.settings)
     if g.paused:
         agent.mark_paused(g.name, False)
-    return {"game": await agent.want_game(g.name, g.settings, reset=True)}
+    return {"game": await agent.want_valid_game(g.name, g.settings, reset=True)}
 
 
 async def stop_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +90,7 @@ async def scale_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
         return {"game": g.to_state(), "changed": False}
     _guard(agent, g.name, settings)
     before = g.settings["num_envs"]
-    state = await agent.want_game(g.name, settings, wanted=g.wanted)
+    state = await agent.want_valid_game(g.name, settings, wanted=g.wanted)
     agent.event("game_scaled", g.name, f"{g.name}: num_envs {before} -> {args['num_envs']}",
                 {"from": before, "to": args["num_envs"]})  # fmt: skip
     return {"game": state, "changed": True}
@@ -158,13 +164,19 @@ def _known(agent: Agent, game: str) -> str:
 
 def _settings(agent: Agent, game: str, overrides: Any,
               base: dict[str, Any] | None) -> dict[str, Any]:
-    settings = effective_settings(agent.config, game, overrides)
+    """The whole settings the op asks for, validated here, once (want_valid_game does
+    not check them again)."""
     if base is None:
-        return settings
-    # An existing game keeps its own settings; only what the client named changes.
-    merged = {**base, **{k: settings[k] for k in overrides}}
-    validate(merged)
-    return merged
+        settings = effective_settings(agent.config, game, overrides)
+    else:
+        # An existing game keeps its own settings; only what the client named changes.
+        check_game(game)
+        check_overrides(overrides)
+        settings = {**base, **overrides}
+        validate(settings)
+    if settings.get("command"):
+        check_template(settings["command"])
+    return settings
 
 
 def _guard(agent: Agent, game: str, settings: dict[str, Any]) -> None:
@@ -178,7 +190,7 @@ def _shown(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k != "command"}
 
 
-CORE_OPS: dict[str, Op] = {
+CORE_OPS: dict[str, CoreOp] = {
     "ping": ping, "status": status, "add_game": add_game, "remove_game": remove_game,
     "start_game": start_game, "stop_game": stop_game, "scale_game": scale_game,
     "stop_all": stop_all, "shutdown": shutdown, "reboots": reboots, "events": events,

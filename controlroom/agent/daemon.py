@@ -1,6 +1,23 @@
-"""The agent: wires store, boots, supervisor, telemetry, server and policy together.
+"""The agent: wires store, boots, supervisor, telemetry, server and policy together,
+dispatches requests, and owns the periodic tasks (supervise, telemetry, heartbeat,
+policy tick).
 
-Its public methods are the seam the policy engine codes against (docs/agent-internals.md).
+Its public methods are the seam core ops and the policy engine code against, typed as
+`core.AgentCore` (docs/agent-internals.md); nothing but the entry point imports this.
+
+Locks, in one order: the policy lock (`PolicyEngine.lock`) first, then the core op lock
+(`Agent.lock`), then a game's lock (`Agent.game_lock(game)`); a task takes any subset of
+them in that order and never waits for an earlier one while holding a later one.
+- A mutating core op holds the core op lock and, when it names a game, that game's lock
+  for its whole run (the dispatcher takes both). It never takes the policy lock.
+- A policy op holds the policy lock and, when it names a game, that game's lock for its
+  whole run (policy_ops._locked); the policy tick holds the policy lock and takes a
+  game's lock for each change it makes (want_game, stop_trainer, forget_game take the
+  game's lock themselves; it is re-entrant within a task).
+So every read-modify-write of one game is atomic against any other change to it: a
+scale_game landing while a migrate waits for the trainer to stop runs after it and keeps
+both changes; an add_game of another game goes on meanwhile. Game state itself changes
+only through the Supervisor's methods.
 """
 
 from __future__ import annotations
@@ -10,27 +27,32 @@ import logging
 import signal
 import socket
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 from controlroom import __version__, protocol
-from controlroom.agent import boots, loops, paths
+from controlroom.agent import boots, paths
+from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
-from controlroom.agent.gamerun import GameRun
+from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.launch import check_game, check_template, validate
 from controlroom.agent.nvml import GpuReader, open_reader
-from controlroom.agent.ops import CORE_OPS, MUTATING
+from controlroom.agent.policy.engine import PolicyEngine
+from controlroom.agent.policy.policy_ops import POLICY_OPS
 from controlroom.agent.quarantine import quarantine
 from controlroom.agent.server import Server
 from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
-from controlroom.agent.telemetry import Telemetry
+from controlroom.agent.telemetry import Telemetry, summarize_gpus
 from controlroom.config import Config, save
 from controlroom.games import known_names
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVENTS = 100
+SUPERVISE_S = 0.5
 
 
 class Agent:
@@ -51,11 +73,16 @@ class Agent:
         self.dirty: set[str] = set()
         self.supervisor = Supervisor(self.store, paths.runs_dir(state_dir),
                                      lambda: self.config.agent, self.dirty.add)
-        self.lock = asyncio.Lock()
-        self.policy: Any = None
+        self.lock = asyncio.Lock()  # the core op lock (the lock order is above)
+        self.game_locks = GameLocks()
+        self.policy: PolicyEngine | None = None
         self.stopping = asyncio.Event()
 
     # ---- the seam for the policy engine -------------------------------------------
+    def game_lock(self, game: str) -> AbstractAsyncContextManager[None]:
+        """Hold one game's lock (re-entrant within a task; the lock order is above)."""
+        return self.game_locks.hold(game)
+
     def run_dir(self, game: str) -> Path:
         """Where a game's trainer writes."""
         return paths.runs_dir(self.state_dir) / game
@@ -71,64 +98,50 @@ class Agent:
 
     async def want_game(self, game: str, settings: dict[str, Any], *, wanted: bool = True,
                         reset: bool = False) -> dict[str, Any]:
-        """Persist the wanted state, then converge (a settings change restarts the trainer)."""
+        """Validate the merged settings (for callers that have not), then let the
+        supervisor persist the wanted state and converge (a settings change restarts
+        the trainer)."""
         check_game(game)
-        g = self.supervisor.games.get(game)
-        base = g.settings if g else self.config.game_settings(game)
-        merged = {**base, **{k: v for k, v in settings.items() if k in base}}
-        validate(merged)
-        if merged.get("command"):
-            check_template(merged["command"])
-        self.store.put_game(game, wanted, merged)  # written before acting on it
-        if g is None:
-            g = GameRun(game, merged, self.run_dir(game), wanted=wanted)
-            self.supervisor.games[game] = g
-        elif merged != g.settings:
-            # New settings first, so whichever pass restarts the trainer uses them.
-            g.settings, reset = merged, True
-            await self.supervisor.stop(g)
-        g.wanted = wanted
-        if reset or g.state == "paused":
-            self.supervisor.reset(g)
-        self.supervisor.step(g, time.time())
+        async with self.game_lock(game):
+            g = self.supervisor.games.get(game)
+            base = g.settings if g else self.config.game_settings(game)
+            merged = {**base, **{k: v for k, v in settings.items() if k in base}}
+            validate(merged)
+            if merged.get("command"):
+                check_template(merged["command"])
+            return await self.want_valid_game(game, merged, wanted=wanted, reset=reset)
+
+    async def want_valid_game(self, game: str, settings: dict[str, Any], *,
+                              wanted: bool = True, reset: bool = False) -> dict[str, Any]:
+        """want_game for whole settings the caller has validated (core ops: once)."""
+        async with self.game_lock(game):
+            g = await self.supervisor.want(game, settings, wanted=wanted, reset=reset)
         self.flush_games()
         return g.to_state()
 
     async def forget_game(self, game: str) -> None:
         """Stop a game and drop it from the wanted set and the store."""
-        g = self.supervisor.games.get(game)
-        if g is None:
-            return
-        self.mark_wanted(game, False)
-        await self.supervisor.stop(g)
-        self.supervisor.games.pop(game, None)
-        self.store.delete_game(game)
+        async with self.game_lock(game):
+            if not await self.supervisor.forget(game):
+                return
         self.dirty.discard(game)
         self.publish({"games": {game: None}})
         self.event("game_removed", game, f"{game} removed")
 
     async def stop_trainer(self, game: str) -> None:
         """Stop the trainer and keep the game, unwanted (the guard's pause uses this)."""
-        g = self.supervisor.games[game]
-        self.mark_wanted(game, False)
-        await self.supervisor.stop(g)
+        async with self.game_lock(game):
+            self.supervisor.mark_wanted(game, False)
+            await self.supervisor.stop(self.supervisor.games[game])
         self.flush_games()
 
     def mark_wanted(self, game: str, wanted: bool) -> None:
         """Persist wanted/unwanted without touching the process."""
-        g = self.supervisor.games[game]
-        g.wanted = wanted
-        self.store.put_game(game, wanted, g.settings)
+        self.supervisor.mark_wanted(game, wanted)
 
     def mark_paused(self, game: str, paused: bool) -> None:
         """The guard's pause flag; a paused game shows "paused" and is not restarted."""
-        g = self.supervisor.games[game]
-        g.paused = paused
-        self.store.update_game(game, paused=int(paused))
-        if g.proc is None and g.state in ("stopped", "paused"):
-            g.state = "paused" if paused else "stopped"
-            self.store.update_game(game, state=g.state)
-        self.dirty.add(game)
+        self.supervisor.mark_paused(game, paused)
         self.flush_games()
 
     def publish(self, partial_state: dict[str, Any]) -> None:
@@ -144,10 +157,7 @@ class Agent:
 
     def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
         """The load guard's verdict (None = allowed; no policy engine = allowed)."""
-        if self.policy is None:
-            return None
-        verdict: str | None = self.policy.check_scale(game, settings)
-        return verdict
+        return None if self.policy is None else self.policy.check_scale(game, settings)
 
     def event(self, kind: str, game: str | None, message: str,
               data: dict[str, Any] | None = None) -> None:
@@ -185,10 +195,7 @@ class Agent:
                 "state_dir": str(self.state_dir)}  # fmt: skip
 
     def _policy_state(self) -> dict[str, Any]:
-        if self.policy is None:
-            return {}
-        state: dict[str, Any] = self.policy.state()
-        return state
+        return {} if self.policy is None else self.policy.state()
 
     def _greeting(self) -> list[dict[str, Any]]:
         return [protocol.hello(self.hostname, self.boot_id),
@@ -225,13 +232,19 @@ class Agent:
             return protocol.reply_error(req_id, "internal", f"{type(exc).__name__}: {exc}")
 
     async def _run_op(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        handler = CORE_OPS.get(op) or _policy_ops().get(op)
-        if handler is None:
-            raise OpError("unknown_op", f"{op} is not served by this agent (no policy engine)")
-        if op in MUTATING:
-            async with self.lock:
-                return await handler(self, args)
-        return await handler(self, args)
+        core = CORE_OPS.get(op)
+        if core is not None:
+            if op not in MUTATING_CORE_OPS:
+                return await core(self, args)
+            async with AsyncExitStack() as held:  # the lock order above: core, then game
+                await held.enter_async_context(self.lock)
+                if isinstance(args.get("game"), str):
+                    await held.enter_async_context(self.game_lock(args["game"]))
+                return await core(self, args)
+        policy_op = POLICY_OPS.get(op)
+        if policy_op is None or self.policy is None:
+            raise OpError("unknown_op", f"{op} is not served by this agent")
+        return await policy_op(self.policy, args)  # it takes its locks itself
 
     # ---- life ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -241,7 +254,7 @@ class Agent:
             loop.add_signal_handler(signum, self.stopping.set)
         self._quarantine()
         fresh = self.supervisor.load(self.rebooted_this_start)
-        self.policy = _make_policy(self)
+        self.policy = PolicyEngine(self)
         held = self._hold_back()
         self.telemetry_source.sample()
         await self.server.start()
@@ -250,9 +263,8 @@ class Agent:
                     "crash_loop_reset": fresh, "held_back": held})  # fmt: skip
         self.supervisor.tick(time.time())  # resume every wanted game now
         self.flush_games()
-        if self.policy is not None:
-            await self.policy.on_start()
-        await loops.run_until_stopped(self)
+        await self.policy.on_start()
+        await self._run_until_stopped(self.policy)
         await self.shutdown()
 
     def _quarantine(self) -> None:
@@ -262,6 +274,69 @@ class Agent:
         for q in quarantine(self.store, self.config):
             log.error("%s", q.message())
             self.event("error", q.game, q.message(), {"problems": q.problems})
+
+    # ---- the periodic work ----------------------------------------------------------
+    # All run on the one event loop thread; each pass is short. A failing pass is
+    # logged and the next one runs: the agent never dies of a tick.
+    async def _run_until_stopped(self, policy: PolicyEngine) -> None:
+        """Run the periodic passes until the stopping event is set."""
+        # Intervals are read afresh each pass: a saved config changes them.
+        passes: list[tuple[Callable[[], float], Callable[[], Any]]] = [
+            (lambda: SUPERVISE_S, self.supervise),
+            (lambda: self.config.agent.telemetry_s, self.sample_telemetry),
+            (lambda: self.config.agent.heartbeat_s, self.heartbeat),
+            (lambda: self.config.agent.telemetry_s, lambda: policy.tick(time.time())),
+        ]
+        tasks = [asyncio.create_task(self._every(interval, work)) for interval, work in passes]
+        await self.stopping.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every(self, interval: Callable[[], float], work: Callable[[], Any]) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                result = work()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("periodic pass failed")
+            await asyncio.sleep(max(0.05, interval() - (time.monotonic() - started)))
+
+    def supervise(self) -> None:
+        """Reconcile processes with wanted games, then push what changed."""
+        self.supervisor.tick(time.time())
+        self.flush_games()
+
+    def sample_telemetry(self) -> None:
+        """Sample the host, attribute GPU memory to games, push, keep a down-sampled row."""
+        t = self.telemetry_source
+        t.sample()
+        by_pid = t.memory_by_pid()
+        for g in self.supervisor.games.values():
+            used = by_pid.get(g.pid) if g.pid else None
+            if used != g.gpu_memory_used:
+                g.gpu_memory_used = used  # a measurement, not a state: no transition
+                self.dirty.add(g.name)
+        now = time.time()
+        self.publish({"host": self.host(), **self.telemetry(), "gpu_error": t.reader.error,
+                      "history": t.history_dict()})  # fmt: skip
+        if t.due_for_store(now):
+            self.store.add_sample(now, t.stored_sample())
+
+    def heartbeat(self) -> None:
+        """Move this boot's last heartbeat forward with the load now."""
+        self.store.heartbeat(self.boot_id, time.time(), self.load())
+
+    def load(self) -> dict[str, Any]:
+        """What the host carried: the figures kept with each heartbeat and each reboot."""
+        games = self.supervisor.games.values()
+        gpu = summarize_gpus(self.telemetry_source.gpus)
+        return {"games": sum(1 for g in games if g.wanted),
+                "trainers": sum(1 for g in games if g.proc is not None),
+                "total_envs": sum(g.settings["num_envs"] for g in games if g.proc is not None),
+                "gpu_memory_used": gpu["memory_used"], "gpu_temp_c": gpu["temperature_c"]}
 
     def _hold_back(self) -> list[str]:
         """Ask the policy engine which games must not resume (the ramp, after a reboot,
@@ -280,7 +355,7 @@ class Agent:
 
     async def shutdown(self) -> None:
         """Last heartbeat, close clients and the store; trainers are left running."""
-        loops.heartbeat(self)
+        self.heartbeat()
         await self.server.close()
         self.telemetry_source.reader.close()
         self.store.close()
@@ -299,21 +374,3 @@ def _pid() -> int:
     import os
 
     return os.getpid()
-
-
-def _policy_ops() -> dict[str, Any]:
-    try:
-        from controlroom.agent.policy.ops import POLICY_OPS
-    except ImportError:
-        return {}
-    return dict(POLICY_OPS)
-
-
-def _make_policy(agent: Agent) -> Any:
-    """The policy engine when it is installed; the core runs without one."""
-    try:
-        from controlroom.agent.policy.engine import PolicyEngine  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        log.info("no policy engine: profiles, guard and ramp are off")
-        return None
-    return PolicyEngine(agent)

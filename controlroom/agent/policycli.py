@@ -111,7 +111,7 @@ def _changes(args: argparse.Namespace) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
-    """One policy command; its exit code (RequestFailed propagates to cli.main)."""
+    """One policy command; its exit code (OpFailed propagates to cli.main)."""
     handler = {"apply": _apply, "ramp": _ramp, "migrate": _migrate, "rollback": _rollback,
                "trial": _trial, "trial-decide": _trial_decide, "queue": _queue,
                "guard": _guard, "plan": _plan}[args.command]  # fmt: skip

@@ -39,7 +39,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Greeting = Callable[[], list[dict[str, Any]]]
 
 
-class Client:
+class Connection:
     """One connection: a reader loop and a writer task fed by a bounded queue.
 
     A request holds one of the client's MAX_IN_FLIGHT slots from the moment its line is
@@ -235,7 +235,7 @@ class Server:
 
     def __init__(self, path: Path, handler: Handler, greeting: Greeting) -> None:
         self.path, self.handler, self.greeting = path, handler, greeting
-        self.clients: set[Client] = set()
+        self.clients: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -251,7 +251,7 @@ class Server:
         os.chmod(self.path, 0o600)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = Client(self, reader, writer)
+        client = Connection(self, reader, writer)
         self.clients.add(client)
         writing = asyncio.create_task(client.write_loop())
         try:

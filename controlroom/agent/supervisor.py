@@ -40,7 +40,9 @@ LOG_LINE_CHARS = 300
 
 
 class Supervisor:
-    """Owns every GameRun and its process; persists what it observes."""
+    """Owns every GameRun and its process; persists what it observes. The only writer
+    of a GameRun's state: the daemon and the policy engine change games through the
+    methods below (want, forget, stop, mark_wanted, mark_paused, reset)."""
 
     def __init__(self, store: Store, runs: Path, knobs: Callable[[], AgentConfig],
                  on_change: Callable[[str], None]) -> None:
@@ -292,6 +294,52 @@ class Supervisor:
         while g.proc is proc:
             await asyncio.sleep(0.05)
             self.observe(g, time.time())
+
+    async def want(self, game: str, settings: dict[str, Any], *, wanted: bool = True,
+                   reset: bool = False) -> GameRun:
+        """Persist the wanted state (written before acting on it), then converge: new
+        settings for a running game stop it first, so the restart uses them. The
+        settings are validated by the caller, once."""
+        self.store.put_game(game, wanted, settings)
+        g = self.games.get(game)
+        if g is None:
+            g = GameRun(game, settings, self.runs / game, wanted=wanted)
+            self.games[game] = g
+        elif settings != g.settings:
+            # New settings first, so whichever pass restarts the trainer uses them.
+            g.settings, reset = settings, True
+            await self.stop(g)
+        g.wanted = wanted
+        if reset or g.state == "paused":
+            self.reset(g)
+        self.step(g, time.time())
+        return g
+
+    async def forget(self, game: str) -> bool:
+        """Stop a game and drop it from memory and the store; False if it was unknown."""
+        g = self.games.get(game)
+        if g is None:
+            return False
+        self.mark_wanted(game, False)
+        await self.stop(g)
+        self.games.pop(game, None)
+        self.store.delete_game(game)
+        return True
+
+    def mark_wanted(self, game: str, wanted: bool) -> None:
+        """Persist wanted/unwanted without touching the process."""
+        g = self.games[game]
+        g.wanted = wanted
+        self.store.put_game(game, wanted, g.settings)
+
+    def mark_paused(self, game: str, paused: bool) -> None:
+        """The guard's pause flag; a paused game shows "paused" and is not restarted."""
+        g = self.games[game]
+        g.paused = paused
+        self.store.update_game(game, paused=int(paused))
+        if g.proc is None and g.state in ("stopped", "paused"):
+            self._set(g, "paused" if paused else "stopped")
+        self.on_change(game)
 
     def reset(self, g: GameRun) -> None:
         """Forget crash history so a crash-looped or done game may start again."""

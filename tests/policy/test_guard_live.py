@@ -10,7 +10,7 @@ import tomllib
 import psutil
 import pytest
 
-from controlroom.agent.client import RequestFailed
+from controlroom.agent.client import OpFailed
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.test_live import events, running
 
@@ -30,9 +30,9 @@ def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) 
     h.call("add_game", game="CartPole")
     h.call("add_game", game="Pong")  # added last: the one the guard pauses
     wait_for(lambda: running(h, "CartPole") and running(h, "Pong"), 120, "both games")
-    with pytest.raises(RequestFailed, match=r"guard.max_host_ram_fraction: must be <= 1, not 1.5"):
+    with pytest.raises(OpFailed, match=r"guard.max_host_ram_fraction: must be <= 1, not 1.5"):
         h.call("set_guard", budgets={"max_host_ram_fraction": 1.5})
-    with pytest.raises(RequestFailed, match="unknown guard budget max_cpu"):
+    with pytest.raises(OpFailed, match="unknown guard budget max_cpu"):
         h.call("set_guard", budgets={"max_cpu": 1})
     ram = ram_fraction()
     if ram > 0.9:

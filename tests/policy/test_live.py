@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import RequestFailed
-from controlroom.agent.policy.plan import downtime_share
+from controlroom.agent.client import OpFailed
+from controlroom.agent.policy.plan_math import downtime_share
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.conftest import write_policy_config
 
@@ -29,7 +29,7 @@ def ramp_view(h: AgentHarness) -> dict[str, Any]:
 def test_guard_refuses_with_its_reason(policy_agent: AgentHarness) -> None:
     h = policy_agent
     h.start()
-    with pytest.raises(RequestFailed) as err:
+    with pytest.raises(OpFailed) as err:
         h.call("add_game", game="CartPole", settings={"num_envs": 128, "minibatch_size": 16})
     assert err.value.code == "refused"
     assert err.value.message == ("refused: total envs would be 128 > max_total_envs 64 (64 over)")
@@ -41,7 +41,7 @@ def test_guard_refuses_with_its_reason(policy_agent: AgentHarness) -> None:
         "start CartPole: 64 envs, 16 steps, minibatch 16",
         "start Pong: 64 envs, 16 steps, minibatch 16",
     ]
-    with pytest.raises(RequestFailed, match="profile both: refused: total envs"):
+    with pytest.raises(OpFailed, match="profile both: refused: total envs"):
         h.call("apply_profile", name="both")
     assert h.call("status")["games"] == {}
     guard = h.call("status")["policy"]["guard"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controlroom.agent.policy.compare import compare_profiles
-from controlroom.agent.policy.plan import (
+from controlroom.agent.policy.plan_math import (
     GameProgress,
     costing,
     downtime_by_load,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import RequestFailed
+from controlroom.agent.client import OpFailed
 from controlroom.agent.policy import migration
 from tests.agent.harness import AgentHarness, wait_for
 
@@ -69,7 +69,7 @@ def test_invalid_migrate_or_trial_changes_nothing(sleeper: AgentHarness) -> None
     for changes in BAD_CHANGES:
         for op, extra in (("migrate", {}), ("trial", {"minutes": 1.0}),
                           ("trial", {"minutes": 1.0, "mode": "beside"})):  # fmt: skip
-            with pytest.raises(RequestFailed) as info:
+            with pytest.raises(OpFailed) as info:
                 h.call(op, game="Pong", settings=changes, **extra)
             assert info.value.code == "invalid", (op, changes, info.value)
             key = next(iter(changes))
@@ -93,7 +93,7 @@ def test_set_guard_checks_each_budget_and_names_it(agent: AgentHarness) -> None:
            ("max_total_envs", 10**15), ("max_gpu_memory_fraction", 0.0),
            ("action_interval_s", -1), ("resume_hold_s", True), ("max_trainers", {"a": 1})]
     for key, value in bad:
-        with pytest.raises(RequestFailed) as info:
+        with pytest.raises(OpFailed) as info:
             h.call("set_guard", budgets={key: value})
         assert info.value.code == "invalid", (key, value, info.value)
         assert f"guard.{key}" in str(info.value), (key, value, info.value)
@@ -105,7 +105,7 @@ def test_add_game_refuses_what_the_trainer_would(agent: AgentHarness) -> None:
     agent.write_config(trainer={"command": SLEEPER})
     agent.start()
     for changes in BAD_CHANGES:
-        with pytest.raises(RequestFailed) as info:
+        with pytest.raises(OpFailed) as info:
             agent.call("add_game", game="Pong", settings=changes)
         assert info.value.code == "invalid", (changes, info.value)
     assert agent.call("status")["games"] == {}

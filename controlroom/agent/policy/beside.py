@@ -19,37 +19,28 @@ import asyncio
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlroom.agent import process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
 from controlroom.agent.launch import trainer_argv
 from controlroom.agent.policy import guard, migration
-from controlroom.agent.policy.actions import (
+from controlroom.agent.policy.figures import compare, shape_of, summary
+from controlroom.agent.policy.host_actions import (
     CHANGEABLE,
     check_guard,
     game_state,
+    measure,
     new_settings,
     snapshot,
     stop_for_snapshot,
 )
+from controlroom.agent.policy.seam import Engine, TrialTrainer
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
 
-if TYPE_CHECKING:
-    from controlroom.agent.policy.engine import PolicyEngine
-
 CHECKPOINTS = migration.CHECKPOINTS
-
-
-@dataclass
-class TrialTrainer:
-    """The second trainer of a beside trial, as the engine watches it."""
-
-    proc: process.TrainerProc
-    tail: MetricsTail
 
 
 def root(state_dir: Path, game: str) -> Path:
@@ -57,7 +48,7 @@ def root(state_dir: Path, game: str) -> Path:
     return state_dir / "trials" / game
 
 
-def added_load(engine: PolicyEngine) -> guard.Change:
+def added_load(engine: Engine) -> guard.Change:
     """The load the running beside trials add (the core's GameStates miss it)."""
     live = [t for g, t in engine.trials.items() if g in engine.beside]
     envs = sum(int((t.get("settings") or {}).get("num_envs") or 0) for t in live)
@@ -80,10 +71,11 @@ def copy_newest_checkpoint(run_dir: Path, dest: Path) -> dict[str, Any]:
     raise OpError("invalid", f"{run_dir.name} has no checkpoint yet to start a trial from")
 
 
-async def start(engine: PolicyEngine, game: str, changes: dict[str, Any], *, minutes: float,
-                keep: bool | None, before: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+async def start(engine: Engine, game: str, changes: dict[str, Any], *, minutes: float,
+                keep: bool | None) -> dict[str, Any]:  # fmt: skip
     """Start the second trainer from a copy of the game's newest checkpoint."""
     st = game_state(engine, game)
+    before = measure(engine, st)
     current = dict(st.get("settings") or {})
     candidate = new_settings(current, changes)  # a bad setting is named before anything else
     if st.get("state") != "running":
@@ -113,7 +105,7 @@ async def start(engine: PolicyEngine, game: str, changes: dict[str, Any], *, min
     return trial
 
 
-def check_guard_beside(engine: PolicyEngine, game: str, candidate: dict[str, Any]) -> None:
+def check_guard_beside(engine: Engine, game: str, candidate: dict[str, Any]) -> None:
     """The guard on a whole second trainer with the candidate's envs (and its share of
     GPU memory at the measured bytes per env)."""
     games, tel = engine.agent.games(), engine.agent.telemetry()
@@ -127,7 +119,7 @@ def check_guard_beside(engine: PolicyEngine, game: str, candidate: dict[str, Any
         raise OpError("refused", verdict)
 
 
-def adopt(engine: PolicyEngine) -> None:
+def adopt(engine: Engine) -> None:
     """After an agent restart: take the running beside trials' trainers back, or end
     the trials whose trainer is gone (the decision stays the user's)."""
     for game, trial in engine.trials.items():
@@ -145,7 +137,7 @@ def adopt(engine: PolicyEngine) -> None:
                      {"pid": proc.pid, "trial": trial["dir"]})  # fmt: skip
 
 
-def sample(engine: PolicyEngine, game: str, st: dict[str, Any] | None,
+def sample(engine: Engine, game: str, st: dict[str, Any] | None,
            figures: dict[str, Any] | None) -> None:  # fmt: skip
     """Record both trainers' figures over the same minutes."""
     trial, tt = engine.trials[game], engine.beside[game]
@@ -161,16 +153,20 @@ def sample(engine: PolicyEngine, game: str, st: dict[str, Any] | None,
         trial["trial"] = {"episodes_per_hour": m.get("episodes_per_hour"), "sps": m.get("sps"),
                           "gpu_memory_used": used or None, "gpu_temp_c": temp,
                           "episodes": m.get("episodes"),
-                          "settings": _shape(trial["settings"])}  # fmt: skip
+                          "settings": shape_of(trial["settings"])}  # fmt: skip
 
 
-def _shape(settings: dict[str, Any]) -> dict[str, Any]:
-    from controlroom.agent.policy.speeds import SHAPE_KEYS
+async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: float) -> None:
+    """Sample a running beside trial; finish it when it is due."""
+    if game not in engine.beside:  # gone with an agent restart: adopt() reported it
+        return
+    sample(engine, game, st, measure(engine, st) if st is not None else None)
+    why = due(engine, game, now, st)
+    if why is not None:
+        await finish(engine, game, now, why)
 
-    return {k: settings.get(k) for k in SHAPE_KEYS}
 
-
-def due(engine: PolicyEngine, game: str, now: float, st: dict[str, Any] | None) -> str | None:
+def due(engine: Engine, game: str, now: float, st: dict[str, Any] | None) -> str | None:
     """Why the trial ends now, or None."""
     trial, tt = engine.trials[game], engine.beside[game]
     if not tt.proc.alive():
@@ -182,7 +178,7 @@ def due(engine: PolicyEngine, game: str, now: float, st: dict[str, Any] | None) 
     return None
 
 
-async def finish(engine: PolicyEngine, game: str, now: float, why: str) -> None:
+async def finish(engine: Engine, game: str, now: float, why: str) -> None:
     """Stop the trial trainer (final checkpoint), compare, then apply an upfront choice."""
     tt = engine.beside.get(game)
     if tt is not None:
@@ -200,9 +196,7 @@ async def finish(engine: PolicyEngine, game: str, now: float, why: str) -> None:
                                           f"{exc.message}; waiting for trial_decide {game}")
 
 
-def _ended(engine: PolicyEngine, game: str, now: float, why: str) -> None:
-    from controlroom.agent.policy.trial import compare, summary
-
+def _ended(engine: Engine, game: str, now: float, why: str) -> None:
     trial = engine.trials[game]
     trial["ended_at"], trial["ended_because"] = now, why
     trial["comparison"] = compare(trial.get("current") or trial.get("before"), trial.get("trial"))
@@ -214,7 +208,7 @@ def _ended(engine: PolicyEngine, game: str, now: float, why: str) -> None:
                                                      "mode": "beside"})  # fmt: skip
 
 
-async def _stop(engine: PolicyEngine, proc: process.TrainerProc) -> None:
+async def _stop(engine: Engine, proc: process.TrainerProc) -> None:
     """SIGTERM, then SIGKILL after the agent's stop_grace_s; wait until it is gone."""
     process.terminate(proc)
     deadline = time.monotonic() + engine.agent.config.agent.stop_grace_s
@@ -225,7 +219,7 @@ async def _stop(engine: PolicyEngine, proc: process.TrainerProc) -> None:
         await asyncio.sleep(0.05)
 
 
-async def decide(engine: PolicyEngine, game: str, keep: bool) -> dict[str, Any]:
+async def decide(engine: Engine, game: str, keep: bool) -> dict[str, Any]:
     """Keep (adopt the trial's learning and settings) or discard a beside trial."""
     trial = engine.trials.get(game)
     if trial is None or trial.get("mode") != "beside":
@@ -242,11 +236,11 @@ async def decide(engine: PolicyEngine, game: str, keep: bool) -> dict[str, Any]:
     trial["decision"] = "kept" if keep else "discarded"
     trial["outcome"] = outcome
     engine.event("trial_decided", game, f"trial of {game}: {outcome}",
-                 {"decision": trial["decision"], "settings": _shape(trial["settings"])})
+                 {"decision": trial["decision"], "settings": shape_of(trial["settings"])})
     return trial
 
 
-async def _keep(engine: PolicyEngine, game: str, trial: dict[str, Any], trial_dir: Path) -> str:
+async def _keep(engine: Engine, game: str, trial: dict[str, Any], trial_dir: Path) -> str:
     ck = read_checkpoint(trial_dir)
     if ck is None:
         raise OpError("invalid", f"the trial of {game} left no checkpoint; nothing to keep")

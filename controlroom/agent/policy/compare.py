@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from controlroom.agent.policy.plan import GameProgress, costing, hours_to_target, queue_hours
+from controlroom.agent.policy.plan_math import GameProgress, costing, hours_to_target, queue_hours
 from controlroom.agent.policy.speeds import SpeedBook
 from controlroom.config import ProfileConfig
 

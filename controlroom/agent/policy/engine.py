@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import weakref
 from dataclasses import asdict, replace
 from typing import Any
 
-from controlroom.agent.errors import OpError
-from controlroom.agent.policy import beside, guard, ramp
-from controlroom.agent.policy.planner import plan
+from controlroom.agent.core import AgentCore
+from controlroom.agent.policy import beside, guard, ramp, trial
+from controlroom.agent.policy.figures import shape_of, shape_present
+from controlroom.agent.policy.live_plan import plan
 from controlroom.agent.policy.queue import Queue, is_active, reached_target
 from controlroom.agent.policy.ramp import RampState
+from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
-from controlroom.agent.policy.trial import trials_pass
 
 KV_STATE = "policy.state"
 KV_SPEEDS = "policy.speeds"
@@ -31,21 +31,13 @@ PLAN_EVERY_S = 10.0  # the plan reads the boot history: no need to redo it every
 SPEEDS_SAVE_S = 30.0
 REPUBLISH_S = 10.0
 
-_ENGINES: weakref.WeakKeyDictionary[Any, PolicyEngine] = weakref.WeakKeyDictionary()
-
-
-def engine_for(agent: Any) -> PolicyEngine:
-    """The engine serving this agent (for the op handlers)."""
-    engine = _ENGINES.get(agent)
-    if engine is None:
-        raise OpError("internal", "the policy engine is not running in this agent")
-    return engine
-
 
 class PolicyEngine:
-    """Constructed by the core once the store and supervisor exist."""
+    """Constructed by the core once the store and supervisor exist. It satisfies both
+    seams: core.PolicyView (what the core calls) and seam.Engine (what the action
+    modules call)."""
 
-    def __init__(self, agent: Any) -> None:
+    def __init__(self, agent: AgentCore) -> None:
         self.agent = agent
         raw: dict[str, Any] = agent.store.kv_get(KV_STATE) or {}
         self.ramp = RampState.from_dict(raw.get("ramp"))
@@ -53,15 +45,16 @@ class PolicyEngine:
         self.queue = Queue.from_dict(raw.get("queue"))
         self.trials: dict[str, dict[str, Any]] = dict(raw.get("trials") or {})
         self.profile: str | None = raw.get("profile")
-        self.beside: dict[str, beside.TrialTrainer] = {}  # beside trials' second trainers
+        self.beside: dict[str, TrialTrainer] = {}  # beside trials' second trainers
         self.book = SpeedBook(agent.store.kv_get(KV_SPEEDS))
-        self.lock = asyncio.Lock()  # one policy action at a time, ops and ticks alike
+        # One policy action at a time, ops and ticks alike; taken before the core's
+        # locks, never after (daemon.py gives the order).
+        self.lock = asyncio.Lock()
         self.last_refusal: str | None = None
         self._plan: dict[str, Any] | None = None
         self._plan_at = self._speeds_at = self._published_at = 0.0
         self._published = ""
         self._booted = False
-        _ENGINES[agent] = self
         beside.adopt(self)
 
     # ---- the seam ----------------------------------------------------------------
@@ -110,7 +103,7 @@ class PolicyEngine:
             self.watch.paused = [g for g in self.watch.paused
                                  if (games.get(g) or {}).get("state") == "paused"]  # fmt: skip
             await self._guard_pass(games, tel, now)
-            await trials_pass(self, now)
+            await self._trials_pass(now)
             await self._queue_pass()
             await self._ramp_pass(now)
             self.save()
@@ -141,6 +134,28 @@ class PolicyEngine:
             "trials": self.trials,
             "plan": self.plan(time.time()),
         }  # fmt: skip
+
+    # ---- trials: the engine picks the mode -----------------------------------------
+    async def start_trial(self, game: str, changes: dict[str, Any], *, minutes: float,
+                          keep: bool | None = None, mode: str = "instead") -> dict[str, Any]:
+        """Instead (trial.py): the candidate in place of the current settings. Beside
+        (beside.py): a second trainer; `keep` None waits for trial_decide."""
+        trial.check_request(self, game, minutes, mode)
+        if mode == "instead":
+            return await trial.start(self, game, changes, minutes=minutes, keep=keep)
+        record = await beside.start(self, game, changes, minutes=minutes, keep=keep)
+        self.event("trial_started", game, f"beside trial of {game} for {minutes:g} min: "
+                   f"{shape_of(record['restore_settings'])} -> {shape_of(record['settings'])}",
+                   {"mode": "beside", "dir": record["dir"]})  # fmt: skip
+        return {"trial": record}
+
+    async def _trials_pass(self, now: float) -> None:
+        """Sample every running trial; finish the ones whose time is up."""
+        games = self.agent.games()
+        for game in sorted(self.trials_running()):
+            mode_pass = beside.trial_pass if self.trials[game].get("mode") == "beside" else (
+                trial.trial_pass)  # fmt: skip
+            await mode_pass(self, game, games.get(game), now)
 
     # ---- helpers the op handlers share ---------------------------------------------
     def steps(self) -> list[list[str]]:
@@ -280,8 +295,7 @@ class PolicyEngine:
         self.queue.collect(games)
         while (nxt := self.queue.next_start(games)) is not None:
             name, slot = nxt
-            shape = {k: slot["settings"][k] for k in ("num_envs", "num_steps", "minibatch_size")
-                     if k in slot["settings"]}  # fmt: skip
+            shape = shape_present(slot["settings"])
             verdict = self.check_scale(name, shape)
             if verdict is not None:
                 self.queue.put_back(name, slot)

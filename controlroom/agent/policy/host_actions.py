@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import OVERRIDES, check_overrides, validate
-from controlroom.agent.policy import guard, migration, profiles
+from controlroom.agent.policy import figures, guard, migration, profiles, ramp
+from controlroom.agent.policy.figures import shape_of as _shape
 from controlroom.agent.policy.queue import default_order
-from controlroom.agent.policy.speeds import SHAPE_KEYS
-
-if TYPE_CHECKING:
-    from controlroom.agent.policy.engine import PolicyEngine
+from controlroom.agent.policy.seam import Engine
 
 # What a migration or trial may change: the same settings a client may set on add.
 CHANGEABLE = OVERRIDES
 
 
-def game_state(engine: PolicyEngine, game: str) -> dict[str, Any]:
+def game_state(engine: Engine, game: str) -> dict[str, Any]:
     """A known game's GameState, else a not_found OpError."""
     st = engine.agent.games().get(game)
     if st is None:
         raise OpError("not_found", f"{game} is not on this host; add it first")
     return dict(st)
+
+
+def measure(engine: Engine, st: dict[str, Any]) -> dict[str, Any]:
+    """A trial's figures from a GameState, with the GPU temperature now."""
+    temp = guard.load_from({}, engine.agent.telemetry()).gpu_temp_c
+    return figures.measure(st, temp)
 
 
 def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
     return merged
 
 
-def check_guard(engine: PolicyEngine, game: str, settings: dict[str, Any]) -> None:
+def check_guard(engine: Engine, game: str, settings: dict[str, Any]) -> None:
     """Refuse (event + OpError) when the guard says no."""
     verdict = engine.check_scale(game, settings)
     if verdict is not None:
@@ -50,7 +54,7 @@ def check_guard(engine: PolicyEngine, game: str, settings: dict[str, Any]) -> No
         raise OpError("refused", verdict)
 
 
-def snapshot(engine: PolicyEngine, game: str, st: dict[str, Any], reason: str) -> str:
+def snapshot(engine: Engine, game: str, st: dict[str, Any], reason: str) -> str:
     """Back up a stopped game's checkpoints with its settings and progress; prune."""
     agent = engine.agent
     meta = {"reason": reason, "settings": st.get("settings") or {},
@@ -60,7 +64,7 @@ def snapshot(engine: PolicyEngine, game: str, st: dict[str, Any], reason: str) -
     return path.name
 
 
-async def stop_for_snapshot(engine: PolicyEngine, game: str) -> dict[str, Any]:
+async def stop_for_snapshot(engine: Engine, game: str) -> dict[str, Any]:
     """Stop the trainer (it checkpoints on SIGTERM); the GameState after that."""
     engine.watch.forget(game)
     engine.agent.mark_paused(game, False)
@@ -68,7 +72,7 @@ async def stop_for_snapshot(engine: PolicyEngine, game: str) -> dict[str, Any]:
     return game_state(engine, game)
 
 
-async def migrate(engine: PolicyEngine, game: str, changes: dict[str, Any],
+async def migrate(engine: Engine, game: str, changes: dict[str, Any],
                   reason: str = "migrate") -> dict[str, Any]:  # fmt: skip
     """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
     st = game_state(engine, game)
@@ -89,7 +93,7 @@ async def migrate(engine: PolicyEngine, game: str, changes: dict[str, Any],
     return {"game": state, "changed": True, "snapshot": name}
 
 
-async def rollback(engine: PolicyEngine, game: str) -> dict[str, Any]:
+async def rollback(engine: Engine, game: str) -> dict[str, Any]:
     """Restore the newest snapshot's checkpoints and settings, and resume from them."""
     game_state(engine, game)
     if game in engine.beside:  # its trainer must not be orphaned by dropping the record
@@ -111,11 +115,7 @@ async def rollback(engine: PolicyEngine, game: str) -> dict[str, Any]:
     return {"game": state, "snapshot": snaps[0].name, "restored": meta}
 
 
-def _shape(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: settings.get(k) for k in SHAPE_KEYS}
-
-
-def profile_verdict(engine: PolicyEngine, target: dict[str, dict[str, Any]]) -> str | None:
+def profile_verdict(engine: Engine, target: dict[str, dict[str, Any]]) -> str | None:
     """The guard on the profile as a whole: the load it leaves against the load now."""
     games, tel = engine.agent.games(), engine.agent.telemetry()
     load = guard.load_from(games, tel)
@@ -127,7 +127,7 @@ def profile_verdict(engine: PolicyEngine, target: dict[str, dict[str, Any]]) -> 
     return guard.verdict(engine.agent.config.guard, load, change)
 
 
-async def apply_profile(engine: PolicyEngine, name: str, dry_run: bool) -> dict[str, Any]:
+async def apply_profile(engine: Engine, name: str, dry_run: bool) -> dict[str, Any]:
     """Converge to a profile (or only show the plan); the ramp steps aside."""
     cfg = engine.agent.config
     if name not in cfg.profiles:
@@ -152,7 +152,7 @@ async def apply_profile(engine: PolicyEngine, name: str, dry_run: bool) -> dict[
     return result
 
 
-async def _carry_out(engine: PolicyEngine, plan: list[profiles.Action]) -> None:
+async def _carry_out(engine: Engine, plan: list[profiles.Action]) -> None:
     for action in plan:
         if action.kind == "stop":
             engine.watch.forget(action.game)
@@ -164,10 +164,8 @@ async def _carry_out(engine: PolicyEngine, plan: list[profiles.Action]) -> None:
             await engine.agent.want_game(action.game, action.settings)
 
 
-async def set_ramp(engine: PolicyEngine, enabled: bool) -> dict[str, Any]:
+async def set_ramp(engine: Engine, enabled: bool) -> dict[str, Any]:
     """Turn the ramp on or off, in the state and in the agent's config file."""
-    from controlroom.agent.policy import ramp
-
     cfg = engine.agent.config
     if cfg.ramp.enabled != enabled:
         engine.agent.save_config(dataclasses.replace(cfg, ramp=dataclasses.replace(
@@ -182,7 +180,7 @@ async def set_ramp(engine: PolicyEngine, enabled: bool) -> dict[str, Any]:
     return ramp.view(engine.ramp, engine.steps(), cfg.ramp.stable_minutes * 60.0)
 
 
-def set_queue(engine: PolicyEngine, games: list[Any]) -> dict[str, Any]:
+def set_queue(engine: Engine, games: list[Any]) -> dict[str, Any]:
     """Set the waiting games explicitly, in order; free slots stay free for them."""
     configured = engine.agent.config.games
     for game in games:
@@ -199,7 +197,7 @@ def set_queue(engine: PolicyEngine, games: list[Any]) -> dict[str, Any]:
     return {"waiting": list(engine.queue.waiting), "free_slots": len(engine.queue.free_slots)}
 
 
-def set_guard(engine: PolicyEngine, budgets: dict[str, Any]) -> dict[str, Any]:
+def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
     """New [guard] budgets, each checked against its type and bounds in config.py (the
     same as config.toml's), the whole config checked again as it is written to the
     agent's config file; the running check uses them from its next tick. A refusal
@@ -234,10 +232,8 @@ def asdict_guard(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg.guard)
 
 
-def reset_ceiling(engine: PolicyEngine) -> dict[str, Any]:
+def reset_ceiling(engine: Engine) -> dict[str, Any]:
     """Forget the ramp's ceiling (the host was fixed, or moved): it may climb again."""
-    from controlroom.agent.policy import ramp
-
     was = engine.ramp.ceiling
     engine.ramp.ceiling = None
     if was is not None:

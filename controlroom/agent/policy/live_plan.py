@@ -3,15 +3,13 @@ the price from the config, downtime from the boot history."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from controlroom.agent.policy import plan as arithmetic
+from controlroom.agent.policy import plan_math as arithmetic
 from controlroom.agent.policy.compare import compare_profiles
-from controlroom.agent.policy.plan import GameProgress
+from controlroom.agent.policy.plan_math import GameProgress
 from controlroom.agent.policy.queue import is_active
-
-if TYPE_CHECKING:
-    from controlroom.agent.policy.engine import PolicyEngine
+from controlroom.agent.policy.seam import Engine
 
 
 def progress(name: str, state: dict[str, Any] | None, target: int) -> GameProgress:
@@ -25,7 +23,7 @@ def progress(name: str, state: dict[str, Any] | None, target: int) -> GameProgre
     return GameProgress(name, episodes, target, float(eph) if eph else None)
 
 
-def _target(engine: PolicyEngine, name: str) -> int:
+def _target(engine: Engine, name: str) -> int:
     gc = engine.agent.config.games.get(name)
     return (
         gc.target_episodes
@@ -34,7 +32,7 @@ def _target(engine: PolicyEngine, name: str) -> int:
     )
 
 
-def plan(engine: PolicyEngine, now: float) -> dict[str, Any]:
+def plan(engine: Engine, now: float) -> dict[str, Any]:
     """The whole plan: the host's (per game, parallel, with the queue) and the profile
     comparison table."""
     cfg, games = engine.agent.config, engine.agent.games()
@@ -58,7 +56,7 @@ def plan(engine: PolicyEngine, now: float) -> dict[str, Any]:
 
 
 def _every_game(
-    engine: PolicyEngine, games: dict[str, Any], known: list[GameProgress]
+    engine: Engine, games: dict[str, Any], known: list[GameProgress]
 ) -> list[GameProgress]:
     """The work a profile comparison covers: the host's games and queue, plus every
     game some profile would run."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from controlroom.agent.policy.speeds import SHAPE_KEYS, shape
+from controlroom.agent.policy.figures import SHAPE_KEYS, shape, shape_of
 from controlroom.config import Config
 
 # A wanted game in any of these states holds a slot the profile must account for.
@@ -77,7 +77,7 @@ def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) ->
 
 def _before(state: dict[str, Any]) -> dict[str, Any]:
     s = state.get("settings") or {}
-    return {k: s.get(k) for k in SHAPE_KEYS}
+    return shape_of(s)
 
 
 def plan_dict(actions: list[Action]) -> list[dict[str, Any]]:

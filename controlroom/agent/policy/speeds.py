@@ -10,13 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SHAPE_KEYS = ("num_envs", "num_steps", "minibatch_size")
-
-
-def shape(settings: dict[str, Any]) -> tuple[int, int, int]:
-    """The settings that change speed and load."""
-    return (int(settings.get("num_envs") or 0), int(settings.get("num_steps") or 0),
-            int(settings.get("minibatch_size") or 0))  # fmt: skip
+from controlroom.agent.policy.figures import shape
 
 
 def key(game: str, settings: dict[str, Any]) -> str:
