@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from controlroom.agent.policy.figures import shape_from
 from controlroom.agent.policy.plan_math import GameProgress, costing, hours_to_target, queue_hours
 from controlroom.agent.policy.speeds import SpeedBook
 from controlroom.config import ProfileConfig
@@ -13,7 +14,7 @@ from controlroom.config import ProfileConfig
 
 def profile_settings(p: ProfileConfig) -> dict[str, int]:
     """The shape a profile runs every game at."""
-    return {"num_envs": p.num_envs, "num_steps": p.num_steps, "minibatch_size": p.minibatch_size}
+    return shape_from(p)
 
 
 def _rates(p: ProfileConfig, work: list[GameProgress], book: SpeedBook) -> list[GameProgress]:

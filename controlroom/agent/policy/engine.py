@@ -18,7 +18,7 @@ from typing import Any
 
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import beside, guard, ramp, trial
-from controlroom.agent.policy.figures import shape_of, shape_present
+from controlroom.agent.policy.figures import shape_from, shape_of, shape_present
 from controlroom.agent.policy.live_plan import plan
 from controlroom.agent.policy.queue import Queue, is_active, reached_target
 from controlroom.agent.policy.ramp import RampState
@@ -196,9 +196,7 @@ class PolicyEngine:
 
     def ramp_settings(self, game: str) -> dict[str, Any]:
         """A ramp game's settings: its config settings at the ramp's shape."""
-        r = self.agent.config.ramp
-        return {**self.agent.config.game_settings(game), "num_envs": r.num_envs,
-                "num_steps": r.num_steps, "minibatch_size": r.minibatch_size}  # fmt: skip
+        return {**self.agent.config.game_settings(game), **shape_from(self.agent.config.ramp)}
 
     # ---- the ramp -----------------------------------------------------------------
     async def converge_ramp(self) -> None:

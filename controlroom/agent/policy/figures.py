@@ -7,10 +7,35 @@ engine all take their shapes and comparisons from here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 SHAPE_KEYS = ("num_envs", "num_steps", "minibatch_size")
 FIGURES = ("episodes_per_hour", "sps", "gpu_memory_used", "gpu_temp_c")
+
+
+class Shaped(Protocol):
+    """A config section that sets a shape ([ramp], a [profiles.X])."""
+
+    @property
+    def num_envs(self) -> int:
+        """Envs per game."""
+        ...
+
+    @property
+    def num_steps(self) -> int:
+        """Rollout steps per env."""
+        ...
+
+    @property
+    def minibatch_size(self) -> int:
+        """PPO minibatch."""
+        ...
+
+
+def shape_from(section: Shaped) -> dict[str, int]:
+    """A config section's shape as settings."""
+    return {"num_envs": section.num_envs, "num_steps": section.num_steps,
+            "minibatch_size": section.minibatch_size}  # fmt: skip
 
 
 def shape(settings: dict[str, Any]) -> tuple[int, int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from controlroom.agent.policy.figures import SHAPE_KEYS, shape, shape_of
+from controlroom.agent.policy.figures import SHAPE_KEYS, shape, shape_from, shape_of
 from controlroom.config import Config
 
 # A wanted game in any of these states holds a slot the profile must account for.
@@ -51,8 +51,7 @@ def _shape_text(s: dict[str, Any]) -> str:
 def target_settings(cfg: Config, name: str) -> dict[str, dict[str, Any]]:
     """Game -> full trainer settings for every game of profile `name` (KeyError if none)."""
     p = cfg.profiles[name]
-    return {g: {**cfg.game_settings(g), "num_envs": p.num_envs, "num_steps": p.num_steps,
-                "minibatch_size": p.minibatch_size} for g in p.games}  # fmt: skip
+    return {g: {**cfg.game_settings(g), **shape_from(p)} for g in p.games}
 
 
 def held(games: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
