@@ -16,7 +16,8 @@ them in that order and never waits for an earlier one while holding a later one.
   game's lock themselves; it is re-entrant within a task).
 So every read-modify-write of one game is atomic against any other change to it: a
 scale_game landing while a migrate waits for the trainer to stop runs after it and keeps
-both changes; an add_game of another game goes on meanwhile. Game state itself changes
+both changes; an add_game of another game goes on meanwhile (not one lock for all: a
+migrate may wait out a trainer's whole stop grace, minutes). Game state itself changes
 only through the Supervisor's methods.
 """
 
