@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    the main job: `controlroom local`, training Pong on the CPU in a TUI
 #   make stop   stop what `make run` left training: every trainer (checkpointed), then the agent
-#   make test   lint, type-check and the whole test suite (real sshd, real trainers)
+#   make test   lint (ruff check, ruff format --check), mypy --strict, the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -35,6 +35,7 @@ system-deps:
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
 	$(VENV)/bin/mypy

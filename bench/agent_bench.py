@@ -26,9 +26,17 @@ import psutil
 from tests.agent.harness import AgentHarness, wait_for
 
 # The shipped timings (config.toml's [agent]), not the tests' fast ones.
-SHIPPED = {"heartbeat_s": 10.0, "telemetry_s": 2.0, "stop_grace_s": 30.0,
-           "backoff_initial_s": 1.0, "backoff_max_s": 60.0, "stable_reset_s": 300.0,
-           "crash_loop_count": 5, "crash_loop_window_s": 600.0, "hang_timeout_s": 120.0}
+SHIPPED = {
+    "heartbeat_s": 10.0,
+    "telemetry_s": 2.0,
+    "stop_grace_s": 30.0,
+    "backoff_initial_s": 1.0,
+    "backoff_max_s": 60.0,
+    "stable_reset_s": 300.0,
+    "crash_loop_count": 5,
+    "crash_loop_window_s": 600.0,
+    "hang_timeout_s": 120.0,
+}
 
 # A command template: braces that are not placeholders are doubled.
 BEATING = """
@@ -66,10 +74,14 @@ def restart_latency(root: Path, rounds: int) -> None:
             spawned.append(time.monotonic() - killed)
             wait_for(lambda: running(agent, "CartPole"), 120, "running again")
             trained.append(time.monotonic() - killed)
-        print(f"trainer death -> new trainer started: median {statistics.median(spawned):.2f}s "
-              f"(max {max(spawned):.2f}s, {rounds} first crashes, backoff_initial_s=1.0)")
-        print(f"trainer death -> training again (first metrics line): median "
-              f"{statistics.median(trained):.2f}s (includes trainer warm-up)")
+        print(
+            f"trainer death -> new trainer started: median {statistics.median(spawned):.2f}s "
+            f"(max {max(spawned):.2f}s, {rounds} first crashes, backoff_initial_s=1.0)"
+        )
+        print(
+            f"trainer death -> training again (first metrics line): median "
+            f"{statistics.median(trained):.2f}s (includes trainer warm-up)"
+        )
     finally:
         agent.close()
 
@@ -94,18 +106,29 @@ def reboot_recovery(root: Path, games: list[str]) -> None:
         for game in games:
             wait_for(lambda g=game: running(agent, g), 180, f"{game} resumed")
         trained = time.monotonic() - started
-        print(f"reboot -> agent answering: {answered:.2f}s; every wanted game ({len(games)}) "
-              f"spawned: {spawned:.2f}s; all training again: {trained:.2f}s (incl. warm-up)")
+        print(
+            f"reboot -> agent answering: {answered:.2f}s; every wanted game ({len(games)}) "
+            f"spawned: {spawned:.2f}s; all training again: {trained:.2f}s (incl. warm-up)"
+        )
     finally:
         agent.close()
 
 
 def agent_cpu(root: Path, seconds: float) -> None:
-    games = ["Pong", "Breakout", "MsPacman", "Asteroids", "Enduro", "Freeway",
-             "Seaquest", "SpaceInvaders"]
+    games = [
+        "Pong",
+        "Breakout",
+        "MsPacman",
+        "Asteroids",
+        "Enduro",
+        "Freeway",
+        "Seaquest",
+        "SpaceInvaders",
+    ]
     agent = AgentHarness(root)
-    agent.write_config(agent=SHIPPED, games={g: {"command": [sys.executable, "-c", BEATING]}
-                                             for g in games})
+    agent.write_config(
+        agent=SHIPPED, games={g: {"command": [sys.executable, "-c", BEATING]} for g in games}
+    )
     try:
         agent.start()
         for game in games:
@@ -117,8 +140,10 @@ def agent_cpu(root: Path, seconds: float) -> None:
         time.sleep(seconds)
         after, t1 = proc.cpu_times(), time.monotonic()
         used = (after.user + after.system) - (before.user + before.system)
-        print(f"agent CPU supervising 8 trainers (+1 client): {100 * used / (t1 - t0):.2f}% "
-              f"of one core over {t1 - t0:.0f}s; RSS {proc.memory_info().rss / 2**20:.0f} MiB")
+        print(
+            f"agent CPU supervising 8 trainers (+1 client): {100 * used / (t1 - t0):.2f}% "
+            f"of one core over {t1 - t0:.0f}s; RSS {proc.memory_info().rss / 2**20:.0f} MiB"
+        )
         watcher.close()
     finally:
         agent.close()
@@ -139,8 +164,10 @@ def round_trip(root: Path, count: int) -> None:
             c.call("status")
             status_ms = 1000 * (time.perf_counter() - status_t)
         times.sort()
-        print(f"socket round trip (ping, {count}x): median {1000 * times[len(times) // 2]:.3f} ms, "
-              f"p99 {1000 * times[int(len(times) * 0.99)]:.3f} ms; status: {status_ms:.1f} ms")
+        print(
+            f"socket round trip (ping, {count}x): median {1000 * times[len(times) // 2]:.3f} ms, "
+            f"p99 {1000 * times[int(len(times) * 0.99)]:.3f} ms; status: {status_ms:.1f} ms"
+        )
     finally:
         agent.close()
 

@@ -42,8 +42,9 @@ class Flood:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(120)
         self.sock.connect(str(path))
-        self.payload = b"".join(protocol.encode(protocol.request(i, "status"))
-                                for i in range(count))  # fmt: skip
+        self.payload = b"".join(
+            protocol.encode(protocol.request(i, "status")) for i in range(count)
+        )
         self.count, self.replies, self.dropped = count, 0, False
         self.started = self.finished = 0.0
         self.threads = [threading.Thread(target=self._send), threading.Thread(target=self._read)]
@@ -83,8 +84,10 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def one_round(root: Path, clients: int, requests: int) -> None:
@@ -117,12 +120,15 @@ def one_round(root: Path, clients: int, requests: int) -> None:
         took = max(f.finished for f in floods) - min(f.started for f in floods)
         served = sum(f.replies for f in floods)
         pings.sort()
-        print(f"{clients} client(s) x {requests} status: {served} replies in {took:.1f}s "
-              f"({served / took:.0f}/s), {sum(f.dropped for f in floods)} dropped; ping "
-              f"median {statistics.median(pings) * 1000:.1f} ms, p99 "
-              f"{pings[int(len(pings) * 0.99)] * 1000:.1f} ms, max {pings[-1] * 1000:.1f} ms "
-              f"({len(pings)} pings); heartbeat age max {stale:.1f}s (every 0.5 s); agent RSS "
-              f"{before >> 20} -> peak {peak >> 20} -> after {after >> 20} MiB", flush=True)
+        print(
+            f"{clients} client(s) x {requests} status: {served} replies in {took:.1f}s "
+            f"({served / took:.0f}/s), {sum(f.dropped for f in floods)} dropped; ping "
+            f"median {statistics.median(pings) * 1000:.1f} ms, p99 "
+            f"{pings[int(len(pings) * 0.99)] * 1000:.1f} ms, max {pings[-1] * 1000:.1f} ms "
+            f"({len(pings)} pings); heartbeat age max {stale:.1f}s (every 0.5 s); agent RSS "
+            f"{before >> 20} -> peak {peak >> 20} -> after {after >> 20} MiB",
+            flush=True,
+        )
     finally:
         agent.close()
 

@@ -35,18 +35,26 @@ SMI_FIELDS = (
 def nvidia_smi() -> list[dict[str, str]]:
     out = subprocess.run(
         ["nvidia-smi", f"--query-gpu={SMI_FIELDS}", "--format=csv,noheader,nounits"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     keys = SMI_FIELDS.split(",")
-    return [dict(zip(keys, (v.strip() for v in line.split(",")), strict=True))
-            for line in out.strip().splitlines()]  # fmt: skip
+    return [
+        dict(zip(keys, (v.strip() for v in line.split(",")), strict=True))
+        for line in out.strip().splitlines()
+    ]
 
 
 def smi_apps() -> dict[int, int]:
     out = subprocess.run(
         ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     apps = {}
     for line in out.strip().splitlines():
         pid, mib = (v.strip() for v in line.split(","))
@@ -61,23 +69,43 @@ def check_nvml(trainer_pids: list[int]) -> dict[str, Any]:
     ours, smi, apps = reader.read(), nvidia_smi(), smi_apps()
     rows = []
     for reading, theirs in zip(ours, smi, strict=False):
-        rows.append({
-            "name": reading.name, "driver": theirs["driver_version"],
-            "util": (reading.utilization, float(theirs["utilization.gpu"])),
-            "mem_used_mib": (reading.memory_used / 2**20, float(theirs["memory.used"])),
-            "mem_total_mib": (reading.memory_total / 2**20, float(theirs["memory.total"])),
-            "temp_c": (reading.temperature_c, float(theirs["temperature.gpu"])),
-            "power_w": (reading.power_w, float(theirs["power.draw"])),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": reading.name,
+                "driver": theirs["driver_version"],
+                "util": (reading.utilization, float(theirs["utilization.gpu"])),
+                "mem_used_mib": (reading.memory_used / 2**20, float(theirs["memory.used"])),
+                "mem_total_mib": (reading.memory_total / 2**20, float(theirs["memory.total"])),
+                "temp_c": (reading.temperature_c, float(theirs["temperature.gpu"])),
+                "power_w": (reading.power_w, float(theirs["power.draw"])),
+            }
+        )
     per_pid = process_memory(ours)
     reader.close()
     return {"gpus": rows, "pids": {p: (per_pid.get(p), apps.get(p)) for p in trainer_pids}}
 
 
 def trainer(run_dir: Path, envs: int, mb: int, *extra: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "controlroom.trainer", "--game", "Pong", "--device", "cuda",
-            "--num-envs", str(envs), "--num-steps", "128", "--minibatch-size", str(mb),
-            "--run-dir", str(run_dir), "--checkpoint-interval", "20", *extra]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "controlroom.trainer",
+        "--game",
+        "Pong",
+        "--device",
+        "cuda",
+        "--num-envs",
+        str(envs),
+        "--num-steps",
+        "128",
+        "--minibatch-size",
+        str(mb),
+        "--run-dir",
+        str(run_dir),
+        "--checkpoint-interval",
+        "20",
+        *extra,
+    ]
     log = (run_dir.parent / f"{run_dir.name}.log").open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(args, stdout=log, stderr=log, env=env)
@@ -110,10 +138,16 @@ def throughput(root: Path, seconds: float) -> list[dict[str, Any]]:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
         last = updates[-1] if updates else {}
-        rows.append({"num_envs": envs, "minibatch": mb, "updates": len(updates),
-                     "sps": last.get("charts/SPS"),
-                     "cuda_reserved": last.get("sys/cuda_reserved_bytes"),
-                     "rss": last.get("sys/rss_bytes")})  # fmt: skip
+        rows.append(
+            {
+                "num_envs": envs,
+                "minibatch": mb,
+                "updates": len(updates),
+                "sps": last.get("charts/SPS"),
+                "cuda_reserved": last.get("sys/cuda_reserved_bytes"),
+                "rss": last.get("sys/rss_bytes"),
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -143,10 +177,13 @@ def capped_and_killed(root: Path, cap: float) -> dict[str, Any]:
         time.sleep(1)
     resumed.send_signal(signal.SIGTERM)
     resumed.wait(timeout=120)
-    return {"cap_fraction": cap, "nvml": nvml, "cuda_reserved": reserved,
-            "killed_at_step_at_least": before,
-            "resumed_from": starts[-1].get("resumed_from") if len(starts) > 1 else None,
-            }  # fmt: skip
+    return {
+        "cap_fraction": cap,
+        "nvml": nvml,
+        "cuda_reserved": reserved,
+        "killed_at_step_at_least": before,
+        "resumed_from": starts[-1].get("resumed_from") if len(starts) > 1 else None,
+    }
 
 
 def main() -> int:

@@ -32,9 +32,17 @@ import psutil
 
 from tests.agent.faultkit import FaultHarness, Kill, kill_once, stepper
 
-SHIPPED = {"heartbeat_s": 10.0, "telemetry_s": 2.0, "stop_grace_s": 30.0,
-           "backoff_initial_s": 1.0, "backoff_max_s": 60.0, "stable_reset_s": 300.0,
-           "crash_loop_count": 5, "crash_loop_window_s": 600.0, "hang_timeout_s": 120.0}
+SHIPPED = {
+    "heartbeat_s": 10.0,
+    "telemetry_s": 2.0,
+    "stop_grace_s": 30.0,
+    "backoff_initial_s": 1.0,
+    "backoff_max_s": 60.0,
+    "stable_reset_s": 300.0,
+    "crash_loop_count": 5,
+    "crash_loop_window_s": 600.0,
+    "hang_timeout_s": 120.0,
+}
 
 
 def machine() -> str:
@@ -48,9 +56,11 @@ def machine() -> str:
     except OSError:
         pass
     ram = psutil.virtual_memory().total / 2**30
-    return (f"{platform.node()}: {os.cpu_count()} CPUs ({model}), {ram:.0f} GiB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({model}), {ram:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def soak(root: Path, trainer: str, kills: int, extra_s: float, seed: int) -> list[Kill]:
@@ -68,11 +78,16 @@ def soak(root: Path, trainer: str, kills: int, extra_s: float, seed: int) -> lis
             checkpoint = kill.checkpoint_at_kill
             done.append(kill)
             back = kill.running_at - kill.killed_at
-            print(f"  kill {n + 1}/{kills}: running again in {back:.2f}s, "
-                  f"lost {kill.lost_steps} steps", flush=True)  # fmt: skip
+            print(
+                f"  kill {n + 1}/{kills}: running again in {back:.2f}s, "
+                f"lost {kill.lost_steps} steps",
+                flush=True,
+            )
         twin = (agent.state_dir / "runs" / game / "TWIN").exists()
-        print(f"  restarts {agent.game(game)['restarts']}, state {agent.game(game)['state']}, "
-              f"twin flock clash: {twin}")
+        print(
+            f"  restarts {agent.game(game)['restarts']}, state {agent.game(game)['state']}, "
+            f"twin flock clash: {twin}"
+        )
     finally:
         agent.close()
     return done
@@ -83,29 +98,39 @@ def report(kills: list[Kill]) -> None:
     running = [k.running_at - k.killed_at for k in kills]
     first = [k.first_line_at - k.killed_at for k in kills]
     lost = [k.lost_steps for k in kills]
-    print(f"kills: {len(kills)}; resumed from a checkpoint: {sum(k.resumed for k in kills)}; "
-          f"resumed at the checkpoint the kill left: "
-          f"{sum(k.resumed_step == k.checkpoint_at_kill for k in kills)}")
+    print(
+        f"kills: {len(kills)}; resumed from a checkpoint: {sum(k.resumed for k in kills)}; "
+        f"resumed at the checkpoint the kill left: "
+        f"{sum(k.resumed_step == k.checkpoint_at_kill for k in kills)}"
+    )
     print(f"kill -> new trainer running (agent status): {_spread(running, 's')}")
     print(f"kill -> new trainer's first metrics line:   {_spread(first, 's')}")
     print(f"lost steps (step at kill - step resumed at): {_spread(lost, '')}")
-    print(f"most trainers at once: {max(k.most_trainers for k in kills)}; "
-          f"crash loops: {sum('crash_loop' in k.states for k in kills)}")
+    print(
+        f"most trainers at once: {max(k.most_trainers for k in kills)}; "
+        f"crash loops: {sum('crash_loop' in k.states for k in kills)}"
+    )
 
 
 def _spread(values: list[float] | list[int], unit: str) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (f"median {statistics.median(ordered):.2f}{unit}, p95 {p95:.2f}{unit}, "
-            f"max {ordered[-1]:.2f}{unit}")
+    return (
+        f"median {statistics.median(ordered):.2f}{unit}, p95 {p95:.2f}{unit}, "
+        f"max {ordered[-1]:.2f}{unit}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainer", choices=("stepper", "cartpole"), default="stepper")
     parser.add_argument("--kills", type=int, default=100)
-    parser.add_argument("--extra", type=float, default=1.0,
-                        help="most seconds to wait after a checkpoint before a kill")
+    parser.add_argument(
+        "--extra",
+        type=float,
+        default=1.0,
+        help="most seconds to wait after a checkpoint before a kill",
+    )
     parser.add_argument("--seed", type=int, default=10)
     args = parser.parse_args()
     print(machine())

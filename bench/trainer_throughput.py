@@ -43,8 +43,12 @@ def take_turn(a: argparse.Namespace) -> None:
 
 def result(sps_each: list[float], threads: int) -> dict[str, Any]:
     """A worker's answer: per-iteration steps/s after the warm-up, and its peak memory."""
-    return {"sps": statistics.median(sps_each), "sps_each": sps_each,
-            "peak_rss": peak_rss_bytes(), "threads": threads}
+    return {
+        "sps": statistics.median(sps_each),
+        "sps_each": sps_each,
+        "peak_rss": peak_rss_bytes(),
+        "threads": threads,
+    }
 
 
 def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
@@ -61,11 +65,19 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
     from controlroom.trainer.settings import make_settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        s = make_settings({"game": "Pong", "num_envs": a.num_envs, "num_steps": a.num_steps,
-                           "minibatch_size": a.minibatch_size, "device": a.device,
-                           "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
-                           "torch_threads": a.torch_threads, "run_dir": tmp,
-                           "checkpoint_interval": 604800})
+        s = make_settings(
+            {
+                "game": "Pong",
+                "num_envs": a.num_envs,
+                "num_steps": a.num_steps,
+                "minibatch_size": a.minibatch_size,
+                "device": a.device,
+                "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
+                "torch_threads": a.torch_threads,
+                "run_dir": tmp,
+                "checkpoint_interval": 604800,
+            }
+        )
         (Path(tmp) / "checkpoints").mkdir()
         device = pick_device(s.device)
         configure_torch(s, device)
@@ -100,10 +112,16 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
         def __init__(self, n: int) -> None:
             super().__init__()
             self.network = nn.Sequential(
-                layer_init(nn.Conv2d(4, 32, 8, stride=4)), nn.ReLU(),
-                layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-                layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(), nn.Flatten(),
-                layer_init(nn.Linear(64 * 7 * 7, 512)), nn.ReLU())
+                layer_init(nn.Conv2d(4, 32, 8, stride=4)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+                nn.ReLU(),
+                nn.Flatten(),
+                layer_init(nn.Linear(64 * 7 * 7, 512)),
+                nn.ReLU(),
+            )
             self.actor = layer_init(nn.Linear(512, n), std=0.01)
             self.critic = layer_init(nn.Linear(512, 1), std=1)
 
@@ -118,8 +136,9 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
             return action, probs.log_prob(action), probs.entropy(), self.critic(hidden)
 
     n_envs, n_steps, batch = a.num_envs, a.num_steps, a.num_envs * a.num_steps
-    envs = envpool.make("Pong-v5", env_type="gym", num_envs=n_envs, episodic_life=True,
-                        reward_clip=True, seed=1)
+    envs = envpool.make(
+        "Pong-v5", env_type="gym", num_envs=n_envs, episodic_life=True, reward_clip=True, seed=1
+    )
     model = CleanRLActorCritic(int(envs.action_space.n)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2.5e-4, eps=1e-5)
     obs = torch.zeros((n_steps, n_envs, 4, 84, 84)).to(device)
@@ -165,15 +184,15 @@ def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
         for _epoch in range(4):
             np.random.shuffle(b_inds)
             for start_i in range(0, batch, a.minibatch_size):
-                mb = b_inds[start_i:start_i + a.minibatch_size]
+                mb = b_inds[start_i : start_i + a.minibatch_size]
                 _, newlogprob, entropy, newvalue = model.get_action_and_value(
-                    b_obs[mb], b_actions.long()[mb])
+                    b_obs[mb], b_actions.long()[mb]
+                )
                 logratio = newlogprob - b_logprobs[mb]
                 ratio = logratio.exp()
                 mb_adv = b_advantages[mb]
                 mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                pg_loss = torch.max(-mb_adv * ratio,
-                                    -mb_adv * torch.clamp(ratio, 0.9, 1.1)).mean()
+                pg_loss = torch.max(-mb_adv * ratio, -mb_adv * torch.clamp(ratio, 0.9, 1.1)).mean()
                 newvalue = newvalue.view(-1)
                 v_unclipped = (newvalue - b_returns[mb]) ** 2
                 v_clipped = b_values[mb] + torch.clamp(newvalue - b_values[mb], -0.1, 0.1)
@@ -192,16 +211,16 @@ def worker_ceiling(a: argparse.Namespace) -> dict[str, Any]:
     """envpool alone, random actions: the most any trainer could do with these envs."""
     import envpool
 
-    envs = envpool.make("Pong-v5", env_type="gym", num_envs=a.num_envs, episodic_life=True,
-                        reward_clip=True, seed=1)
+    envs = envpool.make(
+        "Pong-v5", env_type="gym", num_envs=a.num_envs, episodic_life=True, reward_clip=True, seed=1
+    )
     envs.reset()
     rng = np.random.default_rng(1)
     steps = max(a.iterations, 1) * a.num_steps
     start = time.perf_counter()
     for _ in range(steps):
         envs.step(rng.integers(0, envs.action_space.n, a.num_envs).astype(np.int32))
-    return {"sps": steps * a.num_envs / (time.perf_counter() - start),
-            "peak_rss": peak_rss_bytes()}
+    return {"sps": steps * a.num_envs / (time.perf_counter() - start), "peak_rss": peak_rss_bytes()}
 
 
 WORKERS = {"ours": worker_ours, "cleanrl": worker_cleanrl, "ceiling": worker_ceiling}
@@ -209,27 +228,60 @@ WORKERS = {"ours": worker_ours, "cleanrl": worker_cleanrl, "ceiling": worker_cei
 
 # ---- driver -------------------------------------------------------------------------------
 def worker_cmd(name: str, a: argparse.Namespace, num_envs: int, minibatch: int) -> list[str]:
-    return [sys.executable, "-W", "ignore", __file__, "--worker", name, "--num-envs",
-            str(num_envs), "--minibatch-size", str(minibatch), "--num-steps", str(a.num_steps),
-            "--iterations", str(a.iterations), "--torch-threads", str(a.torch_threads),
-            "--device", a.device]
+    return [
+        sys.executable,
+        "-W",
+        "ignore",
+        __file__,
+        "--worker",
+        name,
+        "--num-envs",
+        str(num_envs),
+        "--minibatch-size",
+        str(minibatch),
+        "--num-steps",
+        str(a.num_steps),
+        "--iterations",
+        str(a.iterations),
+        "--torch-threads",
+        str(a.torch_threads),
+        "--device",
+        a.device,
+    ]
 
 
 def run_worker(name: str, a: argparse.Namespace, num_envs: int, minibatch: int) -> dict[str, Any]:
-    out = subprocess.run(worker_cmd(name, a, num_envs, minibatch), capture_output=True,
-                         text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        worker_cmd(name, a, num_envs, minibatch),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def run_lockstep(names: list[str], a: argparse.Namespace, num_envs: int, minibatch: int,
-                 ) -> dict[str, dict[str, Any]]:
+def run_lockstep(
+    names: list[str],
+    a: argparse.Namespace,
+    num_envs: int,
+    minibatch: int,
+) -> dict[str, dict[str, Any]]:
     """Both loops in their own processes, iterations taken in turn (order alternating), so
     each of ours has a CleanRL iteration next to it in time: the VM's speed drifts 2x over
     minutes, and only such pairs compare like with like."""
     with tempfile.TemporaryFile("w+") as errors:
-        procs = {name: subprocess.Popen(
-            [*worker_cmd(name, a, num_envs, minibatch), "--lockstep"], cwd=REPO, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors) for name in names}
+        procs = {
+            name: subprocess.Popen(
+                [*worker_cmd(name, a, num_envs, minibatch), "--lockstep"],
+                cwd=REPO,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+            for name in names
+        }
         try:
             for name in names:  # set-up ran in parallel; wait until both are at the start
                 _expect_ready(procs[name], errors)
@@ -284,8 +336,10 @@ def machine_info(device: str) -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return (f"CPU {cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
-            f"torch {torch.__version__}; GPU {gpu}; device {device}")
+    return (
+        f"CPU {cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+        f"torch {torch.__version__}; GPU {gpu}; device {device}"
+    )
 
 
 def report(label: str, r: dict[str, Any]) -> None:
@@ -294,10 +348,12 @@ def report(label: str, r: dict[str, Any]) -> None:
 
 def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
     """The ceiling once, then `rounds` lockstep runs of ours and CleanRL."""
-    print(f"Pong-v5, {num_envs} envs x {a.num_steps} steps, 4 epochs x "
-          f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}; "
-          f"{a.rounds} round(s) of {a.iterations} iterations after one warm-up, "
-          "ours and CleanRL taking iterations in turn:")
+    print(
+        f"Pong-v5, {num_envs} envs x {a.num_steps} steps, 4 epochs x "
+        f"{num_envs * a.num_steps // minibatch} minibatches of {minibatch}; "
+        f"{a.rounds} round(s) of {a.iterations} iterations after one warm-up, "
+        "ours and CleanRL taking iterations in turn:"
+    )
     report("envpool random-action ceiling", run_worker("ceiling", a, num_envs, minibatch))
     names = ["ours"] if a.skip_cleanrl else ["ours", "cleanrl"]
     pairs: list[float] = []
@@ -306,18 +362,23 @@ def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
         print(f" round {round_no + 1} (load {os.getloadavg()[0]:.1f}):")
         report(f"controlroom.trainer ({got['ours']['threads']} threads)", got["ours"])
         if "cleanrl" in got:
-            report(f"CleanRL-style float32 ({got['cleanrl']['threads']} threads)",
-                   got["cleanrl"])
-            ratios = [x / y for x, y in zip(got["ours"]["sps_each"],
-                                            got["cleanrl"]["sps_each"], strict=True)]
+            report(f"CleanRL-style float32 ({got['cleanrl']['threads']} threads)", got["cleanrl"])
+            ratios = [
+                x / y
+                for x, y in zip(got["ours"]["sps_each"], got["cleanrl"]["sps_each"], strict=True)
+            ]
             pairs += ratios
-            print(f"  ours / CleanRL: {statistics.median(ratios):.2f}x steps/s (iterations "
-                  f"{' '.join(f'{r:.2f}' for r in ratios)}), "
-                  f"{got['ours']['peak_rss'] / got['cleanrl']['peak_rss']:.2f}x peak RSS")
+            print(
+                f"  ours / CleanRL: {statistics.median(ratios):.2f}x steps/s (iterations "
+                f"{' '.join(f'{r:.2f}' for r in ratios)}), "
+                f"{got['ours']['peak_rss'] / got['cleanrl']['peak_rss']:.2f}x peak RSS"
+            )
     if a.rounds > 1 and pairs:
         quartiles = statistics.quantiles(pairs, n=4)
-        print(f" all {len(pairs)} paired iterations: median {statistics.median(pairs):.2f}x "
-              f"steps/s, middle half {quartiles[0]:.2f}-{quartiles[2]:.2f}x")
+        print(
+            f" all {len(pairs)} paired iterations: median {statistics.median(pairs):.2f}x "
+            f"steps/s, middle half {quartiles[0]:.2f}-{quartiles[2]:.2f}x"
+        )
 
 
 def main() -> None:

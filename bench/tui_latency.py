@@ -30,8 +30,16 @@ from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.gauges import Gauges
 from controlroom.tui.widgets.host_view import HostView
 
-GAMES = ["MsPacman", "BeamRider", "Asteroids", "Enduro", "Pong", "Freeway", "SpaceInvaders",
-         "Seaquest"]  # fmt: skip
+GAMES = [
+    "MsPacman",
+    "BeamRider",
+    "Asteroids",
+    "Enduro",
+    "Pong",
+    "Freeway",
+    "SpaceInvaders",
+    "Seaquest",
+]
 
 
 def eight_game_state(now: float) -> dict[str, Any]:
@@ -75,16 +83,19 @@ def tick_delta(i: int, now: float) -> dict[str, Any]:
         game["metrics"]["episodes"] = 1000 + i
         game["metrics"]["sps"] = 5000.0 + i
         games[g] = game
-    return {"games": games, "system": {"cpu_percent": float(i % 100), "ram_used": 1 << 33,
-                                       "ram_total": 1 << 36}}  # fmt: skip
+    return {
+        "games": games,
+        "system": {"cpu_percent": float(i % 100), "ram_used": 1 << 33, "ram_total": 1 << 36},
+    }
 
 
 async def bench_fake(seconds: float) -> tuple[list[float], float]:
     agent = FakeAgent()
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "a.sock")
-        server = await asyncio.start_unix_server(agent.serve, path=sock,
-                                                 limit=protocol.MAX_LINE_BYTES)  # fmt: skip
+        server = await asyncio.start_unix_server(
+            agent.serve, path=sock, limit=protocol.MAX_LINE_BYTES
+        )
         app = build_app([HostTarget("bench", partial(open_local, sock))])
         async with server, app.run_test(size=(120, 40)) as pilot:
             view = app.query_one(HostView)
@@ -103,8 +114,10 @@ async def bench_fake(seconds: float) -> tuple[list[float], float]:
                 latencies.append(time.perf_counter() - t0)
             # the agent's side of the work (building and encoding each update) is done
             # up front: only the TUI's share (decode, apply, render) is measured
-            lines = [protocol.encode({"type": "update", "state": tick_delta(i, time.time())})
-                     for i in range(int(seconds * 2) + 2)]  # fmt: skip
+            lines = [
+                protocol.encode({"type": "update", "state": tick_delta(i, time.time())})
+                for i in range(int(seconds * 2) + 2)
+            ]
             cpu0, wall0 = time.process_time(), time.perf_counter()
             i = 0
             while time.perf_counter() - wall0 < seconds:  # 8 games at 2 Hz
@@ -120,8 +133,9 @@ async def bench_trainer(agent: Any) -> float:
 
     if agent is not None:
         config = loads(agent.config.read_text())
-        app = build_app([HostTarget("local", partial(open_local, str(agent.socket)))],
-                        config=config)  # fmt: skip
+        app = build_app(
+            [HostTarget("local", partial(open_local, str(agent.socket)))], config=config
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             view = app.query_one(HostView)
             while not view.status.up:
@@ -130,8 +144,9 @@ async def bench_trainer(agent: Any) -> float:
             await pilot.press("a")
             await pilot.pause()
             await pilot.press("enter")  # Pong is first in the picker
-            while not pid_alive_path(((view.state or {}).get("games") or {})
-                                     .get("Pong", {}).get("pid")):  # fmt: skip
+            while not pid_alive_path(
+                ((view.state or {}).get("games") or {}).get("Pong", {}).get("pid")
+            ):
                 await asyncio.sleep(0.01)
             return time.perf_counter() - t0
     raise ValueError("no agent")
@@ -142,15 +157,21 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--skip-trainer", action="store_true")
     args = ap.parse_args()
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
     lat, cpu = asyncio.run(bench_fake(args.seconds))
     ms = sorted(x * 1000 for x in lat)
-    print(f"sample -> painted (socket write to gauge rendered + refresh): median "
-          f"{statistics.median(ms):.1f} ms, p90 {ms[int(0.9 * len(ms)) - 1]:.1f} ms, "
-          f"max {ms[-1]:.1f} ms (n={len(ms)})")  # fmt: skip
-    print(f"TUI CPU, 8 games updating at 2 Hz for {args.seconds:.0f}s (headless, fake agent in "
-          f"process): {cpu * 100:.1f}% of one core (target < 5%)")  # fmt: skip
+    print(
+        f"sample -> painted (socket write to gauge rendered + refresh): median "
+        f"{statistics.median(ms):.1f} ms, p90 {ms[int(0.9 * len(ms)) - 1]:.1f} ms, "
+        f"max {ms[-1]:.1f} ms (n={len(ms)})"
+    )
+    print(
+        f"TUI CPU, 8 games updating at 2 Hz for {args.seconds:.0f}s (headless, fake agent in "
+        f"process): {cpu * 100:.1f}% of one core (target < 5%)"
+    )
     if not args.skip_trainer:
         from tests.link.realagent import start_agent  # a real agent, tiny Pong
 
@@ -160,8 +181,10 @@ def main() -> None:
                 took = asyncio.run(bench_trainer(agent))
             finally:
                 agent.stop()
-        print(f"key press (a, enter) -> Pong trainer process running: {took:.2f} s "
-              f"(target < 2 s; real local agent, tiny Pong)")  # fmt: skip
+        print(
+            f"key press (a, enter) -> Pong trainer process running: {took:.2f} s "
+            f"(target < 2 s; real local agent, tiny Pong)"
+        )
 
 
 if __name__ == "__main__":

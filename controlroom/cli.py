@@ -81,8 +81,7 @@ def _dispatch(args: list[str]) -> int:
     if command == "config":
         return _config(rest)
     if command.startswith("-"):
-        print(f"controlroom: unknown option {command!r}; see `controlroom --help`",
-              file=sys.stderr)  # fmt: skip
+        print(f"controlroom: unknown option {command!r}; see `controlroom --help`", file=sys.stderr)
         return EXIT_USAGE
     return _delegate_hosts(args)
 
@@ -123,8 +122,11 @@ def _init(rest: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="controlroom init", description="Write a documented starter config.toml."
     )
-    parser.add_argument("--config", help="where to write (default: $CONTROLROOM_CONFIG or "
-                        "$XDG_CONFIG_HOME/controlroom/config.toml)")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        help="where to write (default: $CONTROLROOM_CONFIG or "
+        "$XDG_CONFIG_HOME/controlroom/config.toml)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     opts = parser.parse_args(rest)
     path = Path(opts.config).expanduser() if opts.config else default_config_path()

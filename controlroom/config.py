@@ -66,15 +66,25 @@ DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
 MAX_PRICE = 10_000.0
 # What a `command` template may name; launch.py fills them in.
-PLACEHOLDERS = ("game", "env_id", "num_envs", "num_steps", "minibatch_size", "run_dir",
-                "seed", "target_episodes", "device")  # fmt: skip
+PLACEHOLDERS = (
+    "game",
+    "env_id",
+    "num_envs",
+    "num_steps",
+    "minibatch_size",
+    "run_dir",
+    "seed",
+    "target_episodes",
+    "device",
+)
 
 
 def device_problem(device: str) -> str | None:
     """Why `device` is not one a trainer accepts, or None."""
     kind, colon, index = device.partition(":")
-    if device in ("auto", "cpu", "cuda") or (kind == "cuda" and colon and index.isdigit()
-                                             and len(index) <= 3):  # fmt: skip
+    if device in ("auto", "cpu", "cuda") or (
+        kind == "cuda" and colon and index.isdigit() and len(index) <= 3
+    ):
         return None
     return f"is {device!r}; must be auto, cpu, cuda or cuda:N"
 
@@ -90,8 +100,10 @@ def command_problem(command: list[str]) -> str | None:
             return f"argument {arg!r}: {exc} (write {{{{ and }}}} for literal braces)"
         for _, name, spec, conv in parts:
             if name is not None and (name not in PLACEHOLDERS or spec or conv):
-                return (f"argument {arg!r}: unknown placeholder {{{name}}}"
-                        f"{suggest(name, list(PLACEHOLDERS))}; known: {', '.join(PLACEHOLDERS)}")
+                return (
+                    f"argument {arg!r}: unknown placeholder {{{name}}}"
+                    f"{suggest(name, list(PLACEHOLDERS))}; known: {', '.join(PLACEHOLDERS)}"
+                )
     return None
 
 
@@ -118,28 +130,37 @@ def _one_line(value: str) -> str | None:
 class TrainerDefaults:
     """Settings every game starts from; a game or profile may override them."""
 
-    num_envs: int = field(default=8, metadata=doc("parallel environments per game",
-                                                   lo=1, hi=MAX_ENVS))  # fmt: skip
-    num_steps: int = field(default=128, metadata=doc("steps per env per PPO rollout",
-                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
+    num_envs: int = field(
+        default=8, metadata=doc("parallel environments per game", lo=1, hi=MAX_ENVS)
+    )
+    num_steps: int = field(
+        default=128, metadata=doc("steps per env per PPO rollout", lo=1, hi=MAX_STEPS)
+    )
     minibatch_size: int = field(
         default=256,
-        metadata=doc("PPO minibatch size (the log's 'batch size'); divides num_envs*num_steps",
-                     lo=1, hi=MAX_BATCH),
+        metadata=doc(
+            "PPO minibatch size (the log's 'batch size'); divides num_envs*num_steps",
+            lo=1,
+            hi=MAX_BATCH,
+        ),
     )
     seed: int = field(default=1, metadata=doc("random seed", lo=0, hi=MAX_SEED))
-    device: str = field(default="auto", metadata=doc("auto | cpu | cuda | cuda:N",
-                                                     check=device_problem))  # fmt: skip
-    torch_threads: int = field(default=0, metadata=doc("torch CPU threads; 0 = torch's choice",
-                                                       lo=0, hi=1024))  # fmt: skip
-    gpu_memory_fraction: float = field(
-        default=0.0, metadata=doc("per-trainer cap on the GPU's memory, 0..1; 0 = no cap",
-                                  lo=0.0, hi=1.0),
+    device: str = field(
+        default="auto", metadata=doc("auto | cpu | cuda | cuda:N", check=device_problem)
     )
-    checkpoint_interval_s: int = field(default=60, metadata=doc("seconds between checkpoints",
-                                                                lo=1, hi=int(DAY_S)))  # fmt: skip
-    keep_checkpoints: int = field(default=3, metadata=doc("newest checkpoints kept per game",
-                                                          lo=1, hi=1000))  # fmt: skip
+    torch_threads: int = field(
+        default=0, metadata=doc("torch CPU threads; 0 = torch's choice", lo=0, hi=1024)
+    )
+    gpu_memory_fraction: float = field(
+        default=0.0,
+        metadata=doc("per-trainer cap on the GPU's memory, 0..1; 0 = no cap", lo=0.0, hi=1.0),
+    )
+    checkpoint_interval_s: int = field(
+        default=60, metadata=doc("seconds between checkpoints", lo=1, hi=int(DAY_S))
+    )
+    keep_checkpoints: int = field(
+        default=3, metadata=doc("newest checkpoints kept per game", lo=1, hi=1000)
+    )
     command: list[str] = field(
         default_factory=list,
         metadata=doc(
@@ -154,20 +175,23 @@ class TrainerDefaults:
 class GameConfig:
     """One game that may be trained; unset settings come from [trainer]."""
 
-    target_episodes: int = field(default=25_000, metadata=doc("episodes that count as done",
-                                                              lo=1, hi=10**9))  # fmt: skip
+    target_episodes: int = field(
+        default=25_000, metadata=doc("episodes that count as done", lo=1, hi=10**9)
+    )
     env_id: str = field(default="", metadata=doc("envpool task id; default '<Game>-v5'"))
-    num_envs: int = field(default=0, metadata=doc(
-        "override [trainer].num_envs; 0 = inherit", lo=0, hi=MAX_ENVS))  # fmt: skip
-    num_steps: int = field(default=0, metadata=doc(
-        "override [trainer].num_steps; 0 = inherit", lo=0, hi=MAX_STEPS))  # fmt: skip
+    num_envs: int = field(
+        default=0, metadata=doc("override [trainer].num_envs; 0 = inherit", lo=0, hi=MAX_ENVS)
+    )
+    num_steps: int = field(
+        default=0, metadata=doc("override [trainer].num_steps; 0 = inherit", lo=0, hi=MAX_STEPS)
+    )
     minibatch_size: int = field(
-        default=0, metadata=doc("override [trainer].minibatch_size; 0 = inherit",
-                                lo=0, hi=MAX_BATCH),
+        default=0,
+        metadata=doc("override [trainer].minibatch_size; 0 = inherit", lo=0, hi=MAX_BATCH),
     )
     command: list[str] = field(
-        default_factory=list, metadata=doc("override [trainer].command for this game",
-                                           check=command_problem),
+        default_factory=list,
+        metadata=doc("override [trainer].command for this game", check=command_problem),
     )
 
 
@@ -177,12 +201,11 @@ class ProfileConfig:
 
     games: list[str] = field(default_factory=list, metadata=doc("games this profile runs"))
     num_envs: int = field(default=8, metadata=doc("envs per game", lo=1, hi=MAX_ENVS))
-    minibatch_size: int = field(default=256, metadata=doc("minibatch per game",
-                                                          lo=1, hi=MAX_BATCH))  # fmt: skip
-    num_steps: int = field(default=128, metadata=doc("steps per env per rollout",
-                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
-    description: str = field(default="", metadata=doc("one line shown in pickers",
-                                                      check=_one_line))  # fmt: skip
+    minibatch_size: int = field(default=256, metadata=doc("minibatch per game", lo=1, hi=MAX_BATCH))
+    num_steps: int = field(
+        default=128, metadata=doc("steps per env per rollout", lo=1, hi=MAX_STEPS)
+    )
+    description: str = field(default="", metadata=doc("one line shown in pickers", check=_one_line))
 
 
 @dataclass(frozen=True)
@@ -190,18 +213,24 @@ class RampConfig:
     """Gradual scale-up (the log's Option 3): add a game after a stable window."""
 
     enabled: bool = field(default=False, metadata=doc("run the ramp unattended"))
-    stable_minutes: float = field(default=30.0, metadata=doc(
-        "stable minutes before a step", lo=0.0, lo_open=True, hi=WEEK_S / 60))  # fmt: skip
+    stable_minutes: float = field(
+        default=30.0,
+        metadata=doc("stable minutes before a step", lo=0.0, lo_open=True, hi=WEEK_S / 60),
+    )
     games: list[str] = field(default_factory=list, metadata=doc("games in the order added"))
     start_games: int = field(default=2, metadata=doc("games in the first step", lo=1, hi=256))
-    max_games: int = field(default=6, metadata=doc(
-        "stop adding at this many games (>= start_games)", lo=1, hi=256))  # fmt: skip
-    num_envs: int = field(default=32, metadata=doc("envs per game while ramping",
-                                                   lo=1, hi=MAX_ENVS))  # fmt: skip
-    minibatch_size: int = field(default=512, metadata=doc("minibatch per game while ramping",
-                                                          lo=1, hi=MAX_BATCH))  # fmt: skip
-    num_steps: int = field(default=128, metadata=doc("steps per env while ramping",
-                                                     lo=1, hi=MAX_STEPS))  # fmt: skip
+    max_games: int = field(
+        default=6, metadata=doc("stop adding at this many games (>= start_games)", lo=1, hi=256)
+    )
+    num_envs: int = field(
+        default=32, metadata=doc("envs per game while ramping", lo=1, hi=MAX_ENVS)
+    )
+    minibatch_size: int = field(
+        default=512, metadata=doc("minibatch per game while ramping", lo=1, hi=MAX_BATCH)
+    )
+    num_steps: int = field(
+        default=128, metadata=doc("steps per env while ramping", lo=1, hi=MAX_STEPS)
+    )
 
 
 @dataclass(frozen=True)
@@ -209,25 +238,36 @@ class GuardConfig:
     """Budgets a scale-up may not cross; crossing one while running pauses a game."""
 
     max_gpu_memory_fraction: float = field(
-        default=0.5, metadata=doc("share of GPU memory all trainers may use, 0..1",
-                                  lo=0.0, lo_open=True, hi=1.0),
+        default=0.5,
+        metadata=doc(
+            "share of GPU memory all trainers may use, 0..1", lo=0.0, lo_open=True, hi=1.0
+        ),
     )
-    max_total_envs: int = field(default=1024, metadata=doc("envs summed over all games",
-                                                           lo=1, hi=256 * MAX_ENVS))  # fmt: skip
+    max_total_envs: int = field(
+        default=1024, metadata=doc("envs summed over all games", lo=1, hi=256 * MAX_ENVS)
+    )
     max_trainers: int = field(default=8, metadata=doc("trainer processes at once", lo=1, hi=256))
-    max_gpu_temp_c: float = field(default=83.0, metadata=doc("GPU temperature limit, Celsius",
-                                                             lo=30.0, hi=120.0))  # fmt: skip
-    max_host_ram_fraction: float = field(default=0.9, metadata=doc(
-        "host RAM share, 0..1", lo=0.0, lo_open=True, hi=1.0))  # fmt: skip
+    max_gpu_temp_c: float = field(
+        default=83.0, metadata=doc("GPU temperature limit, Celsius", lo=30.0, hi=120.0)
+    )
+    max_host_ram_fraction: float = field(
+        default=0.9, metadata=doc("host RAM share, 0..1", lo=0.0, lo_open=True, hi=1.0)
+    )
     action_interval_s: float = field(
         default=15.0,
-        metadata=doc("seconds between two pauses or resumes, so memory and heat can move first",
-                     lo=0.0, hi=3600.0),
+        metadata=doc(
+            "seconds between two pauses or resumes, so memory and heat can move first",
+            lo=0.0,
+            hi=3600.0,
+        ),
     )
     resume_hold_s: float = field(
         default=30.0,
-        metadata=doc("seconds back under every limit (with margin) before a paused game resumes",
-                     lo=0.0, hi=DAY_S),
+        metadata=doc(
+            "seconds back under every limit (with margin) before a paused game resumes",
+            lo=0.0,
+            hi=DAY_S,
+        ),
     )
 
 
@@ -239,33 +279,45 @@ class AgentConfig:
         default="~/.local/state/controlroom",
         metadata=doc("socket, SQLite store, logs and runs live here", check=_not_empty),
     )
-    price_per_hour: float = field(default=2.0, metadata=doc("this host's $ per GPU-hour",
-                                                            lo=0.0, hi=MAX_PRICE))  # fmt: skip
-    heartbeat_s: float = field(default=10.0, metadata=doc("seconds between boot heartbeats",
-                                                          lo=0.1, hi=3600.0))  # fmt: skip
-    telemetry_s: float = field(default=2.0, metadata=doc("seconds between telemetry samples",
-                                                         lo=0.1, hi=3600.0))  # fmt: skip
-    stop_grace_s: float = field(default=30.0, metadata=doc("SIGTERM to SIGKILL grace",
-                                                           lo=0.1, hi=3600.0))  # fmt: skip
-    backoff_initial_s: float = field(default=1.0, metadata=doc("first restart delay",
-                                                               lo=0.1, hi=DAY_S))  # fmt: skip
-    backoff_max_s: float = field(default=60.0, metadata=doc(
-        "longest restart delay (>= backoff_initial_s)", lo=0.1, hi=DAY_S))  # fmt: skip
-    stable_reset_s: float = field(
-        default=300.0, metadata=doc("running this long resets the restart backoff",
-                                    lo=1.0, hi=WEEK_S),
+    price_per_hour: float = field(
+        default=2.0, metadata=doc("this host's $ per GPU-hour", lo=0.0, hi=MAX_PRICE)
     )
-    crash_loop_count: int = field(default=5, metadata=doc("crashes that make a crash loop",
-                                                          lo=1, hi=1000))  # fmt: skip
-    crash_loop_window_s: float = field(default=600.0, metadata=doc("...within this window",
-                                                                   lo=1.0, hi=WEEK_S))  # fmt: skip
-    hang_timeout_s: float = field(default=120.0, metadata=doc("silent metrics = hung trainer",
-                                                              lo=1.0, hi=WEEK_S))  # fmt: skip
-    snapshot_retention: int = field(default=3, metadata=doc(
-        "migration snapshots kept per game", lo=1, hi=1000))  # fmt: skip
+    heartbeat_s: float = field(
+        default=10.0, metadata=doc("seconds between boot heartbeats", lo=0.1, hi=3600.0)
+    )
+    telemetry_s: float = field(
+        default=2.0, metadata=doc("seconds between telemetry samples", lo=0.1, hi=3600.0)
+    )
+    stop_grace_s: float = field(
+        default=30.0, metadata=doc("SIGTERM to SIGKILL grace", lo=0.1, hi=3600.0)
+    )
+    backoff_initial_s: float = field(
+        default=1.0, metadata=doc("first restart delay", lo=0.1, hi=DAY_S)
+    )
+    backoff_max_s: float = field(
+        default=60.0, metadata=doc("longest restart delay (>= backoff_initial_s)", lo=0.1, hi=DAY_S)
+    )
+    stable_reset_s: float = field(
+        default=300.0,
+        metadata=doc("running this long resets the restart backoff", lo=1.0, hi=WEEK_S),
+    )
+    crash_loop_count: int = field(
+        default=5, metadata=doc("crashes that make a crash loop", lo=1, hi=1000)
+    )
+    crash_loop_window_s: float = field(
+        default=600.0, metadata=doc("...within this window", lo=1.0, hi=WEEK_S)
+    )
+    hang_timeout_s: float = field(
+        default=120.0, metadata=doc("silent metrics = hung trainer", lo=1.0, hi=WEEK_S)
+    )
+    snapshot_retention: int = field(
+        default=3, metadata=doc("migration snapshots kept per game", lo=1, hi=1000)
+    )
     max_events: int = field(
-        default=50_000, metadata=doc("newest events kept in the event log (older ones pruned)",
-                                     lo=100, hi=10_000_000),
+        default=50_000,
+        metadata=doc(
+            "newest events kept in the event log (older ones pruned)", lo=100, hi=10_000_000
+        ),
     )
 
 
@@ -273,31 +325,41 @@ class AgentConfig:
 class HostConfig:
     """A GPU host reached over SSH."""
 
-    ssh_alias: str = field(default="", metadata=doc(
-        "Host alias in ~/.ssh/config; unset = the table's name", check=alias_problem))  # fmt: skip
-    state_dir: str = field(
-        default="~/.local/state/controlroom", metadata=doc("the agent's state dir there",
-                                                           check=_not_empty),
+    ssh_alias: str = field(
+        default="",
+        metadata=doc("Host alias in ~/.ssh/config; unset = the table's name", check=alias_problem),
     )
-    price_per_gpu_hour: float = field(default=2.0, metadata=doc(
-        "what the host costs, $/hour", lo=0.0, hi=MAX_PRICE))  # fmt: skip
-    python: str = field(default="python3", metadata=doc("python used to install the agent",
-                                                        check=_not_empty))  # fmt: skip
+    state_dir: str = field(
+        default="~/.local/state/controlroom",
+        metadata=doc("the agent's state dir there", check=_not_empty),
+    )
+    price_per_gpu_hour: float = field(
+        default=2.0, metadata=doc("what the host costs, $/hour", lo=0.0, hi=MAX_PRICE)
+    )
+    python: str = field(
+        default="python3", metadata=doc("python used to install the agent", check=_not_empty)
+    )
     controlroom: str = field(
         default="~/.local/share/controlroom/venv/bin/controlroom",
-        metadata=doc("the controlroom command on that host (installed by --install); its "
-                     "venv is two folders up (.../venv/bin/controlroom -> .../venv)",
-                     check=_not_empty),
+        metadata=doc(
+            "the controlroom command on that host (installed by --install); its "
+            "venv is two folders up (.../venv/bin/controlroom -> .../venv)",
+            check=_not_empty,
+        ),
     )
     pip_args: list[str] = field(
         default_factory=list,
-        metadata=doc("extra `pip install` arguments for --install, e.g. [\"--find-links\", "
-                     "\"/wheels\", \"--no-index\"] for a host without PyPI"),
+        metadata=doc(
+            'extra `pip install` arguments for --install, e.g. ["--find-links", '
+            '"/wheels", "--no-index"] for a host without PyPI'
+        ),
     )
     system_site_packages: bool = field(
         default=False,
-        metadata=doc("create the agent's venv with --system-site-packages, so a torch already "
-                     "installed on the host is used instead of downloaded"),
+        metadata=doc(
+            "create the agent's venv with --system-site-packages, so a torch already "
+            "installed on the host is used instead of downloaded"
+        ),
     )
 
 
@@ -356,8 +418,9 @@ def load(path: Path) -> Config:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                          "TOML files are UTF-8") from None  # fmt: skip
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); TOML files are UTF-8"
+        ) from None
     return loads(text, str(path))
 
 
@@ -393,8 +456,10 @@ def shape_problem(envs: int, steps: int, mb: int) -> tuple[str, str] | None:
     """(key, problem) when a minibatch does not divide the rollout, else None."""
     batch = envs * steps
     if batch % mb:
-        return ("minibatch_size",
-                f"is {mb}; must divide num_envs*num_steps = {envs}*{steps} = {batch}")
+        return (
+            "minibatch_size",
+            f"is {mb}; must divide num_envs*num_steps = {envs}*{steps} = {batch}",
+        )
     return None
 
 
@@ -435,18 +500,17 @@ def _check_semantics(cfg: Config, at: Located) -> None:
     """Cross-field rules that a field's own type and bounds cannot see."""
     for name, game in cfg.games.items():
         _check_game_name(name, game, at)
-    _check_settings(("trainer",), cfg.trainer.num_envs, cfg.trainer.num_steps,
-                    cfg.trainer.minibatch_size, at)  # fmt: skip
+    _check_settings(
+        ("trainer",), cfg.trainer.num_envs, cfg.trainer.num_steps, cfg.trainer.minibatch_size, at
+    )
     for name in cfg.games:
         s = cfg.game_settings(name)
         _check_settings(("games", name), s["num_envs"], s["num_steps"], s["minibatch_size"], at)
     for name, prof in cfg.profiles.items():
         _check_game_refs(("profiles", name, "games"), prof.games, cfg, at)
-        _check_settings(("profiles", name), prof.num_envs, prof.num_steps,
-                        prof.minibatch_size, at)  # fmt: skip
+        _check_settings(("profiles", name), prof.num_envs, prof.num_steps, prof.minibatch_size, at)
     _check_game_refs(("ramp", "games"), cfg.ramp.games, cfg, at)
-    _check_settings(("ramp",), cfg.ramp.num_envs, cfg.ramp.num_steps,
-                    cfg.ramp.minibatch_size, at)  # fmt: skip
+    _check_settings(("ramp",), cfg.ramp.num_envs, cfg.ramp.num_steps, cfg.ramp.minibatch_size, at)
     _check_pairs(cfg, at)
     for name, host in cfg.hosts.items():
         problem = alias_problem(host.ssh_alias or name)
@@ -483,9 +547,13 @@ def _check_pairs(cfg: Config, at: Located) -> None:
     """A lower setting above its upper one (each is in range on its own)."""
     pairs = [
         (("ramp", "max_games"), cfg.ramp.start_games, cfg.ramp.max_games, "start_games"),
-        (("agent", "backoff_max_s"), cfg.agent.backoff_initial_s, cfg.agent.backoff_max_s,
-         "backoff_initial_s"),
-    ]  # fmt: skip
+        (
+            ("agent", "backoff_max_s"),
+            cfg.agent.backoff_initial_s,
+            cfg.agent.backoff_max_s,
+            "backoff_initial_s",
+        ),
+    ]
     for path, low, high, low_name in pairs:
         if low > high:
             raise at.error(path, f"is {high:g}; must be >= {low_name} ({low:g})")
@@ -495,11 +563,13 @@ def _check_keymap(keymap: dict[str, str], at: Located) -> None:
     for action, spec in keymap.items():
         if action not in keys.BINDINGS:
             hint = suggest(action, list(keys.BINDINGS))
-            raise at.error(("keymap", action),
-                           f"unknown action{hint}; actions: {', '.join(keys.BINDINGS)}")
+            raise at.error(
+                ("keymap", action), f"unknown action{hint}; actions: {', '.join(keys.BINDINGS)}"
+            )
         problem = keys.key_problem(spec)
         if problem is not None:
             raise at.error(("keymap", action), problem)
     for action, other, key in keys.conflicts(keymap):
-        raise at.error(("keymap", action), f"key {key!r} is also bound to {other}; "
-                       "one key runs one action")  # fmt: skip
+        raise at.error(
+            ("keymap", action), f"key {key!r} is also bound to {other}; one key runs one action"
+        )

@@ -62,8 +62,14 @@ def _show(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else _brief(x)
 
 
-def doc(text: str, *, lo: float | None = None, hi: float | None = None,
-        lo_open: bool = False, check: Check | None = None) -> dict[str, Any]:  # fmt: skip
+def doc(
+    text: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    check: Check | None = None,
+) -> dict[str, Any]:
     """Field metadata: the field's one-line documentation and, declared once next to
     it, what values it accepts (a number's range, or a `check` of the value). Config
     validation, the agent's client overrides and set_guard all read them here."""
@@ -136,8 +142,7 @@ def build_section(cls: type[T], raw: Any, path: tuple[str, ...], at: Located) ->
     return cls(**values)
 
 
-def check_field(f: Field[Any], hint: Any, value: Any, path: tuple[str, ...],
-                at: Located) -> Any:  # fmt: skip
+def check_field(f: Field[Any], hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
     """One field's value: type-checked, converted (an int for a float), and held to the
     range or check its metadata declares; ConfigError otherwise."""
     value = _convert(hint, value, path, at)
@@ -194,7 +199,7 @@ def _scalar(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
 
 
 def _shown(value: Any) -> str:
-    """ ' (value)' for a scalar; nothing for a container, whose repr may be huge or
+    """' (value)' for a scalar; nothing for a container, whose repr may be huge or
     nested past the recursion limit."""
     if isinstance(value, (list, dict)):
         return ""
@@ -213,8 +218,14 @@ def _kind_name(hint: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a table"}  # fmt: skip
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)
 
 

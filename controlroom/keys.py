@@ -12,18 +12,30 @@ import re
 # Binding id -> (default keys, scope). A scope is a set of bindings live at the same
 # time (the main screen, or one modal); two actions in one scope may not share a key.
 BINDINGS: dict[str, tuple[str, str]] = {
-    "add_game": ("a", "app"), "remove_game": ("d", "app"), "scale_up": ("plus", "app"),
-    "scale_down": ("minus", "app"), "toggle_game": ("s", "app"),
-    "apply_profile": ("p", "app"), "toggle_ramp": ("r", "app"), "show_log": ("l", "app"),
-    "show_plan": ("t", "app"), "install": ("i", "app"), "retry_now": ("c", "app"),
+    "add_game": ("a", "app"),
+    "remove_game": ("d", "app"),
+    "scale_up": ("plus", "app"),
+    "scale_down": ("minus", "app"),
+    "toggle_game": ("s", "app"),
+    "apply_profile": ("p", "app"),
+    "toggle_ramp": ("r", "app"),
+    "show_log": ("l", "app"),
+    "show_plan": ("t", "app"),
+    "install": ("i", "app"),
+    "retry_now": ("c", "app"),
     "help": ("question_mark", "app"),
-    "select_left": ("left,h", "app"), "select_right": ("right", "app"),
-    "select_up": ("up,k", "app"), "select_down": ("down,j", "app"),
+    "select_left": ("left,h", "app"),
+    "select_right": ("right", "app"),
+    "select_up": ("up,k", "app"),
+    "select_down": ("down,j", "app"),
     "quit": ("q", "app"),
-    "confirm_yes": ("y", "confirm"), "confirm_no": ("n,escape", "confirm"),
-    "pick_cancel": ("escape", "pick"), "text_close": ("escape,q", "text"),
-    "progress_close": ("escape", "progress"), "plan_close": ("escape,q", "plan"),
-}  # fmt: skip
+    "confirm_yes": ("y", "confirm"),
+    "confirm_no": ("n,escape", "confirm"),
+    "pick_cancel": ("escape", "pick"),
+    "text_close": ("escape,q", "text"),
+    "progress_close": ("escape", "progress"),
+    "plan_close": ("escape,q", "plan"),
+}
 
 # Keys as typed -> Textual's names for them.
 ALIASES = {"+": "plus", "-": "minus", "?": "question_mark", " ": "space"}
@@ -39,8 +51,10 @@ def key_problem(spec: str) -> str | None:
     """Why `spec` is not a key list Textual can bind, or None."""
     for key in keys_of(spec):
         if not _KEY.fullmatch(key):
-            return (f"{key!r} is not a key; use a key name like \"a\", \"plus\", \"f2\" or "
-                    "\"ctrl+x\", several separated by commas")  # fmt: skip
+            return (
+                f'{key!r} is not a key; use a key name like "a", "plus", "f2" or '
+                '"ctrl+x", several separated by commas'
+            )
     return None
 
 

@@ -67,18 +67,49 @@ MAX_ARG_DEPTH: Final = 8  # settings and budgets are flat; deeper is never meant
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER, and any sane count or time
 
 GAME_STATES: Final = (
-    "starting", "running", "stopping", "stopped", "crashed", "backoff",
-    "crash_loop", "hung", "paused", "done",
-)  # fmt: skip
+    "starting",
+    "running",
+    "stopping",
+    "stopped",
+    "crashed",
+    "backoff",
+    "crash_loop",
+    "hung",
+    "paused",
+    "done",
+)
 
 EVENT_KINDS: Final = (
-    "agent_started", "game_added", "game_removed", "game_scaled", "trainer_started",
-    "trainer_stopped", "trainer_exited", "crash", "restart", "crash_loop", "hung",
-    "adopted", "reboot", "checkpoint", "ramp_step", "ramp_ceiling", "guard_refused",
-    "guard_paused", "guard_resumed", "migrated", "rolled_back", "profile_applied",
-    "trial_started", "trial_finished", "trial_decided", "guard_changed", "target_reached",
-    "queue_started", "error",
-)  # fmt: skip
+    "agent_started",
+    "game_added",
+    "game_removed",
+    "game_scaled",
+    "trainer_started",
+    "trainer_stopped",
+    "trainer_exited",
+    "crash",
+    "restart",
+    "crash_loop",
+    "hung",
+    "adopted",
+    "reboot",
+    "checkpoint",
+    "ramp_step",
+    "ramp_ceiling",
+    "guard_refused",
+    "guard_paused",
+    "guard_resumed",
+    "migrated",
+    "rolled_back",
+    "profile_applied",
+    "trial_started",
+    "trial_finished",
+    "trial_decided",
+    "guard_changed",
+    "target_reached",
+    "queue_started",
+    "error",
+)
 
 # op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
 _INT, _STR, _BOOL, _NUM, _DICT = (int,), (str,), (bool,), (int, float), (dict,)
@@ -100,8 +131,13 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "set_ramp": {"enabled": (_BOOL, True)},
     "migrate": {"game": (_STR, True), "settings": (_DICT, True)},
     "rollback": {"game": (_STR, True)},
-    "trial": {"game": (_STR, True), "settings": (_DICT, True), "minutes": (_NUM, True),
-              "keep": (_BOOL, False), "mode": (_STR, False)},
+    "trial": {
+        "game": (_STR, True),
+        "settings": (_DICT, True),
+        "minutes": (_NUM, True),
+        "keep": (_BOOL, False),
+        "mode": (_STR, False),
+    },
     "trial_decide": {"game": (_STR, True), "keep": (_BOOL, True)},
     "set_guard": {"budgets": (_DICT, True)},
     "plan": {},
@@ -110,9 +146,16 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
 }
 
 ERROR_CODES: Final = (
-    "bad_json", "bad_request", "too_long", "unknown_op", "unknown_game", "invalid",
-    "refused", "not_found", "internal",
-)  # fmt: skip
+    "bad_json",
+    "bad_request",
+    "too_long",
+    "unknown_op",
+    "unknown_game",
+    "invalid",
+    "refused",
+    "not_found",
+    "internal",
+)
 
 
 class ProtocolError(Exception):
@@ -210,8 +253,9 @@ def check_values(value: Any, where: str) -> None:
         elif isinstance(item, str):
             _check_text(item, path)
         elif isinstance(item, int) and not INT_MIN <= item <= INT_MAX:
-            raise ProtocolError("bad_request", f"{path}: integer out of range "
-                                f"(a value must fit in 64 bits)")
+            raise ProtocolError(
+                "bad_request", f"{path}: integer out of range (a value must fit in 64 bits)"
+            )
 
 
 def _check_text(text: str, path: str) -> None:
@@ -219,8 +263,9 @@ def _check_text(text: str, path: str) -> None:
         try:
             text.encode()
         except UnicodeEncodeError:
-            raise ProtocolError("bad_request", f"{path}: a string with a lone surrogate "
-                                "(not valid Unicode)") from None
+            raise ProtocolError(
+                "bad_request", f"{path}: a string with a lone surrogate (not valid Unicode)"
+            ) from None
 
 
 def _shown_key(key: str) -> str:
@@ -250,14 +295,18 @@ def reply_ok(req_id: int | str | None, result: dict[str, Any] | None = None) -> 
 
 def reply_error(req_id: int | str | None, code: str, message: str) -> dict[str, Any]:
     """A failed reply."""
-    return {"type": "reply", "id": req_id, "ok": False,
-            "error": {"code": code, "message": message}}  # fmt: skip
+    return {"type": "reply", "id": req_id, "ok": False, "error": {"code": code, "message": message}}
 
 
 def hello(hostname: str, boot_id: str) -> dict[str, Any]:
     """The agent's first line."""
-    return {"type": "hello", "protocol": PROTOCOL_VERSION, "version": __version__,
-            "hostname": hostname, "boot_id": boot_id}  # fmt: skip
+    return {
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "version": __version__,
+        "hostname": hostname,
+        "boot_id": boot_id,
+    }
 
 
 def check_hello(obj: dict[str, Any]) -> None:

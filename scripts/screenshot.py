@@ -1,12 +1,12 @@
 """The README's screenshots: the real app at 120x40.
 
-    .venv/bin/python scripts/screenshot.py [--out assets/screenshot.png]
-        the recorded State of the user's GPU host (from their log), time frozen
-    .venv/bin/python scripts/screenshot.py --local [--out assets/screenshot-local.png]
-        a real `controlroom local` run: a fresh local agent (temp state dir), a real Pong
-        trainer on this machine's CPU, shot once its first metrics have arrived
-    .venv/bin/python scripts/screenshot.py --state-dir DIR
-        whatever an agent already running under DIR shows
+.venv/bin/python scripts/screenshot.py [--out assets/screenshot.png]
+    the recorded State of the user's GPU host (from their log), time frozen
+.venv/bin/python scripts/screenshot.py --local [--out assets/screenshot-local.png]
+    a real `controlroom local` run: a fresh local agent (temp state dir), a real Pong
+    trainer on this machine's CPU, shot once its first metrics have arrived
+.venv/bin/python scripts/screenshot.py --state-dir DIR
+    whatever an agent already running under DIR shows
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ async def shoot(app: ControlRoomApp, state: dict[str, object], svg: Path) -> Non
         app.save_screenshot(str(svg))
 
 
-async def shoot_local(state_dir: Path, config: Path | None, svg: Path, timeout: float,
-                      episodes: int) -> str:
+async def shoot_local(
+    state_dir: Path, config: Path | None, svg: Path, timeout: float, episodes: int
+) -> str:
     """`controlroom local` for real: start the agent, let the app add Pong, wait until it
     has played `episodes` games (and one more sample), then shoot; returns a line saying
     what was shown."""
@@ -89,6 +90,7 @@ def _metrics(view: HostView) -> dict[str, Any] | None:
 
 def stop_local(state_dir: Path) -> None:
     """Stop the trainers (checkpointed) and the agent started for the shot."""
+
     async def stop_all() -> None:
         session = await open_local(str(where(state_dir)))
         try:
@@ -108,24 +110,37 @@ def stop_local(state_dir: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--local", action="store_true",
-                    help="shoot a real `controlroom local` run (fresh agent, real Pong)")
+    ap.add_argument(
+        "--local",
+        action="store_true",
+        help="shoot a real `controlroom local` run (fresh agent, real Pong)",
+    )
     ap.add_argument("--state-dir", help="a running local agent to show")
     ap.add_argument("--config", help="config for --local (default: the lookup order)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for metrics")
-    ap.add_argument("--episodes", type=int, default=20,
-                    help="--local: shoot once the game has played this many (0: first metrics)")
+    ap.add_argument(
+        "--episodes",
+        type=int,
+        default=20,
+        help="--local: shoot once the game has played this many (0: first metrics)",
+    )
     ap.add_argument("--out")
     args = ap.parse_args()
-    out = Path(args.out or ("assets/screenshot-local.png" if args.local
-                            else "assets/screenshot.png"))  # fmt: skip
+    out = Path(
+        args.out or ("assets/screenshot-local.png" if args.local else "assets/screenshot.png")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         svg = Path(tmp) / "screenshot.svg"
         if args.local:
             state_dir = Path(tmp) / "state"
             try:
-                print(asyncio.run(shoot_local(state_dir, find_config(args.config), svg,
-                                              args.timeout, args.episodes)))  # fmt: skip
+                print(
+                    asyncio.run(
+                        shoot_local(
+                            state_dir, find_config(args.config), svg, args.timeout, args.episodes
+                        )
+                    )
+                )
             finally:
                 stop_local(state_dir)
         else:
@@ -139,8 +154,9 @@ def _shoot_state(state_dir: str | None, svg: Path) -> None:
     clock = None
     if state is None:
         state, clock = recorded_state(), (lambda: NOW)
-    app = build_app([HostTarget("tnr-0", _no_session)], live=False,
-                    **({"clock": clock} if clock else {}))  # fmt: skip
+    app = build_app(
+        [HostTarget("tnr-0", _no_session)], live=False, **({"clock": clock} if clock else {})
+    )
     asyncio.run(shoot(app, state, svg))
 
 

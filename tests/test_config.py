@@ -13,26 +13,42 @@ from controlroom.config import ConfigError
 
 BAD_CONFIGS = {
     "toml-syntax": ("[trainer\nnum_envs = 8\n", "TOML syntax error"),
-    "unknown-key": ("[trainer]\nnum_envz = 8\n", "trainer.num_envz: unknown key (did you mean 'num_envs'?)"),
+    "unknown-key": (
+        "[trainer]\nnum_envz = 8\n",
+        "trainer.num_envz: unknown key (did you mean 'num_envs'?)",
+    ),
     "unknown-section": ("[trainers]\n", "trainers: unknown key (did you mean 'trainer'?)"),
-    "wrong-type": ("[trainer]\nnum_envs = \"many\"\n", "trainer.num_envs: must be an integer, not a string"),
+    "wrong-type": (
+        '[trainer]\nnum_envs = "many"\n',
+        "trainer.num_envs: must be an integer, not a string",
+    ),
     "bool-for-int": ("[trainer]\nnum_envs = true\n", "must be an integer, not a boolean"),
     "unknown-game": ("[games.Pongg]\n", "unknown game 'Pongg' (did you mean 'Pong'?)"),
     "zero-envs": ("[trainer]\nnum_envs = 0\n", "trainer.num_envs: must be >= 1, not 0"),
-    "minibatch-too-big": ("[trainer]\nnum_envs = 2\nnum_steps = 8\nminibatch_size = 32\n",
-                          "must divide num_envs*num_steps = 2*8 = 16"),
-    "minibatch-not-dividing": ("[games.Pong]\nminibatch_size = 100\n",
-                               "games.Pong.minibatch_size: is 100; must divide"),
-    "profile-undefined-game": ("[games.Pong]\n[profiles.p]\ngames = [\"Breakout\"]\n",
-                               "profiles.p.games: names game 'Breakout' that [games] does not define"),
-    "negative-price": ("[hosts.tnr-0]\nprice_per_gpu_hour = -1.0\n",
-                       "hosts.tnr-0.price_per_gpu_hour: must be >= 0"),
-    "empty-alias": ("[hosts.\" \"]\nssh_alias = \"\"\n", "ssh_alias: must not be empty"),
+    "minibatch-too-big": (
+        "[trainer]\nnum_envs = 2\nnum_steps = 8\nminibatch_size = 32\n",
+        "must divide num_envs*num_steps = 2*8 = 16",
+    ),
+    "minibatch-not-dividing": (
+        "[games.Pong]\nminibatch_size = 100\n",
+        "games.Pong.minibatch_size: is 100; must divide",
+    ),
+    "profile-undefined-game": (
+        '[games.Pong]\n[profiles.p]\ngames = ["Breakout"]\n',
+        "profiles.p.games: names game 'Breakout' that [games] does not define",
+    ),
+    "negative-price": (
+        "[hosts.tnr-0]\nprice_per_gpu_hour = -1.0\n",
+        "hosts.tnr-0.price_per_gpu_hour: must be >= 0",
+    ),
+    "empty-alias": ('[hosts." "]\nssh_alias = ""\n', "ssh_alias: must not be empty"),
     "list-for-table": ("trainer = [1, 2]\n", "trainer: must be a table, not a list"),
-    "fraction-out-of-range": ("[guard]\nmax_gpu_memory_fraction = 1.5\n",
-                              "guard.max_gpu_memory_fraction: must be <= 1, not 1.5"),
-    "ramp-undefined-game": ("[ramp]\ngames = [\"Tetris\"]\n", "ramp.games: names game 'Tetris'"),
-}  # fmt: skip
+    "fraction-out-of-range": (
+        "[guard]\nmax_gpu_memory_fraction = 1.5\n",
+        "guard.max_gpu_memory_fraction: must be <= 1, not 1.5",
+    ),
+    "ramp-undefined-game": ('[ramp]\ngames = ["Tetris"]\n', "ramp.games: names game 'Tetris'"),
+}
 
 
 @pytest.mark.parametrize("name", list(BAD_CONFIGS))
@@ -70,8 +86,17 @@ def test_shipped_config_holds_the_logs_numbers(repo_root: Path) -> None:
     assert (len(light.games), light.num_envs, light.minibatch_size) == (2, 32, 512)
     assert (len(medium.games), medium.num_envs, medium.minibatch_size) == (4, 64, 1024)
     assert (len(heavy.games), heavy.num_envs, heavy.minibatch_size) == (8, 256, 2048)
-    nine = {"MsPacman", "BeamRider", "Asteroids", "Enduro", "Pong", "Freeway",
-            "SpaceInvaders", "Seaquest", "Breakout"}  # fmt: skip
+    nine = {
+        "MsPacman",
+        "BeamRider",
+        "Asteroids",
+        "Enduro",
+        "Pong",
+        "Freeway",
+        "SpaceInvaders",
+        "Seaquest",
+        "Breakout",
+    }
     assert nine <= set(cfg.games)
     assert all(cfg.games[g].target_episodes == 25_000 for g in nine)
     assert cfg.hosts["tnr-0"].ssh_alias == "tnr-0"
@@ -133,9 +158,13 @@ def test_help_and_version(tmp_path: Path) -> None:
 def _controlroom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "controlroom", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "HOME": str(cwd), "XDG_CONFIG_HOME": str(cwd / "xdg")},
-    )  # fmt: skip
+    )
 
 
 BLOCK_HOST_EXTRA = """
@@ -151,12 +180,19 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("argv", [["agent", "run"], ["train", "--game", "Pong"]])
-def test_laptop_install_gets_an_install_hint_not_a_traceback(argv: list[str], tmp_path: Path) -> None:
+def test_laptop_install_gets_an_install_hint_not_a_traceback(
+    argv: list[str], tmp_path: Path
+) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", BLOCK_HOST_EXTRA, *argv, "--state-dir", str(tmp_path)]
-        if argv[0] == "agent" else [sys.executable, "-c", BLOCK_HOST_EXTRA, *argv],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
-    )  # fmt: skip
+        if argv[0] == "agent"
+        else [sys.executable, "-c", BLOCK_HOST_EXTRA, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'controlroom[agent]'" in proc.stderr
     assert "Traceback" not in proc.stderr

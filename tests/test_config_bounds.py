@@ -26,10 +26,14 @@ SHIPPED = (Path(config.__file__).parent / "assets" / "config.toml").read_text()
 
 # One table per section of the shipped file: (TOML header, dataclass).
 SECTIONS: list[tuple[str, type[Any]]] = [
-    ("trainer", config.TrainerDefaults), ("hosts.tnr-0", config.HostConfig),
-    ("games.CartPole", config.GameConfig), ("profiles.light", config.ProfileConfig),
-    ("ramp", config.RampConfig), ("guard", config.GuardConfig), ("agent", config.AgentConfig),
-]  # fmt: skip
+    ("trainer", config.TrainerDefaults),
+    ("hosts.tnr-0", config.HostConfig),
+    ("games.CartPole", config.GameConfig),
+    ("profiles.light", config.ProfileConfig),
+    ("ramp", config.RampConfig),
+    ("guard", config.GuardConfig),
+    ("agent", config.AgentConfig),
+]
 FIELDS = [(h, cls, f) for h, cls in SECTIONS for f in dataclasses.fields(cls)]
 
 
@@ -64,7 +68,10 @@ def check(tmp: Path, text: str | bytes) -> tuple[int, str, str]:
         finally:
             sys.stdout, sys.stderr = saved
     assert path.read_bytes() == before and sorted(p.name for p in tmp.iterdir()) == [
-        "config.toml", "err", "out"]
+        "config.toml",
+        "err",
+        "out",
+    ]
     return code, out.read_text(), err.read_text()
 
 
@@ -85,10 +92,14 @@ def bad_values(hint: Any, f: dataclasses.Field[Any]) -> st.SearchStrategy[str]:
         beyond = [bounds.hi * 10 + 1, bounds.hi + 1, bounds.lo - 1, -1e300, 1e300]
         if bounds.lo_open:
             beyond.append(bounds.lo)
-        nums = [repr(int(b)) if hint is int else repr(float(b)) for b in beyond
-                if b < bounds.lo or b > bounds.hi or (b == bounds.lo and bounds.lo_open)]
-        absurd = ["nan", "inf", "-inf", "1" + "0" * 40] if hint is float else ["1.5",
-                                                                              "1" + "0" * 40]
+        nums = [
+            repr(int(b)) if hint is int else repr(float(b))
+            for b in beyond
+            if b < bounds.lo or b > bounds.hi or (b == bounds.lo and bounds.lo_open)
+        ]
+        absurd = (
+            ["nan", "inf", "-inf", "1" + "0" * 40] if hint is float else ["1.5", "1" + "0" * 40]
+        )
         return st.sampled_from(nums + absurd) | wrong_type
     if hint is bool:
         return st.sampled_from(['"yes"', "1", "[]", "0.5"])
@@ -101,16 +112,21 @@ CHECKED_STRINGS = {  # string fields with a check, and values they must refuse
     ("trainer", "device"): ['"tpu"', '""', '"cuda:"', '"cuda:x"', '"CPU"'],
     ("trainer", "command"): ['["{gmae}"]', '["python", "{game"]', '[""]', '["{seed!r}"]'],
     ("hosts.tnr-0", "ssh_alias"): ['""', '"  "', '"tnr 0"', '"-oProxyCommand=x"', '"a\\tb"'],
-    ("hosts.tnr-0", "python"): ['""'], ("agent", "state_dir"): ['"  "'],
-    ("profiles.light", "description"): ['"two\\nlines"'], ("trainer", "seed"): ["-1"],
+    ("hosts.tnr-0", "python"): ['""'],
+    ("agent", "state_dir"): ['"  "'],
+    ("profiles.light", "description"): ['"two\\nlines"'],
+    ("trainer", "seed"): ["-1"],
     ("games.CartPole", "command"): ['["{nope}"]'],
-}  # fmt: skip
+}
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_every_field_refuses_absurd_values(tmp_path_factory: pytest.TempPathFactory,
-                                           data: st.DataObject) -> None:  # fmt: skip
+def test_every_field_refuses_absurd_values(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     header, cls, f = data.draw(st.sampled_from(FIELDS))
     hint = typing.get_type_hints(cls)[f.name]
     value = data.draw(bad_values(hint, f))
@@ -118,8 +134,9 @@ def test_every_field_refuses_absurd_values(tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.parametrize(("where", "values"), list(CHECKED_STRINGS.items()))
-def test_names_are_checked(tmp_path_factory: pytest.TempPathFactory,
-                           where: tuple[str, str], values: list[str]) -> None:  # fmt: skip
+def test_names_are_checked(
+    tmp_path_factory: pytest.TempPathFactory, where: tuple[str, str], values: list[str]
+) -> None:
     for value in values:
         assert_refused(tmp_path_factory.mktemp("c"), with_value(*where, value), where[1])
 
@@ -131,10 +148,10 @@ PAIRS = [
     ("profiles.heavy", "num_envs = 1000000000000", "num_envs"),
     ("agent", "telemetry_s = -2.0", "telemetry_s"),
     ("guard", "max_gpu_temp_c = -40.0", "max_gpu_temp_c"),
-    ("keymap", "show_log = \"a\"", "show_log"),  # a is add_game's
-    ("keymap", "add_gme = \"x\"", "add_gme"),
-    ("keymap", "quit = \"\"", "quit"),
-    ("keymap", "help = \"?\"\nshow_plan = \"question_mark\"", "help"),
+    ("keymap", 'show_log = "a"', "show_log"),  # a is add_game's
+    ("keymap", 'add_gme = "x"', "add_gme"),
+    ("keymap", 'quit = ""', "quit"),
+    ("keymap", 'help = "?"\nshow_plan = "question_mark"', "help"),
 ]
 
 
@@ -153,8 +170,15 @@ def test_pairs_and_keymap(tmp_path: Path, header: str, line: str, key: str) -> N
     assert_refused(tmp_path, "\n".join(lines) + "\n", key)
 
 
-@pytest.mark.parametrize("blob", [b"[trainer]\nseed = 1\n# caf\xe9\n", b"\xff\xfe[\x00",
-                                  b"a = " + b"[" * 5000, b"a = " + b"9" * 5000])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"[trainer]\nseed = 1\n# caf\xe9\n",
+        b"\xff\xfe[\x00",
+        b"a = " + b"[" * 5000,
+        b"a = " + b"9" * 5000,
+    ],
+)
 def test_unreadable_files_are_one_line(tmp_path: Path, blob: bytes) -> None:
     code, _, err = check(tmp_path, blob)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
@@ -173,17 +197,30 @@ def test_keymap_ids_match_the_tui_bindings() -> None:
     from controlroom.tui import app
     from controlroom.tui.screens import main, modals
 
-    owners = [c for m in (app, main, modals) for c in vars(m).values()
-              if isinstance(c, type) and c.__module__ == m.__name__]
-    declared = {b.id: b.key for o in owners for b in getattr(o, "BINDINGS", [])
-                if isinstance(b, Binding) and b.id}  # fmt: skip
+    owners = [
+        c
+        for m in (app, main, modals)
+        for c in vars(m).values()
+        if isinstance(c, type) and c.__module__ == m.__name__
+    ]
+    declared = {
+        b.id: b.key
+        for o in owners
+        for b in getattr(o, "BINDINGS", [])
+        if isinstance(b, Binding) and b.id
+    }
     assert declared == {k: v for k, (v, _) in keys.BINDINGS.items()}
 
 
 def test_config_check_subprocess_never_tracebacks(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(with_value("guard", "max_gpu_temp_c", "nan"))
-    proc = subprocess.run([sys.executable, "-m", "controlroom", "config", "check", "--config",
-                           str(path)], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "controlroom", "config", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and "guard.max_gpu_temp_c" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

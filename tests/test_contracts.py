@@ -35,9 +35,14 @@ def _lint(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         pytest.fail(f"{LINT_IMPORTS} is missing: pip install -e '.[dev]' (import-linter)")
     env = {**os.environ, "PYTHONPATH": str(cwd)}
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [str(LINT_IMPORTS), "--no-cache", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_tree_keeps_every_contract() -> None:
@@ -84,18 +89,23 @@ def _contract(contract_id: str) -> dict[str, Any]:
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the package and its contracts, kept clean; each test copies it again."""
     root = tmp_path_factory.mktemp("pristine")
-    shutil.copytree(REPO / "controlroom", root / "controlroom",
-                    ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    shutil.copytree(
+        REPO / "controlroom",
+        root / "controlroom",
+        ignore=shutil.ignore_patterns("__pycache__", "assets"),
+    )
     (root / "pyproject.toml").write_text(tomli_w.dumps({"tool": {"importlinter": _config()}}))
     result = _lint(root)
     assert result.returncode == 0, "the clean copy must pass: " + result.stdout + result.stderr
     return root
 
 
-@pytest.mark.parametrize(("contract_id", "target", "line"), VIOLATIONS,
-                         ids=[f"{c}:{t}" for c, t, _ in VIOLATIONS])
-def test_contract_catches_a_bad_import(pristine: Path, tmp_path: Path, contract_id: str,
-                                       target: str, line: str) -> None:
+@pytest.mark.parametrize(
+    ("contract_id", "target", "line"), VIOLATIONS, ids=[f"{c}:{t}" for c, t, _ in VIOLATIONS]
+)
+def test_contract_catches_a_bad_import(
+    pristine: Path, tmp_path: Path, contract_id: str, target: str, line: str
+) -> None:
     shutil.copytree(pristine, tmp_path, dirs_exist_ok=True)
     path = tmp_path / "controlroom" / target
     assert path.is_file(), f"{target} moved: pick another module to inject into"

@@ -34,17 +34,30 @@ for name in names:
 print(json.dumps({"checked": names, "bad": bad}))
 """
 
-HOST_SIDE = ["controlroom.config", "controlroom.protocol", "controlroom.games",
-             "controlroom.agent", "controlroom.trainer"]  # fmt: skip
-LAPTOP_SIDE = ["controlroom.cli", "controlroom.config", "controlroom.protocol",
-               "controlroom.tui", "controlroom.link"]  # fmt: skip
+HOST_SIDE = [
+    "controlroom.config",
+    "controlroom.protocol",
+    "controlroom.games",
+    "controlroom.agent",
+    "controlroom.trainer",
+]
+LAPTOP_SIDE = [
+    "controlroom.cli",
+    "controlroom.config",
+    "controlroom.protocol",
+    "controlroom.tui",
+    "controlroom.link",
+]
 
 
 def _probe(roots: list[str], forbidden: list[str]) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(roots), json.dumps(forbidden)],
-        capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     result: dict[str, object] = json.loads(out.stdout)
     return result
 
@@ -53,13 +66,25 @@ def _probe(roots: list[str], forbidden: list[str]) -> dict[str, object]:
     ("roots", "forbidden"),
     [
         (HOST_SIDE, ["textual"]),
-        (LAPTOP_SIDE, ["torch", "envpool", "pynvml", "psutil", "numpy", "controlroom.agent",
-                       "controlroom.trainer"]),
-        (["controlroom.trainer"], ["controlroom.agent", "controlroom.tui", "controlroom.link",
-                                   "asyncssh"]),
+        (
+            LAPTOP_SIDE,
+            [
+                "torch",
+                "envpool",
+                "pynvml",
+                "psutil",
+                "numpy",
+                "controlroom.agent",
+                "controlroom.trainer",
+            ],
+        ),
+        (
+            ["controlroom.trainer"],
+            ["controlroom.agent", "controlroom.tui", "controlroom.link", "asyncssh"],
+        ),
     ],
     ids=["host-side-without-textual", "laptop-side-without-torch", "trainer-alone"],
-)  # fmt: skip
+)
 def test_side_never_imports_forbidden(roots: list[str], forbidden: list[str]) -> None:
     result = _probe(roots, forbidden)
     assert result["bad"] == {}, f"forbidden imports: {result['bad']}"

@@ -22,6 +22,4 @@ async def test_wrong_host_key_is_refused(sshd: SshServer, tmp_path) -> None:  # 
     wrong = tmp_path / "known_hosts"
     wrong.write_text(f"[127.0.0.1]:{sshd.port} {other.with_suffix('.pub').read_text().strip()}\n")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        await asyncssh.connect(
-            sshd.alias, config=[str(sshd.ssh_config)], known_hosts=str(wrong)
-        )
+        await asyncssh.connect(sshd.alias, config=[str(sshd.ssh_config)], known_hosts=str(wrong))

@@ -65,26 +65,38 @@ def ensure(state_dir: Path, config: str | None) -> int:
     stderr_path = state_dir / "agent.stderr"
     with open(stderr_path, "ab") as err:
         seen = err.tell()  # only this start's lines are news
-        proc = subprocess.Popen(agent_argv(state_dir, config), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            agent_argv(state_dir, config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     return _wait_started(state_dir, proc, stderr_path, seen)
 
 
-def _wait_started(state_dir: Path, proc: subprocess.Popen[bytes], stderr_path: Path,
-                  seen: int) -> int:  # fmt: skip
+def _wait_started(
+    state_dir: Path, proc: subprocess.Popen[bytes], stderr_path: Path, seen: int
+) -> int:
     deadline = time.monotonic() + ENSURE_WAIT_S
     while time.monotonic() < deadline:
         if is_running(state_dir):
             print(f"agent started ({paths.socket_path(state_dir)})")
             return 0
         if proc.poll() is not None and not is_running(state_dir) and not _other_agent(state_dir):
-            print(f"agent exited during startup (exit code {proc.returncode}); the end of "
-                  f"{stderr_path}:", file=sys.stderr)  # fmt: skip
+            print(
+                f"agent exited during startup (exit code {proc.returncode}); the end of "
+                f"{stderr_path}:",
+                file=sys.stderr,
+            )
             print(_tail(stderr_path, seen), file=sys.stderr)
             return 1
         time.sleep(0.2)
-    print(f"agent did not answer within {ENSURE_WAIT_S:.0f}s; see {stderr_path} and "
-          f"{paths.log_path(state_dir)}", file=sys.stderr)  # fmt: skip
+    print(
+        f"agent did not answer within {ENSURE_WAIT_S:.0f}s; see {stderr_path} and "
+        f"{paths.log_path(state_dir)}",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -116,31 +128,37 @@ def unit_path() -> Path:
 
 def unit_text(state_dir: Path, config: str | None) -> str:
     """The unit: Restart=always; KillMode=process so trainers outlive an agent restart."""
-    return "\n".join([
-        "[Unit]",
-        "Description=controlroom host agent (keeps the wanted games training)",
-        "After=network-online.target",
-        "",
-        "[Service]",
-        "Type=simple",
-        f"ExecStart={shlex.join(agent_argv(state_dir, config))}",
-        "Restart=always",
-        "RestartSec=2",
-        "# Trainers run in their own sessions and must survive an agent restart.",
-        "KillMode=process",
-        "Environment=PYTHONUNBUFFERED=1",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=controlroom host agent (keeps the wanted games training)",
+            "After=network-online.target",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"ExecStart={shlex.join(agent_argv(state_dir, config))}",
+            "Restart=always",
+            "RestartSec=2",
+            "# Trainers run in their own sessions and must survive an agent restart.",
+            "KillMode=process",
+            "Environment=PYTHONUNBUFFERED=1",
+            "",
+            "[Install]",
+            "WantedBy=default.target",
+            "",
+        ]
+    )
 
 
 def systemd_usable() -> bool:
     """Whether a systemd user manager answers."""
     try:
-        done = subprocess.run(["systemctl", "--user", "show-environment"],
-                              capture_output=True, timeout=10, check=False)  # fmt: skip
+        done = subprocess.run(
+            ["systemctl", "--user", "show-environment"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -170,8 +188,10 @@ def install_systemd(state_dir: Path, config: str | None) -> None:
 def cron_lines(state_dir: Path, config: str | None) -> list[str]:
     """@reboot start, plus a once-a-minute ensure that revives a dead agent."""
     ensure_cmd = shlex.join(agent_argv(state_dir, config, "ensure"))
-    return [f"@reboot {ensure_cmd} >/dev/null 2>&1 {CRON_MARK}",
-            f"* * * * * {ensure_cmd} >/dev/null 2>&1 {CRON_MARK}"]
+    return [
+        f"@reboot {ensure_cmd} >/dev/null 2>&1 {CRON_MARK}",
+        f"* * * * * {ensure_cmd} >/dev/null 2>&1 {CRON_MARK}",
+    ]
 
 
 def read_crontab() -> list[str]:

@@ -59,10 +59,16 @@ def record_boot(store: Store, now: float | None = None) -> BootInfo:
 def _reboot_event(store: Store, previous: dict[str, Any], boot_time: float) -> None:
     uptime = previous["uptime_s"]
     downtime = max(0.0, boot_time - previous["last_heartbeat"])
-    message = (f"host rebooted: up {_span(uptime)} before it, down {_span(downtime)}; "
-               f"load then: {_load_text(previous['load'])}")  # fmt: skip
-    data = {"previous_boot_id": previous["boot_id"], "uptime_before_s": uptime,
-            "downtime_s": downtime, "load_before": previous["load"]}  # fmt: skip
+    message = (
+        f"host rebooted: up {_span(uptime)} before it, down {_span(downtime)}; "
+        f"load then: {_load_text(previous['load'])}"
+    )
+    data = {
+        "previous_boot_id": previous["boot_id"],
+        "uptime_before_s": uptime,
+        "downtime_s": downtime,
+        "load_before": previous["load"],
+    }
     log.warning("%s", message)
     store.add_event("reboot", None, message, data)
 

@@ -51,4 +51,4 @@ def _socket_to_stdout(sock: socket.socket) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

@@ -21,14 +21,21 @@ from controlroom.protocol import ProtocolError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 USAGE_CODES = {"bad_request", "invalid", "unknown_game", "not_found", "unknown_op", "bad_json"}
-SETTING_FLAGS = (("num_envs", int), ("num_steps", int), ("minibatch_size", int),
-                 ("target_episodes", int), ("seed", int), ("device", str))  # fmt: skip
+SETTING_FLAGS = (
+    ("num_envs", int),
+    ("num_steps", int),
+    ("minibatch_size", int),
+    ("target_episodes", int),
+    ("seed", int),
+    ("device", str),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole `agent` command line."""
-    top = argparse.ArgumentParser(prog="controlroom agent",
-                                  description="The GPU host's training supervisor.")
+    top = argparse.ArgumentParser(
+        prog="controlroom agent", description="The GPU host's training supervisor."
+    )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = _sub(sub, "run", "run the agent in the foreground (what systemd starts)")
     run.add_argument("--config", help="config file to seed the agent's own copy from")
@@ -40,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("game")
     for name, kind in SETTING_FLAGS:
         add.add_argument("--" + name.replace("_", "-"), type=kind, dest=name)
-    for name, text in (("remove", "stop a game and forget it"),
-                       ("start", "start a stopped, finished or crash-looping game"),
-                       ("stop", "stop a game's trainer, keep the game")):  # fmt: skip
+    for name, text in (
+        ("remove", "stop a game and forget it"),
+        ("start", "start a stopped, finished or crash-looping game"),
+        ("stop", "stop a game's trainer, keep the game"),
+    ):
         _sub(sub, name, text).add_argument("game")
     scale = _sub(sub, "scale", "change a game's env count (restarts from its checkpoint)")
     scale.add_argument("game")
@@ -68,10 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sub(sub: Any, name: str, text: str, epilog: str | None = None) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=text, description=text,
-                                                     epilog=epilog)  # fmt: skip
-    parser.add_argument("--state-dir", help=f"agent state dir (${paths.STATE_DIR_ENV}, "
-                        "else the config's [agent].state_dir)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=text, description=text, epilog=epilog
+    )
+    parser.add_argument(
+        "--state-dir",
+        help=f"agent state dir (${paths.STATE_DIR_ENV}, else the config's [agent].state_dir)",
+    )
     return parser
 
 
@@ -84,20 +96,29 @@ def main(argv: list[str]) -> int:
         print(f"controlroom agent: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AgentUnavailable as exc:
-        print(f"controlroom agent: {exc} (is it running? `controlroom agent ensure`)",
-              file=sys.stderr)
+        print(
+            f"controlroom agent: {exc} (is it running? `controlroom agent ensure`)", file=sys.stderr
+        )
         return EXIT_FAIL
     except OpFailed as exc:
         print(f"controlroom agent: {_one_line(exc.message)}", file=sys.stderr)
-        return EXIT_REFUSED if exc.code == "refused" else (
-            EXIT_USAGE if exc.code in USAGE_CODES else EXIT_FAIL)
+        return (
+            EXIT_REFUSED
+            if exc.code == "refused"
+            else (EXIT_USAGE if exc.code in USAGE_CODES else EXIT_FAIL)
+        )
     except ProtocolError as exc:  # the agent's side of the wire, not the user's input
-        print(f"controlroom agent: the agent's answer broke the protocol ({exc.code}): "
-              f"{_one_line(exc.message)}", file=sys.stderr)
+        print(
+            f"controlroom agent: the agent's answer broke the protocol ({exc.code}): "
+            f"{_one_line(exc.message)}",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     except OSError as exc:  # the socket timed out or was reset mid-conversation
-        print(f"controlroom agent: lost the agent: {_one_line(str(exc) or type(exc).__name__)}",
-              file=sys.stderr)
+        print(
+            f"controlroom agent: lost the agent: {_one_line(str(exc) or type(exc).__name__)}",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_FAIL
@@ -118,8 +139,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return command(args)
     state_dir = state_dir_for(args.state_dir)
     if args.command == "where":
-        print(json.dumps({"socket": str(paths.socket_path(state_dir)),
-                          "state_dir": str(state_dir), "version": __version__}))
+        print(
+            json.dumps(
+                {
+                    "socket": str(paths.socket_path(state_dir)),
+                    "state_dir": str(state_dir),
+                    "version": __version__,
+                }
+            )
+        )
         return EXIT_OK
     if args.command == "bridge":
         from controlroom.agent.bridge import bridge

@@ -54,15 +54,20 @@ def agent_config(state_dir_flag: str | None, config_flag: str | None) -> tuple[C
     given = load(source) if source else loads(starter_text(), "<built-in defaults>")
     # Read only once load() has said the file is valid UTF-8 TOML (else one line, exit 2).
     text = source.read_text(encoding="utf-8") if source else starter_text()
-    state_dir = paths.ensure_state_dir(paths.resolve_state_dir(state_dir_flag,
-                                                               given.agent.state_dir))
+    state_dir = paths.ensure_state_dir(
+        paths.resolve_state_dir(state_dir_flag, given.agent.state_dir)
+    )
     copy = paths.config_copy_path(state_dir)
     if not copy.exists():
         copy.write_text(text, encoding="utf-8")
         log.info("config copied from %s to %s", source or "built-in defaults", copy)
         return load_own_copy(copy, state_dir), copy, state_dir
-    if config_flag and source and source.resolve() != copy.resolve() \
-            and source.read_text(encoding="utf-8") != copy.read_text(encoding="utf-8"):
+    if (
+        config_flag
+        and source
+        and source.resolve() != copy.resolve()
+        and source.read_text(encoding="utf-8") != copy.read_text(encoding="utf-8")
+    ):
         log.warning("using %s (the agent's own copy, its authority), not %s", copy, source)
     return load_own_copy(copy, state_dir), copy, state_dir
 

@@ -78,13 +78,15 @@ class AgentCore(Protocol):
         """The whole State of the protocol."""
         ...
 
-    async def want_game(self, game: str, settings: dict[str, Any], *, wanted: bool = True,
-                        reset: bool = False) -> dict[str, Any]:
+    async def want_game(
+        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+    ) -> dict[str, Any]:
         """Persist the wanted state, then converge; returns the GameState."""
         ...
 
-    async def want_valid_game(self, game: str, settings: dict[str, Any], *,
-                              wanted: bool = True, reset: bool = False) -> dict[str, Any]:
+    async def want_valid_game(
+        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+    ) -> dict[str, Any]:
         """want_game for whole settings the caller has already validated."""
         ...
 
@@ -116,8 +118,9 @@ class AgentCore(Protocol):
         """The load guard's verdict (None = allowed)."""
         ...
 
-    def event(self, kind: str, game: str | None, message: str,
-              data: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Record and push an event."""
         ...
 

@@ -28,8 +28,15 @@ MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
 MAX_METRICS_LINES = 200  # ~300 bytes each: keeps the reply far below the line limit
 # Run under the core op lock and their game's lock (daemon.py gives the lock order).
-MUTATING_CORE_OPS = {"add_game", "remove_game", "start_game", "stop_game", "scale_game",
-                     "stop_all", "shutdown"}  # fmt: skip
+MUTATING_CORE_OPS = {
+    "add_game",
+    "remove_game",
+    "start_game",
+    "stop_game",
+    "scale_game",
+    "stop_all",
+    "shutdown",
+}
 
 
 async def ping(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +98,12 @@ async def scale_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     _guard(agent, g.name, settings)
     before = g.settings["num_envs"]
     state = await agent.want_valid_game(g.name, settings, wanted=g.wanted)
-    agent.event("game_scaled", g.name, f"{g.name}: num_envs {before} -> {args['num_envs']}",
-                {"from": before, "to": args["num_envs"]})  # fmt: skip
+    agent.event(
+        "game_scaled",
+        g.name,
+        f"{g.name}: num_envs {before} -> {args['num_envs']}",
+        {"from": before, "to": args["num_envs"]},
+    )
     return {"game": state, "changed": True}
 
 
@@ -151,8 +162,7 @@ async def game_log(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
         raise OpError("invalid", f"lines must be in 0..{MAX_LOG_LINES}")
     path = agent.run_dir(game) / LOG_FILE
     metrics = tail_lines(agent.run_dir(game) / METRICS_FILE, min(lines, MAX_METRICS_LINES))
-    return {"game": game, "path": str(path), "lines": tail_lines(path, lines),
-            "metrics": metrics}
+    return {"game": game, "path": str(path), "lines": tail_lines(path, lines), "metrics": metrics}
 
 
 def _known(agent: Agent, game: str) -> str:
@@ -162,8 +172,9 @@ def _known(agent: Agent, game: str) -> str:
     return game
 
 
-def _settings(agent: Agent, game: str, overrides: Any,
-              base: dict[str, Any] | None) -> dict[str, Any]:
+def _settings(
+    agent: Agent, game: str, overrides: Any, base: dict[str, Any] | None
+) -> dict[str, Any]:
     """The whole settings the op asks for, validated here, once (want_valid_game does
     not check them again)."""
     if base is None:
@@ -191,8 +202,16 @@ def _shown(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 CORE_OPS: dict[str, CoreOp] = {
-    "ping": ping, "status": status, "add_game": add_game, "remove_game": remove_game,
-    "start_game": start_game, "stop_game": stop_game, "scale_game": scale_game,
-    "stop_all": stop_all, "shutdown": shutdown, "reboots": reboots, "events": events,
+    "ping": ping,
+    "status": status,
+    "add_game": add_game,
+    "remove_game": remove_game,
+    "start_game": start_game,
+    "stop_game": stop_game,
+    "scale_game": scale_game,
+    "stop_all": stop_all,
+    "shutdown": shutdown,
+    "reboots": reboots,
+    "events": events,
     "game_log": game_log,
-}  # fmt: skip
+}

@@ -59,8 +59,13 @@ SUPERVISE_S = 0.5
 class Agent:
     """One running agent for one state dir."""
 
-    def __init__(self, config: Config, config_path: Path, state_dir: Path,
-                 gpu_reader: GpuReader | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path,
+        state_dir: Path,
+        gpu_reader: GpuReader | None = None,
+    ) -> None:
         self.config, self.config_path, self.state_dir = config, config_path, state_dir
         self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
         self.store = Store(paths.db_path(state_dir), config.agent.max_events)
@@ -72,8 +77,9 @@ class Agent:
         self.rebooted_this_start = info.rebooted
         self.telemetry_source = Telemetry(gpu_reader or open_reader(), state_dir)
         self.dirty: set[str] = set()
-        self.supervisor = Supervisor(self.store, paths.runs_dir(state_dir),
-                                     lambda: self.config.agent, self.dirty.add)
+        self.supervisor = Supervisor(
+            self.store, paths.runs_dir(state_dir), lambda: self.config.agent, self.dirty.add
+        )
         self.lock = asyncio.Lock()  # the core op lock (the lock order is above)
         self.game_locks = GameLocks()
         self.policy: PolicyEngine | None = None
@@ -97,8 +103,9 @@ class Agent:
         t = self.telemetry_source
         return {"gpus": t.gpu_dicts(self._games_by_pid()), "system": t.system}
 
-    async def want_game(self, game: str, settings: dict[str, Any], *, wanted: bool = True,
-                        reset: bool = False) -> dict[str, Any]:
+    async def want_game(
+        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+    ) -> dict[str, Any]:
         """Validate the merged settings (for callers that have not), then let the
         supervisor persist the wanted state and converge (a settings change restarts
         the trainer)."""
@@ -112,8 +119,9 @@ class Agent:
                 check_template(merged["command"])
             return await self.want_valid_game(game, merged, wanted=wanted, reset=reset)
 
-    async def want_valid_game(self, game: str, settings: dict[str, Any], *,
-                              wanted: bool = True, reset: bool = False) -> dict[str, Any]:
+    async def want_valid_game(
+        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+    ) -> dict[str, Any]:
         """want_game for whole settings the caller has validated (core ops: once)."""
         async with self.game_lock(game):
             g = await self.supervisor.want(game, settings, wanted=wanted, reset=reset)
@@ -160,8 +168,9 @@ class Agent:
         """The load guard's verdict (None = allowed; no policy engine = allowed)."""
         return None if self.policy is None else self.policy.check_scale(game, settings)
 
-    def event(self, kind: str, game: str | None, message: str,
-              data: dict[str, Any] | None = None) -> None:
+    def event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Record and push an event."""
         self.store.add_event(kind, game, message, data)
 
@@ -173,10 +182,17 @@ class Agent:
     def state(self) -> dict[str, Any]:
         """The whole State of the protocol."""
         t = self.telemetry_source
-        return {"host": self.host(), **self.telemetry(), "gpu_error": t.reader.error,
-                "games": self.games(), "boots": self.store.boots(),
-                "events": self.store.events(SNAPSHOT_EVENTS), "policy": self._policy_state(),
-                "history": t.history_dict(), "catalogue": self.catalogue()}  # fmt: skip
+        return {
+            "host": self.host(),
+            **self.telemetry(),
+            "gpu_error": t.reader.error,
+            "games": self.games(),
+            "boots": self.store.boots(),
+            "events": self.store.events(SNAPSHOT_EVENTS),
+            "policy": self._policy_state(),
+            "history": t.history_dict(),
+            "catalogue": self.catalogue(),
+        }
 
     def catalogue(self) -> list[str]:
         """The games this host can run, for the laptop's picker: with a trainer `command`
@@ -188,19 +204,26 @@ class Agent:
     def host(self) -> dict[str, Any]:
         """The "host" key."""
         now = time.time()
-        return {"hostname": self.hostname, "boot_id": self.boot_id,
-                "boot_time": self.current_boot_started, "agent_version": __version__,
-                "agent_started": self.started, "now": now,
-                "uptime_s": max(0.0, now - self.current_boot_started),
-                "reboots_24h": boots.reboots_since(self.store.boots(), now - 86400),
-                "state_dir": str(self.state_dir)}  # fmt: skip
+        return {
+            "hostname": self.hostname,
+            "boot_id": self.boot_id,
+            "boot_time": self.current_boot_started,
+            "agent_version": __version__,
+            "agent_started": self.started,
+            "now": now,
+            "uptime_s": max(0.0, now - self.current_boot_started),
+            "reboots_24h": boots.reboots_since(self.store.boots(), now - 86400),
+            "state_dir": str(self.state_dir),
+        }
 
     def _policy_state(self) -> dict[str, Any]:
         return {} if self.policy is None else self.policy.state()
 
     def _greeting(self) -> list[dict[str, Any]]:
-        return [protocol.hello(self.hostname, self.boot_id),
-                {"type": "snapshot", "state": self.state()}]
+        return [
+            protocol.hello(self.hostname, self.boot_id),
+            {"type": "snapshot", "state": self.state()},
+        ]
 
     def _push_event(self, event: dict[str, Any]) -> None:
         self.server.broadcast({"type": "event", "event": event})
@@ -259,9 +282,17 @@ class Agent:
         held = self._hold_back()
         self.telemetry_source.sample()
         await self.server.start()
-        self.event("agent_started", None, _started_text(len(self.supervisor.games), fresh, held),
-                   {"rebooted": self.rebooted_this_start, "boot_id": self.boot_id,
-                    "crash_loop_reset": fresh, "held_back": held})  # fmt: skip
+        self.event(
+            "agent_started",
+            None,
+            _started_text(len(self.supervisor.games), fresh, held),
+            {
+                "rebooted": self.rebooted_this_start,
+                "boot_id": self.boot_id,
+                "crash_loop_reset": fresh,
+                "held_back": held,
+            },
+        )
         self.supervisor.tick(time.time())  # resume every wanted game now
         self.flush_games()
         await self.policy.on_start()
@@ -321,8 +352,14 @@ class Agent:
                 g.gpu_memory_used = used  # a measurement, not a state: no transition
                 self.dirty.add(g.name)
         now = time.time()
-        self.publish({"host": self.host(), **self.telemetry(), "gpu_error": t.reader.error,
-                      "history": t.history_dict()})  # fmt: skip
+        self.publish(
+            {
+                "host": self.host(),
+                **self.telemetry(),
+                "gpu_error": t.reader.error,
+                "history": t.history_dict(),
+            }
+        )
         if t.due_for_store(now):
             self.store.add_sample(now, t.stored_sample())
 
@@ -334,10 +371,13 @@ class Agent:
         """What the host carried: the figures kept with each heartbeat and each reboot."""
         games = self.supervisor.games.values()
         gpu = summarize_gpus(self.telemetry_source.gpus)
-        return {"games": sum(1 for g in games if g.wanted),
-                "trainers": sum(1 for g in games if g.proc is not None),
-                "total_envs": sum(g.settings["num_envs"] for g in games if g.proc is not None),
-                "gpu_memory_used": gpu["memory_used"], "gpu_temp_c": gpu["temperature_c"]}
+        return {
+            "games": sum(1 for g in games if g.wanted),
+            "trainers": sum(1 for g in games if g.proc is not None),
+            "total_envs": sum(g.settings["num_envs"] for g in games if g.proc is not None),
+            "gpu_memory_used": gpu["memory_used"],
+            "gpu_temp_c": gpu["temperature_c"],
+        }
 
     def _hold_back(self) -> list[str]:
         """Ask the policy engine which games must not resume (the ramp, after a reboot,

@@ -82,16 +82,24 @@ class GameRun:
         """The protocol's GameState."""
         s = self.settings
         return {
-            "game": self.name, "env_id": s.get("env_id"), "wanted": self.wanted,
-            "state": self.state, "settings": {k: v for k, v in s.items() if k != "command"},
+            "game": self.name,
+            "env_id": s.get("env_id"),
+            "wanted": self.wanted,
+            "state": self.state,
+            "settings": {k: v for k, v in s.items() if k != "command"},
             "custom_command": bool(s.get("command")),
-            "target_episodes": s.get("target_episodes"), "pid": self.pid,
-            "started_at": self.started_at, "restarts": self.restarts,
-            "last_exit": self.last_exit, "next_restart_at": self.next_restart_at,
-            "checkpoint": self.checkpoint, "metrics": self.tail.metrics,
+            "target_episodes": s.get("target_episodes"),
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "next_restart_at": self.next_restart_at,
+            "checkpoint": self.checkpoint,
+            "metrics": self.tail.metrics,
             "return_history": list(self.tail.returns),
-            "gpu_memory_used": self.gpu_memory_used, "added_at": self.added_at,
-        }  # fmt: skip
+            "gpu_memory_used": self.gpu_memory_used,
+            "added_at": self.added_at,
+        }
 
 
 def _step(figures: dict[str, Any] | None) -> float:

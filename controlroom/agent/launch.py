@@ -35,9 +35,18 @@ SETTINGS: dict[str, type[Any]] = {
 # Overrides a client may send. `command` is deliberately absent: what runs on the host
 # is chosen in the host's config file, not over the socket.
 OVERRIDES: dict[str, type[Any]] = {k: v for k, v in SETTINGS.items() if k != "command"}
-__all__ = ["OVERRIDES", "PLACEHOLDERS", "SETTINGS", "check_game", "check_overrides",
-           "check_template", "effective_settings", "format_command", "trainer_argv",
-           "validate"]  # fmt: skip
+__all__ = [
+    "OVERRIDES",
+    "PLACEHOLDERS",
+    "SETTINGS",
+    "check_game",
+    "check_overrides",
+    "check_template",
+    "effective_settings",
+    "format_command",
+    "trainer_argv",
+    "validate",
+]
 TOTAL_STEPS = 10**12  # the episode target ends a run, not a step budget
 
 
@@ -45,8 +54,10 @@ def check_game(game: str) -> str:
     """The env id of a known game, else an unknown_game OpError."""
     env_id = env_id_for(game)
     if env_id is None:
-        raise OpError("unknown_game",
-                      f"unknown game {game!r}{suggest(game)}; known: {', '.join(known_names())}")
+        raise OpError(
+            "unknown_game",
+            f"unknown game {game!r}{suggest(game)}; known: {', '.join(known_names())}",
+        )
     return env_id
 
 
@@ -99,16 +110,37 @@ def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
     if s.get("command"):
         return format_command(s["command"], placeholders(game, s, run_dir))
     return [
-        sys.executable, "-m", "controlroom.trainer", "--game", s["env_id"],
-        "--num-envs", str(s["num_envs"]), "--num-steps", str(s["num_steps"]),
-        "--minibatch-size", str(s["minibatch_size"]), "--total-steps", str(TOTAL_STEPS),
-        "--target-episodes", str(s["target_episodes"]), "--run-dir", str(run_dir),
-        "--resume", "--seed", str(s["seed"]), "--device", str(s["device"]),
-        "--torch-threads", str(s["torch_threads"]),
-        "--gpu-memory-fraction", str(s["gpu_memory_fraction"]),
-        "--checkpoint-interval", str(s["checkpoint_interval_s"]),
-        "--keep-checkpoints", str(s["keep_checkpoints"]),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "controlroom.trainer",
+        "--game",
+        s["env_id"],
+        "--num-envs",
+        str(s["num_envs"]),
+        "--num-steps",
+        str(s["num_steps"]),
+        "--minibatch-size",
+        str(s["minibatch_size"]),
+        "--total-steps",
+        str(TOTAL_STEPS),
+        "--target-episodes",
+        str(s["target_episodes"]),
+        "--run-dir",
+        str(run_dir),
+        "--resume",
+        "--seed",
+        str(s["seed"]),
+        "--device",
+        str(s["device"]),
+        "--torch-threads",
+        str(s["torch_threads"]),
+        "--gpu-memory-fraction",
+        str(s["gpu_memory_fraction"]),
+        "--checkpoint-interval",
+        str(s["checkpoint_interval_s"]),
+        "--keep-checkpoints",
+        str(s["keep_checkpoints"]),
+    ]
 
 
 def placeholders(game: str, s: dict[str, Any], run_dir: Path) -> dict[str, str]:

@@ -87,8 +87,9 @@ class NvmlReader:
         self._nv: Any = pynvml
         pynvml.nvmlInit()
         self.error: str | None = None
-        self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i)
-                         for i in range(pynvml.nvmlDeviceGetCount())]  # fmt: skip
+        self._handles = [
+            pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())
+        ]
 
     def read(self) -> list[GpuReading]:
         """Every GPU now; a field the driver will not give reads as 0."""
@@ -103,8 +104,9 @@ class NvmlReader:
             utilization=float(self._try(lambda: nv.nvmlDeviceGetUtilizationRates(handle).gpu, 0)),
             memory_used=int(mem.used) if mem else 0,
             memory_total=int(mem.total) if mem else 0,
-            temperature_c=float(self._try(lambda: nv.nvmlDeviceGetTemperature(
-                handle, nv.NVML_TEMPERATURE_GPU), 0)),
+            temperature_c=float(
+                self._try(lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU), 0)
+            ),
             power_w=self._try(lambda: nv.nvmlDeviceGetPowerUsage(handle), 0) / 1000.0,
             power_limit_w=self._try(lambda: nv.nvmlDeviceGetEnforcedPowerLimit(handle), 0) / 1e3,
             processes=self._processes(handle),
@@ -112,8 +114,10 @@ class NvmlReader:
 
     def _processes(self, handle: Any) -> dict[int, int]:
         nv, out = self._nv, dict[int, int]()
-        for getter in ("nvmlDeviceGetComputeRunningProcesses",
-                       "nvmlDeviceGetGraphicsRunningProcesses"):  # fmt: skip
+        for getter in (
+            "nvmlDeviceGetComputeRunningProcesses",
+            "nvmlDeviceGetGraphicsRunningProcesses",
+        ):
             for proc in self._try(lambda g=getter: getattr(nv, g)(handle), []):
                 used = proc.usedGpuMemory
                 out[int(proc.pid)] = out.get(int(proc.pid), 0) + (int(used) if used else 0)

@@ -47,8 +47,9 @@ def ensure_state_dir(state_dir: Path) -> Path:
         # Other users must not reach the socket, so the dir itself is the first fence.
         os.chmod(state_dir, 0o700)
     except OSError as exc:
-        raise StateDirError(f"cannot make state dir {state_dir} private to you: "
-                            f"{exc.strerror or exc}") from exc
+        raise StateDirError(
+            f"cannot make state dir {state_dir} private to you: {exc.strerror or exc}"
+        ) from exc
     return state_dir
 
 
@@ -59,13 +60,17 @@ def _check_ours(state_dir: Path) -> None:
     try:
         entries = os.listdir(state_dir)
     except OSError as exc:
-        raise StateDirError(f"cannot use state dir {state_dir}: {exc.strerror or exc}; "
-                            f"{hint}") from exc
+        raise StateDirError(
+            f"cannot use state dir {state_dir}: {exc.strerror or exc}; {hint}"
+        ) from exc
     ours = any(name in OWN_FILES for name in entries) or all(
-        name in LAYOUT or name.startswith("agent.") for name in entries)
+        name in LAYOUT or name.startswith("agent.") for name in entries
+    )
     if not ours:
-        raise StateDirError(f"state dir {state_dir} is not empty and holds no agent files "
-                            f"(found {', '.join(sorted(entries)[:3])}); {hint}")
+        raise StateDirError(
+            f"state dir {state_dir} is not empty and holds no agent files "
+            f"(found {', '.join(sorted(entries)[:3])}); {hint}"
+        )
 
 
 def _home() -> Path | None:

@@ -41,8 +41,9 @@ class PendingWrites:
         self.games.setdefault(name, {}).update(columns)
         self._write_unless_failing()
 
-    def add_event(self, kind: str, game: str | None, message: str,
-                  data: dict[str, Any] | None = None) -> None:
+    def add_event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Append an event now, or later with the time it happened in its data."""
         self.events.append((time.time(), kind, game, message, data))
         self._write_unless_failing()
@@ -98,8 +99,10 @@ class PendingWrites:
             return
         self.failing_since, self.error = time.time(), str(exc) or type(exc).__name__
         names = ", ".join(sorted(self.games)) or "events"
-        message = (f"could not save {names} to the store ({self.error}); carrying on from "
-                   f"memory and retrying every {RETRY_S:.0f}s")
+        message = (
+            f"could not save {names} to the store ({self.error}); carrying on from "
+            f"memory and retrying every {RETRY_S:.0f}s"
+        )
         log.error("%s", message)
         self._push_live("error", None, message, {"error": self.error})
 
@@ -107,16 +110,18 @@ class PendingWrites:
         assert self.failing_since is not None
         down = time.time() - self.failing_since
         data = {"error": self.error, "down_s": round(down, 1), "failed_writes": self.failures}
-        message = (f"the store refused writes for {down:.1f}s ({self.error}); what happened "
-                   "meanwhile was kept in memory and is saved now")
+        message = (
+            f"the store refused writes for {down:.1f}s ({self.error}); what happened "
+            "meanwhile was kept in memory and is saved now"
+        )
         self.failing_since, self.failures = None, 0
         log.warning("%s", message)
         self.events.append((time.time(), "error", None, message, data))
         self._write_events()
 
-    def _push_live(self, kind: str, game: str | None, message: str,
-                   data: dict[str, Any]) -> None:
+    def _push_live(self, kind: str, game: str | None, message: str, data: dict[str, Any]) -> None:
         """Tell connected clients now, without the store (it refuses writes)."""
         if self.store.on_event is not None:
-            self.store.on_event({"ts": time.time(), "kind": kind, "game": game,
-                                 "message": message, "data": data})  # fmt: skip
+            self.store.on_event(
+                {"ts": time.time(), "kind": kind, "game": game, "message": message, "data": data}
+            )

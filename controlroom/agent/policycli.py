@@ -12,10 +12,22 @@ from typing import Any
 from controlroom.agent import show
 from controlroom.agent.client import Client
 
-COMMANDS = ("apply", "ramp", "migrate", "rollback", "trial", "trial-decide", "queue", "guard",
-            "plan")
-SHAPE_FLAGS = (("num_envs", "parallel environments"), ("num_steps", "steps per env per rollout"),
-               ("minibatch_size", "PPO minibatch; must divide num_envs*num_steps"))  # fmt: skip
+COMMANDS = (
+    "apply",
+    "ramp",
+    "migrate",
+    "rollback",
+    "trial",
+    "trial-decide",
+    "queue",
+    "guard",
+    "plan",
+)
+SHAPE_FLAGS = (
+    ("num_envs", "parallel environments"),
+    ("num_steps", "steps per env per rollout"),
+    ("minibatch_size", "PPO minibatch; must divide num_envs*num_steps"),
+)
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
 Maker = Callable[..., argparse.ArgumentParser]
@@ -24,85 +36,135 @@ Maker = Callable[..., argparse.ArgumentParser]
 def add_parsers(sub: Any, make: Maker) -> None:
     """Add the policy commands to the `agent` parser; `make(sub, name, text, epilog=)`
     builds one subcommand with the common options."""
-    apply = make(sub, "apply", "converge the host to a profile of config.toml",
-                 epilog="Prints each action (stop, migrate, start, keep) and the load "
-                 "guard's verdict on the profile as a whole. Applying turns the ramp off "
-                 "and queues the configured games the profile does not run. Exit 3 when "
-                 "the guard refuses (with --dry-run: would refuse), 2 for an unknown "
-                 "profile.")  # fmt: skip
+    apply = make(
+        sub,
+        "apply",
+        "converge the host to a profile of config.toml",
+        epilog="Prints each action (stop, migrate, start, keep) and the load "
+        "guard's verdict on the profile as a whole. Applying turns the ramp off "
+        "and queues the configured games the profile does not run. Exit 3 when "
+        "the guard refuses (with --dry-run: would refuse), 2 for an unknown "
+        "profile.",
+    )
     apply.add_argument("name", metavar="PROFILE", help="a [profiles.NAME] of the agent's config")
-    apply.add_argument("--dry-run", action="store_true",
-                       help="only show the plan and the verdict; change nothing")
-    ramp = make(sub, "ramp", "turn the gradual ramp on or off, or forget its ceiling",
-                epilog="on: add the next game of [ramp].games after stable_minutes; off: "
-                "keep the current step's games running; reset-ceiling: forget the step "
-                "a reboot recorded as this host's ceiling.")  # fmt: skip
+    apply.add_argument(
+        "--dry-run", action="store_true", help="only show the plan and the verdict; change nothing"
+    )
+    ramp = make(
+        sub,
+        "ramp",
+        "turn the gradual ramp on or off, or forget its ceiling",
+        epilog="on: add the next game of [ramp].games after stable_minutes; off: "
+        "keep the current step's games running; reset-ceiling: forget the step "
+        "a reboot recorded as this host's ceiling.",
+    )
     ramp.add_argument("switch", choices=("on", "off", "reset-ceiling"))
-    migrate = make(sub, "migrate", "change a game's settings, keeping its progress",
-                   epilog="Stops the trainer (final checkpoint), snapshots its checkpoints "
-                   "and settings, restarts it from the checkpoint with the new settings. "
-                   "`rollback GAME` undoes it.")  # fmt: skip
+    migrate = make(
+        sub,
+        "migrate",
+        "change a game's settings, keeping its progress",
+        epilog="Stops the trainer (final checkpoint), snapshots its checkpoints "
+        "and settings, restarts it from the checkpoint with the new settings. "
+        "`rollback GAME` undoes it.",
+    )
     migrate.add_argument("game", help="a game on this host")
     _shape_flags(migrate)
-    make(sub, "rollback", "restore a game's newest snapshot (settings and progress)",
-         epilog="The snapshot a migrate or a trial took.").add_argument(
-             "game", help="a game on this host")
+    make(
+        sub,
+        "rollback",
+        "restore a game's newest snapshot (settings and progress)",
+        epilog="The snapshot a migrate or a trial took.",
+    ).add_argument("game", help="a game on this host")
     _trial_parser(sub, make)
-    queue = make(sub, "queue", "show or set the games waiting for a free slot",
-                 epilog="A waiting game starts in the slot of a game that reaches its "
-                 "target, with that game's settings. Without GAME: show the queue.")
+    queue = make(
+        sub,
+        "queue",
+        "show or set the games waiting for a free slot",
+        epilog="A waiting game starts in the slot of a game that reaches its "
+        "target, with that game's settings. Without GAME: show the queue.",
+    )
     queue.add_argument("games", nargs="*", metavar="GAME", help="configured games, in order")
     queue.add_argument("--clear", action="store_true", help="empty the queue")
-    guard = make(sub, "guard", "show or change the load guard's budgets",
-                 epilog="KEY=VALUE sets a [guard] budget (a TOML value: max_total_envs=128, "
-                 "max_host_ram_fraction=0.8); it is checked as config.toml is, written to "
-                 "the agent's config and used from the next check. Without KEY=VALUE: show "
-                 "the budgets.")  # fmt: skip
+    guard = make(
+        sub,
+        "guard",
+        "show or change the load guard's budgets",
+        epilog="KEY=VALUE sets a [guard] budget (a TOML value: max_total_envs=128, "
+        "max_host_ram_fraction=0.8); it is checked as config.toml is, written to "
+        "the agent's config and used from the next check. Without KEY=VALUE: show "
+        "the budgets.",
+    )
     guard.add_argument("budgets", nargs="*", metavar="KEY=VALUE")
-    plan = make(sub, "plan", "time to target, days and cost: per game, host and profiles",
-                epilog="Rates are measured (episodes/hour); cost is [agent].price_per_hour; "
-                "the effective figures add the downtime share from the boot history.")
+    plan = make(
+        sub,
+        "plan",
+        "time to target, days and cost: per game, host and profiles",
+        epilog="Rates are measured (episodes/hour); cost is [agent].price_per_hour; "
+        "the effective figures add the downtime share from the boot history.",
+    )
     plan.add_argument("--json", action="store_true")
 
 
 def _trial_parser(sub: Any, make: Maker) -> None:
-    trial = make(sub, "trial", "run a game with candidate settings for a while, then compare",
-                 epilog="Without --beside: snapshots the game, runs it with the candidate "
-                 "settings for --minutes, returns it to its settings and reports both side "
-                 "by side (`status` shows the comparison); the learning is kept unless "
-                 "--discard. With --beside: the game keeps running and a second trainer "
-                 "starts from a copy of its newest checkpoint with the candidate settings "
-                 "(if the guard allows); both are compared, then `trial-decide GAME "
-                 "--keep|--discard` (or --keep/--discard given now) adopts or drops the "
-                 "trial's learning.")  # fmt: skip
+    trial = make(
+        sub,
+        "trial",
+        "run a game with candidate settings for a while, then compare",
+        epilog="Without --beside: snapshots the game, runs it with the candidate "
+        "settings for --minutes, returns it to its settings and reports both side "
+        "by side (`status` shows the comparison); the learning is kept unless "
+        "--discard. With --beside: the game keeps running and a second trainer "
+        "starts from a copy of its newest checkpoint with the candidate settings "
+        "(if the guard allows); both are compared, then `trial-decide GAME "
+        "--keep|--discard` (or --keep/--discard given now) adopts or drops the "
+        "trial's learning.",
+    )
     trial.add_argument("game", help="a game on this host")
     trial.add_argument("--minutes", type=float, required=True, help="how long the trial runs")
     _shape_flags(trial)
-    trial.add_argument("--beside", action="store_true",
-                       help="run the candidate in a second trainer next to the current one")
+    trial.add_argument(
+        "--beside",
+        action="store_true",
+        help="run the candidate in a second trainer next to the current one",
+    )
     _keep_flags(trial, required=False)
-    decide = make(sub, "trial-decide", "keep or discard a beside trial's learning",
-                  epilog="--keep: the game moves to the candidate settings and resumes from "
-                  "the trial's checkpoint (snapshot first: `rollback GAME` undoes it). "
-                  "--discard: the trial's run dir is deleted, the game is untouched. A "
-                  "trial still running ends now.")  # fmt: skip
+    decide = make(
+        sub,
+        "trial-decide",
+        "keep or discard a beside trial's learning",
+        epilog="--keep: the game moves to the candidate settings and resumes from "
+        "the trial's checkpoint (snapshot first: `rollback GAME` undoes it). "
+        "--discard: the trial's run dir is deleted, the game is untouched. A "
+        "trial still running ends now.",
+    )
     decide.add_argument("game", help="a game with a beside trial")
     _keep_flags(decide, required=True)
 
 
 def _keep_flags(parser: argparse.ArgumentParser, required: bool) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument("--keep", dest="keep", action="store_const", const=True, default=None,
-                       help="adopt the trial's learning and settings")
-    group.add_argument("--discard", dest="keep", action="store_const", const=False,
-                       help="drop the trial's learning (instead: restore the snapshot from "
-                       "before the trial)")  # fmt: skip
+    group.add_argument(
+        "--keep",
+        dest="keep",
+        action="store_const",
+        const=True,
+        default=None,
+        help="adopt the trial's learning and settings",
+    )
+    group.add_argument(
+        "--discard",
+        dest="keep",
+        action="store_const",
+        const=False,
+        help="drop the trial's learning (instead: restore the snapshot from before the trial)",
+    )
 
 
 def _shape_flags(parser: argparse.ArgumentParser) -> None:
     for name, text in SHAPE_FLAGS:
-        parser.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N",
-                            help=text)  # fmt: skip
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=text
+        )
 
 
 def _changes(args: argparse.Namespace) -> dict[str, int]:
@@ -112,9 +174,17 @@ def _changes(args: argparse.Namespace) -> dict[str, int]:
 
 def run(args: argparse.Namespace, client: Client) -> int:
     """One policy command; its exit code (OpFailed propagates to cli.main)."""
-    handler = {"apply": _apply, "ramp": _ramp, "migrate": _migrate, "rollback": _rollback,
-               "trial": _trial, "trial-decide": _trial_decide, "queue": _queue,
-               "guard": _guard, "plan": _plan}[args.command]  # fmt: skip
+    handler = {
+        "apply": _apply,
+        "ramp": _ramp,
+        "migrate": _migrate,
+        "rollback": _rollback,
+        "trial": _trial,
+        "trial-decide": _trial_decide,
+        "queue": _queue,
+        "guard": _guard,
+        "plan": _plan,
+    }[args.command]
     return handler(args, client)
 
 
@@ -142,8 +212,10 @@ def _migrate(args: argparse.Namespace, client: Client) -> int:
     if not result["changed"]:
         print(f"{args.game}: already at {show.shape_text(g['settings'])}, unchanged")
     else:
-        print(f"{args.game}: migrated to {show.shape_text(g['settings'])} ({g['state']}); "
-              f"snapshot {result['snapshot']} (`rollback {args.game}` restores it)")
+        print(
+            f"{args.game}: migrated to {show.shape_text(g['settings'])} ({g['state']}); "
+            f"snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
+        )
     return EXIT_OK
 
 
@@ -151,8 +223,10 @@ def _rollback(args: argparse.Namespace, client: Client) -> int:
     result = client.call("rollback", game=args.game)
     g, meta = result["game"], result["restored"]
     episodes = (meta.get("checkpoint") or {}).get("episodes", "?")
-    print(f"{args.game}: rolled back to snapshot {result['snapshot']} (episode {episodes}), "
-          f"{show.shape_text(g['settings'])} ({g['state']})")
+    print(
+        f"{args.game}: rolled back to snapshot {result['snapshot']} (episode {episodes}), "
+        f"{show.shape_text(g['settings'])} ({g['state']})"
+    )
     return EXIT_OK
 
 
@@ -161,18 +235,33 @@ def _trial(args: argparse.Namespace, client: Client) -> int:
     if not changes:
         return _usage("trial: name at least one of --num-envs, --num-steps, --minibatch-size")
     extra = {} if args.keep is None else {"keep": args.keep}
-    trial = client.call("trial", game=args.game, settings=changes, minutes=args.minutes,
-                        mode="beside" if args.beside else "instead", **extra)["trial"]
-    shapes = (f"{show.shape_text(trial['restore_settings'])} -> "
-              f"{show.shape_text({**trial['restore_settings'], **changes})}")
+    trial = client.call(
+        "trial",
+        game=args.game,
+        settings=changes,
+        minutes=args.minutes,
+        mode="beside" if args.beside else "instead",
+        **extra,
+    )["trial"]
+    shapes = (
+        f"{show.shape_text(trial['restore_settings'])} -> "
+        f"{show.shape_text({**trial['restore_settings'], **changes})}"
+    )
     if args.beside:
-        then = {None: f"then `trial-decide {args.game} --keep|--discard`",
-                True: "then its learning is kept", False: "then its learning is discarded"}
-        print(f"beside trial of {args.game}: {shapes} in a second trainer (pid "
-              f"{trial['pid']}) until {show.when(trial['ends_at'])}; {then[args.keep]}")
+        then = {
+            None: f"then `trial-decide {args.game} --keep|--discard`",
+            True: "then its learning is kept",
+            False: "then its learning is discarded",
+        }
+        print(
+            f"beside trial of {args.game}: {shapes} in a second trainer (pid "
+            f"{trial['pid']}) until {show.when(trial['ends_at'])}; {then[args.keep]}"
+        )
         return EXIT_OK
-    print(f"trial of {args.game}: {shapes} until {show.when(trial['ends_at'])}; then back, "
-          f"learning {'discarded' if args.keep is False else 'kept'}")
+    print(
+        f"trial of {args.game}: {shapes} until {show.when(trial['ends_at'])}; then back, "
+        f"learning {'discarded' if args.keep is False else 'kept'}"
+    )
     return EXIT_OK
 
 

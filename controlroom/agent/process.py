@@ -108,9 +108,15 @@ def spawn(argv: list[str], run_dir: Path) -> TrainerProc:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(run_dir / "trainer.log", "ab") as out:
         popen = subprocess.Popen(
-            argv, cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True, close_fds=True,
-        )  # fmt: skip
+            argv,
+            cwd=run_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
     try:
         create_time = psutil.Process(popen.pid).create_time()
     except psutil.Error:
@@ -118,8 +124,11 @@ def spawn(argv: list[str], run_dir: Path) -> TrainerProc:
     return TrainerProc(popen.pid, create_time, list(argv), popen)
 
 
-def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
-          ) -> TrainerProc | None:
+def adopt(
+    pid: int | None,
+    create_time: float | None,
+    cmdline: list[str] | None,
+) -> TrainerProc | None:
     """A recorded trainer that still runs as the same process, else None."""
     if not pid or create_time is None or not cmdline:
         return None
@@ -128,8 +137,9 @@ def adopt(pid: int | None, create_time: float | None, cmdline: list[str] | None,
     return TrainerProc(pid, create_time, list(cmdline), group=_leads_group(pid))
 
 
-def adopt_group(pid: int | None, create_time: float | None, cmdline: list[str] | None,
-                run_dir: Path) -> TrainerProc | None:
+def adopt_group(
+    pid: int | None, create_time: float | None, cmdline: list[str] | None, run_dir: Path
+) -> TrainerProc | None:
     """A recorded trainer whose leader is gone but whose group still runs in its run dir
     (a shell wrapper's child): adopted as the group, so no second writer starts beside
     it. The cwd check guards against a group id reused by someone else."""
@@ -157,8 +167,9 @@ def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
         except (psutil.Error, OSError):
             continue
         if same_dir:
-            return TrainerProc(proc.pid, float(info["create_time"]), list(cmdline),
-                               group=_leads_group(proc.pid))
+            return TrainerProc(
+                proc.pid, float(info["create_time"]), list(cmdline), group=_leads_group(proc.pid)
+            )
     return None
 
 

@@ -31,8 +31,10 @@ class Quarantined:
 
     def message(self) -> str:
         """The event's line."""
-        return (f"{self.game}: stored settings refused ({'; '.join(self.problems)}); "
-                "replaced by the config's values and the game stopped: start it to run again")
+        return (
+            f"{self.game}: stored settings refused ({'; '.join(self.problems)}); "
+            "replaced by the config's values and the game stopped: start it to run again"
+        )
 
 
 def quarantine(store: Store, cfg: Config) -> list[Quarantined]:
@@ -79,8 +81,10 @@ def repaired(cfg: Config, name: str, stored: dict[str, Any]) -> tuple[dict[str, 
             problems.append(problem)
     if shape_problem(*(out[k] for k in SHAPE)) is not None:
         defaults = cfg.game_settings(name)
-        problems.append(f"minibatch_size {out['minibatch_size']} does not divide "
-                        f"{out['num_envs']}*{out['num_steps']}: config's shape instead")
+        problems.append(
+            f"minibatch_size {out['minibatch_size']} does not divide "
+            f"{out['num_envs']}*{out['num_steps']}: config's shape instead"
+        )
         out.update({k: defaults[k] for k in SHAPE})
     return out, problems
 

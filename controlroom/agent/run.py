@@ -48,7 +48,8 @@ def setup_logging(state_dir: Path) -> None:
     root.setLevel(logging.INFO)
     stderr = logging.StreamHandler(sys.stderr)
     rotating = logging.handlers.RotatingFileHandler(
-        paths.log_path(state_dir), maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
+        paths.log_path(state_dir), maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS
+    )
     for handler in (stderr, rotating):
         handler.setFormatter(fmt)
         root.addHandler(handler)

@@ -29,11 +29,15 @@ Ident = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name now
 
 # metrics.jsonl key -> GameState.metrics key (docs/trainer-contract.md).
 METRIC_KEYS = {
-    "global_step": "global_step", "charts/episodes": "episodes",
-    "charts/episodes_per_hour": "episodes_per_hour", "charts/SPS": "sps",
-    "charts/episodic_return_mean": "return_mean", "charts/episodic_return_min": "return_min",
-    "charts/episodic_return_max": "return_max", "time": "time",
-}  # fmt: skip
+    "global_step": "global_step",
+    "charts/episodes": "episodes",
+    "charts/episodes_per_hour": "episodes_per_hour",
+    "charts/SPS": "sps",
+    "charts/episodic_return_mean": "return_mean",
+    "charts/episodic_return_min": "return_min",
+    "charts/episodic_return_max": "return_max",
+    "time": "time",
+}
 
 
 class MetricsTail:
@@ -53,8 +57,10 @@ class MetricsTail:
 
     def segments(self) -> list[tuple[Path, os.stat_result]]:
         """The run's segments that exist, oldest first; metrics.jsonl last when present."""
-        names = [self.path.with_name(f"{self.path.stem}.{i}{self.path.suffix}")
-                 for i in range(OLD_SEGMENTS, 0, -1)] + [self.path]
+        names = [
+            self.path.with_name(f"{self.path.stem}.{i}{self.path.suffix}")
+            for i in range(OLD_SEGMENTS, 0, -1)
+        ] + [self.path]
         found = []
         for name in names:
             with contextlib.suppress(OSError):
@@ -89,8 +95,9 @@ class MetricsTail:
             if st.st_size < self.offset:  # truncated in place: start it over
                 self.offset, self._partial = 0, b""
             if self.offset < st.st_size:
-                data = _read_at(path, _ident(st), self.offset, min(st.st_size - self.offset,
-                                                                  budget))
+                data = _read_at(
+                    path, _ident(st), self.offset, min(st.st_size - self.offset, budget)
+                )
                 if not data:  # renamed (or cut) between the stat and the read
                     races += 1
                     continue
@@ -150,8 +157,11 @@ class MetricsTail:
         self._merge(obj)
 
     def _merge(self, obj: dict[str, Any]) -> None:
-        found = {out: obj[key] for key, out in METRIC_KEYS.items()
-                 if isinstance(obj.get(key), int | float)}  # fmt: skip
+        found = {
+            out: obj[key]
+            for key, out in METRIC_KEYS.items()
+            if isinstance(obj.get(key), int | float)
+        }
         if not found:
             return
         self.metrics = {**(self.metrics or {}), **found}
@@ -164,7 +174,8 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     try:
         meta = json.loads((run_dir / LATEST_FILE).read_text())
         return {k: meta[k] for k in ("time", "global_step", "episodes")} | {
-            "file": meta.get("file")}
+            "file": meta.get("file")
+        }
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -46,8 +46,9 @@ class Connection:
     read until its reply has been written to the socket: a client that sends faster than
     it reads is held back where it costs the agent nothing, in its own socket buffer."""
 
-    def __init__(self, server: Server, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server, self.reader, self.writer = server, reader, writer
         # (line, frees a slot once written); None ends the writer
         self.queue: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue(QUEUE_LIMIT)
@@ -129,9 +130,14 @@ class Connection:
                 self.handle_line(exc.partial)
                 return
             except asyncio.LimitOverrunError:
-                self.send(protocol.reply_error(None, "too_long", "line longer than "
-                                               f"{protocol.MAX_LINE_BYTES} bytes; closing"),
-                          slot=True)  # fmt: skip
+                self.send(
+                    protocol.reply_error(
+                        None,
+                        "too_long",
+                        f"line longer than {protocol.MAX_LINE_BYTES} bytes; closing",
+                    ),
+                    slot=True,
+                )
                 self.close()
                 await self._discard_input()
                 return
@@ -185,8 +191,9 @@ def wire_bytes(message: dict[str, Any]) -> bytes | None:
     try:
         data: bytes | None = protocol.encode(message)
     except (ValueError, TypeError, RecursionError) as exc:
-        log.error("could not encode a %s (%s); sending it with non-finite numbers as null",
-                  kind, exc)
+        log.error(
+            "could not encode a %s (%s); sending it with non-finite numbers as null", kind, exc
+        )
         data = _encode_or_none(protocol.finite(message))
     if data is None:
         return _error_instead(message, "internal", "the agent could not encode its reply")
@@ -194,8 +201,11 @@ def wire_bytes(message: dict[str, Any]) -> bytes | None:
         return data
     log.error("a %s of %d bytes is over the line limit; shortening it", kind, len(data))
     return _shortened(message) or _error_instead(
-        message, "too_long", f"the reply is {len(data)} bytes, over the line limit of "
-        f"{protocol.MAX_LINE_BYTES}; ask for less")  # fmt: skip
+        message,
+        "too_long",
+        f"the reply is {len(data)} bytes, over the line limit of "
+        f"{protocol.MAX_LINE_BYTES}; ask for less",
+    )
 
 
 def _encode_or_none(message: dict[str, Any]) -> bytes | None:
@@ -223,7 +233,7 @@ def _shortened(message: dict[str, Any]) -> bytes | None:
         return None
     events = body["events"]
     while events:
-        events = events[len(events) // 2:] if len(events) > 1 else []
+        events = events[len(events) // 2 :] if len(events) > 1 else []
         data = _encode_or_none(protocol.finite({**message, body_key: {**body, "events": events}}))
         if data is not None and len(data) <= protocol.MAX_LINE_BYTES:
             return data
@@ -245,7 +255,8 @@ class Server:
         old = os.umask(0o077)
         try:
             self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=protocol.MAX_LINE_BYTES)
+                self._serve, path=str(self.path), limit=protocol.MAX_LINE_BYTES
+            )
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)

@@ -9,14 +9,18 @@ from typing import Any
 def status_text(state: dict[str, Any]) -> str:
     """Host line, GPU lines, then one line per game."""
     host, system = state.get("host", {}), state.get("system", {})
-    lines = [f"{host.get('hostname')}  up {span(host.get('uptime_s', 0))}  "
-             f"reboots 24h: {host.get('reboots_24h', 0)}  agent {host.get('agent_version')}  "
-             f"cpu {system.get('cpu_percent', 0):.0f}%  "
-             f"ram {gib(system.get('ram_used', 0))}/{gib(system.get('ram_total', 0))}"]
+    lines = [
+        f"{host.get('hostname')}  up {span(host.get('uptime_s', 0))}  "
+        f"reboots 24h: {host.get('reboots_24h', 0)}  agent {host.get('agent_version')}  "
+        f"cpu {system.get('cpu_percent', 0):.0f}%  "
+        f"ram {gib(system.get('ram_used', 0))}/{gib(system.get('ram_total', 0))}"
+    ]
     for gpu in state.get("gpus", []):
-        lines.append(f"GPU{gpu['index']} {gpu['name']}: {gpu['utilization']:.0f}%  "
-                     f"{gib(gpu['memory_used'])}/{gib(gpu['memory_total'])}  "
-                     f"{gpu['temperature_c']:.0f}C  {gpu['power_w']:.0f}W")
+        lines.append(
+            f"GPU{gpu['index']} {gpu['name']}: {gpu['utilization']:.0f}%  "
+            f"{gib(gpu['memory_used'])}/{gib(gpu['memory_total'])}  "
+            f"{gpu['temperature_c']:.0f}C  {gpu['power_w']:.0f}W"
+        )
     if not state.get("gpus"):
         lines.append(f"GPU: none ({state.get('gpu_error') or 'none found'})")
     lines.append(_game_header())
@@ -26,8 +30,10 @@ def status_text(state: dict[str, Any]) -> str:
 
 
 def _game_header() -> str:
-    return (f"{'GAME':<14} {'STATE':<10} {'PID':>7} {'ENVS':>5} {'MB':>5} "
-            f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8}  CHECKPOINT")
+    return (
+        f"{'GAME':<14} {'STATE':<10} {'PID':>7} {'ENVS':>5} {'MB':>5} "
+        f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8}  CHECKPOINT"
+    )
 
 
 def _game_line(g: dict[str, Any]) -> str:
@@ -35,9 +41,11 @@ def _game_line(g: dict[str, Any]) -> str:
     episodes = f"{int(m.get('episodes', 0))}/{g.get('target_episodes')}"
     ret = f"{m['return_mean']:.1f}" if "return_mean" in m else "-"
     ckpt = f"step {ck['global_step']} ({ago(ck['time'])})" if ck else "-"
-    return (f"{g['game']:<14} {g['state']:<10} {g.get('pid') or '-':>7} "
-            f"{s.get('num_envs', '-'):>5} {s.get('minibatch_size', '-'):>5} {episodes:>15} "
-            f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.get('restarts', 0):>8}  {ckpt}")
+    return (
+        f"{g['game']:<14} {g['state']:<10} {g.get('pid') or '-':>7} "
+        f"{s.get('num_envs', '-'):>5} {s.get('minibatch_size', '-'):>5} {episodes:>15} "
+        f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.get('restarts', 0):>8}  {ckpt}"
+    )
 
 
 def boots_text(boots: list[dict[str, Any]]) -> str:
@@ -46,10 +54,18 @@ def boots_text(boots: list[dict[str, Any]]) -> str:
     for b in boots:
         down = span(b["downtime_before_s"]) if b.get("downtime_before_s") is not None else "-"
         load = b.get("load") or {}
-        shown = (f"{load.get('games', 0)} games, {load.get('trainers', 0)} trainers, "
-                 f"{gib(load.get('gpu_memory_used', 0))} GPU") if load else "-"
-        lines.append(f"{b['boot_id'][:8]:<10} {when(b['boot_time']):<20} "
-                     f"{span(b['uptime_s']):>9} {down:>12}  {shown}")
+        shown = (
+            (
+                f"{load.get('games', 0)} games, {load.get('trainers', 0)} trainers, "
+                f"{gib(load.get('gpu_memory_used', 0))} GPU"
+            )
+            if load
+            else "-"
+        )
+        lines.append(
+            f"{b['boot_id'][:8]:<10} {when(b['boot_time']):<20} "
+            f"{span(b['uptime_s']):>9} {down:>12}  {shown}"
+        )
     return "\n".join(lines)
 
 
@@ -103,10 +119,15 @@ def ramp_text(r: dict[str, Any]) -> str:
         state = "off"
     else:
         state = r["phase"] + (f" ({r['hold']})" if r.get("hold") else "")
-    ceiling = "none" if r.get("ceiling") is None else (
-        f"step {r['ceiling']} ({r['ceiling_games']} games)")  # fmt: skip
-    text = (f"ramp: {state}, step {r['step']}/{max(0, r['steps'] - 1)} "
-            f"({', '.join(r.get('games') or []) or 'no games'}), ceiling {ceiling}")
+    ceiling = (
+        "none"
+        if r.get("ceiling") is None
+        else (f"step {r['ceiling']} ({r['ceiling_games']} games)")
+    )
+    text = (
+        f"ramp: {state}, step {r['step']}/{max(0, r['steps'] - 1)} "
+        f"({', '.join(r.get('games') or []) or 'no games'}), ceiling {ceiling}"
+    )
     if r.get("next_action") and r.get("next_action_at"):
         left = max(0.0, r["next_action_at"] - time.time())
         text += f"; next: {r['next_action']} at {clock(r['next_action_at'])} (in {span(left)})"
@@ -117,12 +138,13 @@ def guard_text(g: dict[str, Any]) -> list[str]:
     """Each budget against the load now; the breach, paused games, last refusal."""
     b, load = g.get("budgets") or {}, g.get("load") or {}
     temp, ram = load.get("gpu_temp_c"), load.get("ram_fraction")
-    parts = [f"envs {load.get('envs', 0)}/{b.get('max_total_envs')}",
-             f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
-             f"GPU mem {pct(load.get('gpu_memory_fraction'))}/"
-             f"{pct(b.get('max_gpu_memory_fraction'))}",
-             f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{num(b.get('max_gpu_temp_c'))}C",
-             f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}"]  # fmt: skip
+    parts = [
+        f"envs {load.get('envs', 0)}/{b.get('max_total_envs')}",
+        f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
+        f"GPU mem {pct(load.get('gpu_memory_fraction'))}/{pct(b.get('max_gpu_memory_fraction'))}",
+        f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{num(b.get('max_gpu_temp_c'))}C",
+        f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}",
+    ]
     lines = ["guard: " + "  ".join(parts)]
     if g.get("breach"):
         lines.append(f"guard: over a limit: {g['breach']}")
@@ -146,9 +168,11 @@ def trial_text(t: dict[str, Any]) -> str:
         return f"{kind} {t['game']}: running until {clock(t['ends_at'])}"
     rows = {r["figure"]: r for r in t.get("comparison") or []}
     eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
-    return (f"{kind} {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
-            f"{num(eph.get('trial'))}, steps/s {num(sps.get('current'))} -> "
-            f"{num(sps.get('trial'))}; {t.get('outcome') or ''}").rstrip("; ")
+    return (
+        f"{kind} {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
+        f"{num(eph.get('trial'))}, steps/s {num(sps.get('current'))} -> "
+        f"{num(sps.get('trial'))}; {t.get('outcome') or ''}"
+    ).rstrip("; ")
 
 
 def profile_text(result: dict[str, Any]) -> str:
@@ -165,8 +189,10 @@ def profile_text(result: dict[str, Any]) -> str:
 
 def shape_text(s: dict[str, Any]) -> str:
     """'32 envs x 128 steps, minibatch 512'."""
-    return (f"{s.get('num_envs')} envs x {s.get('num_steps')} steps, "
-            f"minibatch {s.get('minibatch_size')}")  # fmt: skip
+    return (
+        f"{s.get('num_envs')} envs x {s.get('num_steps')} steps, "
+        f"minibatch {s.get('minibatch_size')}"
+    )
 
 
 def plan_text(p: dict[str, Any]) -> str:
@@ -174,16 +200,24 @@ def plan_text(p: dict[str, Any]) -> str:
     host = p.get("host") or {}
     lines = [f"{'GAME':<14} {'EPISODES':>15} {'EPS/H':>8} {'TO TARGET':>10}"]
     for g in host.get("games") or []:
-        rate = "-" if not g.get("episodes_per_hour") else (
-            ("~" if g.get("estimated") else "") + f"{g['episodes_per_hour']:.0f}")  # fmt: skip
-        lines.append(f"{g['game']:<14} {g['episodes']:>7}/{g['target']:<7} {rate:>8} "
-                     f"{hours(g.get('hours_to_target')):>10}"
-                     + ("  queued" if g.get("queued") else ""))  # fmt: skip
+        rate = (
+            "-"
+            if not g.get("episodes_per_hour")
+            else (("~" if g.get("estimated") else "") + f"{g['episodes_per_hour']:.0f}")
+        )
+        lines.append(
+            f"{g['game']:<14} {g['episodes']:>7}/{g['target']:<7} {rate:>8} "
+            f"{hours(g.get('hours_to_target')):>10}" + ("  queued" if g.get("queued") else "")
+        )
     price = host.get("price_per_hour", 0.0)
-    lines += ["", f"host at ${price:g}/h, downtime {pct(p.get('downtime_share'))} "
-              f"over {p.get('boots', 0)} boots:",
-              "  every game at once: " + costed(host.get("parallel")),
-              "  with the queue:     " + costed(host.get("with_queue")), ""]  # fmt: skip
+    lines += [
+        "",
+        f"host at ${price:g}/h, downtime {pct(p.get('downtime_share'))} "
+        f"over {p.get('boots', 0)} boots:",
+        "  every game at once: " + costed(host.get("parallel")),
+        "  with the queue:     " + costed(host.get("with_queue")),
+        "",
+    ]
     lines += profiles_table(p.get("profiles") or [])
     lines.append("~ = estimated from the other games' rate; DOWN - = no boot ran that many games")
     return "\n".join(lines)
@@ -191,15 +225,19 @@ def plan_text(p: dict[str, Any]) -> str:
 
 def profiles_table(rows: list[dict[str, Any]]) -> list[str]:
     """The log's comparison table, measured."""
-    out = [f"{'PROFILE':<10} {'GAMES':>5} {'ENVS':>5} {'MB':>5} {'MEASURED':>8} {'EPS/H':>8} "
-           f"{'DAYS':>6} {'COST':>8} {'DOWN':>5} {'EFF DAYS':>8} {'EFF COST':>9}"]
+    out = [
+        f"{'PROFILE':<10} {'GAMES':>5} {'ENVS':>5} {'MB':>5} {'MEASURED':>8} {'EPS/H':>8} "
+        f"{'DAYS':>6} {'COST':>8} {'DOWN':>5} {'EFF DAYS':>8} {'EFF COST':>9}"
+    ]
     for r in rows:
         down = pct(r.get("downtime_share")) if r.get("downtime_measured") else "-"
         eph = f"{r['episodes_per_hour']:.0f}" if r.get("episodes_per_hour") else "-"
-        out.append(f"{r['profile']:<10} {r['games']:>5} {r['num_envs']:>5} "
-                   f"{r['minibatch_size']:>5} {r['measured_games']:>4}/{r['games']:<3} "
-                   f"{eph:>8} {fixed(r.get('days')):>6} {money(r.get('cost')):>8} {down:>5} "
-                   f"{fixed(r.get('effective_days')):>8} {money(r.get('effective_cost')):>9}")
+        out.append(
+            f"{r['profile']:<10} {r['games']:>5} {r['num_envs']:>5} "
+            f"{r['minibatch_size']:>5} {r['measured_games']:>4}/{r['games']:<3} "
+            f"{eph:>8} {fixed(r.get('days')):>6} {money(r.get('cost')):>8} {down:>5} "
+            f"{fixed(r.get('effective_days')):>8} {money(r.get('effective_cost')):>9}"
+        )
     return out
 
 
@@ -208,8 +246,10 @@ def costed(c: dict[str, Any] | None) -> str:
     if not c:
         return "unknown (a rate is not measured yet)"
     effective = c["effective_days"] * 24
-    return (f"{hours(c['hours'])}, {money(c['cost'])}; with {pct(c['downtime_share'])} "
-            f"downtime {hours(effective)}, {money(c['effective_cost'])}")
+    return (
+        f"{hours(c['hours'])}, {money(c['cost'])}; with {pct(c['downtime_share'])} "
+        f"downtime {hours(effective)}, {money(c['effective_cost'])}"
+    )
 
 
 def hours(h: float | None) -> str:

@@ -48,8 +48,18 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-_GAME_COLUMNS = ("wanted", "settings", "paused", "pid", "pid_create_time", "cmdline",
-                 "started_at", "restarts", "last_exit", "state")  # fmt: skip
+_GAME_COLUMNS = (
+    "wanted",
+    "settings",
+    "paused",
+    "pid",
+    "pid_create_time",
+    "cmdline",
+    "started_at",
+    "restarts",
+    "last_exit",
+    "state",
+)
 _JSON_COLUMNS = ("settings", "cmdline")
 
 
@@ -100,11 +110,14 @@ class Store:
         bad = set(fields) - set(_GAME_COLUMNS)
         if bad:
             raise ValueError(f"unknown game columns {sorted(bad)}")
-        values = [json.dumps(v) if k in _JSON_COLUMNS and v is not None else v
-                  for k, v in fields.items()]  # fmt: skip
+        values = [
+            json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in fields.items()
+        ]
         sets = ", ".join(f"{k}=?" for k in fields)  # names checked against _GAME_COLUMNS
-        self.db.execute(f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
-                        (*values, time.time(), name))  # fmt: skip
+        self.db.execute(
+            f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
+            (*values, time.time(), name),
+        )
 
     def delete_game(self, name: str) -> None:
         """Forget a game."""
@@ -121,20 +134,30 @@ class Store:
         row = self.db.execute("SELECT * FROM boots ORDER BY last_heartbeat DESC LIMIT 1").fetchone()
         return _boot_row(row) if row else None
 
-    def add_boot(self, boot_id: str, boot_time: float, now: float,
-                 prev: dict[str, Any] | None) -> None:
+    def add_boot(
+        self, boot_id: str, boot_time: float, now: float, prev: dict[str, Any] | None
+    ) -> None:
         """Record a boot seen for the first time, linked to the one before it."""
         self.db.execute(
             "INSERT INTO boots(boot_id, boot_time, first_seen, last_heartbeat, prev_boot_id, "
             "uptime_before_s, downtime_before_s) VALUES(?, ?, ?, ?, ?, ?, ?)",
-            (boot_id, boot_time, now, now, prev and prev["boot_id"],
-             prev and prev["uptime_s"], prev and max(0.0, boot_time - prev["last_heartbeat"])),
-        )  # fmt: skip
+            (
+                boot_id,
+                boot_time,
+                now,
+                now,
+                prev and prev["boot_id"],
+                prev and prev["uptime_s"],
+                prev and max(0.0, boot_time - prev["last_heartbeat"]),
+            ),
+        )
 
     def heartbeat(self, boot_id: str, now: float, load: dict[str, Any]) -> None:
         """Move a boot's last heartbeat forward and keep the load seen then."""
-        self.db.execute("UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
-                        (now, json.dumps(load), boot_id))  # fmt: skip
+        self.db.execute(
+            "UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
+            (now, json.dumps(load), boot_id),
+        )
 
     def boots(self) -> list[dict[str, Any]]:
         """Every boot in protocol shape, oldest first."""
@@ -142,15 +165,23 @@ class Store:
         return [_boot_row(row) for row in rows]
 
     # ---- events -------------------------------------------------------------------
-    def add_event(self, kind: str, game: str | None, message: str,
-                  data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def add_event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Append an event and hand it to the sink (which pushes it to clients)."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        event = {"ts": time.time(), "kind": kind, "game": game, "message": message,
-                 "data": data or {}}  # fmt: skip
-        self.db.execute("INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
-                        (event["ts"], kind, game, message, json.dumps(event["data"])))
+        event = {
+            "ts": time.time(),
+            "kind": kind,
+            "game": game,
+            "message": message,
+            "data": data or {},
+        }
+        self.db.execute(
+            "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
+            (event["ts"], kind, game, message, json.dumps(event["data"])),
+        )
         self._inserts += 1
         if self._inserts >= self._prune_every():
             self.prune_events()
@@ -168,36 +199,41 @@ class Store:
         self._inserts = 0
         cur = self.db.execute(
             "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC "
-            "LIMIT 1 OFFSET ?)", (max(0, self.max_events),))  # fmt: skip
+            "LIMIT 1 OFFSET ?)",
+            (max(0, self.max_events),),
+        )
         return cur.rowcount
 
     def events(self, limit: int = 100, since: float | None = None) -> list[dict[str, Any]]:
         """The newest `limit` events (after `since` when given), oldest first."""
         return [event for _, event in reversed(list(self.events_newest(limit, since)))]
 
-    def events_newest(self, limit: int, since: float | None = None,
-                      before: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def events_newest(
+        self, limit: int, since: float | None = None, before: int | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
         """(id, event) newest first: at most `limit`, after time `since`, with an id below
         `before` (a paging cursor). Read lazily: a caller may stop after a few. Each event
         is bounded (see _event_row), so a page of them always fits a line."""
         cur = self.db.execute(
             "SELECT * FROM events WHERE ts > ? AND id < ? ORDER BY id DESC LIMIT ?",
             (_bounded(since, -1.0), _bounded(before, float(2**63)), max(0, limit)),
-        )  # fmt: skip
+        )
         for row in cur:
             yield row["id"], _event_row(row)
 
     # ---- samples and kv -----------------------------------------------------------
     def add_sample(self, ts: float, data: dict[str, Any]) -> None:
         """Keep one telemetry sample; drop those past the retention window."""
-        self.db.execute("INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)",
-                        (ts, json.dumps(data)))
+        self.db.execute(
+            "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)", (ts, json.dumps(data))
+        )
         self.db.execute("DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,))
 
     def samples(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Stored samples after `since`, oldest first, each with its ts."""
-        rows = self.db.execute("SELECT ts, data FROM samples WHERE ts > ? ORDER BY ts",
-                               (since,)).fetchall()
+        rows = self.db.execute(
+            "SELECT ts, data FROM samples WHERE ts > ? ORDER BY ts", (since,)
+        ).fetchall()
         return [{"ts": row["ts"], **json.loads(row["data"])} for row in rows]
 
     def kv_get(self, key: str) -> Any | None:
@@ -207,8 +243,9 @@ class Store:
 
     def kv_set(self, key: str, value: Any) -> None:
         """Keep a JSON value across restarts and reboots."""
-        self.db.execute("INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)",
-                        (key, json.dumps(value)))
+        self.db.execute(
+            "INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)", (key, json.dumps(value))
+        )
 
 
 def _game_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -227,8 +264,13 @@ def _boot_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _event_row(row: sqlite3.Row) -> dict[str, Any]:
-    return {"ts": row["ts"], "kind": row["kind"], "game": row["game"],
-            "message": _short(row["message"]), "data": _event_data(row["data"])}  # fmt: skip
+    return {
+        "ts": row["ts"],
+        "kind": row["kind"],
+        "game": row["game"],
+        "message": _short(row["message"]),
+        "data": _event_data(row["data"]),
+    }
 
 
 # An event is a line in a log, not a file: one that somehow got stored huge is shown cut.

@@ -44,8 +44,13 @@ class Supervisor:
     of a GameRun's state: the daemon and the policy engine change games through the
     methods below (want, forget, stop, mark_wanted, mark_paused, reset)."""
 
-    def __init__(self, store: Store, runs: Path, knobs: Callable[[], AgentConfig],
-                 on_change: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runs: Path,
+        knobs: Callable[[], AgentConfig],
+        on_change: Callable[[str], None],
+    ) -> None:
         self.store, self.runs, self.knobs, self.on_change = store, runs, knobs, on_change
         self.games: dict[str, GameRun] = {}
         self.pending = PendingWrites(store)
@@ -59,9 +64,16 @@ class Supervisor:
         the load that also took the host down. Returns those games."""
         fresh = []
         for row in self.store.games():
-            g = GameRun(row["name"], row["settings"], self.runs / row["name"],
-                        wanted=row["wanted"], added_at=row["added_at"], paused=row["paused"],
-                        restarts=row["restarts"], last_exit=row["last_exit"])  # fmt: skip
+            g = GameRun(
+                row["name"],
+                row["settings"],
+                self.runs / row["name"],
+                wanted=row["wanted"],
+                added_at=row["added_at"],
+                paused=row["paused"],
+                restarts=row["restarts"],
+                last_exit=row["last_exit"],
+            )
             g.tail.start_at_end()
             g.checkpoint = read_checkpoint(g.run_dir)
             self.games[g.name] = g
@@ -79,8 +91,7 @@ class Supervisor:
             proc = process.find_running(argv, g.run_dir)
         if proc is not None:
             self._attach(g, proc, "running")
-            self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}",
-                        {"pid": proc.pid})  # fmt: skip
+            self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}", {"pid": proc.pid})
             return
         # A finished or crash-looping game stays so until someone starts it again.
         kept = row["state"] if row["state"] in ("done", "crash_loop") else None
@@ -91,8 +102,14 @@ class Supervisor:
         g.last_activity, g.lines_this_run = time.time(), 0
         g.stopping_for = g.stop_deadline = g.next_restart_at = None
         g.mark_progress()
-        self._set(g, state, pid=proc.pid, pid_create_time=proc.create_time,
-                  cmdline=proc.cmdline, started_at=g.started_at)  # fmt: skip
+        self._set(
+            g,
+            state,
+            pid=proc.pid,
+            pid_create_time=proc.create_time,
+            cmdline=proc.cmdline,
+            started_at=g.started_at,
+        )
 
     # ---- the state machine --------------------------------------------------------
     def tick(self, now: float) -> None:
@@ -158,8 +175,12 @@ class Supervisor:
 
     def _hung(self, g: GameRun, now: float) -> None:
         silent = now - g.last_activity
-        self._event("hung", g, f"{g.name}: no metrics for {silent:.0f}s; killing it",
-                    {"silent_s": silent, "pid": g.pid})  # fmt: skip
+        self._event(
+            "hung",
+            g,
+            f"{g.name}: no metrics for {silent:.0f}s; killing it",
+            {"silent_s": silent, "pid": g.pid},
+        )
         g.tail.poll()
         self._check_checkpoint(g)
         self._record_crash(g, now, g.progressed())
@@ -182,8 +203,12 @@ class Supervisor:
             self._refused_settings(g)
         elif self._finished(code, g):
             self._set(g, "done")
-            self._event("target_reached", g, f"{g.name} reached its target and exited",
-                        {"metrics": g.tail.metrics})  # fmt: skip
+            self._event(
+                "target_reached",
+                g,
+                f"{g.name} reached its target and exited",
+                {"metrics": g.tail.metrics},
+            )
         else:
             self._crashed(g, now, progressed)
 
@@ -191,9 +216,13 @@ class Supervisor:
         line = self._last_log_line(g)
         g.last_exit = f"exit code 2 (bad settings or usage){': ' + line if line else ''}"
         self._set(g, "crash_loop", last_exit=g.last_exit)
-        self._event("crash_loop", g, f"{g.name} trainer refused its settings ({g.last_exit}); "
-                    "not restarting: fix the settings or the command, then start it again",
-                    {"exit": g.last_exit, "crashes": 1})  # fmt: skip
+        self._event(
+            "crash_loop",
+            g,
+            f"{g.name} trainer refused its settings ({g.last_exit}); "
+            "not restarting: fix the settings or the command, then start it again",
+            {"exit": g.last_exit, "crashes": 1},
+        )
 
     def _last_log_line(self, g: GameRun) -> str:
         """The last non-empty line the trainer wrote to trainer.log in this run."""
@@ -240,15 +269,21 @@ class Supervisor:
         knobs = self.knobs()
         if len(g.crash_times) >= knobs.crash_loop_count:
             self._set(g, "crash_loop")
-            text = (f"{message}; {len(g.crash_times)} crashes within "
-                    f"{knobs.crash_loop_window_s:.0f}s: crash loop, not restarting")
+            text = (
+                f"{message}; {len(g.crash_times)} crashes within "
+                f"{knobs.crash_loop_window_s:.0f}s: crash loop, not restarting"
+            )
             self._event("crash_loop", g, text, {"crashes": len(g.crash_times)})
             return
         delay = min(knobs.backoff_max_s, knobs.backoff_initial_s * 2 ** (g.consecutive - 1))
         g.next_restart_at = now + delay
         self._set(g, "backoff")
-        self._event("crash", g, f"{message}; restart in {delay:.1f}s",
-                    {"exit": g.last_exit, "delay_s": delay, "crashes": len(g.crash_times)})
+        self._event(
+            "crash",
+            g,
+            f"{message}; restart in {delay:.1f}s",
+            {"exit": g.last_exit, "delay_s": delay, "crashes": len(g.crash_times)},
+        )
 
     def _start(self, g: GameRun, now: float) -> None:
         argv = trainer_argv(g.name, g.settings, g.run_dir)
@@ -264,11 +299,19 @@ class Supervisor:
         if restart:
             g.restarts += 1
             self.pending.update_game(g.name, restarts=g.restarts)
-            self._event("restart", g, f"{g.name} restarted (restart #{g.restarts})",
-                        {"pid": g.pid, "restarts": g.restarts})  # fmt: skip
+            self._event(
+                "restart",
+                g,
+                f"{g.name} restarted (restart #{g.restarts})",
+                {"pid": g.pid, "restarts": g.restarts},
+            )
         else:
-            self._event("trainer_started", g, f"{g.name} trainer started (pid {g.pid})",
-                        {"pid": g.pid, "argv": argv})  # fmt: skip
+            self._event(
+                "trainer_started",
+                g,
+                f"{g.name} trainer started (pid {g.pid})",
+                {"pid": g.pid, "argv": argv},
+            )
 
     # ---- requests -----------------------------------------------------------------
     def request_stop(self, g: GameRun, why: str, now: float) -> None:
@@ -295,8 +338,9 @@ class Supervisor:
             await asyncio.sleep(0.05)
             self.observe(g, time.time())
 
-    async def want(self, game: str, settings: dict[str, Any], *, wanted: bool = True,
-                   reset: bool = False) -> GameRun:
+    async def want(
+        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+    ) -> GameRun:
         """Persist the wanted state (written before acting on it), then converge: new
         settings for a running game stop it first, so the restart uses them. The
         settings are validated by the caller, once."""
@@ -354,8 +398,9 @@ class Supervisor:
         self.pending.update_game(g.name, state=state, **columns)
         self.on_change(g.name)
 
-    def _event(self, kind: str, g: GameRun, message: str,
-               data: dict[str, Any] | None = None) -> None:
+    def _event(
+        self, kind: str, g: GameRun, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         log.info("%s", message)
         self.pending.add_event(kind, g.name, message, data)
 

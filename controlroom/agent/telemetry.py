@@ -27,7 +27,8 @@ class Telemetry:
     def __init__(self, reader: GpuReader, disk_path: Path) -> None:
         self.reader, self.disk_path = reader, disk_path
         self.history: dict[str, deque[float]] = {
-            k: deque(maxlen=HISTORY_POINTS) for k in HISTORY_KEYS}
+            k: deque(maxlen=HISTORY_POINTS) for k in HISTORY_KEYS
+        }
         self.gpus: list[GpuReading] = []
         self.system: dict[str, Any] = {}
         self.last_stored = 0.0
@@ -44,10 +45,14 @@ class Telemetry:
 
     def _remember(self) -> None:
         g = summarize_gpus(self.gpus)
-        values = {"gpu_util": g["utilization"], "gpu_mem": g["memory_percent"],
-                  "gpu_temp": g["temperature_c"], "gpu_power": g["power_w"],
-                  "cpu": self.system["cpu_percent"],
-                  "ram": 100.0 * self.system["ram_used"] / max(1, self.system["ram_total"])}
+        values = {
+            "gpu_util": g["utilization"],
+            "gpu_mem": g["memory_percent"],
+            "gpu_temp": g["temperature_c"],
+            "gpu_power": g["power_w"],
+            "cpu": self.system["cpu_percent"],
+            "ram": 100.0 * self.system["ram_used"] / max(1, self.system["ram_total"]),
+        }
         for key, value in values.items():
             self.history[key].append(round(float(value), 2))
 
@@ -60,16 +65,20 @@ class Telemetry:
 
     def stored_sample(self) -> dict[str, Any]:
         """The compact row kept in the samples table."""
-        return {**{k: v[-1] for k, v in self.history.items() if v},
-                "gpu_memory_used": summarize_gpus(self.gpus)["memory_used"]}
+        return {
+            **{k: v[-1] for k, v in self.history.items() if v},
+            "gpu_memory_used": summarize_gpus(self.gpus)["memory_used"],
+        }
 
     def gpu_dicts(self, games_by_pid: dict[int, str]) -> list[dict[str, Any]]:
         """Protocol "gpus": per GPU, with processes mapped to games."""
         out = []
         for reading in self.gpus:
             d = reading.to_dict()
-            d["processes"] = [{"pid": pid, "game": games_by_pid.get(pid), "memory_used": mem}
-                              for pid, mem in sorted(reading.processes.items())]  # fmt: skip
+            d["processes"] = [
+                {"pid": pid, "game": games_by_pid.get(pid), "memory_used": mem}
+                for pid, mem in sorted(reading.processes.items())
+            ]
             out.append(d)
         return out
 
@@ -89,21 +98,34 @@ def read_system(disk_path: Path) -> dict[str, Any]:
         disk_free = psutil.disk_usage(str(disk_path)).free
     except OSError:
         disk_free = 0
-    return {"cpu_percent": psutil.cpu_percent(interval=None), "ram_used": vm.total - vm.available,
-            "ram_total": vm.total, "load_avg": list(os.getloadavg()),
-            "disk_free": disk_free, "cpu_count": psutil.cpu_count() or 1}  # fmt: skip
+    return {
+        "cpu_percent": psutil.cpu_percent(interval=None),
+        "ram_used": vm.total - vm.available,
+        "ram_total": vm.total,
+        "load_avg": list(os.getloadavg()),
+        "disk_free": disk_free,
+        "cpu_count": psutil.cpu_count() or 1,
+    }
 
 
 def summarize_gpus(gpus: list[GpuReading]) -> dict[str, float]:
     """One number per gauge across all GPUs: mean util, memory %, hottest, total power."""
     if not gpus:
-        return {"utilization": 0.0, "memory_percent": 0.0, "temperature_c": 0.0,
-                "power_w": 0.0, "memory_used": 0}  # fmt: skip
+        return {
+            "utilization": 0.0,
+            "memory_percent": 0.0,
+            "temperature_c": 0.0,
+            "power_w": 0.0,
+            "memory_used": 0,
+        }
     used, total = sum(g.memory_used for g in gpus), sum(g.memory_total for g in gpus)
-    return {"utilization": sum(g.utilization for g in gpus) / len(gpus),
-            "memory_percent": 100.0 * used / max(1, total),
-            "temperature_c": max(g.temperature_c for g in gpus),
-            "power_w": sum(g.power_w for g in gpus), "memory_used": used}  # fmt: skip
+    return {
+        "utilization": sum(g.utilization for g in gpus) / len(gpus),
+        "memory_percent": 100.0 * used / max(1, total),
+        "temperature_c": max(g.temperature_c for g in gpus),
+        "power_w": sum(g.power_w for g in gpus),
+        "memory_used": used,
+    }
 
 
 def uptime_now(boot_time: float) -> float:

@@ -46,8 +46,11 @@ async def where(conn: asyncssh.SSHClientConnection, host: HostConfig, alias: str
             f"install it with `controlroom {alias} --install`",
         )
     if result.exit_status != 0:
-        raise LinkError(NO_AGENT, f"`controlroom agent where` failed on {alias}: "
-                        f"{_last_line(result.stderr) or result.exit_status}")  # fmt: skip
+        raise LinkError(
+            NO_AGENT,
+            f"`controlroom agent where` failed on {alias}: "
+            f"{_last_line(result.stderr) or result.exit_status}",
+        )
     try:
         return str(json.loads(str(result.stdout))["socket"])
     except (ValueError, KeyError, TypeError):
@@ -61,8 +64,11 @@ async def ensure_running(conn: asyncssh.SSHClientConnection, host: HostConfig, a
     """Start the agent on the host if it is installed but not running."""
     result = await _run(conn, agent_command(host, "ensure"))
     if result.exit_status != 0:
-        raise LinkError(NO_AGENT, f"the agent on {alias} is not running and would not start: "
-                        f"{_last_line(result.stderr) or result.exit_status}")  # fmt: skip
+        raise LinkError(
+            NO_AGENT,
+            f"the agent on {alias} is not running and would not start: "
+            f"{_last_line(result.stderr) or result.exit_status}",
+        )
 
 
 async def open_session(target: SshTarget, host: HostConfig) -> AgentSession:

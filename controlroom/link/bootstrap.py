@@ -48,25 +48,48 @@ def venv_command(host: HostConfig) -> list[str]:
     return [host.python, "-m", "venv", *system, venv_dir(host)]
 
 
-def pip_command(host: HostConfig, wheel: str, extras: str,
-                torch: torchsource.TorchSource | None = None) -> list[str]:  # fmt: skip
+def pip_command(
+    host: HostConfig, wheel: str, extras: str, torch: torchsource.TorchSource | None = None
+) -> list[str]:
     """The venv's pip installing the uploaded wheel (with extras, the torch source's
     arguments and the host's pip_args)."""
     spec = f"{wheel}[{extras}]" if extras else wheel
     source = list(torch.pip_args) if torch is not None else []
-    return [upgrade.venv_python(host), "-m", "pip", "install", "--upgrade", *source,
-            *host.pip_args, spec]  # fmt: skip
+    return [
+        upgrade.venv_python(host),
+        "-m",
+        "pip",
+        "install",
+        "--upgrade",
+        *source,
+        *host.pip_args,
+        spec,
+    ]
 
 
 def reinstall_command(host: HostConfig, wheel: str) -> list[str]:
     """Put this build's files in place over a same-version install (deps stay as they are)."""
-    return [upgrade.venv_python(host), "-m", "pip", "install", "--force-reinstall",
-            "--no-deps", *host.pip_args, wheel]  # fmt: skip
+    return [
+        upgrade.venv_python(host),
+        "-m",
+        "pip",
+        "install",
+        "--force-reinstall",
+        "--no-deps",
+        *host.pip_args,
+        wheel,
+    ]
 
 
-async def install(target: SshTarget, host: HostConfig, config_path: Path | None,
-                  progress: Progress, *, extras: str = "agent",
-                  extra_files: Sequence[tuple[str, bytes]] = ()) -> None:  # fmt: skip
+async def install(
+    target: SshTarget,
+    host: HostConfig,
+    config_path: Path | None,
+    progress: Progress,
+    *,
+    extras: str = "agent",
+    extra_files: Sequence[tuple[str, bytes]] = (),
+) -> None:
     """Install (or upgrade) and start the agent on `target`; LinkError says which step
     failed. extra_files: more files for the wheel (wheel.build_wheel)."""
     progress(f"connecting to {target.alias}")
@@ -97,10 +120,13 @@ async def _install_on(
     progress(torch.note)
     progress(f"creating the venv {venv_dir(host)}")
     await _step(conn, venv_command(host), "create the venv")
-    remote_wheel, config = await _upload(conn, _expand(install_dir(host), home), wheel,
-                                         config_path, progress)  # fmt: skip
-    progress(f"installing controlroom {__version__} (build {wheel.build}) with [{extras}] "
-             "(pip; torch may take minutes)")  # fmt: skip
+    remote_wheel, config = await _upload(
+        conn, _expand(install_dir(host), home), wheel, config_path, progress
+    )
+    progress(
+        f"installing controlroom {__version__} (build {wheel.build}) with [{extras}] "
+        "(pip; torch may take minutes)"
+    )
     pip = pip_command(host, remote_wheel, extras, torch)
     await _step(conn, pip, "pip install", progress, timeout=PIP_TIMEOUT_S)
     await _same_build(conn, host, remote_wheel, wheel.build, progress)
@@ -113,19 +139,29 @@ async def _install_on(
     progress("the agent is running")
 
 
-async def _same_build(conn: asyncssh.SSHClientConnection, host: HostConfig, remote_wheel: str,
-                      build: str, progress: Progress) -> None:  # fmt: skip
+async def _same_build(
+    conn: asyncssh.SSHClientConnection,
+    host: HostConfig,
+    remote_wheel: str,
+    build: str,
+    progress: Progress,
+) -> None:
     """pip keeps an installed version as it is; a rebuild of it must still land."""
     installed = await _installed_build(conn, host)
     if installed == build:
         return
-    progress(f"controlroom {__version__} was there as build {installed or 'unknown'}: "
-             f"reinstalling build {build}")  # fmt: skip
+    progress(
+        f"controlroom {__version__} was there as build {installed or 'unknown'}: "
+        f"reinstalling build {build}"
+    )
     await _step(conn, reinstall_command(host, remote_wheel), "reinstall controlroom", progress)
     installed = await _installed_build(conn, host)
     if installed != build:
-        raise LinkError(NO_AGENT, f"the host still has build {installed or 'unknown'} of "
-                                  f"controlroom after reinstalling build {build}")  # fmt: skip
+        raise LinkError(
+            NO_AGENT,
+            f"the host still has build {installed or 'unknown'} of "
+            f"controlroom after reinstalling build {build}",
+        )
 
 
 async def _installed_build(conn: asyncssh.SSHClientConnection, host: HostConfig) -> str:
@@ -133,21 +169,25 @@ async def _installed_build(conn: asyncssh.SSHClientConnection, host: HostConfig)
     return out.strip()
 
 
-async def _restart_stale(conn: asyncssh.SSHClientConnection, host: HostConfig,
-                         progress: Progress) -> None:  # fmt: skip
+async def _restart_stale(
+    conn: asyncssh.SSHClientConnection, host: HostConfig, progress: Progress
+) -> None:
     """An agent started before these files were installed runs the old code: stop it
     (trainers keep running) so that the next start runs this build and adopts them."""
     out = (await _step(conn, upgrade.stale_agent_argv(host), "look for an older agent")).strip()
     if not out.isdigit():
         return
-    progress(f"restarting the running agent (pid {out}) onto the new build; "
-             "its trainers keep running and are adopted")  # fmt: skip
+    progress(
+        f"restarting the running agent (pid {out}) onto the new build; "
+        "its trainers keep running and are adopted"
+    )
     await _agent(conn, host, ["shutdown"], "stop the older agent", progress)
     await _step(conn, upgrade.wait_gone_argv(host, int(out)), "wait for the older agent to exit")
 
 
-async def _check_python(conn: asyncssh.SSHClientConnection, host: HostConfig,
-                        progress: Progress) -> None:  # fmt: skip
+async def _check_python(
+    conn: asyncssh.SSHClientConnection, host: HostConfig, progress: Progress
+) -> None:
     progress(f"checking {host.python} on the host")
     probe = [host.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
     out = await _step(conn, probe, f"run {host.python}")
@@ -168,7 +208,10 @@ def _expand(path: str, home: str) -> str:
 
 
 async def _upload(
-    conn: asyncssh.SSHClientConnection, folder: str, wheel: Wheel, config_path: Path | None,
+    conn: asyncssh.SSHClientConnection,
+    folder: str,
+    wheel: Wheel,
+    config_path: Path | None,
     progress: Progress,
 ) -> tuple[str, str | None]:
     """The wheel into `folder`/wheels, the laptop's config as `folder`/seed-config.toml."""
@@ -185,14 +228,24 @@ async def _upload(
     return remote_wheel, remote_config
 
 
-async def _agent(conn: asyncssh.SSHClientConnection, host: HostConfig, args: list[str],
-                 what: str, progress: Progress) -> None:  # fmt: skip
+async def _agent(
+    conn: asyncssh.SSHClientConnection,
+    host: HostConfig,
+    args: list[str],
+    what: str,
+    progress: Progress,
+) -> None:
     cmd = [host.controlroom, "agent", *args, "--state-dir", host.state_dir]
     await _step(conn, cmd, what, progress)
 
 
-async def _step(conn: asyncssh.SSHClientConnection, argv: list[str], what: str,
-                progress: Progress | None = None, timeout: float = 300) -> str:  # fmt: skip
+async def _step(
+    conn: asyncssh.SSHClientConnection,
+    argv: list[str],
+    what: str,
+    progress: Progress | None = None,
+    timeout: float = 300,
+) -> str:
     """Run one remote command; stream its lines to `progress`; LinkError on failure."""
     async with conn.create_process(remote_command(argv), stderr=asyncssh.STDOUT) as proc:
         lines: list[str] = []

@@ -114,15 +114,17 @@ def read_config(alias: str, config_paths: Sequence[str]) -> HostKeyConfig:
     """The host-key settings for `alias` in these ssh config files (none if unreadable:
     the connection itself then reports the broken file)."""
     try:
-        loaded = _Recording.load(None, list(config_paths), False, False, False,
-                                 getpass.getuser(), (), alias, ())  # fmt: skip
+        loaded = _Recording.load(
+            None, list(config_paths), False, False, False, getpass.getuser(), (), alias, ()
+        )
     except (OSError, asyncssh.Error, ValueError):
         return HostKeyConfig()
     seen = cast(_Recording, loaded).seen
     return HostKeyConfig(
-        seen.get("UserKnownHostsFile"), seen.get("GlobalKnownHostsFile"),
+        seen.get("UserKnownHostsFile"),
+        seen.get("GlobalKnownHostsFile"),
         seen.get("StrictHostKeyChecking"),
-    )  # fmt: skip
+    )
 
 
 def refuse_unchecked(alias: str, ssh_cmd: str, config: HostKeyConfig) -> LinkError | None:
@@ -170,8 +172,9 @@ class StrictClient(asyncssh.SSHClient):
     def __init__(self) -> None:
         self.offered = OfferedKey()
 
-    def validate_host_public_key(self, host: str, addr: str, port: int,
-                                 key: asyncssh.SSHKey) -> bool:  # fmt: skip
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
         # asyncssh asks only about a key that no known_hosts entry trusts: never trust it.
         self.offered = OfferedKey(host, addr, port, key)
         return False
@@ -189,8 +192,9 @@ def recorded_keys(offered: OfferedKey, files: list[str]) -> list[asyncssh.SSHKey
     return list(keys)
 
 
-def explain_rejected(alias: str, ssh_cmd: str, config: HostKeyConfig,
-                     offered: OfferedKey) -> LinkError:  # fmt: skip
+def explain_rejected(
+    alias: str, ssh_cmd: str, config: HostKeyConfig, offered: OfferedKey
+) -> LinkError:
     """The message for a refused host key: unknown, or changed (maybe an attack)."""
     files = config.known_hosts_files()
     present = [f for f in files if Path(f).is_file()]
@@ -199,16 +203,19 @@ def explain_rejected(alias: str, ssh_cmd: str, config: HostKeyConfig,
     return _unknown(alias, ssh_cmd, config, offered, files)
 
 
-def _unknown(alias: str, ssh_cmd: str, config: HostKeyConfig, offered: OfferedKey,
-             files: list[str]) -> LinkError:  # fmt: skip
+def _unknown(
+    alias: str, ssh_cmd: str, config: HostKeyConfig, offered: OfferedKey, files: list[str]
+) -> LinkError:
     where = ", ".join(f if Path(f).is_file() else f"{f}, missing" for f in files)
     where = where or f"{DEFAULT_KNOWN_HOSTS}, missing"
     offer = f" (it offers {offered.fingerprint()})" if offered.key is not None else ""
     ignored = ""
     strict = config.strict
     if strict is not None and strict.values and strict.values[0].lower() in LAX_STRICT_VALUES:
-        ignored = f"; {strict.text('StrictHostKeyChecking')} is ignored: controlroom never " \
-                  "accepts an unknown key by itself"  # fmt: skip
+        ignored = (
+            f"; {strict.text('StrictHostKeyChecking')} is ignored: controlroom never "
+            "accepts an unknown key by itself"
+        )
     return LinkError(
         HOST_KEY,
         f"host key for {alias} is not in known_hosts ({where}){offer}: run `{ssh_cmd}` once "

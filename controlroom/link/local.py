@@ -35,8 +35,11 @@ def ensure_agent(state_dir: Path, config: Path | None) -> str:
         if problem is not None:
             raise LinkError(NO_AGENT, problem)
         extra = ["--config", str(config)] if config is not None else []
-        _check(agent_argv("ensure", "--state-dir", str(state_dir), *extra), "start the agent",
-               log=state_dir / "agent.stderr")  # fmt: skip
+        _check(
+            agent_argv("ensure", "--state-dir", str(state_dir), *extra),
+            "start the agent",
+            log=state_dir / "agent.stderr",
+        )
     return socket_path
 
 

@@ -157,8 +157,9 @@ class HostLink:
             self.down_since = self._clock()
         delay = self.backoff.next_delay()
         err = self.last_error or LinkError(LOST, "the link closed")
-        self._emit(Disconnected(self.down_since, err.message, err.kind,
-                                self.backoff.failures, delay))  # fmt: skip
+        self._emit(
+            Disconnected(self.down_since, err.message, err.kind, self.backoff.failures, delay)
+        )
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)

@@ -59,8 +59,9 @@ async def connect(target: SshTarget) -> asyncssh.SSHClientConnection:
     try:
         return await asyncssh.connect(target.alias, client_factory=lambda: client, **options)
     except asyncssh.HostKeyNotVerifiable:
-        raise hostkeys.explain_rejected(target.alias, ssh_command(target), keys,
-                                        client.offered) from None  # fmt: skip
+        raise hostkeys.explain_rejected(
+            target.alias, ssh_command(target), keys, client.offered
+        ) from None
     except (OSError, asyncssh.Error) as exc:
         raise explain(target.alias, exc) from None
 

@@ -24,11 +24,11 @@ SOURCE_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f"
 # One remote probe: is there an NVIDIA driver, does the host's python import torch, and
 # does the host's pip configuration name where packages come from?
 PROBE = (
-    'if command -v nvidia-smi >/dev/null 2>&1; then echo nvidia=yes; else echo nvidia=no; fi; '
+    "if command -v nvidia-smi >/dev/null 2>&1; then echo nvidia=yes; else echo nvidia=no; fi; "
     '"$1" -c "import importlib.util as u; print(\'torch=\' + '
-    '(\'yes\' if u.find_spec(\'torch\') else \'no\'))" 2>/dev/null || echo torch=no; '
+    "('yes' if u.find_spec('torch') else 'no'))\" 2>/dev/null || echo torch=no; "
     'if "$1" -m pip config list 2>/dev/null | grep -Eq "(index-url|find-links|no-index)="; '
-    'then echo pipconf=yes; else echo pipconf=no; fi'
+    "then echo pipconf=yes; else echo pipconf=no; fi"
 )
 CHANGE = "to change it, set pip_args (or system_site_packages) for this host in config.toml"
 
@@ -53,21 +53,29 @@ def choose(host: HostConfig, probe_output: str) -> TorchSource:
     if _user_chose(host.pip_args):
         return TorchSource((), "torch: from the package sources in this host's pip_args")
     if facts.get("pipconf") == "yes":
-        return TorchSource((), "torch: from the package sources in the host's pip "
-                               f"configuration (pip.conf or PIP_*); {CHANGE}")  # fmt: skip
+        return TorchSource(
+            (),
+            "torch: from the package sources in the host's pip "
+            f"configuration (pip.conf or PIP_*); {CHANGE}",
+        )
     if host.system_site_packages and has_torch:
-        return TorchSource((), f"torch: reusing the one {host.python} already has "
-                               "(system_site_packages)")  # fmt: skip
+        return TorchSource(
+            (), f"torch: reusing the one {host.python} already has (system_site_packages)"
+        )
     if not has_nvidia:
-        reuse = (f"; {host.python} has torch: set system_site_packages = true to reuse it"
-                 if has_torch else "")  # fmt: skip
+        reuse = (
+            f"; {host.python} has torch: set system_site_packages = true to reuse it"
+            if has_torch
+            else ""
+        )
         return TorchSource(
             ("--extra-index-url", CPU_INDEX),
             f"torch: CPU-only build from {CPU_INDEX} (no nvidia-smi on the host, so no "
             f"CUDA download){reuse}; {CHANGE}",
         )
-    return TorchSource((), f"torch: the CUDA build from pip's index (NVIDIA driver found); "
-                           f"{CHANGE}")  # fmt: skip
+    return TorchSource(
+        (), f"torch: the CUDA build from pip's index (NVIDIA driver found); {CHANGE}"
+    )
 
 
 def _user_chose(pip_args: list[str]) -> bool:

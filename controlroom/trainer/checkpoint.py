@@ -83,7 +83,7 @@ def decode(data: bytes) -> dict[str, Any]:
     head = len(MAGIC) + _DIGEST_LEN + 1
     if len(data) < head or not data.startswith(MAGIC):
         raise CheckpointError("bad header (truncated or not a checkpoint)")
-    digest, payload = data[len(MAGIC):head - 1].decode("ascii", "replace"), data[head:]
+    digest, payload = data[len(MAGIC) : head - 1].decode("ascii", "replace"), data[head:]
     if hashlib.sha256(payload).hexdigest() != digest:
         raise CheckpointError("checksum mismatch (truncated or corrupt)")
     try:
@@ -109,9 +109,14 @@ def save(run_dir: Path, state: dict[str, Any], keep: int) -> Path:
 
 
 def _latest_json(path: Path, state: dict[str, Any]) -> bytes:
-    meta = {"file": path.name, "global_step": state["global_step"],
-            "episodes": state["episodes"], "time": state["time"],
-            "game": state["settings"]["game"], "settings": state["settings"]}
+    meta = {
+        "file": path.name,
+        "global_step": state["global_step"],
+        "episodes": state["episodes"],
+        "time": state["time"],
+        "game": state["settings"]["game"],
+        "settings": state["settings"],
+    }
     return json.dumps(meta, indent=1).encode() + b"\n"
 
 
@@ -139,8 +144,9 @@ def load_newest_good(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     try:
         paths = list_checkpoints(run_dir)
     except OSError as exc:
-        raise CheckpointUnreadable(f"cannot list {checkpoint_dir(run_dir)}: "
-                                   f"{exc.strerror or exc}") from exc
+        raise CheckpointUnreadable(
+            f"cannot list {checkpoint_dir(run_dir)}: {exc.strerror or exc}"
+        ) from exc
     unreadable: list[str] = []
     for path in paths:
         try:
@@ -148,20 +154,28 @@ def load_newest_good(run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
         except FileNotFoundError:
             continue  # removed since the listing: nothing to load or condemn
         except OSError as exc:
-            log.warning("cannot read checkpoint %s (%s); leaving it in place and trying the "
-                        "previous one", path, exc.strerror or exc)
+            log.warning(
+                "cannot read checkpoint %s (%s); leaving it in place and trying the previous one",
+                path,
+                exc.strerror or exc,
+            )
             unreadable.append(f"{path.name}: {exc.strerror or exc}")
             continue
         try:
             return path, decode(data)
         except CheckpointError as exc:
-            log.warning("checkpoint %s is corrupt (%s); renamed to %s.corrupt, trying the "
-                        "previous one", path, exc, path.name)
+            log.warning(
+                "checkpoint %s is corrupt (%s); renamed to %s.corrupt, trying the previous one",
+                path,
+                exc,
+                path.name,
+            )
             _quarantine(path)
     if unreadable:
         raise CheckpointUnreadable(
             f"no checkpoint in {checkpoint_dir(run_dir)} verified and {len(unreadable)} could "
-            f"not be read ({'; '.join(unreadable)}); not starting over them")
+            f"not be read ({'; '.join(unreadable)}); not starting over them"
+        )
     return None
 
 

@@ -27,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     """Train one game; 0 on budget or signal (after a final checkpoint), 2 on bad settings."""
     passive_openmp()
     keep_freed_memory()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s trainer %(levelname)s "
-                        "%(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s trainer %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     try:
         settings, resumed, lock = prepare(parse_overrides(argv))
     except SettingsError as exc:
@@ -87,8 +90,10 @@ def _find_resume(settings: TrainerSettings, overrides: dict[str, Any]) -> Resume
     checkpoint.remove_stale_temps(run_dir)
     if not settings.resume:
         if checkpoint.list_checkpoints(run_dir):
-            raise SettingsError(f"{run_dir} already has checkpoints: pass --resume to "
-                                "continue them, or choose another --run-dir")
+            raise SettingsError(
+                f"{run_dir} already has checkpoints: pass --resume to "
+                "continue them, or choose another --run-dir"
+            )
         return None
     try:
         found = checkpoint.load_newest_good(run_dir)
@@ -114,8 +119,9 @@ def _check_extras(settings: TrainerSettings) -> None:
     from controlroom.trainer.metrics import tensorboard_available
 
     if settings.tensorboard and not tensorboard_available():
-        raise SettingsError("--tensorboard needs the tensorboard package "
-                            "(pip install 'controlroom[tensorboard]')")
+        raise SettingsError(
+            "--tensorboard needs the tensorboard package (pip install 'controlroom[tensorboard]')"
+        )
     if settings.device.startswith("cuda") and not torch.cuda.is_available():
         raise SettingsError(f"--device {settings.device}: CUDA is not available here")
 

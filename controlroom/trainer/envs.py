@@ -20,8 +20,14 @@ def make_envs(settings: TrainerSettings, seed: int) -> Any:
     stack, 84x84 grey, episodic life (a life loss ends the training episode) and clipped
     rewards, while info["reward"] keeps the unclipped score for reporting."""
     if settings.is_atari:
-        return envpool.make(settings.env_id, env_type="gym", num_envs=settings.num_envs,
-                            episodic_life=True, reward_clip=True, seed=seed)
+        return envpool.make(
+            settings.env_id,
+            env_type="gym",
+            num_envs=settings.num_envs,
+            episodic_life=True,
+            reward_clip=True,
+            seed=seed,
+        )
     return envpool.make(settings.env_id, env_type="gym", num_envs=settings.num_envs, seed=seed)
 
 
@@ -52,9 +58,13 @@ class EpisodeTracker:
         self.returns = np.zeros(self.num_envs, dtype=np.float32)
         self.lengths = np.zeros(self.num_envs, dtype=np.int64)
 
-    def step(self, reward: FloatArray, terminated: npt.NDArray[np.bool_],
-             truncated: npt.NDArray[np.bool_], info: dict[str, Any],
-             ) -> list[tuple[float, int]]:
+    def step(
+        self,
+        reward: FloatArray,
+        terminated: npt.NDArray[np.bool_],
+        truncated: npt.NDArray[np.bool_],
+        info: dict[str, Any],
+    ) -> list[tuple[float, int]]:
         """Account one vector step; return (return, length) of each finished real game."""
         raw = info["reward"] if self.atari else reward
         self.returns += raw

@@ -44,8 +44,9 @@ def configure_torch(s: TrainerSettings, device: torch.device) -> None:
 class Trainer:
     """One game's PPO run; `run()` returns the exit reason."""
 
-    def __init__(self, s: TrainerSettings, device: torch.device,
-                 resumed: tuple[Path, dict[str, Any]] | None) -> None:
+    def __init__(
+        self, s: TrainerSettings, device: torch.device, resumed: tuple[Path, dict[str, Any]] | None
+    ) -> None:
         self.s, self.device = s, device
         self.global_step, self.episodes, self.updates = 0, 0, 0
         self.stats = metrics.RollingStats()
@@ -59,8 +60,9 @@ class Trainer:
         if resumed:
             self._restore(resumed[1])
         self.tracker = envs.EpisodeTracker(s.num_envs, s.is_atari)
-        self.writer = metrics.MetricsWriter(s.run_path / "metrics.jsonl",
-                                            segment_bytes=int(s.metrics_segment_mb * 2**20))
+        self.writer = metrics.MetricsWriter(
+            s.run_path / "metrics.jsonl", segment_bytes=int(s.metrics_segment_mb * 2**20)
+        )
         self.tb = metrics.TensorBoardMirror(s.run_path / "tensorboard") if s.tensorboard else None
         self.phase = "start"
         self.last_checkpoint = time.monotonic()
@@ -73,15 +75,26 @@ class Trainer:
     # ---- checkpoint state -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: model, optimizer, counters, RNGs."""
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                               "numpy": self.rng.bit_generator.state}
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "python": random.getstate(),
+            "numpy": self.rng.bit_generator.state,
+        }
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"version": CHECKPOINT_VERSION, "settings": self.s.to_dict(),
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "global_step": self.global_step, "episodes": self.episodes,
-                "updates": self.updates, "learning_rate": self.learning_rate(),
-                "time": time.time(), "rng": rng, "rolling": self.stats.state()}
+        return {
+            "version": CHECKPOINT_VERSION,
+            "settings": self.s.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+            "episodes": self.episodes,
+            "updates": self.updates,
+            "learning_rate": self.learning_rate(),
+            "time": time.time(),
+            "rng": rng,
+            "rolling": self.stats.state(),
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -112,14 +125,20 @@ class Trainer:
     def budget_reached(self) -> bool:
         """Whether the step or episode budget is spent."""
         s = self.s
-        return bool((s.total_steps and self.global_step >= s.total_steps)
-                    or (s.target_episodes and self.episodes >= s.target_episodes))
+        return bool(
+            (s.total_steps and self.global_step >= s.total_steps)
+            or (s.target_episodes and self.episodes >= s.target_episodes)
+        )
 
     def run(self) -> str:
         """Train until the budget is spent or a signal arrives; always end on a checkpoint."""
         self.writer.set_counters(self.global_step, self.episodes)
-        self.writer.write(metrics.KIND_START, settings=self.s.to_dict(),
-                          resumed_from=self.resumed_from, pid=os.getpid())
+        self.writer.write(
+            metrics.KIND_START,
+            settings=self.s.to_dict(),
+            resumed_from=self.resumed_from,
+            pid=os.getpid(),
+        )
         beat = metrics.Heartbeat(self.writer, self.s.heartbeat_interval, self._beat_fields)
         beat.start()
         try:
@@ -135,8 +154,9 @@ class Trainer:
         return reason
 
     def _train(self) -> str:
-        rollout = Rollout.allocate(self.s, envs.obs_shape(self.envs),
-                                   _torch_dtype(self.envs), self.device)
+        rollout = Rollout.allocate(
+            self.s, envs.obs_shape(self.envs), _torch_dtype(self.envs), self.device
+        )
         obs, _ = self.envs.reset()
         next_obs = torch.from_numpy(obs).to(self.device)
         next_done = torch.zeros(self.s.num_envs, device=self.device)
@@ -155,8 +175,12 @@ class Trainer:
                 self.save_checkpoint()
         return metrics.REASON_BUDGET
 
-    def _collect(self, r: Rollout, next_obs: torch.Tensor, next_done: torch.Tensor,
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _collect(
+        self,
+        r: Rollout,
+        next_obs: torch.Tensor,
+        next_done: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         self.phase = "rollout"
         for step in range(self.s.num_steps):
             if self.stop_requested:
@@ -179,15 +203,26 @@ class Trainer:
         self.stats.add(finished)
         self.writer.set_counters(self.global_step, self.episodes)
 
-    def _learn(self, r: Rollout, next_obs: torch.Tensor, next_done: torch.Tensor,
-               ) -> UpdateStats:
+    def _learn(
+        self,
+        r: Rollout,
+        next_obs: torch.Tensor,
+        next_done: torch.Tensor,
+    ) -> UpdateStats:
         self.phase = "update"
         with torch.no_grad():
-            adv, ret = gae(r, self.model.value(next_obs), next_done,
-                           self.s.gamma, self.s.gae_lambda)
+            adv, ret = gae(
+                r, self.model.value(next_obs), next_done, self.s.gamma, self.s.gae_lambda
+            )
         batch = Batch.from_rollout(r, adv, ret)
-        stats = update(self.model, self.optimizer, batch, self.s, self.rng,
-                       should_stop=lambda: self.stop_requested)
+        stats = update(
+            self.model,
+            self.optimizer,
+            batch,
+            self.s,
+            self.rng,
+            should_stop=lambda: self.stop_requested,
+        )
         self.updates += 1
         return stats
 
@@ -195,21 +230,27 @@ class Trainer:
         now = time.time()
         values: dict[str, Any] = {
             metrics.EPISODES_PER_HOUR: self.stats.episodes_per_hour(self.episodes, now),
-            metrics.SPS: sps, **self.stats.summary(),
-            metrics.POLICY_LOSS: u.policy_loss, metrics.VALUE_LOSS: u.value_loss,
-            metrics.ENTROPY: u.entropy, metrics.APPROX_KL: u.approx_kl,
+            metrics.SPS: sps,
+            **self.stats.summary(),
+            metrics.POLICY_LOSS: u.policy_loss,
+            metrics.VALUE_LOSS: u.value_loss,
+            metrics.ENTROPY: u.entropy,
+            metrics.APPROX_KL: u.approx_kl,
             metrics.CLIPFRAC: u.clipfrac,
             metrics.LEARNING_RATE: self.optimizer.param_groups[0]["lr"],
             **metrics.system_stats(self.device),
-            metrics.NUM_ENVS: self.s.num_envs, metrics.MINIBATCH_SIZE: self.s.minibatch_size,
+            metrics.NUM_ENVS: self.s.num_envs,
+            metrics.MINIBATCH_SIZE: self.s.minibatch_size,
         }
         self.writer.write(metrics.KIND_UPDATE, **values)
         if self.tb:
             self.tb.write(self.global_step, {metrics.EPISODES: self.episodes, **values})
 
     def _beat_fields(self) -> dict[str, Any]:
-        return {"phase": self.phase, metrics.RSS_BYTES: metrics.system_stats(self.device)[
-            metrics.RSS_BYTES]}
+        return {
+            "phase": self.phase,
+            metrics.RSS_BYTES: metrics.system_stats(self.device)[metrics.RSS_BYTES],
+        }
 
     # ---- process plumbing -------------------------------------------------------------
     def _install_signals(self) -> None:

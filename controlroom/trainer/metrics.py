@@ -81,9 +81,13 @@ class MetricsWriter:
     """Thread-safe JSONL appender with bounded rotation; the heartbeat thread and the loop
     share it. A restarted trainer appends to the current segment."""
 
-    def __init__(self, path: Path, segment_bytes: int = SEGMENT_BYTES,
-                 history_bytes: int = HISTORY_BYTES, history_gap_s: float = HISTORY_GAP_S,
-                 ) -> None:
+    def __init__(
+        self,
+        path: Path,
+        segment_bytes: int = SEGMENT_BYTES,
+        history_bytes: int = HISTORY_BYTES,
+        history_gap_s: float = HISTORY_GAP_S,
+    ) -> None:
         self.path, self.segment_bytes = path, segment_bytes
         self.history = History(path.with_name(HISTORY_NAME), history_bytes, history_gap_s)
         self._lock = threading.Lock()
@@ -201,7 +205,7 @@ class History:
                     continue
             kept.append(raw)
         if sum(len(x) + 1 for x in kept) > self.max_bytes * 3 // 4:
-            kept = kept[len(kept) // 2:]
+            kept = kept[len(kept) // 2 :]
         _atomic_lines(self.path, kept)
 
 
@@ -250,9 +254,12 @@ class RollingStats:
         """Mean/min/max return and mean length (NaN-free: empty windows are omitted)."""
         if not self.returns:
             return {}
-        return {RETURN_MEAN: sum(self.returns) / len(self.returns),
-                RETURN_MIN: min(self.returns), RETURN_MAX: max(self.returns),
-                LENGTH_MEAN: sum(self.lengths) / len(self.lengths)}
+        return {
+            RETURN_MEAN: sum(self.returns) / len(self.returns),
+            RETURN_MIN: min(self.returns),
+            RETURN_MAX: max(self.returns),
+            LENGTH_MEAN: sum(self.lengths) / len(self.lengths),
+        }
 
     def state(self) -> dict[str, list[float] | list[int]]:
         """For the checkpoint."""
@@ -276,8 +283,9 @@ def system_stats(device: torch.device) -> dict[str, int]:
 class Heartbeat:
     """A daemon thread writing a heartbeat line every interval, even mid-update."""
 
-    def __init__(self, writer: MetricsWriter, interval: float,
-                 extra: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, writer: MetricsWriter, interval: float, extra: Callable[[], dict[str, Any]]
+    ) -> None:
         self._writer, self._interval, self._extra = writer, interval, extra
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)

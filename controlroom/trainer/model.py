@@ -21,19 +21,25 @@ def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias: float = 0.0) -
 def nature_cnn(channels: int) -> nn.Sequential:
     """Torso of Mnih et al. 2015 for 84x84 frames."""
     return nn.Sequential(
-        layer_init(nn.Conv2d(channels, 32, 8, stride=4)), nn.ReLU(),
-        layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-        layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+        layer_init(nn.Conv2d(channels, 32, 8, stride=4)),
+        nn.ReLU(),
+        layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+        nn.ReLU(),
+        layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+        nn.ReLU(),
         nn.Flatten(),
-        layer_init(nn.Linear(64 * 7 * 7, 512)), nn.ReLU(),
+        layer_init(nn.Linear(64 * 7 * 7, 512)),
+        nn.ReLU(),
     )
 
 
 def mlp(inputs: int) -> nn.Sequential:
     """Torso of CleanRL's ppo.py for low-dimensional observations."""
     return nn.Sequential(
-        layer_init(nn.Linear(inputs, 64)), nn.Tanh(),
-        layer_init(nn.Linear(64, 64)), nn.Tanh(),
+        layer_init(nn.Linear(inputs, 64)),
+        nn.Tanh(),
+        layer_init(nn.Linear(64, 64)),
+        nn.Tanh(),
     )
 
 
@@ -55,8 +61,9 @@ class ActorCritic(nn.Module):
             self.critic = layer_init(nn.Linear(512, 1), std=1.0)
         else:
             self.torso = nn.Identity()
-            self.actor = nn.Sequential(mlp(obs_shape[0]),
-                                       layer_init(nn.Linear(64, n_actions), std=0.01))
+            self.actor = nn.Sequential(
+                mlp(obs_shape[0]), layer_init(nn.Linear(64, n_actions), std=0.01)
+            )
             self.critic = nn.Sequential(mlp(obs_shape[0]), layer_init(nn.Linear(64, 1), std=1.0))
 
     def features(self, obs: torch.Tensor) -> torch.Tensor:
@@ -74,8 +81,11 @@ class ActorCritic(nn.Module):
         out: torch.Tensor = self.critic(self.features(obs))
         return out.squeeze(-1)
 
-    def act(self, obs: torch.Tensor, action: torch.Tensor | None = None,
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def act(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample (or score) actions: (action, log_prob, entropy, value)."""
         hidden = self.features(obs)
         # Logits from a Linear layer are always valid; checking them costs ~0.08 ms a call,

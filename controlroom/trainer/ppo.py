@@ -30,20 +30,32 @@ class Rollout:
     values: torch.Tensor
 
     @classmethod
-    def allocate(cls, s: TrainerSettings, obs_shape: tuple[int, ...], obs_dtype: torch.dtype,
-                 device: torch.device) -> Rollout:
+    def allocate(
+        cls,
+        s: TrainerSettings,
+        obs_shape: tuple[int, ...],
+        obs_dtype: torch.dtype,
+        device: torch.device,
+    ) -> Rollout:
         """Empty buffers for num_steps x num_envs samples."""
         shape = (s.num_steps, s.num_envs)
 
         def zeros(dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.zeros(shape, dtype=dtype, device=device)
 
-        return cls(_obs_buffer(shape, obs_shape, obs_dtype, device), zeros(torch.long),
-                   zeros(), zeros(), zeros(), zeros())
+        return cls(
+            _obs_buffer(shape, obs_shape, obs_dtype, device),
+            zeros(torch.long),
+            zeros(),
+            zeros(),
+            zeros(),
+            zeros(),
+        )
 
 
-def _obs_buffer(shape: tuple[int, int], obs_shape: tuple[int, ...], dtype: torch.dtype,
-                device: torch.device) -> torch.Tensor:
+def _obs_buffer(
+    shape: tuple[int, int], obs_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     """Frames are stored channels-last ([..., H, W, C] in memory, seen as [..., C, H, W]),
     the layout the network runs in: a minibatch gathered from it converts to float with a
     plain copy instead of a transposing one (~5 % of an update on a CPU)."""
@@ -66,8 +78,9 @@ class UpdateStats:
     clipfracs: list[float] = field(default_factory=list)
 
 
-def gae(r: Rollout, next_value: torch.Tensor, next_done: torch.Tensor,
-        gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    r: Rollout, next_value: torch.Tensor, next_done: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimates and returns, shape [num_steps, num_envs]."""
     advantages = torch.zeros_like(r.rewards)
     last = torch.zeros_like(next_value)
@@ -95,8 +108,14 @@ class Batch:
     def from_rollout(cls, r: Rollout, adv: torch.Tensor, ret: torch.Tensor) -> Batch:
         """Flatten the step and env axes."""
         obs = r.obs.reshape((-1, *r.obs.shape[2:]))
-        return cls(obs, r.actions.reshape(-1), r.logprobs.reshape(-1), adv.reshape(-1),
-                   ret.reshape(-1), r.values.reshape(-1))
+        return cls(
+            obs,
+            r.actions.reshape(-1),
+            r.logprobs.reshape(-1),
+            adv.reshape(-1),
+            ret.reshape(-1),
+            r.values.reshape(-1),
+        )
 
 
 def gather_rows(obs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -110,27 +129,33 @@ def gather_rows(obs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return rows.view(len(idx), *nhwc.shape[1:]).permute(0, 3, 1, 2)
 
 
-def ppo_loss(model: ActorCritic, b: Batch, idx: torch.Tensor, adv: torch.Tensor,
-             s: TrainerSettings) -> tuple[torch.Tensor, dict[str, float]]:
+def ppo_loss(
+    model: ActorCritic, b: Batch, idx: torch.Tensor, adv: torch.Tensor, s: TrainerSettings
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped surrogate + clipped value - entropy loss on (part of) a minibatch, with
     the figures CleanRL logs for it."""
     _, newlogprob, entropy, newvalue = model.act(gather_rows(b.obs, idx), b.actions[idx])
     logratio = newlogprob - b.logprobs[idx]
     ratio = logratio.exp()
-    pg_loss = torch.max(-adv * ratio,
-                        -adv * torch.clamp(ratio, 1 - s.clip_coef, 1 + s.clip_coef)).mean()
+    pg_loss = torch.max(
+        -adv * ratio, -adv * torch.clamp(ratio, 1 - s.clip_coef, 1 + s.clip_coef)
+    ).mean()
     v_loss = value_loss(newvalue, b, idx, s)
     ent = entropy.mean()
     with torch.no_grad():
-        figures = {"approx_kl": float(((ratio - 1) - logratio).mean()),
-                   "clipfrac": float(((ratio - 1.0).abs() > s.clip_coef).float().mean()),
-                   "policy_loss": float(pg_loss), "value_loss": float(v_loss),
-                   "entropy": float(ent)}
+        figures = {
+            "approx_kl": float(((ratio - 1) - logratio).mean()),
+            "clipfrac": float(((ratio - 1.0).abs() > s.clip_coef).float().mean()),
+            "policy_loss": float(pg_loss),
+            "value_loss": float(v_loss),
+            "entropy": float(ent),
+        }
     return pg_loss - s.ent_coef * ent + s.vf_coef * v_loss, figures
 
 
-def value_loss(newvalue: torch.Tensor, b: Batch, idx: torch.Tensor,
-               s: TrainerSettings) -> torch.Tensor:
+def value_loss(
+    newvalue: torch.Tensor, b: Batch, idx: torch.Tensor, s: TrainerSettings
+) -> torch.Tensor:
     """Half squared error, clipped around the rollout's values when clip_vloss is on."""
     unclipped = (newvalue - b.returns[idx]) ** 2
     if not s.clip_vloss:
@@ -140,8 +165,15 @@ def value_loss(newvalue: torch.Tensor, b: Batch, idx: torch.Tensor,
     return 0.5 * torch.max(unclipped, (clipped - b.returns[idx]) ** 2).mean()
 
 
-def update(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batch, s: TrainerSettings,
-           rng: np.random.Generator, *, should_stop: Callable[[], bool]) -> UpdateStats:
+def update(
+    model: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    b: Batch,
+    s: TrainerSettings,
+    rng: np.random.Generator,
+    *,
+    should_stop: Callable[[], bool],
+) -> UpdateStats:
     """update_epochs passes of shuffled minibatches. Stops between minibatches when asked
     (a signal), which leaves model and optimizer consistent for a checkpoint."""
     stats = UpdateStats()
@@ -151,15 +183,23 @@ def update(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batch, s: Tr
         for start in range(0, n, s.minibatch_size):
             if should_stop():
                 return _finish(stats)
-            minibatch_step(model, optimizer, b, order[start:start + s.minibatch_size], s,
-                           stats=stats)
+            minibatch_step(
+                model, optimizer, b, order[start : start + s.minibatch_size], s, stats=stats
+            )
         if s.target_kl and stats.approx_kl > s.target_kl:
             break
     return _finish(stats)
 
 
-def minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batch,
-                   idx: torch.Tensor, s: TrainerSettings, *, stats: UpdateStats) -> None:
+def minibatch_step(
+    model: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    b: Batch,
+    idx: torch.Tensor,
+    s: TrainerSettings,
+    *,
+    stats: UpdateStats,
+) -> None:
     """One optimiser step on one minibatch. The minibatch goes through the network in
     chunks of at most grad_chunk_size samples whose gradients are summed, weighted by
     size: the same gradient as one pass (the losses are means), with a fraction of the
@@ -169,8 +209,7 @@ def minibatch_step(model: ActorCritic, optimizer: torch.optim.Optimizer, b: Batc
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     chunk = s.grad_chunk_size or (len(idx) if idx.device.type == "cuda" else CPU_CHUNK)
     optimizer.zero_grad(set_to_none=True)
-    totals = dict.fromkeys(("approx_kl", "clipfrac", "policy_loss", "value_loss", "entropy"),
-                           0.0)
+    totals = dict.fromkeys(("approx_kl", "clipfrac", "policy_loss", "value_loss", "entropy"), 0.0)
     for part, part_adv in zip(torch.split(idx, chunk), torch.split(adv, chunk), strict=True):
         weight = len(part) / len(idx)
         loss, figures = ppo_loss(model, b, part, part_adv, s)

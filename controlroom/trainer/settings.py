@@ -13,8 +13,18 @@ from typing import Any, NoReturn
 from controlroom import games
 from controlroom.games import ATARI_GAMES
 
-__all__ = ["ATARI_GAMES", "CLASSIC_ENVS", "SettingsError", "TrainerSettings", "build_parser",
-           "check_run_dir", "known_env_ids", "make_settings", "parse_overrides", "validate"]
+__all__ = [
+    "ATARI_GAMES",
+    "CLASSIC_ENVS",
+    "SettingsError",
+    "TrainerSettings",
+    "build_parser",
+    "check_run_dir",
+    "known_env_ids",
+    "make_settings",
+    "parse_overrides",
+    "validate",
+]
 
 CLASSIC_ENVS = tuple(games.CLASSIC_GAMES.values())
 MAX_HEARTBEAT_S = 10.0
@@ -38,34 +48,53 @@ def _opt(default: Any, help: str) -> Any:
 class TrainerSettings:
     """Everything one training run needs; stored in every checkpoint."""
 
-    game: str = _opt("Pong", "game: a short Atari name (Pong, BattleZone, ...: every Atari game "
-                     "envpool ships), an envpool id (Pong-v5), or CartPole-v1 (MLP, for a "
-                     "quick CPU check); the list is controlroom/games.py")
+    game: str = _opt(
+        "Pong",
+        "game: a short Atari name (Pong, BattleZone, ...: every Atari game "
+        "envpool ships), an envpool id (Pong-v5), or CartPole-v1 (MLP, for a "
+        "quick CPU check); the list is controlroom/games.py",
+    )
     num_envs: int = _opt(8, "parallel envpool environments")
     num_steps: int = _opt(128, "steps per environment per rollout; batch = num_envs x num_steps")
-    minibatch_size: int = _opt(256, "samples per gradient step (the log's 'batch size'); "
-                               "must divide num_envs x num_steps")
-    total_steps: int = _opt(0, "stop after this many environment steps (0 = no step budget; "
-                            "10,000,000 when no --target-episodes is given either); "
-                            "also the length of the learning-rate annealing")
+    minibatch_size: int = _opt(
+        256, "samples per gradient step (the log's 'batch size'); must divide num_envs x num_steps"
+    )
+    total_steps: int = _opt(
+        0,
+        "stop after this many environment steps (0 = no step budget; "
+        "10,000,000 when no --target-episodes is given either); "
+        "also the length of the learning-rate annealing",
+    )
     target_episodes: int = _opt(0, "stop once this many real game-overs are counted (0 = none)")
     seed: int = _opt(1, "seed for torch, numpy and the environments")
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N (auto = CUDA when present)")
     torch_threads: int = _opt(0, "torch intra-op CPU threads (0 = torch's default)")
     run_dir: str = _opt("", "where metrics.jsonl and checkpoints/ go (default runs/<game>)")
-    resume: bool = _opt(False, "continue from the newest good checkpoint in run_dir; flags given "
-                        "on the command line override the checkpoint's settings")
+    resume: bool = _opt(
+        False,
+        "continue from the newest good checkpoint in run_dir; flags given "
+        "on the command line override the checkpoint's settings",
+    )
     checkpoint_interval: float = _opt(60.0, "seconds between checkpoints")
     keep_checkpoints: int = _opt(3, "how many of the newest checkpoints to keep")
-    gpu_memory_fraction: float = _opt(0.0, "cap on this process's share of GPU memory, so "
-                                      "several trainers share one GPU (0 = no cap; no-op on CPU)")
-    tensorboard: bool = _opt(False, "also write TensorBoard event files to run_dir/tensorboard "
-                             "(needs the tensorboard extra)")
-    heartbeat_interval: float = _opt(5.0, "seconds between heartbeat lines in metrics.jsonl "
-                                     "(at most 10)")
-    metrics_segment_mb: float = _opt(4.0, "metrics.jsonl is rotated to metrics.1.jsonl at this "
-                                     "size (MiB); 2 old segments and a thinned "
-                                     "metrics.history.jsonl are kept")
+    gpu_memory_fraction: float = _opt(
+        0.0,
+        "cap on this process's share of GPU memory, so "
+        "several trainers share one GPU (0 = no cap; no-op on CPU)",
+    )
+    tensorboard: bool = _opt(
+        False,
+        "also write TensorBoard event files to run_dir/tensorboard (needs the tensorboard extra)",
+    )
+    heartbeat_interval: float = _opt(
+        5.0, "seconds between heartbeat lines in metrics.jsonl (at most 10)"
+    )
+    metrics_segment_mb: float = _opt(
+        4.0,
+        "metrics.jsonl is rotated to metrics.1.jsonl at this "
+        "size (MiB); 2 old segments and a thinned "
+        "metrics.history.jsonl are kept",
+    )
     learning_rate: float = _opt(2.5e-4, "Adam learning rate at step 0")
     anneal_lr: bool = _opt(True, "anneal the learning rate linearly to 0 at total_steps")
     gamma: float = _opt(0.99, "discount factor")
@@ -78,9 +107,12 @@ class TrainerSettings:
     vf_coef: float = _opt(0.5, "value loss coefficient")
     max_grad_norm: float = _opt(0.5, "gradient norm clip")
     target_kl: float = _opt(0.0, "stop an update's epochs early above this approx KL (0 = off)")
-    grad_chunk_size: int = _opt(0, "most samples pushed through the network at once; larger "
-                                "minibatches accumulate gradients over chunks (same update, "
-                                "less memory; 0 = auto: 256 on CPU, whole minibatch on CUDA)")
+    grad_chunk_size: int = _opt(
+        0,
+        "most samples pushed through the network at once; larger "
+        "minibatches accumulate gradients over chunks (same update, "
+        "less memory; 0 = auto: 256 on CPU, whole minibatch on CUDA)",
+    )
 
     @property
     def env_id(self) -> str:
@@ -140,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainerSettings):
         help_text = f"{f.metadata['help']} (default: {f.default!r})"
         if f.type in (bool, "bool"):
-            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction,
-                                help=help_text)
+            parser.add_argument(
+                _flag(f.name), action=argparse.BooleanOptionalAction, help=help_text
+            )
         else:
             parser.add_argument(_flag(f.name), type=_PARSERS[str(f.type)], help=help_text)
     return parser
@@ -170,41 +203,59 @@ def _check_types(s: TrainerSettings) -> None:
     # Values can come from a checkpoint's settings dict as well as from argparse.
     for f in dataclasses.fields(s):
         value, kind = getattr(s, f.name), str(f.type)
-        ok = {"bool": isinstance(value, bool), "str": isinstance(value, str),
-              "int": isinstance(value, int) and not isinstance(value, bool),
-              "float": isinstance(value, int | float) and not isinstance(value, bool)}[kind]
+        ok = {
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+        }[kind]
         if not ok:
             raise SettingsError(f"{_flag(f.name)} must be a {kind}, got {value!r}")
 
 
 # Inclusive numeric ranges; an exclusive lower bound is marked by a `>` in the message.
 _INT_RANGES: dict[str, tuple[int, int]] = {
-    "num_envs": (1, MAX_ENVS), "num_steps": (1, MAX_STEPS), "minibatch_size": (1, MAX_BATCH),
-    "update_epochs": (1, 1000), "keep_checkpoints": (1, 1000),
-    "total_steps": (0, 10**15), "target_episodes": (0, 10**12), "seed": (0, MAX_SEED),
-    "torch_threads": (0, 1024), "grad_chunk_size": (0, MAX_BATCH),
-}  # fmt: skip
+    "num_envs": (1, MAX_ENVS),
+    "num_steps": (1, MAX_STEPS),
+    "minibatch_size": (1, MAX_BATCH),
+    "update_epochs": (1, 1000),
+    "keep_checkpoints": (1, 1000),
+    "total_steps": (0, 10**15),
+    "target_episodes": (0, 10**12),
+    "seed": (0, MAX_SEED),
+    "torch_threads": (0, 1024),
+    "grad_chunk_size": (0, MAX_BATCH),
+}
 _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {  # (low, high, low is exclusive)
-    "checkpoint_interval": (0.0, WEEK_S, True), "heartbeat_interval": (0.0, MAX_HEARTBEAT_S, True),
-    "metrics_segment_mb": (0.0, 4096.0, True), "learning_rate": (0.0, 1.0, True),
-    "gpu_memory_fraction": (0.0, 1.0, False), "gamma": (0.0, 1.0, False),
-    "gae_lambda": (0.0, 1.0, False), "clip_coef": (0.0, 100.0, True),
-    "ent_coef": (0.0, 100.0, False), "vf_coef": (0.0, 100.0, False),
-    "max_grad_norm": (0.0, 1e6, True), "target_kl": (0.0, 100.0, False),
-}  # fmt: skip
+    "checkpoint_interval": (0.0, WEEK_S, True),
+    "heartbeat_interval": (0.0, MAX_HEARTBEAT_S, True),
+    "metrics_segment_mb": (0.0, 4096.0, True),
+    "learning_rate": (0.0, 1.0, True),
+    "gpu_memory_fraction": (0.0, 1.0, False),
+    "gamma": (0.0, 1.0, False),
+    "gae_lambda": (0.0, 1.0, False),
+    "clip_coef": (0.0, 100.0, True),
+    "ent_coef": (0.0, 100.0, False),
+    "vf_coef": (0.0, 100.0, False),
+    "max_grad_norm": (0.0, 1e6, True),
+    "target_kl": (0.0, 100.0, False),
+}
 
 
 def validate(s: TrainerSettings) -> None:
     """Raise SettingsError for settings that would fail later or silently misbehave."""
     if s.env_id not in known_env_ids():
-        raise SettingsError(f"unknown game {s.game!r}{games.suggest(s.game)}; the trainer "
-                            f"knows the {len(ATARI_GAMES)} Atari games envpool ships (Pong, "
-                            "Breakout, ...: controlroom/games.py) and CartPole-v1")
+        raise SettingsError(
+            f"unknown game {s.game!r}{games.suggest(s.game)}; the trainer "
+            f"knows the {len(ATARI_GAMES)} Atari games envpool ships (Pong, "
+            "Breakout, ...: controlroom/games.py) and CartPole-v1"
+        )
     _check_ranges(s)
     if s.batch_size % s.minibatch_size:
         raise SettingsError(
             f"--minibatch-size {s.minibatch_size} does not divide the batch "
-            f"num_envs x num_steps = {s.batch_size}")
+            f"num_envs x num_steps = {s.batch_size}"
+        )
     _check_device(s.device)
 
 

@@ -31,8 +31,16 @@ from controlroom.tui.screens.modals import (
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.host_view import HostView
 
-MUTATING = {"add_game", "remove_game", "scale_up", "scale_down", "toggle_game",
-            "apply_profile", "toggle_ramp", "install"}  # fmt: skip
+MUTATING = {
+    "add_game",
+    "remove_game",
+    "scale_up",
+    "scale_down",
+    "toggle_game",
+    "apply_profile",
+    "toggle_ramp",
+    "install",
+}
 NEED_AGENT = MUTATING - {"install"} | {"show_log", "show_plan"}
 LOG_LINES = 300
 """Lines of trainer output (and of metrics) the log screen asks for each time."""
@@ -65,8 +73,15 @@ class ControlRoomApp(App[int]):
         _b("q", "quit", "Quit", "Leave; training goes on", priority=True),
     ]
 
-    def __init__(self, targets: list[HostTarget], *, config: Config, readonly: bool = False,
-                 clock: Callable[[], float] = time.time, live: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        targets: list[HostTarget],
+        *,
+        config: Config,
+        readonly: bool = False,
+        clock: Callable[[], float] = time.time,
+        live: bool = True,
+    ) -> None:
         super().__init__()
         self.targets, self.config, self.readonly = targets, config, readonly
         self.clock, self.live = clock, live
@@ -79,8 +94,13 @@ class ControlRoomApp(App[int]):
         self._other_keymap = {k: v for k, v in keymap.items() if k not in own}
 
     def get_default_screen(self) -> Screen[Any]:
-        return MainScreen(self.targets, readonly=self.readonly, clock=self.clock, live=self.live,
-                          install_key=self.key_for("install"))  # fmt: skip
+        return MainScreen(
+            self.targets,
+            readonly=self.readonly,
+            clock=self.clock,
+            live=self.live,
+            install_key=self.key_for("install"),
+        )
 
     def key_for(self, binding_id: str) -> str:
         """The key that runs one of the app's bindings, as the footer shows it (remaps too)."""
@@ -127,8 +147,9 @@ class ControlRoomApp(App[int]):
     def _target(self, action: str, need_game: bool = True) -> tuple[HostView, str] | None:
         """The view and selected game an action applies to, or None (said why)."""
         if self.readonly and action in MUTATING:
-            self.notify(f"read-only session: {action.replace('_', ' ')} refused",
-                        severity="warning")  # fmt: skip
+            self.notify(
+                f"read-only session: {action.replace('_', ' ')} refused", severity="warning"
+            )
             return None
         view = self.current_view()
         if view is None:
@@ -309,13 +330,15 @@ class ControlRoomApp(App[int]):
             if yes:
                 self.install(view)
 
-        question = (f"{message.reason}\n\nInstall the agent on {message.host} now? (a venv, "
-                    "this controlroom as a wheel over SFTP, pip with [agent], autostart)\n\n"
-                    "torch: the CPU-only build from PyTorch's CPU index if the host has no "
-                    "NVIDIA driver (no nvidia-smi), else the CUDA build; system_site_packages "
-                    "= true for this host in config.toml reuses a torch already there; "
-                    "pip_args (a mirror, offline wheels) override both. The progress says "
-                    "which was chosen.")
+        question = (
+            f"{message.reason}\n\nInstall the agent on {message.host} now? (a venv, "
+            "this controlroom as a wheel over SFTP, pip with [agent], autostart)\n\n"
+            "torch: the CPU-only build from PyTorch's CPU index if the host has no "
+            "NVIDIA driver (no nvidia-smi), else the CUDA build; system_site_packages "
+            "= true for this host in config.toml reuses a torch already there; "
+            "pip_args (a mirror, offline wheels) override both. The progress says "
+            "which was chosen."
+        )
         self.push_screen(ConfirmScreen(question), answered)
 
     @on(Worker.StateChanged)
@@ -335,9 +358,15 @@ def remapped(bindings: BindingsMap, keymap: dict[str, str]) -> BindingsMap:
     return BindingsMap(out)
 
 
-def build_app(targets: list[HostTarget], *, config: Config | None = None,
-              readonly: bool = False, clock: Callable[[], float] = time.time,
-              live: bool = True) -> ControlRoomApp:  # fmt: skip
+def build_app(
+    targets: list[HostTarget],
+    *,
+    config: Config | None = None,
+    readonly: bool = False,
+    clock: Callable[[], float] = time.time,
+    live: bool = True,
+) -> ControlRoomApp:
     """The one way to make the app: CLI, tests and screenshots all come here."""
-    return ControlRoomApp(targets, config=config or Config(), readonly=readonly,
-                          clock=clock, live=live)  # fmt: skip
+    return ControlRoomApp(
+        targets, config=config or Config(), readonly=readonly, clock=clock, live=live
+    )

@@ -44,8 +44,11 @@ def main_hosts(argv: list[str]) -> int:
     except ConfigError as exc:
         return _fail(f"config: {exc}")
     if args.insecure_accept_host_key:
-        print("WARNING: --insecure-accept-host-key: host keys are NOT checked; anyone on the "
-              "path can impersonate these hosts", file=sys.stderr)  # fmt: skip
+        print(
+            "WARNING: --insecure-accept-host-key: host keys are NOT checked; anyone on the "
+            "path can impersonate these hosts",
+            file=sys.stderr,
+        )
     targets = [_ssh_target(name, config, config_path, args) for name in args.hosts]
     try:
         if args.install:
@@ -82,8 +85,9 @@ def main_local(argv: list[str]) -> int:
         asyncio.run(_probe(partial(local.open_local, socket_path)))
     except LinkError as exc:
         return _fail(exc.message)
-    target = HostTarget("local", partial(local.open_local, socket_path),
-                        ensure_game=None if args.readonly else game)  # fmt: skip
+    target = HostTarget(
+        "local", partial(local.open_local, socket_path), ensure_game=None if args.readonly else game
+    )
     from controlroom.tui.app import build_app  # Textual loads only once there is an app to show
 
     app = build_app([target], config=config, readonly=args.readonly)
@@ -114,20 +118,30 @@ def _hosts_parser() -> argparse.ArgumentParser:
     p.add_argument("hosts", nargs="+", metavar="HOST", help="ssh-config aliases (or [hosts.X])")
     _common(p)
     p.add_argument("--ssh-config", type=Path, help="read this ssh config, not ~/.ssh/config")
-    p.add_argument("--insecure-accept-host-key", action="store_true",
-                   help="do NOT check host keys (unsafe; prefer `ssh HOST` once to accept)")
-    p.add_argument("--install", action="store_true",
-                   help="install (or upgrade) the agent on each host, then open the TUI")
+    p.add_argument(
+        "--insecure-accept-host-key",
+        action="store_true",
+        help="do NOT check host keys (unsafe; prefer `ssh HOST` once to accept)",
+    )
+    p.add_argument(
+        "--install",
+        action="store_true",
+        help="install (or upgrade) the agent on each host, then open the TUI",
+    )
     return p
 
 
 def _local_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="controlroom local",
-                                description="The control room on this machine, no SSH.")
+    p = argparse.ArgumentParser(
+        prog="controlroom local", description="The control room on this machine, no SSH."
+    )
     _common(p)
     p.add_argument("--state-dir", help="the local agent's state dir (default: [agent].state_dir)")
-    p.add_argument("--game", default="Pong",
-                   help="a game to train if none is wanted yet (default Pong; 'none' for none)")
+    p.add_argument(
+        "--game",
+        default="Pong",
+        help="a game to train if none is wanted yet (default Pong; 'none' for none)",
+    )
     return p
 
 
@@ -144,11 +158,15 @@ def _config(explicit: str | None) -> tuple[Config, Path | None]:
     return load(path), path
 
 
-def _ssh_target(name: str, config: Config, config_path: Path | None,
-                args: argparse.Namespace) -> HostTarget:  # fmt: skip
+def _ssh_target(
+    name: str, config: Config, config_path: Path | None, args: argparse.Namespace
+) -> HostTarget:
     host = config.hosts.get(name) or HostConfig(ssh_alias=name)
-    ssh = SshTarget(host.ssh_alias or name, ssh_config=args.ssh_config,
-                    insecure_accept_host_key=args.insecure_accept_host_key)  # fmt: skip
+    ssh = SshTarget(
+        host.ssh_alias or name,
+        ssh_config=args.ssh_config,
+        insecure_accept_host_key=args.insecure_accept_host_key,
+    )
 
     async def install(progress: Progress) -> None:
         await bootstrap.install(ssh, host, config_path, progress)

@@ -55,8 +55,9 @@ def bar(fraction: float | None, width: int) -> str:
     return ("█" * full + partial).ljust(width, "░")
 
 
-def spark(values: Sequence[float], width: int, lo: float | None = None,
-          hi: float | None = None) -> str:  # fmt: skip
+def spark(
+    values: Sequence[float], width: int, lo: float | None = None, hi: float | None = None
+) -> str:
     """The last `width` values as a one-line sparkline (empty when there are none)."""
     tail = [v for v in list(values)[-width:] if v is not None]
     if not tail:
@@ -92,5 +93,5 @@ def without_name(text: str, name: str) -> str:
     """`text` without a leading `name:` or `name ` (where the name is shown already)."""
     for prefix in (f"{name}: ", f"{name} "):
         if text.startswith(prefix):
-            return text[len(prefix):]
+            return text[len(prefix) :]
     return text

@@ -34,16 +34,20 @@ def game_choices(config: Config, state: dict[str, Any] | None) -> list[tuple[str
         if name in games and games[name].get("wanted"):
             continue
         s = config.game_settings(name)
-        label = f"{name:<14} {s['num_envs']} envs · mb {s['minibatch_size']} · " \
-                f"target {s['target_episodes']:,}"  # fmt: skip
+        label = (
+            f"{name:<14} {s['num_envs']} envs · mb {s['minibatch_size']} · "
+            f"target {s['target_episodes']:,}"
+        )
         choices.append((name, label))
     return choices
 
 
 def profile_choices(config: Config) -> list[tuple[str, str]]:
     """Configured profiles, as (name, label) for the picker."""
-    return [(name, f"{name:<8} {p.description or ', '.join(p.games)}")
-            for name, p in config.profiles.items()]  # fmt: skip
+    return [
+        (name, f"{name:<8} {p.description or ', '.join(p.games)}")
+        for name, p in config.profiles.items()
+    ]
 
 
 def scaled_envs(game: dict[str, Any], up: bool) -> int:
@@ -60,4 +64,3 @@ def toggle_op(game: dict[str, Any]) -> str:
 def ramp_enabled(state: dict[str, Any] | None) -> bool:
     ramp = ((state or {}).get("policy") or {}).get("ramp") or {}
     return bool(ramp.get("enabled"))
-

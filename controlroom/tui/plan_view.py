@@ -18,9 +18,16 @@ UNKNOWN = "-"
 def _table(title: str) -> Table:
     """A plan table: its title says what one row covers; light borders leave the columns
     their room in a 100-column dialog."""
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
-                 padding=(0, 1), pad_edge=False, show_edge=False, collapse_padding=True,
-                 title_style="bold")  # fmt: skip
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+        title_style="bold",
+    )
 
 
 def _column(table: Table, name: str, *, left: bool = False) -> None:
@@ -56,10 +63,15 @@ def games_table(host: dict[str, Any]) -> Table:
         target = g.get("target") or 0
         done = (g.get("episodes") or 0) / target if target else 0.0
         rate = count(g.get("episodes_per_hour"))
-        table.add_row(str(g.get("game")), count(g.get("episodes")), count(target),
-                      f"{done * 100:.1f}%", ("~" if g.get("estimated") else "") + rate,
-                      hours(g.get("hours_to_target")),
-                      "queued" if g.get("queued") else "")  # fmt: skip
+        table.add_row(
+            str(g.get("game")),
+            count(g.get("episodes")),
+            count(target),
+            f"{done * 100:.1f}%",
+            ("~" if g.get("estimated") else "") + rate,
+            hours(g.get("hours_to_target")),
+            "queued" if g.get("queued") else "",
+        )
     return table
 
 
@@ -69,43 +81,80 @@ def host_table(host: dict[str, Any]) -> Table:
     rows = host.get("games") or []
     n, active = len(rows), sum(1 for g in rows if not g.get("queued"))
     names = ", ".join(str(g.get("game")) for g in rows) or "no games"
-    title = (f"This host: its {n} game{'' if n == 1 else 's'} ({names}) to target, at "
-             f"${price or 0:,.2f}/hour, downtime from its boot history")
+    title = (
+        f"This host: its {n} game{'' if n == 1 else 's'} ({names}) to target, at "
+        f"${price or 0:,.2f}/hour, downtime from its boot history"
+    )
     table = _table(title)
     for col in ("schedule", "time", "days", "cost", "downtime", "eff. days", "eff. cost"):
         _column(table, col, left=col == "schedule")
-    schedules = ((f"every game in parallel ({n} at once)", "parallel"),
-                 (f"with the queue ({active} at a time)", "with_queue"))  # fmt: skip
+    schedules = (
+        (f"every game in parallel ({n} at once)", "parallel"),
+        (f"with the queue ({active} at a time)", "with_queue"),
+    )
     for label, key in schedules:
         c = host.get(key)
         if not c:
-            table.add_row(label, UNKNOWN, UNKNOWN, UNKNOWN, share(host.get("downtime_share")),
-                          UNKNOWN, Text("no rate measured yet", style="dim"))  # fmt: skip
+            table.add_row(
+                label,
+                UNKNOWN,
+                UNKNOWN,
+                UNKNOWN,
+                share(host.get("downtime_share")),
+                UNKNOWN,
+                Text("no rate measured yet", style="dim"),
+            )
             continue
-        table.add_row(label, hours(c.get("hours")), days(c.get("days")), dollars(c.get("cost")),
-                      share(c.get("downtime_share")), days(c.get("effective_days")),
-                      Text(dollars(c.get("effective_cost")), style="bold"))  # fmt: skip
+        table.add_row(
+            label,
+            hours(c.get("hours")),
+            days(c.get("days")),
+            dollars(c.get("cost")),
+            share(c.get("downtime_share")),
+            days(c.get("effective_days")),
+            Text(dollars(c.get("effective_cost")), style="bold"),
+        )
     return table
 
 
 def profiles_table(profiles: list[dict[str, Any]]) -> Table:
     """The log's comparison, measured: each profile doing all the work."""
-    table = _table("Profiles: each row is ALL the work (this host's games and every game a "
-                   "profile runs), done in turn, `at once` games at a time at the profile's "
-                   "settings; so not comparable with the host's rows above")
-    for col in ("profile", "at once", "envs", "batch", "rated", "eps/h", "GPU mem",
-                "days", "cost", "down", "eff. days", "eff. cost"):  # fmt: skip
+    table = _table(
+        "Profiles: each row is ALL the work (this host's games and every game a "
+        "profile runs), done in turn, `at once` games at a time at the profile's "
+        "settings; so not comparable with the host's rows above"
+    )
+    for col in (
+        "profile",
+        "at once",
+        "envs",
+        "batch",
+        "rated",
+        "eps/h",
+        "GPU mem",
+        "days",
+        "cost",
+        "down",
+        "eff. days",
+        "eff. cost",
+    ):
         _column(table, col, left=col == "profile")
     for p in profiles:
         games = p.get("games") or 0
         table.add_row(
-            str(p.get("profile")), str(games), str(p.get("num_envs", UNKNOWN)),
-            str(p.get("minibatch_size", UNKNOWN)), f"{p.get('measured_games', 0)}/{games}",
-            count(p.get("episodes_per_hour")), _mem(p.get("gpu_memory_used")),
-            days(p.get("days")), dollars(p.get("cost")),
+            str(p.get("profile")),
+            str(games),
+            str(p.get("num_envs", UNKNOWN)),
+            str(p.get("minibatch_size", UNKNOWN)),
+            f"{p.get('measured_games', 0)}/{games}",
+            count(p.get("episodes_per_hour")),
+            _mem(p.get("gpu_memory_used")),
+            days(p.get("days")),
+            dollars(p.get("cost")),
             share(p.get("downtime_share"), bool(p.get("downtime_measured"))),
-            days(p.get("effective_days")), Text(dollars(p.get("effective_cost")), style="bold"),
-        )  # fmt: skip
+            days(p.get("effective_days")),
+            Text(dollars(p.get("effective_cost")), style="bold"),
+        )
     return table
 
 
@@ -117,9 +166,19 @@ def render_plan(plan: dict[str, Any]) -> Group:
     """The whole plan, tables and a line on where the downtime figure comes from."""
     host = plan.get("host") or {}
     boots = plan.get("boots") or 0
-    note = Text(f"downtime share {share(plan.get('downtime_share'))} over {boots} recorded "
-                "boots; eff. = effective = cost / (1 - downtime share); rated = games with a "
-                "measured rate at those settings; ~ = borrowed rate or downtime not measured "
-                "at that load; - = nothing measured yet", style="dim")
-    return Group(games_table(host), Text(""), host_table(host), Text(""),
-                 profiles_table(plan.get("profiles") or []), Text(""), note)  # fmt: skip
+    note = Text(
+        f"downtime share {share(plan.get('downtime_share'))} over {boots} recorded "
+        "boots; eff. = effective = cost / (1 - downtime share); rated = games with a "
+        "measured rate at those settings; ~ = borrowed rate or downtime not measured "
+        "at that load; - = nothing measured yet",
+        style="dim",
+    )
+    return Group(
+        games_table(host),
+        Text(""),
+        host_table(host),
+        Text(""),
+        profiles_table(plan.get("profiles") or []),
+        Text(""),
+        note,
+    )

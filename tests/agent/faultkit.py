@@ -138,13 +138,15 @@ class Kill:
         return self.step_at_kill - (self.resumed_step or 0)
 
 
-def kill_once(agent: FaultHarness, game: str, after_checkpoint: int, extra_s: float,
-              timeout: float = 60.0) -> Kill:
+def kill_once(
+    agent: FaultHarness, game: str, after_checkpoint: int, extra_s: float, timeout: float = 60.0
+) -> Kill:
     """Wait for the game to run and checkpoint beyond `after_checkpoint`, wait `extra_s`,
     SIGKILL its trainer, and watch until the new one has written its start line."""
     run_dir = agent.state_dir / "runs" / game
-    g = wait_for(lambda: (x := agent.game(game)).get("state") == "running" and x, timeout,
-                 f"{game} running")  # fmt: skip
+    g = wait_for(
+        lambda: (x := agent.game(game)).get("state") == "running" and x, timeout, f"{game} running"
+    )
     wait_for(lambda: (checkpoint_step(run_dir) or 0) > after_checkpoint, timeout, "a checkpoint")
     time.sleep(extra_s)
     seen_starts = len(starts(run_dir))

@@ -18,13 +18,24 @@ import tomli_w
 from controlroom.agent.client import AgentUnavailable, Client
 
 FAST_AGENT = {
-    "heartbeat_s": 0.5, "telemetry_s": 1.0, "stop_grace_s": 10.0,
-    "backoff_initial_s": 0.5, "backoff_max_s": 2.0, "stable_reset_s": 60.0,
-    "crash_loop_count": 3, "crash_loop_window_s": 60.0, "hang_timeout_s": 60.0,
-}  # fmt: skip
+    "heartbeat_s": 0.5,
+    "telemetry_s": 1.0,
+    "stop_grace_s": 10.0,
+    "backoff_initial_s": 0.5,
+    "backoff_max_s": 2.0,
+    "stable_reset_s": 60.0,
+    "crash_loop_count": 3,
+    "crash_loop_window_s": 60.0,
+    "hang_timeout_s": 60.0,
+}
 # Tiny real trainers: CartPole learns on a CPU; checkpoints every second.
-FAST_TRAINER = {"num_envs": 2, "num_steps": 16, "minibatch_size": 16,
-                "checkpoint_interval_s": 1, "torch_threads": 1}  # fmt: skip
+FAST_TRAINER = {
+    "num_envs": 2,
+    "num_steps": 16,
+    "minibatch_size": 16,
+    "checkpoint_interval_s": 1,
+    "torch_threads": 1,
+}
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
@@ -51,11 +62,16 @@ class AgentHarness:
         self.env = {**os.environ, "CONTROLROOM_BOOT_ID_FILE": str(self.boot_file)}
         self.env.pop("CONTROLROOM_STATE_DIR", None)
 
-    def write_config(self, agent: dict[str, Any] | None = None,
-                     trainer: dict[str, Any] | None = None,
-                     games: dict[str, dict[str, Any]] | None = None) -> None:
-        doc: dict[str, Any] = {"agent": {**FAST_AGENT, **(agent or {})},
-                               "trainer": {**FAST_TRAINER, **(trainer or {})}}
+    def write_config(
+        self,
+        agent: dict[str, Any] | None = None,
+        trainer: dict[str, Any] | None = None,
+        games: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        doc: dict[str, Any] = {
+            "agent": {**FAST_AGENT, **(agent or {})},
+            "trainer": {**FAST_TRAINER, **(trainer or {})},
+        }
         if games:
             doc["games"] = games
         self.config_path.write_text(tomli_w.dumps(doc))
@@ -64,8 +80,14 @@ class AgentHarness:
             copy.write_text(self.config_path.read_text())
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "controlroom.agent", *args,
-                "--state-dir", str(self.state_dir)]
+        return [
+            sys.executable,
+            "-m",
+            "controlroom.agent",
+            *args,
+            "--state-dir",
+            str(self.state_dir),
+        ]
 
     def start(self) -> None:
         if not self.config_path.exists():
@@ -73,15 +95,21 @@ class AgentHarness:
         log = open(self.root / "agent.out", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*self.argv("run"), "--config", str(self.config_path)],
-            env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         wait_for(self._answers, 30, "the agent's socket")
 
     def _answers(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"agent exited {self.proc.returncode}: "
-                                 f"{(self.root / 'agent.out').read_text()[-2000:]}")
+            raise AssertionError(
+                f"agent exited {self.proc.returncode}: "
+                f"{(self.root / 'agent.out').read_text()[-2000:]}"
+            )
         try:
             with self.client() as c:
                 c.call("ping")
@@ -100,8 +128,14 @@ class AgentHarness:
         return self.call("status")["games"].get(name) or {}
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            self.argv(*args),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def kill(self) -> None:
         """SIGKILL the agent (trainers live on in their own sessions)."""
@@ -130,8 +164,7 @@ class AgentHarness:
         for p in self.trainers() + self.trainers("trials"):
             with contextlib.suppress(psutil.Error):
                 p.kill()
-        wait_for(lambda: not self.trainers() and not self.trainers("trials"), 20,
-                 "trainers to die")  # fmt: skip
+        wait_for(lambda: not self.trainers() and not self.trainers("trials"), 20, "trainers to die")
 
     def close(self) -> None:
         self.kill()

@@ -37,8 +37,11 @@ def test_unit_text_restarts_always_and_spares_trainers(tmp_path: Path) -> None:
 
 
 def test_cron_install_is_idempotent_and_uninstall_removes_only_ours(
-        tmp_path: Path, saved_crontab: None, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    saved_crontab: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     autostart.write_crontab(["0 3 * * * echo keep-me"])
     state = tmp_path / "state"
@@ -58,7 +61,8 @@ def test_cron_install_is_idempotent_and_uninstall_removes_only_ours(
 
 
 def test_install_cron_mode_starts_the_agent_via_ensure(
-        tmp_path: Path, saved_crontab: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, saved_crontab: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CONTROLROOM_BOOT_ID_FILE", str(tmp_path / "boot"))
     (tmp_path / "boot").write_text("b\n")
     state = tmp_path / "state"

@@ -10,8 +10,9 @@ from tests.agent.harness import AgentHarness
 
 def test_bridge_relays_and_exits_on_stdin_eof(agent: AgentHarness) -> None:
     agent.start()
-    bridge = subprocess.Popen(agent.argv("bridge"), env=agent.env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE)
+    bridge = subprocess.Popen(
+        agent.argv("bridge"), env=agent.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert bridge.stdin is not None and bridge.stdout is not None
     assert json.loads(bridge.stdout.readline())["type"] == "hello"
     assert json.loads(bridge.stdout.readline())["type"] == "snapshot"

@@ -21,8 +21,9 @@ def test_built_in_trainer_offers_the_whole_catalogue(tmp_path: Path) -> None:
 
 def test_own_trainer_offers_the_games_its_config_names(tmp_path: Path) -> None:
     h = AgentHarness(tmp_path)
-    h.write_config(trainer={"command": [sys.executable, "-c", "pass"]},
-                   games={"Pong": {}, "Breakout": {}})
+    h.write_config(
+        trainer={"command": [sys.executable, "-c", "pass"]}, games={"Pong": {}, "Breakout": {}}
+    )
     try:
         h.start()
         with h.client() as c:  # the snapshot carries it too, not only status

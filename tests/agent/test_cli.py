@@ -20,8 +20,13 @@ def test_state_dir_from_environment(agent: AgentHarness) -> None:
     import sys
 
     env = {**agent.env, "CONTROLROOM_STATE_DIR": str(agent.root / "elsewhere")}
-    done = subprocess.run([sys.executable, "-m", "controlroom.agent", "where"], env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "controlroom.agent", "where"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout)["state_dir"] == str(agent.root / "elsewhere")
 
 
@@ -68,8 +73,9 @@ def test_status_reboots_events_json(agent: AgentHarness) -> None:
 def test_shutdown_exits_the_agent_and_can_stop_trainers(agent: AgentHarness) -> None:
     import sys
 
-    agent.write_config(games={"Pong": {"command": [sys.executable, "-c",
-                                                   "import time; time.sleep(600)"]}})
+    agent.write_config(
+        games={"Pong": {"command": [sys.executable, "-c", "import time; time.sleep(600)"]}}
+    )
     agent.start()
     agent.call("add_game", game="Pong")
     wait_for(agent.trainers, 30, "the trainer")

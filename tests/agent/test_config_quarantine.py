@@ -22,7 +22,8 @@ def test_bad_values_in_the_agents_copy_are_quarantined_with_events(tmp_path: Pat
         text = copy.read_text()
         assert "telemetry_s = 1.0\n" in text and "[guard]" not in text
         bad = text.replace("telemetry_s = 1.0\n", "telemetry_s = -1.0\n", 1) + (
-            "\n[guard]\nmax_gpu_temp_c = nan\nmax_trainers = 3\n")
+            "\n[guard]\nmax_gpu_temp_c = nan\nmax_trainers = 3\n"
+        )
         copy.write_text(bad)
         h.start()
         status = h.call("status")

@@ -61,11 +61,17 @@ def test_trainer_dying_while_the_store_is_locked_is_restarted_and_said(
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    second = wait_for(lambda: (g := running(fagent, "Pong")) and g["pid"] != first["pid"] and g,
-                      40, "a new trainer after the store came back")  # fmt: skip
+    second = wait_for(
+        lambda: (g := running(fagent, "Pong")) and g["pid"] != first["pid"] and g,
+        40,
+        "a new trainer after the store came back",
+    )
     assert second["restarts"] == 1
-    said = wait_for(lambda: [e for e in events(fagent, "error") if "store" in e["message"]],
-                    10, "the outage recorded once the store works")  # fmt: skip
+    said = wait_for(
+        lambda: [e for e in events(fagent, "error") if "store" in e["message"]],
+        10,
+        "the outage recorded once the store works",
+    )
     assert said[-1]["data"]["failed_writes"] >= 1
     assert any(e["kind"] == "crash" for e in events(fagent))  # kept in memory, written late
     wait_for(lambda: _row(fagent) == (second["pid"], "running"), 10, "the row to agree")
@@ -107,7 +113,8 @@ def test_stop_ends_a_shell_trainer_and_its_child(fagent: FaultHarness, tmp_path:
 
 
 def test_crashed_shell_leader_is_not_restarted_beside_its_living_child(
-    fagent: FaultHarness, tmp_path: Path,
+    fagent: FaultHarness,
+    tmp_path: Path,
 ) -> None:
     child = tmp_path / "child.py"
     child.write_text(CHILD)
@@ -158,8 +165,10 @@ def test_state_dir_is_resolved(tmp_path: Path) -> None:
 
 # ---- item 8: kills between checkpoints never park a game --------------------------------
 def test_kills_between_checkpoints_do_not_make_a_crash_loop(fagent: FaultHarness) -> None:
-    fagent.write_config(agent={"backoff_initial_s": 0.2},  # crash loop: 3 in 60 s
-                        games={"Pong": {"command": stepper()}})
+    fagent.write_config(
+        agent={"backoff_initial_s": 0.2},  # crash loop: 3 in 60 s
+        games={"Pong": {"command": stepper()}},
+    )
     fagent.start()
     fagent.call("add_game", game="Pong")
     run_dir = fagent.state_dir / "runs" / "Pong"
@@ -190,10 +199,12 @@ def test_kills_without_progress_still_make_a_crash_loop(fagent: FaultHarness) ->
 
 
 # ---- issue 11 §1: a trainer that refuses its arguments -------------------------------
-USAGE = ("import sys; print('starting', flush=True); "
-         "print('usage: train [--lr LR]', file=sys.stderr); "
-         "print('train: error: argument --lr: invalid float value: abc', file=sys.stderr); "
-         "sys.exit(2)")
+USAGE = (
+    "import sys; print('starting', flush=True); "
+    "print('usage: train [--lr LR]', file=sys.stderr); "
+    "print('train: error: argument --lr: invalid float value: abc', file=sys.stderr); "
+    "sys.exit(2)"
+)
 
 
 def test_trainer_exiting_2_waits_for_a_fix_and_says_why(fagent: FaultHarness) -> None:
@@ -253,8 +264,14 @@ def test_agent_run_on_home_exits_with_a_message(tmp_path: Path) -> None:
     (home / ".bashrc").write_text("")
     env = {**os.environ, "HOME": str(home)}
     env.pop(paths.STATE_DIR_ENV, None)
-    done = subprocess.run([sys.executable, "-m", "controlroom.agent", "run", "--state-dir", "~"],
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "controlroom.agent", "run", "--state-dir", "~"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert "home" in done.stderr and "Traceback" not in done.stderr
     assert stat.S_IMODE(home.stat().st_mode) == 0o755
@@ -262,7 +279,8 @@ def test_agent_run_on_home_exits_with_a_message(tmp_path: Path) -> None:
 
 
 def test_adopted_shell_trainer_is_stopped_with_its_child(
-    fagent: FaultHarness, tmp_path: Path,
+    fagent: FaultHarness,
+    tmp_path: Path,
 ) -> None:
     child = tmp_path / "child.py"
     child.write_text(CHILD)
@@ -300,8 +318,9 @@ def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Pa
     owed.update_game("Pong", state="crashed", pid=None)
     owed.add_event("crash", "Pong", "Pong trainer crashed")
     owed.update_game("Pong", state="backoff")
-    assert owed.failing_since is not None and owed.games == {"Pong": {"state": "backoff",
-                                                                      "pid": None}}
+    assert owed.failing_since is not None and owed.games == {
+        "Pong": {"state": "backoff", "pid": None}
+    }
     assert [e["kind"] for e in pushed] == ["error"]  # told live, not stored
     assert not owed.flush()  # within RETRY_S: not even tried
     locker.execute("ROLLBACK")

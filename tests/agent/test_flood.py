@@ -77,8 +77,9 @@ def rss(agent: AgentHarness) -> int:
     return int(psutil.Process(agent.proc.pid).memory_info().rss)
 
 
-def flood_and_measure(agent: AgentHarness, flooders: int,
-                      reads: bool) -> tuple[list[float], int, float]:
+def flood_and_measure(
+    agent: AgentHarness, flooders: int, reads: bool
+) -> tuple[list[float], int, float]:
     """Ping latencies during the flood, the agent's peak RSS, and the oldest heartbeat
     seen during it (supervision's loop writes one every 0.5 s here)."""
     agent.start()
@@ -101,9 +102,11 @@ def flood_and_measure(agent: AgentHarness, flooders: int,
                 f.close()
     assert sum(f.sent for f in floods) > 4 * BURST_LINES  # it was a flood
     assert agent.call("ping")["pong"] is True  # and it still serves afterwards
-    print(f"ping ms: {sorted(round(t * 1000, 1) for t in times)}; peak RSS {peak >> 20} MiB; "
-          f"heartbeat age up to {stale:.1f}s; {sum(f.connections for f in floods)} flood "
-          f"connections, {sum(f.sent for f in floods)} lines")
+    print(
+        f"ping ms: {sorted(round(t * 1000, 1) for t in times)}; peak RSS {peak >> 20} MiB; "
+        f"heartbeat age up to {stale:.1f}s; {sum(f.connections for f in floods)} flood "
+        f"connections, {sum(f.sent for f in floods)} lines"
+    )
     return times, peak, stale
 
 

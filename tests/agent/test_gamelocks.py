@@ -19,8 +19,9 @@ async def test_same_game_waits_other_game_goes_on_and_reentry_passes() -> None:
 
     first = asyncio.create_task(hold("Pong", "a", 0.1))
     await asyncio.sleep(0.01)
-    await asyncio.wait_for(asyncio.gather(first, hold("Pong", "b", 0.0),
-                                          hold("Breakout", "c", 0.0)), 5)  # fmt: skip
+    await asyncio.wait_for(
+        asyncio.gather(first, hold("Pong", "b", 0.0), hold("Breakout", "c", 0.0)), 5
+    )
     assert order.index("a-") < order.index("b+")  # b waited for a
     assert order.index("c-") < order.index("a-")  # c did not
     assert not locks.held("Pong") and locks._locks == {}  # nothing left behind

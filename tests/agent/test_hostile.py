@@ -43,10 +43,16 @@ def test_decode_keeps_ordinary_messages() -> None:
         assert caught.value.code == "bad_json"
 
 
-@pytest.mark.parametrize("args", [
-    {"since": 2**63}, {"since": 2**64}, {"since": -(2**63) - 1}, {"limit": 2**70},
-    {"since": 10**300},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"since": 2**63},
+        {"since": 2**64},
+        {"since": -(2**63) - 1},
+        {"limit": 2**70},
+        {"since": 10**300},
+    ],
+)
 def test_parse_request_refuses_integers_beyond_64_bits(args: dict[str, Any]) -> None:
     with pytest.raises(protocol.ProtocolError) as caught:
         protocol.parse_request({"id": 1, "op": "events", "args": args})
@@ -64,10 +70,12 @@ def test_parse_request_refuses_deep_nesting_and_lone_surrogates() -> None:
     deep: Any = 1
     for _ in range(200):
         deep = {"x": deep}
-    bad = [("set_guard", {"budgets": {"max_trainers": deep}}),
-           ("add_game", {"game": "Pong", "settings": {"seed": nested(40)}}),
-           ("add_game", {"game": "Po\ud800ng"}),
-           ("set_queue", {"games": ["\udfff"]})]  # fmt: skip
+    bad = [
+        ("set_guard", {"budgets": {"max_trainers": deep}}),
+        ("add_game", {"game": "Pong", "settings": {"seed": nested(40)}}),
+        ("add_game", {"game": "Po\ud800ng"}),
+        ("set_queue", {"games": ["\udfff"]}),
+    ]
     for op, args in bad:
         with pytest.raises(protocol.ProtocolError) as caught:
             protocol.parse_request({"id": 1, "op": op, "args": args})
@@ -89,33 +97,42 @@ def send_lines(agent: AgentHarness, lines: list[bytes]) -> list[dict[str, Any]]:
 def test_non_finite_requests_are_refused_and_change_nothing(agent: AgentHarness) -> None:
     agent.start()
     before = agent.call("status")
-    lines = [b'{"id": 1, "op": "set_guard", "args": {"budgets": {"max_gpu_temp_c": NaN}}}',
-             b'{"id": 2, "op": "add_game", "args": {"game": "Pong", "settings": '
-             b'{"checkpoint_interval_s": 1e999}}}',
-             b'{"id": 3, "op": "trial", "args": {"game": "Pong", "settings": {}, '
-             b'"minutes": Infinity}}',
-             b'{"id": 4, "op": "events", "args": {"since": -Infinity}}']  # fmt: skip
+    lines = [
+        b'{"id": 1, "op": "set_guard", "args": {"budgets": {"max_gpu_temp_c": NaN}}}',
+        b'{"id": 2, "op": "add_game", "args": {"game": "Pong", "settings": '
+        b'{"checkpoint_interval_s": 1e999}}}',
+        b'{"id": 3, "op": "trial", "args": {"game": "Pong", "settings": {}, "minutes": Infinity}}',
+        b'{"id": 4, "op": "events", "args": {"since": -Infinity}}',
+    ]
     for reply in send_lines(agent, lines):
         assert reply["ok"] is False and reply["error"]["code"] == "bad_json", reply
     # Every new client still gets hello and snapshot, and nothing changed.
     after = agent.call("status")
     assert after["games"] == before["games"] == {}
-    assert after["policy"].get("guard", {}).get("budgets") == \
-        before["policy"].get("guard", {}).get("budgets")
+    assert after["policy"].get("guard", {}).get("budgets") == before["policy"].get("guard", {}).get(
+        "budgets"
+    )
     assert agent.cli("status").returncode == 0
 
 
 def test_events_since_beyond_64_bits_is_refused_not_internal(agent: AgentHarness) -> None:
     agent.start()
-    lines = [json.dumps({"id": i, "op": "events", "args": {"since": since}}).encode()
-             for i, since in enumerate([2**63, 2**64, -(2**63) - 1, 10**30, -(10**300)])]
+    lines = [
+        json.dumps({"id": i, "op": "events", "args": {"since": since}}).encode()
+        for i, since in enumerate([2**63, 2**64, -(2**63) - 1, 10**30, -(10**300)])
+    ]
     lines.append(b'{"id": 9, "op": "events", "args": {"since": ' + b"9" * 5000 + b"}}")
     for reply in send_lines(agent, lines):
         assert reply["ok"] is False, reply
         assert reply["error"]["code"] in ("bad_request", "invalid", "bad_json"), reply
-    ok = send_lines(agent, [b'{"id": 1, "op": "events", "args": {"since": 1e308}}',
-                            b'{"id": 2, "op": "events", "args": {"since": -1e308, "limit": 1}}',
-                            b'{"id": 3, "op": "events", "args": {"since": 9223372036854775807}}'])
+    ok = send_lines(
+        agent,
+        [
+            b'{"id": 1, "op": "events", "args": {"since": 1e308}}',
+            b'{"id": 2, "op": "events", "args": {"since": -1e308, "limit": 1}}',
+            b'{"id": 3, "op": "events", "args": {"since": 9223372036854775807}}',
+        ],
+    )
     assert [r["ok"] for r in ok] == [True, True, True], ok
     assert ok[0]["result"]["events"] == [] and len(ok[1]["result"]["events"]) == 1
 
@@ -143,8 +160,10 @@ def insert_events(agent: AgentHarness, rows: list[tuple[float, str, str]]) -> No
     them), behind the agent's back: the agent reads events from the store per request."""
     db = sqlite3.connect(agent.state_dir / "agent.db", timeout=10)
     try:
-        db.executemany("INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
-                       [(ts, "error", None, message, data) for ts, message, data in rows])
+        db.executemany(
+            "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
+            [(ts, "error", None, message, data) for ts, message, data in rows],
+        )
         db.commit()
     finally:
         db.close()
@@ -168,8 +187,13 @@ def test_cli_events_limit_5000_pages_past_the_line_limit(agent: AgentHarness) ->
     agent.write_config(agent={"max_events": 20_000})
     agent.start()
     big = "x" * 900
-    insert_events(agent, [(1.5e9 + i, f"event {i:05d} {big}", json.dumps({"i": i, "pad": big}))
-                          for i in range(6000)])  # about 11 MB of events
+    insert_events(
+        agent,
+        [
+            (1.5e9 + i, f"event {i:05d} {big}", json.dumps({"i": i, "pad": big}))
+            for i in range(6000)
+        ],
+    )  # about 11 MB of events
     done = agent.cli("events", "--limit", "5000", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
@@ -223,14 +247,15 @@ class FakeAgent:
 
 
 @pytest.mark.parametrize("case", ["other_protocol", "huge_line", "garbled", "not_an_object"])
-def test_cli_protocol_errors_are_one_line_not_a_traceback(agent: AgentHarness,
-                                                          case: str) -> None:
+def test_cli_protocol_errors_are_one_line_not_a_traceback(agent: AgentHarness, case: str) -> None:
     agent.state_dir.mkdir(mode=0o700, parents=True)
     hello = protocol.hello("h", "b")
-    after = {"other_protocol": b"",
-             "huge_line": b'{"type": "snapshot", "state": {"x": "' + b"y" * (2 * 2**20) + b'"}}\n',
-             "garbled": b"\xff\xfe not json\n",
-             "not_an_object": b"[1, 2]\n"}[case]  # fmt: skip
+    after = {
+        "other_protocol": b"",
+        "huge_line": b'{"type": "snapshot", "state": {"x": "' + b"y" * (2 * 2**20) + b'"}}\n',
+        "garbled": b"\xff\xfe not json\n",
+        "not_an_object": b"[1, 2]\n",
+    }[case]
     if case == "other_protocol":
         hello["protocol"] = 99
     fake = FakeAgent(agent.state_dir / "agent.sock", hello, after)
@@ -246,8 +271,13 @@ def test_cli_protocol_errors_are_one_line_not_a_traceback(agent: AgentHarness,
 
 def test_wire_bytes_always_yields_one_sendable_line() -> None:
     nan = float("nan")
-    snapshot = {"type": "snapshot", "state": {"policy": {"guard": {"max_gpu_temp_c": nan}},
-                                              "events": [{"message": "m" * 600_000}] * 4}}
+    snapshot = {
+        "type": "snapshot",
+        "state": {
+            "policy": {"guard": {"max_gpu_temp_c": nan}},
+            "events": [{"message": "m" * 600_000}] * 4,
+        },
+    }
     line = wire_bytes(snapshot)
     assert line is not None and len(line) <= protocol.MAX_LINE_BYTES
     state = protocol.decode(line)["state"]
@@ -259,8 +289,9 @@ def test_wire_bytes_always_yields_one_sendable_line() -> None:
     assert wire_bytes({"type": "update", "state": {"x": "y" * 2**21}}) is None
     long_id = protocol.reply_error("i" * (2**20 - 10), "bad_request", "no")
     assert protocol.decode(wire_bytes(long_id) or b"")["id"] is None
-    assert wire_bytes(protocol.reply_ok(1, {"t": float("inf")})) == \
-        protocol.encode(protocol.reply_ok(1, {"t": None}))
+    assert wire_bytes(protocol.reply_ok(1, {"t": float("inf")})) == protocol.encode(
+        protocol.reply_ok(1, {"t": None})
+    )
 
 
 def test_store_pages_events_newest_first_and_bounds_each(tmp_path: Path) -> None:

@@ -63,8 +63,10 @@ def test_guard_timing_and_event_bound_are_config_with_checked_ranges() -> None:
     assert (cfg.guard.action_interval_s, cfg.guard.resume_hold_s) == (15.0, 30.0)
     assert cfg.agent.max_events == 50_000
     assert loads("[guard]\nresume_hold_s = 2\n").guard.resume_hold_s == 2.0
-    for text, error in (("[guard]\naction_interval_s = -1.0\n", "must be >= 0"),
-                        ("[agent]\nmax_events = 10\n", "agent.max_events: must be >= 100")):
+    for text, error in (
+        ("[guard]\naction_interval_s = -1.0\n", "must be >= 0"),
+        ("[agent]\nmax_events = 10\n", "agent.max_events: must be >= 100"),
+    ):
         with pytest.raises(ConfigError, match=error):
             loads(text)
 
@@ -98,13 +100,25 @@ def test_real_boot_id_without_the_hook(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_settings_validation_and_command_templates(tmp_path: Path) -> None:
-    cfg = loads('[trainer]\ncommand = []\n[games.Asteroids]\ncommand = ["python", '
-                '"train_envpool.py", "--game", "{game}", "--num-envs", "{num_envs}", '
-                '"--batch-size", "{minibatch_size}", "--run-dir", "{run_dir}"]\n')
+    cfg = loads(
+        '[trainer]\ncommand = []\n[games.Asteroids]\ncommand = ["python", '
+        '"train_envpool.py", "--game", "{game}", "--num-envs", "{num_envs}", '
+        '"--batch-size", "{minibatch_size}", "--run-dir", "{run_dir}"]\n'
+    )
     s = launch.effective_settings(cfg, "Asteroids", {"num_envs": 32, "minibatch_size": 512})
     argv = launch.trainer_argv("Asteroids", s, tmp_path)
-    assert argv == ["python", "train_envpool.py", "--game", "Asteroids", "--num-envs", "32",
-                    "--batch-size", "512", "--run-dir", str(tmp_path)]
+    assert argv == [
+        "python",
+        "train_envpool.py",
+        "--game",
+        "Asteroids",
+        "--num-envs",
+        "32",
+        "--batch-size",
+        "512",
+        "--run-dir",
+        str(tmp_path),
+    ]
     builtin = launch.trainer_argv("Pong", launch.effective_settings(cfg, "Pong", {}), tmp_path)
     assert builtin[:3] == [sys.executable, "-m", "controlroom.trainer"] and "--resume" in builtin
     with pytest.raises(OpError, match="unknown placeholder"):
@@ -128,11 +142,20 @@ def test_no_driver_means_no_gpu_with_a_reason(monkeypatch: pytest.MonkeyPatch) -
     assert reader.read() == [] and reader.error
 
 
-def test_recorded_readings_replay_in_a_loop(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    frame = {"index": 0, "name": "H100", "utilization": 97.0, "memory_used": 35 * 2**30,
-             "memory_total": 80 * 2**30, "temperature_c": 48.0, "power_w": 310.0,
-             "power_limit_w": 700.0, "processes": {"123": 2**30}}
+def test_recorded_readings_replay_in_a_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = {
+        "index": 0,
+        "name": "H100",
+        "utilization": 97.0,
+        "memory_used": 35 * 2**30,
+        "memory_total": 80 * 2**30,
+        "temperature_c": 48.0,
+        "power_w": 310.0,
+        "power_limit_w": 700.0,
+        "processes": {"123": 2**30},
+    }
     path = tmp_path / "gpu.json"
     path.write_text(json.dumps([[frame], [{**frame, "utilization": 50.0}]]))
     monkeypatch.setenv(nvml.FAKE_GPU_ENV, str(path))
@@ -145,8 +168,12 @@ def test_recorded_readings_replay_in_a_loop(tmp_path: Path,
 
 def test_metrics_tail_reads_only_new_complete_lines(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
-    path.write_text(json.dumps({"kind": "update", "time": 1.0, "global_step": 10,
-                                "charts/episodic_return_mean": -20.0}) + "\n")
+    path.write_text(
+        json.dumps(
+            {"kind": "update", "time": 1.0, "global_step": 10, "charts/episodic_return_mean": -20.0}
+        )
+        + "\n"
+    )
     tail = MetricsTail(path)
     tail.start_at_end()
     assert tail.metrics == {"time": 1.0, "global_step": 10, "return_mean": -20.0}
@@ -162,15 +189,29 @@ def test_gpu_processes_are_mapped_to_games(tmp_path: Path) -> None:
     from controlroom.agent.telemetry import Telemetry
 
     path = tmp_path / "gpu.json"
-    path.write_text(json.dumps([{"index": 0, "name": "A100", "utilization": 7.5,
-                                 "memory_used": 6 * 2**30, "memory_total": 80 * 2**30,
-                                 "temperature_c": 51.0, "power_w": 90.0,
-                                 "power_limit_w": 400.0,
-                                 "processes": {"111": 2**30, "222": 5 * 2**30}}]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "index": 0,
+                    "name": "A100",
+                    "utilization": 7.5,
+                    "memory_used": 6 * 2**30,
+                    "memory_total": 80 * 2**30,
+                    "temperature_c": 51.0,
+                    "power_w": 90.0,
+                    "power_limit_w": 400.0,
+                    "processes": {"111": 2**30, "222": 5 * 2**30},
+                }
+            ]
+        )
+    )
     t = Telemetry(nvml.RecordedReader(path), tmp_path)
     t.sample()
     [gpu] = t.gpu_dicts({111: "Pong"})
-    assert gpu["processes"] == [{"pid": 111, "game": "Pong", "memory_used": 2**30},
-                                {"pid": 222, "game": None, "memory_used": 5 * 2**30}]
+    assert gpu["processes"] == [
+        {"pid": 111, "game": "Pong", "memory_used": 2**30},
+        {"pid": 222, "game": None, "memory_used": 5 * 2**30},
+    ]
     assert t.history_dict()["gpu_util"] == [7.5]
     assert t.system["ram_total"] > 0 and len(t.system["load_avg"]) == 3

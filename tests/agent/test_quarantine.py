@@ -23,15 +23,19 @@ SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 # name -> (the stored settings' text, given the good settings; the key set aside)
 BAD_ROWS: dict[str, tuple[Any, str]] = {
-    "infinite-interval": (lambda s: json.dumps({**s, "checkpoint_interval_s": float("inf")}),
-                          "checkpoint_interval_s"),
-    "nan-fraction": (lambda s: json.dumps({**s, "gpu_memory_fraction": float("nan")}),
-                     "gpu_memory_fraction"),
+    "infinite-interval": (
+        lambda s: json.dumps({**s, "checkpoint_interval_s": float("inf")}),
+        "checkpoint_interval_s",
+    ),
+    "nan-fraction": (
+        lambda s: json.dumps({**s, "gpu_memory_fraction": float("nan")}),
+        "gpu_memory_fraction",
+    ),
     "negative-seed": (lambda s: json.dumps({**s, "seed": -1}), "seed"),
     "huge-envs": (lambda s: json.dumps({**s, "num_envs": 10**12}), "num_envs"),
     "wrong-type": (lambda s: json.dumps({**s, "device": ["cuda"]}), "device"),
     "not-json": (lambda s: "{not json", "not a JSON object"),
-}  # fmt: skip
+}
 
 
 def seed_store(h: AgentHarness, text: str) -> dict[str, Any]:
@@ -51,8 +55,7 @@ def seed_store(h: AgentHarness, text: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", list(BAD_ROWS))
-def test_bad_stored_row_is_quarantined_with_an_error_event(agent: AgentHarness,
-                                                           case: str) -> None:  # fmt: skip
+def test_bad_stored_row_is_quarantined_with_an_error_event(agent: AgentHarness, case: str) -> None:
     make_text, key = BAD_ROWS[case]
     good = seed_store(agent, make_text(load_default_settings(agent)))
     agent.start()
@@ -61,8 +64,11 @@ def test_bad_stored_row_is_quarantined_with_an_error_event(agent: AgentHarness,
     assert pong["wanted"] is False
     settings = pong["settings"]
     assert settings == {k: v for k, v in good.items() if k != "command"}
-    errors = [e for e in agent.call("events", limit=50)["events"]
-              if e["kind"] == "error" and e["game"] == "Pong"]  # fmt: skip
+    errors = [
+        e
+        for e in agent.call("events", limit=50)["events"]
+        if e["kind"] == "error" and e["game"] == "Pong"
+    ]
     assert len(errors) == 1 and key in errors[0]["message"], errors
     assert not agent.trainers()  # nothing started with (or instead of) the bad settings
     # Repaired on disk: a restart finds nothing more to set aside.

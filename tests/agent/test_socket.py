@@ -36,8 +36,17 @@ def test_hello_snapshot_and_private_socket(agent: AgentHarness) -> None:
     with agent.client() as c:
         assert c.hello["protocol"] == protocol.PROTOCOL_VERSION
         assert c.hello["version"]
-        for key in ("host", "gpus", "gpu_error", "system", "games", "boots", "events",
-                    "policy", "history"):
+        for key in (
+            "host",
+            "gpus",
+            "gpu_error",
+            "system",
+            "games",
+            "boots",
+            "events",
+            "policy",
+            "history",
+        ):
             assert key in c.snapshot
         assert c.snapshot["host"]["boot_id"] == "boot-1"
         assert c.call("ping")["pong"] is True
@@ -57,12 +66,17 @@ def test_hostile_input_gets_error_replies_and_agent_keeps_serving(agent: AgentHa
         (b'{"id": 2, "op": 42}\n', "bad_request"),
         (b'{"id": 3, "op": "add_game", "args": {"game": 7}}\n', "bad_request"),
         (b'{"id": 4, "op": "add_game", "args": []}\n', "bad_request"),
-        (b'{"id": 5, "op": "scale_game", "args": {"game": "Pong", "num_envs": true}}\n',
-         "bad_request"),
+        (
+            b'{"id": 5, "op": "scale_game", "args": {"game": "Pong", "num_envs": true}}\n',
+            "bad_request",
+        ),
         (b'{"id": 6, "op": "add_game", "args": {"game": "Pong", "evil": 1}}\n', "bad_request"),
         (b'{"id": [1], "op": "ping"}\n', "bad_request"),
-        (b'{"id": 8, "op": "add_game", "args": {"game": "Pong", "settings": '
-         b'{"command": ["sh", "-c", "id"]}}}\n', "invalid"),
+        (
+            b'{"id": 8, "op": "add_game", "args": {"game": "Pong", "settings": '
+            b'{"command": ["sh", "-c", "id"]}}}\n',
+            "invalid",
+        ),
         (b'{"id": 9, "op": "events", "args": {"limit": -5}}\n', "invalid"),
     ]
     for line, code in cases:

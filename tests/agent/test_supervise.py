@@ -31,7 +31,7 @@ def start_lines(run_dir: Path) -> list[dict[str, Any]]:
 def steps_after_last_start(run_dir: Path) -> list[int]:
     lines = metric_lines(run_dir)
     last = max(i for i, x in enumerate(lines) if x.get("kind") == "start")
-    return [x["global_step"] for x in lines[last + 1:] if x.get("global_step")]
+    return [x["global_step"] for x in lines[last + 1 :] if x.get("global_step")]
 
 
 def running(agent: AgentHarness, game: str) -> dict[str, Any] | None:
@@ -46,8 +46,11 @@ def test_sigkilled_trainer_restarts_and_resumes_from_its_checkpoint(agent: Agent
     first = wait_for(lambda: running(agent, "CartPole"), 90, "CartPole running")
     checkpoint = wait_for(lambda: agent.game("CartPole").get("checkpoint"), 90, "a checkpoint")
     os.kill(first["pid"], signal.SIGKILL)
-    second = wait_for(lambda: (g := agent.game("CartPole")).get("pid") not in (None, first["pid"])
-                      and g, 30, "a new trainer")
+    second = wait_for(
+        lambda: (g := agent.game("CartPole")).get("pid") not in (None, first["pid"]) and g,
+        30,
+        "a new trainer",
+    )
     assert second["restarts"] == 1
     wait_for(lambda: len(start_lines(run_dir)) == 2, 90, "the second start line")
     resumed = start_lines(run_dir)[-1]
@@ -109,8 +112,9 @@ def test_simulated_reboot_is_recorded_and_every_wanted_game_resumes(agent: Agent
 
 
 def test_crash_loop_stops_restarting(agent: AgentHarness) -> None:
-    agent.write_config(games={"Breakout": {"command": [sys.executable, "-c",
-                                                       "import sys; sys.exit(1)"]}})
+    agent.write_config(
+        games={"Breakout": {"command": [sys.executable, "-c", "import sys; sys.exit(1)"]}}
+    )
     agent.start()
     agent.call("add_game", game="Breakout")
     wait_for(lambda: agent.game("Breakout").get("state") == "crash_loop", 60, "crash loop")
@@ -128,9 +132,15 @@ def test_reboot_gives_a_crash_loop_a_fresh_chance_and_done_stays_done(
 ) -> None:
     flag = agent.root / "crash"
     flag.touch()
-    crashes = f"import os, sys, time\nos.path.exists({str(flag)!r}) and sys.exit(1)\ntime.sleep(600)"
-    agent.write_config(games={"Breakout": {"command": [sys.executable, "-c", crashes]},
-                              "Freeway": {"command": [sys.executable, "-c", "print('{game}')"]}})
+    crashes = (
+        f"import os, sys, time\nos.path.exists({str(flag)!r}) and sys.exit(1)\ntime.sleep(600)"
+    )
+    agent.write_config(
+        games={
+            "Breakout": {"command": [sys.executable, "-c", crashes]},
+            "Freeway": {"command": [sys.executable, "-c", "print('{game}')"]},
+        }
+    )
     agent.start()
     agent.call("add_game", game="Freeway")
     agent.call("add_game", game="Breakout")
@@ -146,8 +156,11 @@ def test_reboot_gives_a_crash_loop_a_fresh_chance_and_done_stays_done(
     assert started["data"]["crash_loop_reset"] == ["Breakout"]
     assert "crash loops get a fresh chance: Breakout" in started["message"]
     wait_for(lambda: agent.game("Breakout").get("state") == "running", 30, "Breakout running")
-    after = [(e["kind"], e["game"]) for e in agent.call("events", limit=100)["events"]
-             if e["ts"] >= reboot["ts"]]  # fmt: skip
+    after = [
+        (e["kind"], e["game"])
+        for e in agent.call("events", limit=100)["events"]
+        if e["ts"] >= reboot["ts"]
+    ]
     assert ("trainer_started", "Breakout") in after
     assert not [k for k, g in after if g == "Freeway"]  # done stays done: no start
     assert agent.game("Freeway")["state"] == "done"
@@ -162,8 +175,10 @@ time.sleep(3600)
 
 
 def test_silent_trainer_is_hung_killed_and_restarted(agent: AgentHarness) -> None:
-    agent.write_config(agent={"hang_timeout_s": 2.0, "stop_grace_s": 1.0},
-                       games={"Seaquest": {"command": [sys.executable, "-c", HANGS]}})
+    agent.write_config(
+        agent={"hang_timeout_s": 2.0, "stop_grace_s": 1.0},
+        games={"Seaquest": {"command": [sys.executable, "-c", HANGS]}},
+    )
     agent.start()
     agent.call("add_game", game="Seaquest")
     first = wait_for(lambda: running(agent, "Seaquest"), 30, "running")

@@ -30,22 +30,51 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 # ---- the decoder ----------------------------------------------------------------------
-ODD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e-999", "-0", "-0.0",
-               "9" * 400, "-" + "9" * 5000, "0x10", "01", "1.", ".5", "+1", "1e", "2e308",
-               "1.7976931348623157e308", "4.9e-324", str(2**63), str(-(2**63) - 1)]  # fmt: skip
+ODD_NUMBERS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1e999",
+    "1e-999",
+    "-0",
+    "-0.0",
+    "9" * 400,
+    "-" + "9" * 5000,
+    "0x10",
+    "01",
+    "1.",
+    ".5",
+    "+1",
+    "1e",
+    "2e308",
+    "1.7976931348623157e308",
+    "4.9e-324",
+    str(2**63),
+    str(-(2**63) - 1),
+]
 
 
 @settings(max_examples=400, deadline=None, database=None)
-@given(st.one_of(
-    st.binary(max_size=300),
-    st.builds(lambda n: b'{"id": 1, "op": "events", "args": {"since": ' + n.encode() + b"}}",
-              st.sampled_from(ODD_NUMBERS)),
-    st.builds(lambda d, o: (o * d).encode(), st.integers(1, 5000), st.sampled_from(["[", '{"a":'])),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                 lambda kids: st.lists(kids, max_size=4)
-                 | st.dictionaries(st.text(max_size=4), kids, max_size=4),
-                 max_leaves=30).map(lambda v: json.dumps(v).encode()),
-))  # fmt: skip
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda n: b'{"id": 1, "op": "events", "args": {"since": ' + n.encode() + b"}}",
+            st.sampled_from(ODD_NUMBERS),
+        ),
+        st.builds(
+            lambda d, o: (o * d).encode(), st.integers(1, 5000), st.sampled_from(["[", '{"a":'])
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda kids: (
+                st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=4), kids, max_size=4)
+            ),
+            max_leaves=30,
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
 def test_decode_returns_an_object_or_raises_protocol_error(line: bytes) -> None:
     obj = decoded(line)
     if isinstance(obj, str):
@@ -64,27 +93,113 @@ def decoded(line: bytes) -> dict[str, Any] | str:
 
 
 # ---- every op, against a real agent -------------------------------------------------
-SETTING_KEYS = ["num_envs", "num_steps", "minibatch_size", "target_episodes", "seed",
-                "device", "command", "gpu_memory_fraction", "checkpoint_interval_s",
-                "torch_threads", "keep_checkpoints"]  # fmt: skip
-BUDGET_KEYS = ["max_gpu_memory_fraction", "max_total_envs", "max_trainers", "max_gpu_temp_c",
-               "max_host_ram_fraction", "action_interval_s", "resume_hold_s"]  # fmt: skip
-GAMES = ["Pong", "CartPole", "Breakout", "NoSuchGame", "", "pong", "../../etc/passwd",
-         "Pong\x00", "\uff30\uff4f\uff4e\uff47", "a" * 300]  # fmt: skip
+SETTING_KEYS = [
+    "num_envs",
+    "num_steps",
+    "minibatch_size",
+    "target_episodes",
+    "seed",
+    "device",
+    "command",
+    "gpu_memory_fraction",
+    "checkpoint_interval_s",
+    "torch_threads",
+    "keep_checkpoints",
+]
+BUDGET_KEYS = [
+    "max_gpu_memory_fraction",
+    "max_total_envs",
+    "max_trainers",
+    "max_gpu_temp_c",
+    "max_host_ram_fraction",
+    "action_interval_s",
+    "resume_hold_s",
+]
+GAMES = [
+    "Pong",
+    "CartPole",
+    "Breakout",
+    "NoSuchGame",
+    "",
+    "pong",
+    "../../etc/passwd",
+    "Pong\x00",
+    "\uff30\uff4f\uff4e\uff47",
+    "a" * 300,
+]
 
-BOUNDARY_INTS = [-(2**63), -(2**63) - 1, 2**63 - 1, 2**63, 2**64, 10**30, -1, 0, 1, 2, 3, 4,
-                 7, 8, 16, 31, 2**31, 2**32, 10**6, 10**9]  # fmt: skip
-BOUNDARY_FLOATS = [0.0, -0.0, 0.5, 1.0, 1.5, -1.0, 1e-300, 5e-324, 1e308,
-                   1.7976931348623157e308, -1e308, 83.0, 1e15]  # fmt: skip
-NAN_LIKE = ["NaN", "nan", "Infinity", "-inf", "1e999", "null", "true", "0", "-1", "",
-            "{run_dir}", "{nope}", "\u202e", "x" * 2000]  # fmt: skip
+BOUNDARY_INTS = [
+    -(2**63),
+    -(2**63) - 1,
+    2**63 - 1,
+    2**63,
+    2**64,
+    10**30,
+    -1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    7,
+    8,
+    16,
+    31,
+    2**31,
+    2**32,
+    10**6,
+    10**9,
+]
+BOUNDARY_FLOATS = [
+    0.0,
+    -0.0,
+    0.5,
+    1.0,
+    1.5,
+    -1.0,
+    1e-300,
+    5e-324,
+    1e308,
+    1.7976931348623157e308,
+    -1e308,
+    83.0,
+    1e15,
+]
+NAN_LIKE = [
+    "NaN",
+    "nan",
+    "Infinity",
+    "-inf",
+    "1e999",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "",
+    "{run_dir}",
+    "{nope}",
+    "\u202e",
+    "x" * 2000,
+]
 
-SCALARS = (st.none() | st.booleans() | st.sampled_from(BOUNDARY_INTS) | st.integers()
-           | st.sampled_from(BOUNDARY_FLOATS) | st.floats(allow_nan=False, allow_infinity=False)
-           | st.sampled_from(NAN_LIKE) | st.sampled_from(GAMES) | st.text(max_size=20))
-VALUES = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=4)
-                      | st.dictionaries(st.text(max_size=6), kids, max_size=4),
-                      max_leaves=12)  # fmt: skip
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.sampled_from(BOUNDARY_INTS)
+    | st.integers()
+    | st.sampled_from(BOUNDARY_FLOATS)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(NAN_LIKE)
+    | st.sampled_from(GAMES)
+    | st.text(max_size=20)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 def deep(depth: int) -> Any:
@@ -98,22 +213,27 @@ HOSTILE = VALUES | st.integers(1, 400).map(deep)
 NUMBERS = st.sampled_from(BOUNDARY_INTS) | st.sampled_from(BOUNDARY_FLOATS) | st.integers(-5, 70)
 SETTING = NUMBERS | st.sampled_from(["cpu", "cuda", "auto", "cuda:0", "tpu", ""]) | HOSTILE
 SETTINGS = st.dictionaries(st.sampled_from(SETTING_KEYS), SETTING, max_size=4) | st.dictionaries(
-    st.text(max_size=6), HOSTILE, max_size=2)  # fmt: skip
+    st.text(max_size=6), HOSTILE, max_size=2
+)
 BUDGETS = st.dictionaries(st.sampled_from(BUDGET_KEYS), NUMBERS | HOSTILE, max_size=3)
 # For each argument name: values of its own kind (so that validation deep inside the op
 # is reached), and anything at all.
 BY_NAME: dict[str, st.SearchStrategy[Any]] = {
-    "game": st.sampled_from(["Pong", "CartPole", "Breakout"]) | st.sampled_from(GAMES)
+    "game": st.sampled_from(["Pong", "CartPole", "Breakout"])
+    | st.sampled_from(GAMES)
     | st.text(max_size=12),
-    "settings": SETTINGS, "budgets": BUDGETS,
-    "num_envs": st.sampled_from(BOUNDARY_INTS), "limit": st.sampled_from(BOUNDARY_INTS),
-    "lines": st.sampled_from(BOUNDARY_INTS), "before": st.sampled_from(BOUNDARY_INTS),
+    "settings": SETTINGS,
+    "budgets": BUDGETS,
+    "num_envs": st.sampled_from(BOUNDARY_INTS),
+    "limit": st.sampled_from(BOUNDARY_INTS),
+    "lines": st.sampled_from(BOUNDARY_INTS),
+    "before": st.sampled_from(BOUNDARY_INTS),
     "since": st.sampled_from(BOUNDARY_INTS + BOUNDARY_FLOATS),
     "minutes": st.sampled_from(BOUNDARY_INTS + BOUNDARY_FLOATS),
     "name": st.sampled_from(["default", "all", "", "none", "../x"]) | st.text(max_size=8),
     "mode": st.sampled_from(["replace", "beside", "", "both"]) | st.text(max_size=8),
     "games": st.lists(st.sampled_from(GAMES) | HOSTILE, max_size=4),
-}  # fmt: skip
+}
 FUZZED_OPS = sorted(op for op in protocol.OPS if op != "shutdown")
 
 
@@ -181,12 +301,20 @@ def check_reply(line: bytes, reply: dict[str, Any]) -> None:
         assert code != "internal", f"sent {line[:600]!r}\ngot {reply}"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])  # fmt: skip
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(request=requests())
-def test_no_op_argument_answers_internal(wire: tuple[AgentHarness, Wire],
-                                         request: dict[str, Any]) -> None:
+def test_no_op_argument_answers_internal(
+    wire: tuple[AgentHarness, Wire], request: dict[str, Any]
+) -> None:
     _, conn = wire
     try:
         line = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -198,16 +326,36 @@ def test_no_op_argument_answers_internal(wire: tuple[AgentHarness, Wire],
     check_reply(line, reply)
 
 
-@settings(max_examples=EXAMPLES // 4, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(
-    st.binary(max_size=200).map(lambda b: b.replace(b"\n", b" ")),
-    st.builds(lambda op, n: b'{"id": 1, "op": "' + op.encode() + b'", "args": {"'
-              + b'game": "Pong", "settings": {"num_envs": ' + n.encode() + b"}}}",
-              st.sampled_from(FUZZED_OPS), st.sampled_from(ODD_NUMBERS)),
-    st.builds(lambda n: b'{"id": 2, "op": "set_guard", "args": {"budgets": '
-              b'{"max_gpu_temp_c": ' + n.encode() + b"}}}", st.sampled_from(ODD_NUMBERS)),
-))  # fmt: skip
+@settings(
+    max_examples=EXAMPLES // 4,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.one_of(
+        st.binary(max_size=200).map(lambda b: b.replace(b"\n", b" ")),
+        st.builds(
+            lambda op, n: (
+                b'{"id": 1, "op": "'
+                + op.encode()
+                + b'", "args": {"'
+                + b'game": "Pong", "settings": {"num_envs": '
+                + n.encode()
+                + b"}}}"
+            ),
+            st.sampled_from(FUZZED_OPS),
+            st.sampled_from(ODD_NUMBERS),
+        ),
+        st.builds(
+            lambda n: (
+                b'{"id": 2, "op": "set_guard", "args": {"budgets": '
+                b'{"max_gpu_temp_c": ' + n.encode() + b"}}}"
+            ),
+            st.sampled_from(ODD_NUMBERS),
+        ),
+    )
+)
 def test_no_raw_line_answers_internal(wire: tuple[AgentHarness, Wire], line: bytes) -> None:
     _, conn = wire
     if line.strip():  # a blank line is skipped by the agent, unanswered
@@ -215,7 +363,8 @@ def test_no_raw_line_answers_internal(wire: tuple[AgentHarness, Wire], line: byt
 
 
 def test_the_agent_still_answers_and_every_client_gets_its_snapshot(
-        wire: tuple[AgentHarness, Wire]) -> None:
+    wire: tuple[AgentHarness, Wire],
+) -> None:
     agent, conn = wire
     assert conn.ask(b'{"id": "last", "op": "ping"}')["ok"] is True
     with agent.client() as fresh:  # a new client: hello, snapshot, ping (issue 10, item 1)

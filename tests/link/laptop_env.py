@@ -26,9 +26,14 @@ def make_laptop_venv(root: Path) -> Path:
     """Create the venv under `root`; return its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     python = root / "bin" / "python"
-    site = Path(subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True).stdout.strip())  # fmt: skip
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     for entry in Path(sysconfig.get_path("purelib")).iterdir():
         if not _agent_only(entry.name) and not entry.name.startswith("__editable__"):
             (site / entry.name).symlink_to(entry)
@@ -38,8 +43,9 @@ def make_laptop_venv(root: Path) -> Path:
 
 def _agent_only(name: str) -> bool:
     stem = name.lower().split("-")[0].split(".")[0]
-    return any(stem == blocked or stem.startswith(blocked + "_") for blocked in AGENT_ONLY) or \
-        stem.startswith(("torch", "nvidia"))  # fmt: skip
+    return any(
+        stem == blocked or stem.startswith(blocked + "_") for blocked in AGENT_ONLY
+    ) or stem.startswith(("torch", "nvidia"))
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +60,19 @@ def laptop_env(home: Path) -> dict[str, str]:
     return {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
 
 
-def run_controlroom(python: Path, args: list[str],
-                    cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:  # fmt: skip
+def run_controlroom(
+    python: Path, args: list[str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], float]:
     """`python -m controlroom ARGS` on a fresh laptop in `cwd`, and how long it took."""
     start = time.monotonic()
-    done = subprocess.run([str(python), "-m", "controlroom", *args], cwd=cwd,
-                          env=laptop_env(cwd), capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [str(python), "-m", "controlroom", *args],
+        cwd=cwd,
+        env=laptop_env(cwd),
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     return done, time.monotonic() - start

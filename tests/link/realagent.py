@@ -74,20 +74,22 @@ class RealAgent:
 
     def host_config(self, controlroom: str = str(VENV_CONTROLROOM)) -> HostConfig:
         """The laptop-side [hosts.tnr-0] that reaches this agent through the sshd fixture."""
-        return HostConfig(ssh_alias="tnr-0", state_dir=str(self.state_dir),
-                          controlroom=controlroom)  # fmt: skip
+        return HostConfig(ssh_alias="tnr-0", state_dir=str(self.state_dir), controlroom=controlroom)
 
     def laptop_config_text(self, sshd: SshServer) -> str:
         """A laptop config.toml naming this agent's host and the same games."""
-        return CONFIG + (f'\n[hosts.tnr-0]\nssh_alias = "tnr-0"\nstate_dir = "{self.state_dir}"\n'
-                         f'controlroom = "{VENV_CONTROLROOM}"\n')  # fmt: skip
+        return CONFIG + (
+            f'\n[hosts.tnr-0]\nssh_alias = "tnr-0"\nstate_dir = "{self.state_dir}"\n'
+            f'controlroom = "{VENV_CONTROLROOM}"\n'
+        )
 
     def trainers(self) -> list[psutil.Process]:
         """Live processes running in one of this agent's run dirs (its trainers)."""
         runs, found = str(self.state_dir / "runs"), []
         for p in psutil.process_iter(["cmdline", "status", "cwd"]):
-            here = runs in " ".join(p.info["cmdline"] or []) or \
-                (p.info["cwd"] or "").startswith(runs)  # fmt: skip
+            here = runs in " ".join(p.info["cmdline"] or []) or (p.info["cwd"] or "").startswith(
+                runs
+            )
             if here and p.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(p)
         return found
@@ -139,14 +141,27 @@ def start_agent(root: Path, env: dict[str, str] | None = None) -> RealAgent:
     return agent
 
 
-def _launch(root: Path, state_dir: Path, config: Path,
-            env: dict[str, str] | None) -> subprocess.Popen[bytes]:  # fmt: skip
+def _launch(
+    root: Path, state_dir: Path, config: Path, env: dict[str, str] | None
+) -> subprocess.Popen[bytes]:
     with (root / "agent.out").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "controlroom", "agent", "run", "--state-dir", str(state_dir),
-             "--config", str(config)],
-            stdout=log, stderr=log, start_new_session=True, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "controlroom",
+                "agent",
+                "run",
+                "--state-dir",
+                str(state_dir),
+                "--config",
+                str(config),
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env=env,
+        )
 
 
 async def answers(socket: Path) -> bool:
@@ -160,12 +175,14 @@ async def answers(socket: Path) -> bool:
 
 
 def ssh_target(sshd: SshServer) -> SshTarget:
-    return SshTarget(sshd.alias, ssh_config=sshd.ssh_config, keepalive_interval=1,
-                     keepalive_count_max=2)  # fmt: skip
+    return SshTarget(
+        sshd.alias, ssh_config=sshd.ssh_config, keepalive_interval=1, keepalive_count_max=2
+    )
 
 
-async def wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20,
-                   what: str = "condition") -> None:  # fmt: skip
+async def wait_for(
+    predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20, what: str = "condition"
+) -> None:
     """Poll until `predicate` holds (sync or async), else fail naming `what`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

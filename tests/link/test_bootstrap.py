@@ -58,12 +58,17 @@ class FreshHost:
 
 
 def _laptop_toml(root: Path, constraint: Path) -> str:
-    return CONFIG + "\n".join([
-        "[hosts.tnr-0]", 'ssh_alias = "tnr-0"', f'state_dir = "{root / "state"}"',
-        f'python = "{BASE_PYTHON}"',
-        f'controlroom = "{root / "install" / "venv" / "bin" / "controlroom"}"',
-        f'pip_args = ["--no-compile", "--constraint", "{constraint}"]', "",
-    ])  # fmt: skip
+    return CONFIG + "\n".join(
+        [
+            "[hosts.tnr-0]",
+            'ssh_alias = "tnr-0"',
+            f'state_dir = "{root / "state"}"',
+            f'python = "{BASE_PYTHON}"',
+            f'controlroom = "{root / "install" / "venv" / "bin" / "controlroom"}"',
+            f'pip_args = ["--no-compile", "--constraint", "{constraint}"]',
+            "",
+        ]
+    )
 
 
 @pytest.fixture
@@ -133,29 +138,49 @@ async def test_tui_offers_install_then_links_to_the_new_agent(
     app = build_app([target], config=loads(fresh_host.laptop_config.read_text()))
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.query_one(HostView)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="install offer")
+        await wait_for(
+            lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted,
+            what="install offer",
+        )
         assert "no controlroom agent on tnr-0" in str(app.screen.query_one("#question").render())
         await pilot.press("y")
-        await wait_for(lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted, what="progress")
+        await wait_for(
+            lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted,
+            what="progress",
+        )
         progress = app.screen
         assert isinstance(progress, ProgressScreen)
         await wait_for(lambda: progress.finished, timeout=240, what="install finished")
         said = "\n".join(progress.lines)
         assert "FAILED" not in said, said
-        for step in ("checking", "creating the venv", "uploading controlroom-", "pip",
-                     "installing autostart", "crontab: added", "starting the agent",
-                     "the agent is running"):  # fmt: skip
+        for step in (
+            "checking",
+            "creating the venv",
+            "uploading controlroom-",
+            "pip",
+            "installing autostart",
+            "crontab: added",
+            "starting the agent",
+            "the agent is running",
+        ):
             assert step in said, f"{step!r} not in:\n{said}"
         await wait_for(lambda: view.status.up, timeout=30, what="link to the new agent")
         assert view.state and view.state["host"]["agent_version"] == __version__
         await pilot.press("escape")
     venv_python = str(fresh_host.venv / "bin" / "python")
     assert any(venv_python in line for line in autostart.read_crontab())
-    agents = [p for p in _pids_mentioning(str(host.state_dir)) if
-              venv_python in Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()]
+    agents = [
+        p
+        for p in _pids_mentioning(str(host.state_dir))
+        if venv_python in Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    ]
     assert agents, "no agent process running from the host's venv"
-    imports = subprocess.run([venv_python, "-c", "import controlroom.agent, torch, envpool"],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+    imports = subprocess.run(
+        [venv_python, "-c", "import controlroom.agent, torch, envpool"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert imports.returncode == 0, imports.stderr
 
 
@@ -164,10 +189,13 @@ def test_cli_install_in_a_terminal(sftp_sshd: SshServer, fresh_host: FreshHost) 
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     session = f"cr-install-{os.getpid()}"
-    cmd = (f"cd {fresh_host.laptop_config.parent} && {sys.executable} -m controlroom tnr-0 "
-           f"--install --ssh-config {sftp_sshd.ssh_config}; echo EXIT=$?; sleep 60")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd],
-                   check=True)  # fmt: skip
+    cmd = (
+        f"cd {fresh_host.laptop_config.parent} && {sys.executable} -m controlroom tnr-0 "
+        f"--install --ssh-config {sftp_sshd.ssh_config}; echo EXIT=$?; sleep 60"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
+    )
     try:
         _wait_pane(session, "linked", 180)  # the TUI's header once the link is up
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
@@ -175,8 +203,13 @@ def test_cli_install_in_a_terminal(sftp_sshd: SshServer, fresh_host: FreshHost) 
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
     assert "EXIT=0" in text, text
-    for step in ("tnr-0: checking", "tnr-0: creating the venv", "tnr-0: uploading",
-                 "tnr-0: installing controlroom", "tnr-0: the agent is running"):  # fmt: skip
+    for step in (
+        "tnr-0: checking",
+        "tnr-0: creating the venv",
+        "tnr-0: uploading",
+        "tnr-0: installing controlroom",
+        "tnr-0: the agent is running",
+    ):
         assert step in text, f"{step!r} not in:\n{text}"
 
 
@@ -184,8 +217,12 @@ def _wait_pane(session: str, needle: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        text = subprocess.run(["tmux", "capture-pane", "-p", "-S", "-200", "-t", session],
-                              capture_output=True, text=True, check=False).stdout  # fmt: skip
+        text = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-S", "-200", "-t", session],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         if needle in text:
             return text
         time.sleep(0.3)
@@ -215,8 +252,13 @@ async def _trainer_pid(state_dir: Path, game: str, *, add: bool) -> int:
 async def _install(sshd: SshServer, fresh_host: FreshHost, marker: bytes) -> str:
     said: list[str] = []
     plain = SshTarget(sshd.alias, ssh_config=sshd.ssh_config)
-    await bootstrap.install(plain, fresh_host.host, fresh_host.laptop_config, said.append,
-                            extra_files=[("_rebuild.txt", marker)])  # fmt: skip
+    await bootstrap.install(
+        plain,
+        fresh_host.host,
+        fresh_host.laptop_config,
+        said.append,
+        extra_files=[("_rebuild.txt", marker)],
+    )
     return "\n".join(said)
 
 
@@ -235,8 +277,13 @@ async def test_a_same_version_rebuild_is_installed_and_the_agent_restarted(
     assert new_agent != old_agent and not psutil.pid_exists(old_agent)
     assert await _trainer_pid(state, "CartPole", add=False) == trainer  # adopted, not restarted
     venv_python = str(fresh_host.venv / "bin" / "python")
-    installed = subprocess.run([venv_python, "-c", upgrade.INSTALLED_BUILD], cwd=tmp_path,
-                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    installed = subprocess.run(
+        [venv_python, "-c", upgrade.INSTALLED_BUILD],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert installed == build_wheel(tmp_path / "w", [("_rebuild.txt", b"rebuilt")]).build
     # The same build again: nothing to reinstall, nobody restarted.
     again = await _install(sftp_sshd, fresh_host, b"rebuilt")

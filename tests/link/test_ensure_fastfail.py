@@ -7,13 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from tests.link.laptop_env import laptop_env, laptop_python, run_controlroom  # noqa: F401
+from tests.link.laptop_env import laptop_env, run_controlroom
 
 HINT = "pip install 'controlroom[agent]'"
 
 
 def test_agent_ensure_without_the_agent_extra_fails_at_once_with_the_hint(
-    laptop_python: Path, tmp_path: Path  # noqa: F811
+    laptop_python: Path,
+    tmp_path: Path,
 ) -> None:
     state = tmp_path / "state"
     args = ["agent", "ensure", "--state-dir", str(state)]
@@ -31,10 +32,24 @@ def test_ensure_reports_an_agent_that_dies_on_start_at_once(tmp_path: Path) -> N
     state, config = tmp_path / "state", tmp_path / "config.toml"
     config.write_text('[trainer]\nnum_envs = "many"\n')
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "controlroom", "agent", "ensure",
-                           "--state-dir", str(state), "--config", str(config)],
-                          env=laptop_env(tmp_path), capture_output=True, text=True,
-                          check=False, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "controlroom",
+            "agent",
+            "ensure",
+            "--state-dir",
+            str(state),
+            "--config",
+            str(config),
+        ],
+        env=laptop_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     took = time.monotonic() - start
     assert done.returncode == 1, done.stderr
     assert took < 10, f"took {took:.1f}s"  # not the 30 s wait

@@ -18,8 +18,9 @@ from tests.sshd import SshServer
 FLAG = "--insecure-accept-host-key"
 
 
-def _config(sshd: SshServer, tmp_path: Path, *, known: str | None = None,
-            extra: str = "", before: str = "") -> SshTarget:  # fmt: skip
+def _config(
+    sshd: SshServer, tmp_path: Path, *, known: str | None = None, extra: str = "", before: str = ""
+) -> SshTarget:
     """The fixture's ssh config, with another UserKnownHostsFile and extra lines for tnr-0."""
     text = sshd.ssh_config.read_text()
     if known is not None:
@@ -58,8 +59,9 @@ async def _connects(target: SshTarget) -> None:
 
 
 def _server_fingerprint(sshd: SshServer) -> str:
-    return str(asyncssh.read_public_key(str(sshd.host_key.with_suffix(".pub")))
-               .get_fingerprint("sha256"))  # fmt: skip
+    return str(
+        asyncssh.read_public_key(str(sshd.host_key.with_suffix(".pub"))).get_fingerprint("sha256")
+    )
 
 
 async def test_user_known_hosts_none_is_refused_unless_opted_out(
@@ -109,8 +111,7 @@ async def test_lax_strict_host_key_checking_is_not_honoured(
     sshd: SshServer, tmp_path: Path, value: str
 ) -> None:
     known = _known_hosts(tmp_path, sshd, None)
-    target = _config(sshd, tmp_path, known=str(known),
-                     extra=f"    StrictHostKeyChecking {value}\n")  # fmt: skip
+    target = _config(sshd, tmp_path, known=str(known), extra=f"    StrictHostKeyChecking {value}\n")
     err = await _refused(target)
     assert "not in known_hosts" in err.message
     assert f"StrictHostKeyChecking {value}` ({target.ssh_config} line 7) is ignored" in err.message

@@ -41,8 +41,11 @@ async def test_streamlocal_session_gets_hello_snapshot_and_replies(
 async def test_bridge_when_streamlocal_is_forbidden(tmp_path: Path, agent: RealAgent) -> None:
     server = make_server(tmp_path / "sshd")
     config = server.root / "sshd_config"
-    config.write_text(config.read_text().replace("AllowStreamLocalForwarding yes",
-                                                 "AllowStreamLocalForwarding no"))  # fmt: skip
+    config.write_text(
+        config.read_text().replace(
+            "AllowStreamLocalForwarding yes", "AllowStreamLocalForwarding no"
+        )
+    )
     server.start()
     try:
         session = await open_session(ssh_target(server), agent.host_config())
@@ -136,13 +139,15 @@ def test_backoff_is_capped() -> None:
     assert b.next_delay() == 0.5
 
 
-async def test_reconnects_after_the_connection_is_killed(
-    sshd: SshServer, agent: RealAgent
-) -> None:
+async def test_reconnects_after_the_connection_is_killed(sshd: SshServer, agent: RealAgent) -> None:
     seen: list[LinkEvent] = []
     host = agent.host_config()
-    link = HostLink("tnr-0", lambda: open_session(ssh_target(sshd), host), seen.append,
-                    backoff=Backoff(initial=0.2, cap=1))  # fmt: skip
+    link = HostLink(
+        "tnr-0",
+        lambda: open_session(ssh_target(sshd), host),
+        seen.append,
+        backoff=Backoff(initial=0.2, cap=1),
+    )
     task = asyncio.create_task(link.run())
     try:
         await wait_for(lambda: link.connected, what="first connect")
@@ -156,6 +161,16 @@ async def test_reconnects_after_the_connection_is_killed(
 
 
 def test_where_is_json(agent: RealAgent) -> None:
-    out = subprocess.run([str(agent.host_config().controlroom), "agent", "where", "--state-dir",
-                          str(agent.state_dir)], capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            str(agent.host_config().controlroom),
+            "agent",
+            "where",
+            "--state-dir",
+            str(agent.state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout)["socket"] == str(agent.socket)

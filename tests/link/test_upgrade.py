@@ -38,11 +38,29 @@ def test_a_rebuild_of_one_version_has_another_build_id(tmp_path: Path) -> None:
 def test_installed_build_is_read_from_a_real_install(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "w", [("_marker.txt", b"x")])
     target = tmp_path / "site"
-    subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-                    "--target", str(target), str(wheel.path)], check=True)  # fmt: skip
-    out = subprocess.run([PYTHON, "-S", "-c", upgrade.INSTALLED_BUILD], check=True, text=True,
-                         capture_output=True, env={"PYTHONPATH": str(target)},
-                         cwd=tmp_path).stdout  # fmt: skip
+    subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(target),
+            str(wheel.path),
+        ],
+        check=True,
+    )
+    out = subprocess.run(
+        [PYTHON, "-S", "-c", upgrade.INSTALLED_BUILD],
+        check=True,
+        text=True,
+        capture_output=True,
+        env={"PYTHONPATH": str(target)},
+        cwd=tmp_path,
+    ).stdout
     assert out.strip() == wheel.build
 
 
@@ -58,8 +76,11 @@ def _host(**kw: object) -> HostConfig:
         ("nvidia=yes torch=no pipconf=no", _host(), False),
         ("nvidia=no torch=yes pipconf=no", _host(system_site_packages=True), False),
         ("nvidia=no torch=no pipconf=yes", _host(), False),
-        ("nvidia=no torch=no pipconf=no", _host(pip_args=["--index-url=http://mirror/simple"]),
-         False),
+        (
+            "nvidia=no torch=no pipconf=no",
+            _host(pip_args=["--index-url=http://mirror/simple"]),
+            False,
+        ),
         ("nvidia=no torch=no pipconf=no", _host(pip_args=["--no-index", "-f", "/wheels"]), False),
     ],
 )

@@ -36,8 +36,9 @@ def test_beside_trial_two_trainers_then_discard_then_keep(policy_agent: AgentHar
     assert out.returncode == 3, (out.stdout, out.stderr)
     assert "refused: total envs would be 66 > max_total_envs 64 (2 over)" in out.stderr
     assert not h.trainers("trials") and trial_of(h, "CartPole") == {}
-    trial = h.call("trial", game="CartPole", settings={"num_envs": 4}, minutes=0.25,
-                   mode="beside")["trial"]  # fmt: skip
+    trial = h.call("trial", game="CartPole", settings={"num_envs": 4}, minutes=0.25, mode="beside")[
+        "trial"
+    ]
     trial_dir = Path(trial["dir"])
     assert trial_dir.parent == h.state_dir / "trials" / "CartPole"
     assert trial["status"] == "running" and trial["keep"] is None
@@ -62,7 +63,10 @@ def test_beside_trial_two_trainers_then_discard_then_keep(policy_agent: AgentHar
 
     done = wait_for(finished, 90, "the beside trial to finish")
     rows = {r["figure"]: r for r in done["comparison"]}
-    assert (rows["settings"]["current"]["num_envs"], rows["settings"]["trial"]["num_envs"]) == (2, 4)
+    assert (rows["settings"]["current"]["num_envs"], rows["settings"]["trial"]["num_envs"]) == (
+        2,
+        4,
+    )
     assert rows["sps"]["current"] and rows["sps"]["trial"]
     assert rows["episodes_per_hour"]["current"] and rows["episodes_per_hour"]["trial"]
     assert done["decision"] is None and "waiting for trial_decide CartPole" in done["outcome"]
@@ -83,13 +87,14 @@ def test_beside_trial_two_trainers_then_discard_then_keep(policy_agent: AgentHar
     out = h.cli("trial", "CartPole", "--minutes", "0.15", "--num-envs", "4", "--beside", "--keep")
     assert out.returncode == 0, out.stderr
     assert "in a second trainer" in out.stdout and out.stdout.rstrip().endswith(
-        "then its learning is kept")  # fmt: skip
-    kept = wait_for(lambda: (t := trial_of(h, "CartPole")).get("decision") == "kept" and t,
-                    90, "the kept trial")  # fmt: skip
+        "then its learning is kept"
+    )
+    kept = wait_for(
+        lambda: (t := trial_of(h, "CartPole")).get("decision") == "kept" and t, 90, "the kept trial"
+    )
     assert not Path(kept["dir"]).exists() and kept["snapshot"]
     start, step = wait_for(lambda: resumed_run(h, "CartPole", 2), 60, "the game's new trainer")
     assert start["resumed_from"].endswith(kept["trial_checkpoint"]["file"])
     assert start["settings"]["num_envs"] == 4 and h.game("CartPole")["settings"]["num_envs"] == 4
     assert step >= kept["trial_checkpoint"]["global_step"]
     assert [e["data"]["decision"] for e in events(h, "trial_decided")] == ["discarded", "kept"]
-

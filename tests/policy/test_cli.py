@@ -35,12 +35,20 @@ def test_dry_run_plan_status_and_bad_requests(policy_agent: AgentHarness) -> Non
     unknown = h.cli("apply", "huge")
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "controlroom agent: no profile 'huge'; known: solo, both"
-    for args in (("migrate", "CartPole"), ("migrate", "CartPole", "--num-envs", "4"),
-                 ("rollback", "Pong"), ("queue", "Tetris"), ("queue", "Pong", "Pong"),
-                 ("queue", "Pong", "--clear"), ("ramp", "sideways"),
-                 ("trial", "CartPole", "--num-envs", "4"), ("guard", "max_total_envs"),
-                 ("guard", "max_total_envs=-1"), ("guard", "nosuch=1"),
-                 ("guard", "max_trainers=[")):  # fmt: skip
+    for args in (
+        ("migrate", "CartPole"),
+        ("migrate", "CartPole", "--num-envs", "4"),
+        ("rollback", "Pong"),
+        ("queue", "Tetris"),
+        ("queue", "Pong", "Pong"),
+        ("queue", "Pong", "--clear"),
+        ("ramp", "sideways"),
+        ("trial", "CartPole", "--num-envs", "4"),
+        ("guard", "max_total_envs"),
+        ("guard", "max_total_envs=-1"),
+        ("guard", "nosuch=1"),
+        ("guard", "max_trainers=["),
+    ):
         done = h.cli(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) >= 1, args
@@ -61,14 +69,17 @@ def test_dry_run_plan_status_and_bad_requests(policy_agent: AgentHarness) -> Non
     assert lines[0].split() == ["GAME", "EPISODES", "EPS/H", "TO", "TARGET"]
     assert any(line.startswith("host at $2/h, downtime 0% over 1 boots") for line in lines)
     assert [line.split()[0] for line in lines if line.startswith(("solo ", "both "))] == [
-        "solo", "both"]  # fmt: skip
+        "solo",
+        "both",
+    ]
     assert json.loads(h.cli("plan", "--json").stdout)["boots"] == 1
     shown = h.cli("guard").stdout.splitlines()
     assert "max_total_envs = 64" in shown and "max_trainers = 4" in shown
     raised = h.cli("guard", "max_total_envs=128", "max_host_ram_fraction=0.95")
     assert raised.returncode == 0, raised.stderr
     assert {"max_total_envs = 128", "max_host_ram_fraction = 0.95"} <= set(
-        raised.stdout.splitlines())
+        raised.stdout.splitlines()
+    )
     assert h.cli("apply", "both", "--dry-run").returncode == 0  # the new budget allows it
 
 
@@ -106,16 +117,33 @@ def test_apply_migrate_rollback_and_a_discarded_trial(policy_agent: AgentHarness
 
 
 def test_ramp_text_shows_the_next_action_and_when() -> None:
-    view = {"enabled": True, "phase": "waiting", "step": 0, "steps": 3,
-            "games": ["MsPacman", "Pong"], "ceiling": None, "ceiling_games": None,
-            "hold": None, "next_action": "add Asteroids",
-            "next_action_at": time.time() + 125}  # fmt: skip
+    view = {
+        "enabled": True,
+        "phase": "waiting",
+        "step": 0,
+        "steps": 3,
+        "games": ["MsPacman", "Pong"],
+        "ceiling": None,
+        "ceiling_games": None,
+        "hold": None,
+        "next_action": "add Asteroids",
+        "next_action_at": time.time() + 125,
+    }
     text = show.ramp_text(view)
-    assert text.startswith("ramp: waiting, step 0/2 (MsPacman, Pong), ceiling none; next: "
-                           "add Asteroids at ")  # fmt: skip
+    assert text.startswith(
+        "ramp: waiting, step 0/2 (MsPacman, Pong), ceiling none; next: add Asteroids at "
+    )
     assert text.endswith("(in 2m04s)") or text.endswith("(in 2m05s)")
-    held = show.ramp_text({**view, "phase": "at_ceiling", "ceiling": 0, "ceiling_games": 2,
-                           "next_action": None, "next_action_at": None})  # fmt: skip
+    held = show.ramp_text(
+        {
+            **view,
+            "phase": "at_ceiling",
+            "ceiling": 0,
+            "ceiling_games": 2,
+            "next_action": None,
+            "next_action_at": None,
+        }
+    )
     assert held == "ramp: at_ceiling, step 0/2 (MsPacman, Pong), ceiling step 0 (2 games)"
 
 

@@ -111,7 +111,12 @@ def test_watch_pauses_newest_then_resumes_after_hold() -> None:
 
 def test_watch_memory_breach_and_persistence() -> None:
     w = Watch()
-    act = w.step(replace(G, action_interval_s=0.0), Load(gpu_memory_fraction=0.6), {"A": 1.0, "B": 2.0}, now=10.0)
+    act = w.step(
+        replace(G, action_interval_s=0.0),
+        Load(gpu_memory_fraction=0.6),
+        {"A": 1.0, "B": 2.0},
+        now=10.0,
+    )
     assert act == ("pause", "B", "GPU memory 60% > max_gpu_memory_fraction 50%")
     back = Watch.from_dict(w.to_dict())
     assert back.paused == ["B"]

@@ -24,8 +24,9 @@ def ram_fraction() -> float:
 def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) -> None:
     h = policy_agent
     text = h.config_path.read_text()
-    h.config_path.write_text(text.replace("[guard]\n", "[guard]\naction_interval_s = 3\n"
-                                          "resume_hold_s = 2\n"))  # fmt: skip
+    h.config_path.write_text(
+        text.replace("[guard]\n", "[guard]\naction_interval_s = 3\nresume_hold_s = 2\n")
+    )
     h.start()
     h.call("add_game", game="CartPole")
     h.call("add_game", game="Pong")  # added last: the one the guard pauses
@@ -42,8 +43,11 @@ def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) 
     assert budgets["max_host_ram_fraction"] == limit
     [paused] = wait_for(lambda: events(h, "guard_paused"), 30, "the guard to pause a game")
     assert paused["game"] == "Pong"
-    assert re.fullmatch(rf"paused Pong: host RAM \d+% >= max_host_ram_fraction "
-                        rf"{limit * 100:.0f}%", paused["message"]), paused["message"]  # fmt: skip
+    assert re.fullmatch(
+        rf"paused Pong: host RAM \d+% >= max_host_ram_fraction "
+        rf"{limit * 100:.0f}%",
+        paused["message"],
+    ), paused["message"]
     assert paused["data"]["load"]["ram_fraction"] >= limit
     pong = wait_for(lambda: (g := h.game("Pong"))["state"] == "paused" and g, 30, "paused")
     assert pong["pid"] is None and pong["checkpoint"] and not h.trainers()[1:]
@@ -59,5 +63,7 @@ def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) 
     wait_for(lambda: running(h, "Pong"), 90, "Pong to run again")
     assert h.call("status")["policy"]["guard"]["paused"] == []
     changes = [e["data"]["changed"] for e in events(h, "guard_changed")]
-    assert changes == [{"max_host_ram_fraction": [0.9, limit]},
-                       {"max_host_ram_fraction": [limit, 1.0]}]  # fmt: skip
+    assert changes == [
+        {"max_host_ram_fraction": [0.9, limit]},
+        {"max_host_ram_fraction": [limit, 1.0]},
+    ]

@@ -18,30 +18,34 @@ import pytest
 from tests.agent.harness import AgentHarness, wait_for
 
 # A stand-in trainer that ignores SIGTERM: stopping it takes the whole grace period.
-STUBBORN = [sys.executable, "-c",
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+STUBBORN = [
+    sys.executable,
+    "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)",
+]
 GRACE_S = 8.0
 
 
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[AgentHarness]:
     harness = AgentHarness(tmp_path)
-    harness.write_config(trainer={"command": STUBBORN},
-                         agent={"telemetry_s": 0.5, "stop_grace_s": GRACE_S})
+    harness.write_config(
+        trainer={"command": STUBBORN}, agent={"telemetry_s": 0.5, "stop_grace_s": GRACE_S}
+    )
     try:
         yield harness
     finally:
         harness.close()
 
 
-def test_guard_load_is_published_while_an_op_holds_the_policy_lock(
-        agent: AgentHarness) -> None:
+def test_guard_load_is_published_while_an_op_holds_the_policy_lock(agent: AgentHarness) -> None:
     agent.start()
     agent.call("add_game", game="Pong")
     wait_for(lambda: agent.game("Pong").get("pid"), 30, "Pong's trainer")
     time.sleep(1.0)  # past the stand-in's start, so it ignores SIGTERM by now
     migrating = threading.Thread(
-        target=agent.call, args=("migrate",), kwargs={"game": "Pong", "settings": {"seed": 2}})
+        target=agent.call, args=("migrate",), kwargs={"game": "Pong", "settings": {"seed": 2}}
+    )
     with agent.client() as watcher:
         migrating.start()
         time.sleep(1.0)  # the migrate now waits out Pong's grace under the engine's lock

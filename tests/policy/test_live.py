@@ -75,9 +75,13 @@ def test_ramp_steps_then_backs_off_after_reboot(policy_agent: AgentHarness) -> N
     pong = h.game("Pong")
     assert not pong["wanted"] and pong["pid"] is None
     [reboot] = events(h, "reboot")
-    spawned = [e for e in h.call("events", limit=500)["events"] if e["game"] == "Pong"
-               and e["kind"] in ("trainer_started", "restart", "adopted")
-               and e["ts"] >= reboot["ts"]]  # fmt: skip
+    spawned = [
+        e
+        for e in h.call("events", limit=500)["events"]
+        if e["game"] == "Pong"
+        and e["kind"] in ("trainer_started", "restart", "adopted")
+        and e["ts"] >= reboot["ts"]
+    ]
     assert spawned == []
     assert events(h, "agent_started")[-1]["data"]["held_back"] == ["Pong"]
     # The ceiling survives an agent restart, and the plan sees the downtime.
@@ -92,7 +96,8 @@ def test_ramp_steps_then_backs_off_after_reboot(policy_agent: AgentHarness) -> N
     assert cleared.returncode == 0, cleared.stderr
     assert "ceiling none" in cleared.stdout and ramp_view(h)["ceiling"] is None
     assert events(h, "ramp_ceiling")[-1]["message"] == (
-        "ramp ceiling cleared (was step 0): the ramp may climb to its last step again")
+        "ramp ceiling cleared (was step 0): the ramp may climb to its last step again"
+    )
 
 
 def progress(h: AgentHarness, game: str) -> dict[str, Any]:

@@ -29,8 +29,9 @@ def sleeper(tmp_path: Path) -> Iterator[AgentHarness]:
     """A real agent running Pong as a cheap stand-in trainer."""
     h = AgentHarness(tmp_path)
     try:
-        h.write_config(trainer={"command": SLEEPER},
-                       agent={"snapshot_retention": 2, "stop_grace_s": 1.0})  # fmt: skip
+        h.write_config(
+            trainer={"command": SLEEPER}, agent={"snapshot_retention": 2, "stop_grace_s": 1.0}
+        )
         h.start()
         h.call("add_game", game="Pong")
         wait_for(lambda: running_pid(h), 30, "Pong running")
@@ -39,8 +40,9 @@ def sleeper(tmp_path: Path) -> Iterator[AgentHarness]:
         h.close()
 
 
-def _together(h: AgentHarness, first: tuple[str, dict[str, Any]],
-              second: tuple[str, dict[str, Any]]) -> list[BaseException]:  # fmt: skip
+def _together(
+    h: AgentHarness, first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]]
+) -> list[BaseException]:
     """Send `first`, then `second` a moment later on another connection (while the first
     is still waiting for its trainer to stop); the errors either raised."""
     errors: list[BaseException] = []
@@ -53,8 +55,10 @@ def _together(h: AgentHarness, first: tuple[str, dict[str, Any]],
             except BaseException as exc:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=call, args=(*first, 0.0)),
-               threading.Thread(target=call, args=(*second, 0.03))]  # fmt: skip
+    threads = [
+        threading.Thread(target=call, args=(*first, 0.0)),
+        threading.Thread(target=call, args=(*second, 0.03)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -66,10 +70,12 @@ def test_core_and_policy_ops_at_once_keep_both_changes(sleeper: AgentHarness) ->
     h = sleeper
     for i in range(ROUNDS):
         seed, envs = 100 + i, 4 if i % 2 == 0 else 8
-        core_op = ("scale_game", {"game": "Pong", "num_envs": envs}) if i < 2 else (
-            "add_game", {"game": "Pong", "settings": {"num_envs": envs}})  # fmt: skip
-        errors = _together(h, ("migrate", {"game": "Pong", "settings": {"seed": seed}}),
-                           core_op)  # fmt: skip
+        core_op = (
+            ("scale_game", {"game": "Pong", "num_envs": envs})
+            if i < 2
+            else ("add_game", {"game": "Pong", "settings": {"num_envs": envs}})
+        )
+        errors = _together(h, ("migrate", {"game": "Pong", "settings": {"seed": seed}}), core_op)
         assert errors == [], errors
         settings = h.game("Pong")["settings"]
         assert (settings["seed"], settings["num_envs"]) == (seed, envs), (i, settings)

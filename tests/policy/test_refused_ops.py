@@ -21,12 +21,23 @@ from tests.agent.harness import AgentHarness, wait_for
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 BAD_CHANGES: list[dict[str, Any]] = [
-    {"seed": -1}, {"seed": 2**31}, {"device": "tpu"}, {"device": "cuda:x"},
-    {"checkpoint_interval_s": 0}, {"checkpoint_interval_s": 10**9},
-    {"num_envs": 10**12}, {"num_steps": 0}, {"minibatch_size": 7},
-    {"gpu_memory_fraction": 1.5}, {"keep_checkpoints": -3}, {"torch_threads": -1},
-    {"target_episodes": 0}, {"num_envs": 1.5}, {"seed": True}, {"device": 3},
-]  # fmt: skip
+    {"seed": -1},
+    {"seed": 2**31},
+    {"device": "tpu"},
+    {"device": "cuda:x"},
+    {"checkpoint_interval_s": 0},
+    {"checkpoint_interval_s": 10**9},
+    {"num_envs": 10**12},
+    {"num_steps": 0},
+    {"minibatch_size": 7},
+    {"gpu_memory_fraction": 1.5},
+    {"keep_checkpoints": -3},
+    {"torch_threads": -1},
+    {"target_episodes": 0},
+    {"num_envs": 1.5},
+    {"seed": True},
+    {"device": 3},
+]
 
 
 def running_pid(h: AgentHarness) -> int:
@@ -52,8 +63,9 @@ def agent(tmp_path: Path) -> Iterator[AgentHarness]:
 @pytest.fixture
 def sleeper(agent: AgentHarness) -> AgentHarness:
     """A real agent running Pong as a cheap stand-in trainer, with one snapshot."""
-    agent.write_config(trainer={"command": SLEEPER},
-                       agent={"snapshot_retention": 2, "stop_grace_s": 1.0})
+    agent.write_config(
+        trainer={"command": SLEEPER}, agent={"snapshot_retention": 2, "stop_grace_s": 1.0}
+    )
     agent.start()
     agent.call("add_game", game="Pong")
     wait_for(lambda: running_pid(agent), 30, "Pong running")
@@ -67,8 +79,11 @@ def test_invalid_migrate_or_trial_changes_nothing(sleeper: AgentHarness) -> None
     pid, snaps = running_pid(h), snapshots(h)
     assert snaps
     for changes in BAD_CHANGES:
-        for op, extra in (("migrate", {}), ("trial", {"minutes": 1.0}),
-                          ("trial", {"minutes": 1.0, "mode": "beside"})):  # fmt: skip
+        for op, extra in (
+            ("migrate", {}),
+            ("trial", {"minutes": 1.0}),
+            ("trial", {"minutes": 1.0, "mode": "beside"}),
+        ):
             with pytest.raises(OpFailed) as info:
                 h.call(op, game="Pong", settings=changes, **extra)
             assert info.value.code == "invalid", (op, changes, info.value)
@@ -88,10 +103,19 @@ def test_set_guard_checks_each_budget_and_names_it(agent: AgentHarness) -> None:
     deep: Any = 1
     for _ in range(6):
         deep = [deep]
-    bad = [("max_gpu_temp_c", -5.0), ("max_gpu_temp_c", 1e6), ("max_gpu_temp_c", deep),
-           ("max_gpu_temp_c", "hot"), ("max_trainers", 0), ("max_trainers", 2.5),
-           ("max_total_envs", 10**15), ("max_gpu_memory_fraction", 0.0),
-           ("action_interval_s", -1), ("resume_hold_s", True), ("max_trainers", {"a": 1})]
+    bad = [
+        ("max_gpu_temp_c", -5.0),
+        ("max_gpu_temp_c", 1e6),
+        ("max_gpu_temp_c", deep),
+        ("max_gpu_temp_c", "hot"),
+        ("max_trainers", 0),
+        ("max_trainers", 2.5),
+        ("max_total_envs", 10**15),
+        ("max_gpu_memory_fraction", 0.0),
+        ("action_interval_s", -1),
+        ("resume_hold_s", True),
+        ("max_trainers", {"a": 1}),
+    ]
     for key, value in bad:
         with pytest.raises(OpFailed) as info:
             h.call("set_guard", budgets={key: value})

@@ -17,8 +17,14 @@ from tests.trainer.helpers import REPO, TINY_PONG, read_metrics, run_trainer, tr
 
 def _save(run: Path, *steps: int) -> list[Path]:
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-    return [checkpoint.save(run, {"global_step": s, "episodes": 0, "time": 0.0,
-                                  "settings": {"game": "Pong"}}, keep=5) for s in steps]
+    return [
+        checkpoint.save(
+            run,
+            {"global_step": s, "episodes": 0, "time": 0.0, "settings": {"game": "Pong"}},
+            keep=5,
+        )
+        for s in steps
+    ]
 
 
 def _names(run: Path) -> list[str]:
@@ -26,7 +32,8 @@ def _names(run: Path) -> list[str]:
 
 
 def test_unreadable_newest_is_left_in_place_and_the_previous_one_used(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _save(tmp_path, 1)
     blocked = tmp_path / "checkpoints" / "ckpt-000000000002.pt"
     blocked.mkdir()  # read_bytes() fails with EISDIR: an OSError, not bad content
@@ -42,7 +49,8 @@ def _eio(path: Path) -> None:
 
 
 def test_io_error_on_read_is_retried_then_left_in_place(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _save(tmp_path, 1)
     failing = tmp_path / "checkpoints" / "ckpt-000000000002.pt"
     _eio(failing)
@@ -80,12 +88,18 @@ print(json.dumps({"first": first, "then": found[1]["global_step"] if found else 
 """
 
 
-def test_open_file_limit_condemns_nothing_and_the_files_load_afterwards(
-        tmp_path: Path) -> None:
+def test_open_file_limit_condemns_nothing_and_the_files_load_afterwards(tmp_path: Path) -> None:
     _save(tmp_path, 1, 2)
     before = _names(tmp_path)
-    out = subprocess.run([sys.executable, "-c", _EMFILE, str(tmp_path)], capture_output=True,
-                         text=True, env=trainer_env(), cwd=REPO, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _EMFILE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=trainer_env(),
+        cwd=REPO,
+        timeout=60,
+        check=True,
+    )
     result = json.loads(out.stdout)
     assert result["first"].startswith("unreadable: ")
     assert "Too many open files" in result["first"]
@@ -119,8 +133,7 @@ def test_trainer_resumes_past_an_unreadable_checkpoint(pong32: Path) -> None:
     assert (pong32 / "checkpoints" / "ckpt-000000000064.pt").exists()
 
 
-def test_trainer_with_only_unreadable_checkpoints_exits_1_and_keeps_them(
-        pong32: Path) -> None:
+def test_trainer_with_only_unreadable_checkpoints_exits_1_and_keeps_them(pong32: Path) -> None:
     ckpts = pong32 / "checkpoints"
     good = ckpts / "ckpt-000000000032.pt"
     good.rename(ckpts / "moved")

@@ -18,21 +18,33 @@ from controlroom.trainer.model import ActorCritic
 
 # The layout every checkpoint written so far carries (the class was called `Agent` then).
 PIXEL_KEYS = {
-    "torso.0.weight": (32, 4, 8, 8), "torso.0.bias": (32,),
-    "torso.2.weight": (64, 32, 4, 4), "torso.2.bias": (64,),
-    "torso.4.weight": (64, 64, 3, 3), "torso.4.bias": (64,),
-    "torso.7.weight": (512, 3136), "torso.7.bias": (512,),
-    "actor.weight": (6, 512), "actor.bias": (6,),
-    "critic.weight": (1, 512), "critic.bias": (1,),
-}  # fmt: skip
+    "torso.0.weight": (32, 4, 8, 8),
+    "torso.0.bias": (32,),
+    "torso.2.weight": (64, 32, 4, 4),
+    "torso.2.bias": (64,),
+    "torso.4.weight": (64, 64, 3, 3),
+    "torso.4.bias": (64,),
+    "torso.7.weight": (512, 3136),
+    "torso.7.bias": (512,),
+    "actor.weight": (6, 512),
+    "actor.bias": (6,),
+    "critic.weight": (1, 512),
+    "critic.bias": (1,),
+}
 VECTOR_KEYS = {
-    "actor.0.0.weight": (64, 4), "actor.0.0.bias": (64,),
-    "actor.0.2.weight": (64, 64), "actor.0.2.bias": (64,),
-    "actor.1.weight": (2, 64), "actor.1.bias": (2,),
-    "critic.0.0.weight": (64, 4), "critic.0.0.bias": (64,),
-    "critic.0.2.weight": (64, 64), "critic.0.2.bias": (64,),
-    "critic.1.weight": (1, 64), "critic.1.bias": (1,),
-}  # fmt: skip
+    "actor.0.0.weight": (64, 4),
+    "actor.0.0.bias": (64,),
+    "actor.0.2.weight": (64, 64),
+    "actor.0.2.bias": (64,),
+    "actor.1.weight": (2, 64),
+    "actor.1.bias": (2,),
+    "critic.0.0.weight": (64, 4),
+    "critic.0.0.bias": (64,),
+    "critic.0.2.weight": (64, 64),
+    "critic.0.2.bias": (64,),
+    "critic.1.weight": (1, 64),
+    "critic.1.bias": (1,),
+}
 
 
 class _GlobalsSeen(pickle.Unpickler):
@@ -71,8 +83,13 @@ def test_checkpoint_pickles_no_controlroom_class(pong32: Path) -> None:
     assert names, "the probe saw no global at all: it is not reading the pickle"
     ours = sorted(f"{m}.{n}" for m, n in names if m.split(".")[0] == "controlroom")
     assert ours == []
-    assert {m.split(".")[0] for m, _ in names} <= {"torch", "collections", "builtins", "_codecs",
-                                                  "numpy"}
+    assert {m.split(".")[0] for m, _ in names} <= {
+        "torch",
+        "collections",
+        "builtins",
+        "_codecs",
+        "numpy",
+    }
 
 
 def test_checkpoint_model_matches_the_pinned_layer_names(pong32: Path) -> None:

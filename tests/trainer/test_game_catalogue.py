@@ -14,8 +14,11 @@ from tests.trainer.helpers import kinds, read_metrics, run_trainer
 
 def test_catalogue_is_exactly_the_atari_games_envpool_ships() -> None:
     registration = pytest.importorskip("envpool.registration")
-    shipped = {task.removesuffix("-v5") for task, spec in registration.registry.specs.items()
-               if spec[0] == "envpool.atari" and task.endswith("-v5")}
+    shipped = {
+        task.removesuffix("-v5")
+        for task, spec in registration.registry.specs.items()
+        if spec[0] == "envpool.atari" and task.endswith("-v5")
+    }
     assert set(games.ATARI_GAMES) == shipped
     assert len(games.ATARI_GAMES) == len(set(games.ATARI_GAMES))
 
@@ -31,9 +34,22 @@ def test_trainer_accepts_every_game_of_the_catalogue() -> None:
 
 def test_battlezone_trains_a_few_updates(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    result = run_trainer(run, "--game", "BattleZone", "--num-envs", "2", "--num-steps", "16",
-                         "--minibatch-size", "16", "--torch-threads", "1",
-                         "--total-steps", "64", timeout=60)
+    result = run_trainer(
+        run,
+        "--game",
+        "BattleZone",
+        "--num-envs",
+        "2",
+        "--num-steps",
+        "16",
+        "--minibatch-size",
+        "16",
+        "--torch-threads",
+        "1",
+        "--total-steps",
+        "64",
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     lines = read_metrics(run)
     assert kinds(lines).count("update") == 2 and lines[-1]["reason"] == "budget"

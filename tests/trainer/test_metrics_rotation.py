@@ -41,14 +41,22 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _writer(run: Path, **kw: Any) -> MetricsWriter:
-    return MetricsWriter(run / "metrics.jsonl", segment_bytes=SEGMENT, history_bytes=HISTORY,
-                         history_gap_s=kw.pop("gap", 0.0), **kw)
+    return MetricsWriter(
+        run / "metrics.jsonl",
+        segment_bytes=SEGMENT,
+        history_bytes=HISTORY,
+        history_gap_s=kw.pop("gap", 0.0),
+        **kw,
+    )
 
 
 def _update(w: MetricsWriter, seq: int) -> None:
     w.set_counters(seq, seq // 10)
-    w.write(metrics.KIND_UPDATE, seq=seq, **{metrics.RETURN_MEAN: float(seq),
-                                            metrics.SPS: 1000.0, "pad": "x" * 80})
+    w.write(
+        metrics.KIND_UPDATE,
+        seq=seq,
+        **{metrics.RETURN_MEAN: float(seq), metrics.SPS: 1000.0, "pad": "x" * 80},
+    )
 
 
 def test_many_lines_stay_within_a_bounded_size(tmp_path: Path) -> None:
@@ -58,15 +66,20 @@ def test_many_lines_stay_within_a_bounded_size(tmp_path: Path) -> None:
         _update(w, seq)
     w.close()
     sizes = _files(tmp_path)
-    assert set(sizes) == {"metrics.jsonl", "metrics.1.jsonl", "metrics.2.jsonl",
-                          "metrics.history.jsonl"}
+    assert set(sizes) == {
+        "metrics.jsonl",
+        "metrics.1.jsonl",
+        "metrics.2.jsonl",
+        "metrics.history.jsonl",
+    }
     line = 400
     assert all(sizes[f"metrics{s}.jsonl"] < SEGMENT + line for s in ("", ".1", ".2"))
     assert sizes["metrics.history.jsonl"] <= HISTORY
     assert sum(sizes.values()) < 3 * (SEGMENT + line) + HISTORY
     # The newest lines are all there, in order, across the kept segments.
-    kept = [x["seq"] for i in (2, 1, 0) for x in _lines(segment_path(tmp_path / "metrics.jsonl",
-                                                                    i))]
+    kept = [
+        x["seq"] for i in (2, 1, 0) for x in _lines(segment_path(tmp_path / "metrics.jsonl", i))
+    ]
     assert kept == list(range(kept[0], 20_000))
     # The history spans the whole run, thinned, in order, with the start line kept.
     history = _lines(tmp_path / "metrics.history.jsonl")
@@ -184,8 +197,20 @@ def test_restarted_agent_finds_the_latest_metrics_after_a_rotation(tmp_path: Pat
 
 def test_trainer_rotates_and_resumes_into_the_current_segment(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    tiny = ["--game", "CartPole-v1", "--num-envs", "2", "--num-steps", "8",
-            "--minibatch-size", "8", "--torch-threads", "1", "--metrics-segment-mb", "0.002"]
+    tiny = [
+        "--game",
+        "CartPole-v1",
+        "--num-envs",
+        "2",
+        "--num-steps",
+        "8",
+        "--minibatch-size",
+        "8",
+        "--torch-threads",
+        "1",
+        "--metrics-segment-mb",
+        "0.002",
+    ]
     first = run_trainer(run, *tiny, "--total-steps", "320")
     assert first.returncode == 0, first.stderr
     assert (run / "metrics.2.jsonl").exists()

@@ -19,9 +19,14 @@ from controlroom.trainer.settings import ATARI_GAMES, make_settings
 def _batch(n: int) -> Batch:
     g = torch.Generator().manual_seed(0)
     obs = torch.randint(0, 256, (n, 4, 84, 84), dtype=torch.uint8, generator=g)
-    return Batch(obs, torch.randint(0, 6, (n,), generator=g), -torch.rand(n, generator=g),
-                 torch.randn(n, generator=g), torch.randn(n, generator=g),
-                 torch.randn(n, generator=g))
+    return Batch(
+        obs,
+        torch.randint(0, 6, (n,), generator=g),
+        -torch.rand(n, generator=g),
+        torch.randn(n, generator=g),
+        torch.randn(n, generator=g),
+        torch.randn(n, generator=g),
+    )
 
 
 def test_chunked_minibatch_step_matches_one_pass() -> None:
@@ -31,8 +36,9 @@ def test_chunked_minibatch_step_matches_one_pass() -> None:
     batch, idx = _batch(64), torch.randperm(64)
     stats = []
     for model, chunk in zip(models, (64, 16), strict=True):
-        s = make_settings({"num_envs": 8, "num_steps": 8, "minibatch_size": 64,
-                           "grad_chunk_size": chunk})
+        s = make_settings(
+            {"num_envs": 8, "num_steps": 8, "minibatch_size": 64, "grad_chunk_size": chunk}
+        )
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-5)
         stats.append(UpdateStats())
         minibatch_step(model, opt, batch, idx, s, stats=stats[-1])
@@ -57,9 +63,16 @@ def test_channels_last_rollout_gives_the_same_update_as_plain_frames() -> None:
     torch.manual_seed(0)
     models = [ActorCritic((4, 84, 84), 6)]
     models.append(copy.deepcopy(models[0]))
-    batches = [plain, Batch(stored.obs, *(getattr(plain, f) for f in
-                                           ("actions", "logprobs", "advantages", "returns",
-                                            "values")))]
+    batches = [
+        plain,
+        Batch(
+            stored.obs,
+            *(
+                getattr(plain, f)
+                for f in ("actions", "logprobs", "advantages", "returns", "values")
+            ),
+        ),
+    ]
     for model, batch in zip(models, batches, strict=True):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-5)
         minibatch_step(model, opt, batch, idx, s, stats=UpdateStats())
@@ -70,9 +83,24 @@ def test_channels_last_rollout_gives_the_same_update_as_plain_frames() -> None:
 # The log's nine and a spread of the rest (paddle, maze, board, text and two-player
 # games); the whole catalogue is checked against envpool's registry in
 # tests/trainer/test_game_catalogue.py, and stepping every one of the 104 costs ~1 min.
-STEPPED = ("MsPacman", "BeamRider", "Asteroids", "Enduro", "Pong", "Freeway", "SpaceInvaders",
-           "Seaquest", "Breakout", "BattleZone", "MontezumaRevenge", "Tetris", "VideoChess",
-           "Pacman", "Surround", "Kaboom")  # fmt: skip
+STEPPED = (
+    "MsPacman",
+    "BeamRider",
+    "Asteroids",
+    "Enduro",
+    "Pong",
+    "Freeway",
+    "SpaceInvaders",
+    "Seaquest",
+    "Breakout",
+    "BattleZone",
+    "MontezumaRevenge",
+    "Tetris",
+    "VideoChess",
+    "Pacman",
+    "Surround",
+    "Kaboom",
+)
 ALL_GAMES = os.environ.get("CONTROLROOM_ALL_GAMES") == "1"
 
 

@@ -27,8 +27,7 @@ from tests.trainer.helpers import TINY_PONG, read_metrics, run_trainer
         (["--device", "tpu"], "--device"),
     ],
 )
-def test_bad_settings_exit_2_before_any_work(tmp_path: Path, args: list[str],
-                                             message: str) -> None:
+def test_bad_settings_exit_2_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:
     result = run_trainer(tmp_path / "run", *args)
     assert result.returncode == 2
     assert message in result.stderr
@@ -83,15 +82,21 @@ def test_save_keeps_newest_k_and_latest_json(tmp_path: Path) -> None:
         checkpoint.save(tmp_path, state, keep=3)
     names = [p.name for p in checkpoint.list_checkpoints(tmp_path)]
     assert names == [f"ckpt-{s:012d}.pt" for s in (40, 30, 20)]
-    assert '"file": "ckpt-000000000040.pt"' in (tmp_path / "checkpoints" / "latest.json").read_text()
+    assert (
+        '"file": "ckpt-000000000040.pt"' in (tmp_path / "checkpoints" / "latest.json").read_text()
+    )
 
 
-def test_load_newest_good_skips_and_quarantines_corrupt(tmp_path: Path,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_load_newest_good_skips_and_quarantines_corrupt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "checkpoints").mkdir()
     for step in (1, 2):
-        checkpoint.save(tmp_path, {"global_step": step, "episodes": 0, "time": 0.0,
-                                   "settings": {"game": "Pong"}}, keep=3)
+        checkpoint.save(
+            tmp_path,
+            {"global_step": step, "episodes": 0, "time": 0.0, "settings": {"game": "Pong"}},
+            keep=3,
+        )
     newest = checkpoint.list_checkpoints(tmp_path)[0]
     newest.write_bytes(newest.read_bytes()[:-5])
     found = checkpoint.load_newest_good(tmp_path)
@@ -101,17 +106,21 @@ def test_load_newest_good_skips_and_quarantines_corrupt(tmp_path: Path,
 
 
 def test_import_is_light_and_keeps_boundaries() -> None:
-    code = ("import sys, controlroom.trainer; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'torch', 'envpool')"
-            " or m.startswith(('controlroom.agent', 'controlroom.tui', 'controlroom.link'))]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False)
+    code = (
+        "import sys, controlroom.trainer; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'torch', 'envpool')"
+        " or m.startswith(('controlroom.agent', 'controlroom.tui', 'controlroom.link'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_trainer_makes_openmp_threads_sleep_unless_the_user_chose(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     passive_openmp()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
@@ -142,8 +151,12 @@ print(json.dumps({"mapped": mapped, "free_in_heap": mallinfo2().fordblks}))
 
 def test_freed_tensor_memory_stays_in_the_heap_for_the_next_minibatch() -> None:
     def allocator_view(mode: str) -> dict[str, int]:
-        done = subprocess.run([sys.executable, "-c", _WHERE_A_BLOCK_LIVES, mode],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _WHERE_A_BLOCK_LIVES, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return dict(json.loads(done.stdout))
 
     block = 40 << 20

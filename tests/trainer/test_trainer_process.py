@@ -19,9 +19,20 @@ from tests.trainer.helpers import (
 )
 
 UPDATE_KEYS = {
-    "time", "kind", "global_step", "charts/episodes", "charts/episodes_per_hour", "charts/SPS",
-    "losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
-    "losses/clipfrac", "charts/learning_rate", "sys/rss_bytes", "settings/num_envs",
+    "time",
+    "kind",
+    "global_step",
+    "charts/episodes",
+    "charts/episodes_per_hour",
+    "charts/SPS",
+    "losses/policy_loss",
+    "losses/value_loss",
+    "losses/entropy",
+    "losses/approx_kl",
+    "losses/clipfrac",
+    "charts/learning_rate",
+    "sys/rss_bytes",
+    "settings/num_envs",
     "settings/minibatch_size",
 }
 
@@ -73,8 +84,14 @@ def test_heartbeats_keep_coming(tmp_path: Path) -> None:
 def test_sigkill_while_writing_checkpoint_leaves_run_resumable(pong32: Path) -> None:
     run_dir = pong32
     # The second run stalls between writing its temp file and renaming it; kill it there.
-    proc = start_trainer(run_dir, *TINY_PONG, "--total-steps", "64", "--resume",
-                         CONTROLROOM_TRAINER_CHECKPOINT_DELAY="60")
+    proc = start_trainer(
+        run_dir,
+        *TINY_PONG,
+        "--total-steps",
+        "64",
+        "--resume",
+        CONTROLROOM_TRAINER_CHECKPOINT_DELAY="60",
+    )
     ckdir = run_dir / "checkpoints"
     wait_for(lambda: any(ckdir.glob(".ckpt-*.tmp-*")))
     proc.kill()
@@ -108,13 +125,23 @@ def test_corrupt_newest_checkpoint_falls_back_with_warning(pong32: Path, damage:
 
 def test_resume_continues_counters_exactly_with_new_sizes(tmp_path: Path) -> None:
     cart = ["--game", "CartPole-v1", "--torch-threads", "1", "--num-steps", "32"]
-    first = run_trainer(tmp_path, *cart, "--num-envs", "4", "--minibatch-size", "32",
-                        "--total-steps", "1024")
+    first = run_trainer(
+        tmp_path, *cart, "--num-envs", "4", "--minibatch-size", "32", "--total-steps", "1024"
+    )
     assert first.returncode == 0, first.stderr
     before = json.loads((tmp_path / "checkpoints" / "latest.json").read_text())
     assert before["global_step"] == 1024 and before["episodes"] > 0
-    second = run_trainer(tmp_path, *cart, "--num-envs", "8", "--minibatch-size", "64",
-                         "--total-steps", "2048", "--resume")
+    second = run_trainer(
+        tmp_path,
+        *cart,
+        "--num-envs",
+        "8",
+        "--minibatch-size",
+        "64",
+        "--total-steps",
+        "2048",
+        "--resume",
+    )
     assert second.returncode == 0, second.stderr
     lines = read_metrics(tmp_path)
     start = [i for i, line in enumerate(lines) if line["kind"] == "start"][-1]
@@ -156,15 +183,31 @@ def test_second_trainer_on_same_run_dir_is_refused(tmp_path: Path) -> None:
 
 
 def test_help_explains_minibatch_is_batch_size() -> None:
-    result = subprocess.run(["python", "-m", "controlroom.trainer", "--help"], capture_output=True,
-                            text=True, check=False, cwd=Path(__file__).parents[2])
+    result = subprocess.run(
+        ["python", "-m", "controlroom.trainer", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+    )
     assert result.returncode == 0
     assert "'batch size'" in result.stdout and "--target-episodes" in result.stdout
 
 
 def test_target_episodes_ends_the_run_with_exit_0(tmp_path: Path) -> None:
-    result = run_trainer(tmp_path, "--game", "CartPole-v1", "--num-envs", "4", "--num-steps",
-                         "32", "--minibatch-size", "32", "--target-episodes", "10")
+    result = run_trainer(
+        tmp_path,
+        "--game",
+        "CartPole-v1",
+        "--num-envs",
+        "4",
+        "--num-steps",
+        "32",
+        "--minibatch-size",
+        "32",
+        "--target-episodes",
+        "10",
+    )
     assert result.returncode == 0, result.stderr
     lines = read_metrics(tmp_path)
     assert lines[-1]["reason"] == "budget" and lines[-1]["charts/episodes"] >= 10

@@ -3,5 +3,3 @@
 from __future__ import annotations
 
 from tests.link.realagent import agent  # noqa: F401  (the session agent, shared)
-
-

@@ -16,8 +16,14 @@ from tests.sshd import SshServer, free_port
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controlroom", *args], capture_output=True,
-                          text=True, timeout=60, cwd=cwd, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "controlroom", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -66,8 +72,9 @@ def test_auth_failure(laptop: Path, sshd: SshServer) -> None:
 def test_no_agent(laptop: Path, sshd: SshServer) -> None:
     cfg = laptop / "config.toml"
     cfg.write_text(cfg.read_text().replace('controlroom = "', 'controlroom = "/nope'))
-    _one_line_exit_2(run_cli("tnr-0", "--ssh-config", str(sshd.ssh_config), cwd=laptop),
-                     "--install")  # fmt: skip
+    _one_line_exit_2(
+        run_cli("tnr-0", "--ssh-config", str(sshd.ssh_config), cwd=laptop), "--install"
+    )
 
 
 def test_no_agent_in_a_terminal_opens_the_app_offering_the_install(
@@ -78,13 +85,18 @@ def test_no_agent_in_a_terminal_opens_the_app_offering_the_install(
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     cfg = laptop / "config.toml"
-    cfg.write_text(cfg.read_text().replace('controlroom = "', 'controlroom = "/nope')
-                   + 'python = "/nope/python3"\n')  # fmt: skip
+    cfg.write_text(
+        cfg.read_text().replace('controlroom = "', 'controlroom = "/nope')
+        + 'python = "/nope/python3"\n'
+    )
     session = f"cr-noagent-{os.getpid()}"
-    cmd = (f"cd {laptop} && {sys.executable} -m controlroom tnr-0 --ssh-config "
-           f"{sshd.ssh_config}; echo EXIT=$?; sleep 30")  # fmt: skip
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd],
-                   check=True)  # fmt: skip
+    cmd = (
+        f"cd {laptop} && {sys.executable} -m controlroom tnr-0 --ssh-config "
+        f"{sshd.ssh_config}; echo EXIT=$?; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
+    )
     try:
         wait_pane(session, "Install the agent on tnr-0 now?", 60)
         send(session, "n")
@@ -110,8 +122,12 @@ def wait_pane(session: str, needle: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        text = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                              capture_output=True, text=True, check=False).stdout  # fmt: skip
+        text = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         if needle in text:
             return text
         time.sleep(0.2)

@@ -27,8 +27,12 @@ NOPE = "/nope/python3"
 
 
 def bare_host_app(sshd: SshServer, tmp_path: Path, keymap: str = "") -> ControlRoomApp:
-    host = HostConfig(ssh_alias="tnr-0", state_dir=str(tmp_path / "state"), python=NOPE,
-                      controlroom=str(tmp_path / "install" / "venv" / "bin" / "controlroom"))  # fmt: skip
+    host = HostConfig(
+        ssh_alias="tnr-0",
+        state_dir=str(tmp_path / "state"),
+        python=NOPE,
+        controlroom=str(tmp_path / "install" / "venv" / "bin" / "controlroom"),
+    )
 
     async def install(progress: bootstrap.Progress) -> None:
         await bootstrap.install(ssh_target(sshd), host, None, progress)
@@ -43,14 +47,20 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
     app = bare_host_app(sshd, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="the install offer")
+        await wait_for(
+            lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted,
+            what="the install offer",
+        )
         offer = app.screen
         assert isinstance(offer, ConfirmScreen)
         # It says which torch it will install, and how to change that.
         assert "CPU-only build" in offer.question and "system_site_packages" in offer.question
         assert "pip_args" in offer.question
         await pilot.press("n")  # not now: the view keeps offering it
-        await wait_for(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted, what="offer declined")
+        await wait_for(
+            lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted,
+            what="offer declined",
+        )
         await pilot.pause()
         assert view.no_agent and view.has_class("-no-agent")
         notice = str(app.query_one(NoAgentNotice).render())
@@ -60,14 +70,20 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
         assert footer(app) == [("i", "Install"), ("?", "Help"), ("q", "Quit"), ("^p", "palette")]
 
         await pilot.press("i")
-        await wait_for(lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted, what="install progress")
+        await wait_for(
+            lambda: isinstance(app.screen, ProgressScreen) and app.screen.is_mounted,
+            what="install progress",
+        )
         progress = app.screen
         assert isinstance(progress, ProgressScreen)
         await wait_for(lambda: progress.finished, timeout=30, what="the install to stop")
         assert progress.lines[:2] == ["connecting to tnr-0", f"checking {NOPE} on the host"]
         assert progress.lines[-1].startswith(f"FAILED: could not run {NOPE}"), progress.lines
         await pilot.press("escape")
-        await wait_for(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted, what="progress closed")
+        await wait_for(
+            lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted,
+            what="progress closed",
+        )
         assert view.no_agent and ("i", "Install") in footer(app)
 
 

@@ -50,10 +50,15 @@ async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("g")
-        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="game picker via g")
+        await wait_for(
+            lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted,
+            what="game picker via g",
+        )
         await pilot.press("escape")
         await pilot.press("x")
-        await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via x")
+        await wait_for(
+            lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via x"
+        )
         assert any(line.startswith("g ") and "Add" in line for line in app.help_lines())
 
 
@@ -65,30 +70,48 @@ async def test_command_palette_has_every_action_and_runs_them(
         view = app.query_one(HostView)
         await wait_for(lambda: view.status.up, what="link up")
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for name in ("Add", "Remove", "+Envs", "-Envs", "Stop/Start", "Profile", "Ramp", "Log",
-                     "Plan", "Install", "Help"):  # fmt: skip
+        for name in (
+            "Add",
+            "Remove",
+            "+Envs",
+            "-Envs",
+            "Stop/Start",
+            "Profile",
+            "Ramp",
+            "Log",
+            "Plan",
+            "Install",
+            "Help",
+        ):
             assert name in titles, name
         await pilot.press("ctrl+p")
-        await wait_for(lambda: isinstance(app.screen, CommandPalette) and app.screen.is_mounted, what="palette")
+        await wait_for(
+            lambda: isinstance(app.screen, CommandPalette) and app.screen.is_mounted, what="palette"
+        )
         await pilot.press(*"Plan")
         commands = app.screen.query_one(CommandList)
         await wait_for(lambda: commands.option_count > 0, what="palette matches")
         await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via the palette")
+        await wait_for(
+            lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted,
+            what="plan via the palette",
+        )
 
 
 def _bad_alias_config(sshd: SshServer, tmp_path: Path) -> Path:
     """The fixture's ssh config plus `Host tnr-bad` on a port nobody listens on."""
     text = sshd.ssh_config.read_text()
-    bad = text.replace("Host tnr-0", "Host tnr-bad").replace(f"Port {sshd.port}",
-                                                             f"Port {free_port()}")  # fmt: skip
+    bad = text.replace("Host tnr-0", "Host tnr-bad").replace(
+        f"Port {sshd.port}", f"Port {free_port()}"
+    )
     path = tmp_path / "ssh_config"
     path.write_text(text + bad)
     return path
 
 
-async def test_fleet_with_a_refusing_host(sshd: SshServer, agent: RealAgent,
-                                          tmp_path: Path) -> None:  # fmt: skip
+async def test_fleet_with_a_refusing_host(
+    sshd: SshServer, agent: RealAgent, tmp_path: Path
+) -> None:
     cfg = _bad_alias_config(sshd, tmp_path)
     host = agent.host_config()
     good = HostTarget("tnr-0", partial(open_session, SshTarget("tnr-0", ssh_config=cfg), host))
@@ -110,10 +133,15 @@ async def test_fleet_with_a_refusing_host(sshd: SshServer, agent: RealAgent,
         app.query_one("#tabs", TabbedContent).active = "tab-0"
         await pilot.pause()
         first = good_view.state["host"]["now"]  # type: ignore[index]
-        await wait_for(lambda: good_view.state["host"]["now"] > first,  # type: ignore[index]
-                       what="the good host keeps updating")  # fmt: skip
+        await wait_for(
+            lambda: good_view.state["host"]["now"] > first,  # type: ignore[index]
+            what="the good host keeps updating",
+        )
         await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="picker on good tab")
+        await wait_for(
+            lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted,
+            what="picker on good tab",
+        )
 
 
 async def test_new_panes_take_their_place_in_name_order() -> None:

@@ -24,8 +24,9 @@ from tests.sshd import SshServer
 SIZE = (120, 40)
 
 
-def make_app(sshd: SshServer, agent: RealAgent, extra_config: str = "", *,
-             readonly: bool = False) -> ControlRoomApp:
+def make_app(
+    sshd: SshServer, agent: RealAgent, extra_config: str = "", *, readonly: bool = False
+) -> ControlRoomApp:
     """The app on tnr-0 through the test sshd; extra_config is appended to the laptop's
     config.toml (a [keymap], say)."""
     target = HostTarget("tnr-0", partial(open_session, ssh_target(sshd), agent.host_config()))
@@ -62,21 +63,30 @@ async def test_add_pong_then_watch_metrics_then_remove(sshd: SshServer, agent: R
         view = app.query_one(HostView)
         await wait_for(lambda: view.status.up, what="link up")
         await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="game picker")
+        await wait_for(
+            lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted, what="game picker"
+        )
         picker = app.screen.query_one("#choices")
         picker.highlighted = [o.id for o in picker.options].index("Pong")  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await wait_for(lambda: pid_alive(games(app).get("Pong", {}).get("pid")), timeout=30,
-                       what="Pong's trainer process running")  # fmt: skip
-        await wait_for(lambda: (games(app)["Pong"].get("metrics") or {}).get("sps") is not None,
-                       timeout=120,
-                       what="Pong metrics")  # fmt: skip
+        await wait_for(
+            lambda: pid_alive(games(app).get("Pong", {}).get("pid")),
+            timeout=30,
+            what="Pong's trainer process running",
+        )
+        await wait_for(
+            lambda: (games(app)["Pong"].get("metrics") or {}).get("sps") is not None,
+            timeout=120,
+            what="Pong metrics",
+        )
         await pilot.pause()
         pane = app.query_one("#game-Pong", GamePane)
         assert "steps/s" in str(pane.render()) and "- steps/s" not in str(pane.render())
         pid = games(app)["Pong"]["pid"]
         await pilot.press("d")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="confirm")
+        await wait_for(
+            lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted, what="confirm"
+        )
         await pilot.press("y")
         await wait_for(lambda: "Pong" not in games(app), timeout=30, what="Pong removed")
         await wait_for(lambda: not pid_alive(pid), timeout=30, what="trainer gone")
@@ -104,8 +114,11 @@ async def test_killed_connection_goes_stale_then_catches_up(
             assert "data" in header_text(app) and "old" in header_text(app)
         finally:
             sshd.start()
-        await wait_for(lambda: view.status.up and not view.has_class("-stale"), timeout=30,
-                       what="back after sshd restarts")  # fmt: skip
+        await wait_for(
+            lambda: view.status.up and not view.has_class("-stale"),
+            timeout=30,
+            what="back after sshd restarts",
+        )
         assert view.state and view.state["host"]["agent_version"]
 
 
@@ -122,7 +135,6 @@ async def test_readonly_refuses_every_action(sshd: SshServer, agent: RealAgent) 
         assert set(games(app)) == before
         assert "READ-ONLY" in header_text(app)
         assert any("read-only" in n.message for n in app._notifications)
-
 
 
 async def test_ramp_key_shows_the_agents_ramp_in_the_policy_panel(

@@ -35,8 +35,10 @@ async def test_log_key_follows_the_trainer_output(sshd: SshServer, agent: RealAg
             with log_file.open("a") as f:
                 f.write("before the screen opened\n")
             await pilot.press("l")
-            await wait_for(lambda: isinstance(app.screen, LogScreen) and app.screen.fetches > 0,
-                           what="log screen")  # fmt: skip
+            await wait_for(
+                lambda: isinstance(app.screen, LogScreen) and app.screen.fetches > 0,
+                what="log screen",
+            )
             screen = app.screen
             assert isinstance(screen, LogScreen)
             log = screen.query_one("#text", RichLog)
@@ -68,9 +70,14 @@ def test_new_lines_of_a_sliding_tail() -> None:
 
 
 def test_metrics_lines_are_short_and_readable() -> None:
-    reply = {"lines": [], "metrics": [
-        '{"time": 0, "kind": "update", "global_step": 512, "charts/SPS": 811.25, '
-        '"charts/episodic_return": -20.5}', "not json"]}  # fmt: skip
+    reply = {
+        "lines": [],
+        "metrics": [
+            '{"time": 0, "kind": "update", "global_step": 512, "charts/SPS": 811.25, '
+            '"charts/episodic_return": -20.5}',
+            "not json",
+        ],
+    }
     first, second = metrics_lines(reply)
     assert "metrics update" in first and "SPS=811.2" in first and "episodic_return=-20.5" in first
     assert "global_step=512" in first and second == "metrics not json"

@@ -33,8 +33,15 @@ def test_recorded_policy_reads_as_status_does() -> None:
 
 def test_ramp_off_at_ceiling_and_a_running_trial() -> None:
     assert lines(policy(ramp={"enabled": False}))[0] == "ramp off"
-    ceiling = {"enabled": True, "phase": "at_ceiling", "step": 2, "steps": 4,
-               "games": ["A", "B", "C"], "ceiling": 2, "ceiling_games": 3}  # fmt: skip
+    ceiling = {
+        "enabled": True,
+        "phase": "at_ceiling",
+        "step": 2,
+        "steps": 4,
+        "games": ["A", "B", "C"],
+        "ceiling": 2,
+        "ceiling_games": 3,
+    }
     assert lines(policy(ramp=ceiling))[0].startswith("ramp holding at ceiling · step 2/3")
     running = {"game": "Pong", "mode": "beside", "status": "running", "ends_at": NOW + 7 * 60}
     rest = lines(policy(trials={"Pong": running}, queue={"waiting": [], "free_slots": 1}))[2]

@@ -82,8 +82,11 @@ async def test_a_missed_reboot_shows_after_the_link_comes_back(
         await wait_for(lambda: view.status.up, what="link up")
         view.link.backoff.cap = 2.0  # the product's 15 s cap, shortened for the test
         await view.request("add_game", game="CartPole")
-        await wait_for(lambda: pid_alive_path(cartpole(view).get("pid")), timeout=60,
-                       what="CartPole's trainer running")  # fmt: skip
+        await wait_for(
+            lambda: pid_alive_path(cartpole(view).get("pid")),
+            timeout=60,
+            what="CartPole's trainer running",
+        )
         await wait_for(lambda: heartbeat_carries_cartpole(view), what="a heartbeat with its load")
         assert "reboots 24h: 0" in header_text(app)
 
@@ -101,8 +104,11 @@ async def test_a_missed_reboot_shows_after_the_link_comes_back(
         finally:
             sshd.start()
 
-        await wait_for(lambda: view.status.up and not view.has_class("-stale"), timeout=30,
-                       what="the app relinks by itself")  # fmt: skip
+        await wait_for(
+            lambda: view.status.up and not view.has_class("-stale"),
+            timeout=30,
+            what="the app relinks by itself",
+        )
         await pilot.pause()
         state = view.state or {}
         assert [b["boot_id"] for b in state["boots"]] == ["boot-1", "boot-2"]

@@ -35,12 +35,18 @@ async def test_plan_then_log_of_a_training_cartpole(sshd: SshServer, agent: Real
         await wait_for(lambda: view.status.up, what="link up")
         await view.request("add_game", game="CartPole")
         try:
-            await wait_for(lambda: bool(eph(app, "CartPole")), timeout=120,
-                           what="CartPole's measured episodes/hour")  # fmt: skip
+            await wait_for(
+                lambda: bool(eph(app, "CartPole")),
+                timeout=120,
+                what="CartPole's measured episodes/hour",
+            )
             await pilot.pause()
             app.query_one("#game-CartPole").focus()
             await pilot.press("t")
-            await wait_for(lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan screen")
+            await wait_for(
+                lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted,
+                what="plan screen",
+            )
             assert app.screen.query_one("#plan", Static).region.height > 10
             text = plain(app.screen.body)  # type: ignore[attr-defined]
             row = next(ln for ln in text.splitlines() if ln.lstrip("│ ").startswith("CartPole"))
@@ -53,13 +59,16 @@ async def test_plan_then_log_of_a_training_cartpole(sshd: SshServer, agent: Real
             await view.request("remove_game", game="CartPole")
 
 
-async def _log_shows_colours_not_escapes(app: ControlRoomApp, pilot: object,
-                                         agent: RealAgent) -> None:  # fmt: skip
+async def _log_shows_colours_not_escapes(
+    app: ControlRoomApp, pilot: object, agent: RealAgent
+) -> None:
     log_file = Path(agent.state_dir) / "runs" / "CartPole" / "trainer.log"
     with log_file.open("a") as f:  # as a trainer with coloured output writes it
         f.write(ANSI_LINE + "\n")
     await pilot.press("l")  # type: ignore[attr-defined]
-    await wait_for(lambda: isinstance(app.screen, TextScreen) and app.screen.is_mounted, what="log screen")
+    await wait_for(
+        lambda: isinstance(app.screen, TextScreen) and app.screen.is_mounted, what="log screen"
+    )
     await pilot.pause()  # type: ignore[attr-defined]
     log = app.screen.query_one("#text", RichLog)
     shown = ["".join(seg.text for seg in strip) for strip in log.lines]

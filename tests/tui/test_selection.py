@@ -60,10 +60,20 @@ async def test_arrow_keys_and_hjk_move_between_panes() -> None:
         app.query_one(HostView).load_state(five_games())
         await pilot.pause()
         # Panes in name order, three a row: Breakout MsPacman Pong / Qbert Seaquest
-        steps = [("right", "MsPacman"), ("right", "Pong"), ("right", "Pong"),
-                 ("down", "Seaquest"), ("h", "Qbert"), ("left", "Qbert"), ("k", "Breakout"),
-                 ("up", "Breakout"), ("j", "Qbert"), ("right", "Seaquest"),
-                 ("down", "Seaquest"), ("up", "MsPacman")]  # fmt: skip
+        steps = [
+            ("right", "MsPacman"),
+            ("right", "Pong"),
+            ("right", "Pong"),
+            ("down", "Seaquest"),
+            ("h", "Qbert"),
+            ("left", "Qbert"),
+            ("k", "Breakout"),
+            ("up", "Breakout"),
+            ("j", "Qbert"),
+            ("right", "Seaquest"),
+            ("down", "Seaquest"),
+            ("up", "MsPacman"),
+        ]
         for key, expected in steps:
             await pilot.press(key)
             assert selected(app) == expected, key
@@ -80,9 +90,11 @@ async def test_selection_survives_updates_scaling_and_restarts() -> None:
         await pilot.press("right", "right")
         assert selected(app) == "Pong"
         pong = state["games"]["Pong"]
-        for change in ({"settings": {**pong["settings"], "num_envs": 64}, "state": "starting"},
-                       {"state": "running", "restarts": 4, "pid": 999},
-                       {"state": "crashed"}):  # fmt: skip
+        for change in (
+            {"settings": {**pong["settings"], "num_envs": 64}, "state": "starting"},
+            {"state": "running", "restarts": 4, "pid": 999},
+            {"state": "crashed"},
+        ):
             state = copy.deepcopy(state)
             state["games"]["Pong"].update(change)
             view.load_state(state)
@@ -102,8 +114,13 @@ async def test_a_removed_game_hands_the_selection_to_its_neighbour() -> None:
         await pilot.pause()
         await pilot.press("right")
         assert selected(app) == "MsPacman"
-        for gone, expected in (("MsPacman", "Pong"), ("Seaquest", "Pong"), ("Pong", "Qbert"),
-                               ("Qbert", "Breakout"), ("Breakout", None)):  # fmt: skip
+        for gone, expected in (
+            ("MsPacman", "Pong"),
+            ("Seaquest", "Pong"),
+            ("Pong", "Qbert"),
+            ("Qbert", "Breakout"),
+            ("Breakout", None),
+        ):
             state = copy.deepcopy(state)
             del state["games"][gone]
             view.load_state(state)

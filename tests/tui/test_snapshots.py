@@ -47,8 +47,9 @@ def test_stale_link(snap_compare: Any) -> None:
     async def drop(pilot: Pilot[Any]) -> None:
         await load_all(pilot)
         view = pilot.app.query_one(HostView)
-        view.post_message(LinkDown("tnr-0", NOW - 42, "tnr-0 refused the connection",
-                                   "refused", 4, 8.0))  # fmt: skip
+        view.post_message(
+            LinkDown("tnr-0", NOW - 42, "tnr-0 refused the connection", "refused", 4, 8.0)
+        )
         await pilot.pause()
 
     assert snap_compare(app_for("tnr-0", readonly=True), terminal_size=SIZE, run_before=drop)
@@ -59,7 +60,8 @@ def test_no_agent(snap_compare: Any) -> None:
         await pilot.pause()
         reason = "no controlroom agent on tnr-0 (~/.controlroom/venv/bin/controlroom not found)"
         pilot.app.query_one(HostView).post_message(
-            LinkDown("tnr-0", NOW - 3, reason, NO_AGENT, 2, 4.0))
+            LinkDown("tnr-0", NOW - 3, reason, NO_AGENT, 2, 4.0)
+        )
         await pilot.pause()
         await pilot.press("n")  # the offer's modal: not now
         await pilot.pause()
@@ -67,8 +69,12 @@ def test_no_agent(snap_compare: Any) -> None:
     async def installer(progress: Progress) -> None:
         raise AssertionError("not in a snapshot")
 
-    app = build_app([HostTarget("tnr-0", _never, install=installer)], config=CONFIG,
-                    clock=lambda: NOW, live=False)  # fmt: skip
+    app = build_app(
+        [HostTarget("tnr-0", _never, install=installer)],
+        config=CONFIG,
+        clock=lambda: NOW,
+        live=False,
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=no_agent)
 
 

@@ -41,10 +41,16 @@ async def _never() -> AgentSession:
     raise LinkError("lost", "recorded")
 
 
-def recorded_app(*, readonly: bool = False, live: bool = False,
-                 config_text: str = "") -> ControlRoomApp:  # fmt: skip
-    return build_app([HostTarget("tnr-0", _never)], config=loads(config_text),
-                     readonly=readonly, clock=lambda: NOW, live=live)  # fmt: skip
+def recorded_app(
+    *, readonly: bool = False, live: bool = False, config_text: str = ""
+) -> ControlRoomApp:
+    return build_app(
+        [HostTarget("tnr-0", _never)],
+        config=loads(config_text),
+        readonly=readonly,
+        clock=lambda: NOW,
+        live=live,
+    )
 
 
 def lines_of(log: RichLog) -> list[str]:
@@ -123,13 +129,20 @@ async def test_a_game_that_is_not_running_shows_no_live_rates() -> None:
         state["games"]["Pong"]["state"] = "running"
         app.query_one(HostView).load_state(state)
         await pilot.pause()
-        assert str(app.query_one("#game-Pong", GamePane).render()).splitlines()[1] \
-            .startswith("402 eps/h")  # fmt: skip
+        assert (
+            str(app.query_one("#game-Pong", GamePane).render())
+            .splitlines()[1]
+            .startswith("402 eps/h")
+        )
 
 
 def test_events_do_not_say_the_game_twice() -> None:
-    scaled = {"ts": NOW, "kind": "game_scaled", "game": "Breakout",
-              "message": "Breakout: num_envs 8 -> 16"}  # fmt: skip
+    scaled = {
+        "ts": NOW,
+        "kind": "game_scaled",
+        "game": "Breakout",
+        "message": "Breakout: num_envs 8 -> 16",
+    }
     added = {"ts": NOW, "kind": "game_added", "game": "Pong", "message": "Pong added"}
     resumed = {"ts": NOW, "kind": "restart", "game": "Pong", "message": "resumed at ep 3"}
     assert "Breakout: Breakout" not in render_event(scaled).plain
@@ -143,8 +156,17 @@ async def test_notices_do_not_say_the_host_or_game_twice() -> None:
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         view.load_state(recorded_state())
-        view.post_message(AgentEvent("tnr-0", {"ts": NOW, "kind": "crash", "game": "Breakout",
-                                               "message": "Breakout: exit code 1"}))  # fmt: skip
+        view.post_message(
+            AgentEvent(
+                "tnr-0",
+                {
+                    "ts": NOW,
+                    "kind": "crash",
+                    "game": "Breakout",
+                    "message": "Breakout: exit code 1",
+                },
+            )
+        )
         await pilot.pause()
         await pilot.press("s")  # no link: the request fails with "tnr-0: link down ..."
         await app.workers.wait_for_complete()
@@ -199,8 +221,10 @@ async def test_header_fits_120_columns_with_the_link_lost() -> None:
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         view.load_state(recorded_state())
-        reason = ("tnr-0: connection timed out after 30s while exchanging keys through the "
-                  "jump host bastion-eu-west-1")  # fmt: skip
+        reason = (
+            "tnr-0: connection timed out after 30s while exchanging keys through the "
+            "jump host bastion-eu-west-1"
+        )
         view.post_message(LinkDown("tnr-0", NOW - 42, reason, "timeout", 4, 8.0))
         await pilot.pause()
         header = app.query_one(HostHeader)
@@ -213,23 +237,60 @@ async def test_header_fits_120_columns_with_the_link_lost() -> None:
 
 
 def _plan() -> dict[str, Any]:
-    costing = {"hours": 60.2, "days": 2.5, "cost": 72.2, "downtime_share": 0.17,
-               "effective_days": 3.0, "effective_cost": 87.0}  # fmt: skip
+    costing = {
+        "hours": 60.2,
+        "days": 2.5,
+        "cost": 72.2,
+        "downtime_share": 0.17,
+        "effective_days": 3.0,
+        "effective_cost": 87.0,
+    }
     return {
-        "host": {"games": [{"game": "Pong", "episodes": 812, "target": 25000,
-                            "episodes_per_hour": 402.0, "estimated": False,
-                            "hours_to_target": 60.2, "queued": False}],
-                 "price_per_hour": 1.2, "downtime_share": 0.17, "parallel": costing,
-                 "with_queue": costing},
-        "profiles": [{"profile": name, "games": n, "num_envs": envs, "minibatch_size": 2048,
-                      "total_envs": n * envs, "measured_games": 1, "episodes_per_hour": 12345.0,
-                      "gpu_memory_used": 3.2e10, "hours": 4000.0, "days": 166.7, "cost": 48000.0,
-                      "downtime_share": 0.171, "downtime_measured": False,
-                      "effective_days": 201.1, "effective_cost": 57800.0}
-                     for name, n, envs in (("light", 2, 32), ("medium", 4, 64),
-                                           ("heavy", 8, 256), ("cpu", 1, 8))],
-        "downtime_share": 0.17, "boots": 4,
-    }  # fmt: skip
+        "host": {
+            "games": [
+                {
+                    "game": "Pong",
+                    "episodes": 812,
+                    "target": 25000,
+                    "episodes_per_hour": 402.0,
+                    "estimated": False,
+                    "hours_to_target": 60.2,
+                    "queued": False,
+                }
+            ],
+            "price_per_hour": 1.2,
+            "downtime_share": 0.17,
+            "parallel": costing,
+            "with_queue": costing,
+        },
+        "profiles": [
+            {
+                "profile": name,
+                "games": n,
+                "num_envs": envs,
+                "minibatch_size": 2048,
+                "total_envs": n * envs,
+                "measured_games": 1,
+                "episodes_per_hour": 12345.0,
+                "gpu_memory_used": 3.2e10,
+                "hours": 4000.0,
+                "days": 166.7,
+                "cost": 48000.0,
+                "downtime_share": 0.171,
+                "downtime_measured": False,
+                "effective_days": 201.1,
+                "effective_cost": 57800.0,
+            }
+            for name, n, envs in (
+                ("light", 2, 32),
+                ("medium", 4, 64),
+                ("heavy", 8, 256),
+                ("cpu", 1, 8),
+            )
+        ],
+        "downtime_share": 0.17,
+        "boots": 4,
+    }
 
 
 def test_plan_rows_say_what_they_cover_and_columns_fit() -> None:
@@ -250,8 +311,9 @@ def test_picker_offers_the_agents_catalogue() -> None:
     names = [name for name, _ in key_requests.game_choices(config, state)]
     assert names == ["Qbert", "CartPole"]  # the wanted ones left out
     del state["catalogue"]
-    assert [n for n, _ in key_requests.game_choices(config, state)] == \
-        [n for n in known_names() if n not in state["games"]]  # fmt: skip
+    assert [n for n, _ in key_requests.game_choices(config, state)] == [
+        n for n in known_names() if n not in state["games"]
+    ]
 
 
 def _config_built_in() -> Config:

@@ -27,8 +27,7 @@ async def _install(progress: Any) -> None:
 
 
 def app_with_installer() -> ControlRoomApp:
-    return build_app([HostTarget("tnr-0", _never, install=_install)], clock=lambda: NOW,
-                     live=False)  # fmt: skip
+    return build_app([HostTarget("tnr-0", _never, install=_install)], clock=lambda: NOW, live=False)
 
 
 def state_of_version(version: str) -> dict[str, Any]:

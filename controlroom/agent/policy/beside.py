@@ -71,16 +71,20 @@ def copy_newest_checkpoint(run_dir: Path, dest: Path) -> dict[str, Any]:
     raise OpError("invalid", f"{run_dir.name} has no checkpoint yet to start a trial from")
 
 
-async def start(engine: Engine, game: str, changes: dict[str, Any], *, minutes: float,
-                keep: bool | None) -> dict[str, Any]:  # fmt: skip
+async def start(
+    engine: Engine, game: str, changes: dict[str, Any], *, minutes: float, keep: bool | None
+) -> dict[str, Any]:
     """Start the second trainer from a copy of the game's newest checkpoint."""
     st = game_state(engine, game)
     before = measure(engine, st)
     current = dict(st.get("settings") or {})
     candidate = new_settings(current, changes)  # a bad setting is named before anything else
     if st.get("state") != "running":
-        raise OpError("invalid", f"a beside trial needs {game} running (it is "
-                      f"{st.get('state')}); mode 'instead' runs it alone")  # fmt: skip
+        raise OpError(
+            "invalid",
+            f"a beside trial needs {game} running (it is "
+            f"{st.get('state')}); mode 'instead' runs it alone",
+        )
     if candidate == current:
         raise OpError("invalid", "the candidate settings are the current ones")
     check_guard_beside(engine, game, candidate)
@@ -94,12 +98,26 @@ async def start(engine: Engine, game: str, changes: dict[str, Any], *, minutes: 
     proc = process.spawn(argv, trial_dir)
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
     shown = {k: v for k, v in candidate.items() if k != "command"}
-    trial = {"game": game, "mode": "beside", "status": "running", "started_at": now,
-             "ends_at": now + minutes * 60.0, "minutes": minutes, "dir": str(trial_dir),
-             "from_checkpoint": origin, "settings": shown, "restore_settings": current,
-             "before": before, "current": None, "trial": None, "keep": keep,
-             "decision": None, "pid": proc.pid, "create_time": proc.create_time,
-             "cmdline": proc.cmdline}  # fmt: skip
+    trial = {
+        "game": game,
+        "mode": "beside",
+        "status": "running",
+        "started_at": now,
+        "ends_at": now + minutes * 60.0,
+        "minutes": minutes,
+        "dir": str(trial_dir),
+        "from_checkpoint": origin,
+        "settings": shown,
+        "restore_settings": current,
+        "before": before,
+        "current": None,
+        "trial": None,
+        "keep": keep,
+        "decision": None,
+        "pid": proc.pid,
+        "create_time": proc.create_time,
+        "cmdline": proc.cmdline,
+    }
     engine.trials[game] = trial
     engine.save()
     return trial
@@ -127,18 +145,22 @@ def adopt(engine: Engine) -> None:
             continue
         proc = process.adopt(trial.get("pid"), trial.get("create_time"), trial.get("cmdline"))
         if proc is None:
-            _ended(engine, game, time.time(), "the trial trainer was gone when the agent "
-                   "restarted")  # fmt: skip
+            _ended(engine, game, time.time(), "the trial trainer was gone when the agent restarted")
             continue
         tail = MetricsTail(Path(trial["dir"]) / METRICS_FILE)
         tail.start_at_end()
         engine.beside[game] = TrialTrainer(proc, tail)
-        engine.event("adopted", game, f"adopted the trial trainer of {game} (pid {proc.pid})",
-                     {"pid": proc.pid, "trial": trial["dir"]})  # fmt: skip
+        engine.event(
+            "adopted",
+            game,
+            f"adopted the trial trainer of {game} (pid {proc.pid})",
+            {"pid": proc.pid, "trial": trial["dir"]},
+        )
 
 
-def sample(engine: Engine, game: str, st: dict[str, Any] | None,
-           figures: dict[str, Any] | None) -> None:  # fmt: skip
+def sample(
+    engine: Engine, game: str, st: dict[str, Any] | None, figures: dict[str, Any] | None
+) -> None:
     """Record both trainers' figures over the same minutes."""
     trial, tt = engine.trials[game], engine.beside[game]
     tt.tail.poll()
@@ -147,13 +169,21 @@ def sample(engine: Engine, game: str, st: dict[str, Any] | None,
     m = tt.tail.metrics or {}
     if m.get("sps") or m.get("episodes_per_hour"):
         tel = engine.agent.telemetry()
-        used = sum(int(p.get("memory_used") or 0) for gp in tel.get("gpus") or []
-                   for p in gp.get("processes") or [] if p.get("pid") == tt.proc.pid)
+        used = sum(
+            int(p.get("memory_used") or 0)
+            for gp in tel.get("gpus") or []
+            for p in gp.get("processes") or []
+            if p.get("pid") == tt.proc.pid
+        )
         temp = guard.load_from({}, tel).gpu_temp_c
-        trial["trial"] = {"episodes_per_hour": m.get("episodes_per_hour"), "sps": m.get("sps"),
-                          "gpu_memory_used": used or None, "gpu_temp_c": temp,
-                          "episodes": m.get("episodes"),
-                          "settings": shape_of(trial["settings"])}  # fmt: skip
+        trial["trial"] = {
+            "episodes_per_hour": m.get("episodes_per_hour"),
+            "sps": m.get("sps"),
+            "gpu_memory_used": used or None,
+            "gpu_temp_c": temp,
+            "episodes": m.get("episodes"),
+            "settings": shape_of(trial["settings"]),
+        }
 
 
 async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: float) -> None:
@@ -192,8 +222,10 @@ async def finish(engine: Engine, game: str, now: float, why: str) -> None:
     try:
         await decide(engine, game, bool(keep))
     except OpError as exc:  # e.g. the guard refuses the candidate now: the user decides
-        engine.trials[game]["outcome"] = (f"could not {'keep' if keep else 'discard'} it: "
-                                          f"{exc.message}; waiting for trial_decide {game}")
+        engine.trials[game]["outcome"] = (
+            f"could not {'keep' if keep else 'discard'} it: "
+            f"{exc.message}; waiting for trial_decide {game}"
+        )
 
 
 def _ended(engine: Engine, game: str, now: float, why: str) -> None:
@@ -203,9 +235,12 @@ def _ended(engine: Engine, game: str, now: float, why: str) -> None:
     trial["trial_checkpoint"] = read_checkpoint(Path(trial["dir"]))
     trial["outcome"] = f"waiting for trial_decide {game} (keep or discard)"
     trial["status"] = "finished"
-    engine.event("trial_finished", game, f"beside trial of {game} ({why}): "
-                 f"{summary(trial['comparison'])}", {"comparison": trial["comparison"],
-                                                     "mode": "beside"})  # fmt: skip
+    engine.event(
+        "trial_finished",
+        game,
+        f"beside trial of {game} ({why}): {summary(trial['comparison'])}",
+        {"comparison": trial["comparison"], "mode": "beside"},
+    )
 
 
 async def _stop(engine: Engine, proc: process.TrainerProc) -> None:
@@ -230,13 +265,20 @@ async def decide(engine: Engine, game: str, keep: bool) -> dict[str, Any]:
         trial["keep"] = None
         await finish(engine, game, time.time(), "decided before its time was up")
     trial_dir = Path(trial["dir"])
-    outcome = await _keep(engine, game, trial, trial_dir) if keep else (
-        f"learning discarded: trial dir removed, {game} unchanged")  # fmt: skip
+    outcome = (
+        await _keep(engine, game, trial, trial_dir)
+        if keep
+        else (f"learning discarded: trial dir removed, {game} unchanged")
+    )
     shutil.rmtree(trial_dir, ignore_errors=True)
     trial["decision"] = "kept" if keep else "discarded"
     trial["outcome"] = outcome
-    engine.event("trial_decided", game, f"trial of {game}: {outcome}",
-                 {"decision": trial["decision"], "settings": shape_of(trial["settings"])})
+    engine.event(
+        "trial_decided",
+        game,
+        f"trial of {game}: {outcome}",
+        {"decision": trial["decision"], "settings": shape_of(trial["settings"])},
+    )
     return trial
 
 
@@ -254,6 +296,8 @@ async def _keep(engine: Engine, game: str, trial: dict[str, Any], trial_dir: Pat
     migration.restore(trial_dir, engine.agent.run_dir(game))
     await engine.agent.want_game(game, candidate, wanted=was_wanted)
     trial["snapshot"] = name
-    return (f"learning kept: {game} resumes from the trial's checkpoint (step "
-            f"{ck['global_step']}, episode {ck['episodes']}) with the candidate settings; "
-            f"rollback {game} restores snapshot {name}")  # fmt: skip
+    return (
+        f"learning kept: {game} resumes from the trial's checkpoint (step "
+        f"{ck['global_step']}, episode {ck['episodes']}) with the candidate settings; "
+        f"rollback {game} restores snapshot {name}"
+    )

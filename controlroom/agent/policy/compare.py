@@ -27,9 +27,16 @@ def _rates(p: ProfileConfig, work: list[GameProgress], book: SpeedBook) -> list[
         if (s := book.lookup(g.game, settings)) and s.episodes_per_hour > 0
     }
     mean = sum(measured.values()) / len(measured) if measured else None
-    return [GameProgress(g.game, g.episodes, g.target, measured.get(g.game, mean),
-                         estimated=g.game not in measured)
-            for g in work]  # fmt: skip
+    return [
+        GameProgress(
+            g.game,
+            g.episodes,
+            g.target,
+            measured.get(g.game, mean),
+            estimated=g.game not in measured,
+        )
+        for g in work
+    ]
 
 
 def _ordered(p: ProfileConfig, work: list[GameProgress]) -> list[GameProgress]:
@@ -58,17 +65,29 @@ def profile_row(
     ]
     down = downtime_by_load.get(len(p.games))
     row: dict[str, Any] = {
-        "profile": name, "games": len(p.games), "num_envs": p.num_envs,
-        "minibatch_size": p.minibatch_size, "total_envs": p.num_envs * len(p.games),
+        "profile": name,
+        "games": len(p.games),
+        "num_envs": p.num_envs,
+        "minibatch_size": p.minibatch_size,
+        "total_envs": p.num_envs * len(p.games),
         "measured_games": sum(1 for g in mine if not g.estimated),
         "episodes_per_hour": sum(g.episodes_per_hour or 0.0 for g in mine) or None,
         "gpu_memory_used": sum(measured_mem) if measured_mem else None,
         "downtime_measured": down is not None,
-    }  # fmt: skip
+    }
     cost = costing(hours, price_per_hour, down or 0.0) if hours is not None else None
-    row.update(asdict(cost) if cost else {"hours": None, "days": None, "cost": None,
-                                          "downtime_share": down, "effective_days": None,
-                                          "effective_cost": None})  # fmt: skip
+    row.update(
+        asdict(cost)
+        if cost
+        else {
+            "hours": None,
+            "days": None,
+            "cost": None,
+            "downtime_share": down,
+            "effective_days": None,
+            "effective_cost": None,
+        }
+    )
     return row
 
 
@@ -81,6 +100,9 @@ def compare_profiles(
     downtime_by_load: dict[int, float],
 ) -> list[dict[str, Any]]:
     """The whole table, one row per configured profile."""
-    return [profile_row(n, p, work, book, price_per_hour=price_per_hour,
-                        downtime_by_load=downtime_by_load)
-            for n, p in profiles.items()]  # fmt: skip
+    return [
+        profile_row(
+            n, p, work, book, price_per_hour=price_per_hour, downtime_by_load=downtime_by_load
+        )
+        for n, p in profiles.items()
+    ]

@@ -100,8 +100,9 @@ class PolicyEngine:
         async with self.lock:
             games, tel = self.agent.games(), self.agent.telemetry()
             self._record_speeds(games, tel, now)
-            self.watch.paused = [g for g in self.watch.paused
-                                 if (games.get(g) or {}).get("state") == "paused"]  # fmt: skip
+            self.watch.paused = [
+                g for g in self.watch.paused if (games.get(g) or {}).get("state") == "paused"
+            ]
             await self._guard_pass(games, tel, now)
             await self._trials_pass(now)
             await self._queue_pass()
@@ -126,35 +127,55 @@ class PolicyEngine:
         return {
             "profile": self.profile,
             "ramp": ramp.view(self.ramp, self.steps(), cfg.ramp.stable_minutes * 60.0),
-            "guard": {"budgets": asdict(cfg.guard), "load": asdict(load),
-                      "breach": guard.breach(cfg.guard, load), "paused": list(self.watch.paused),
-                      "last_refusal": self.last_refusal},
-            "queue": {"waiting": list(self.queue.waiting),
-                      "free_slots": len(self.queue.free_slots)},
+            "guard": {
+                "budgets": asdict(cfg.guard),
+                "load": asdict(load),
+                "breach": guard.breach(cfg.guard, load),
+                "paused": list(self.watch.paused),
+                "last_refusal": self.last_refusal,
+            },
+            "queue": {
+                "waiting": list(self.queue.waiting),
+                "free_slots": len(self.queue.free_slots),
+            },
             "trials": self.trials,
             "plan": self.plan(time.time()),
-        }  # fmt: skip
+        }
 
     # ---- trials: the engine picks the mode -----------------------------------------
-    async def start_trial(self, game: str, changes: dict[str, Any], *, minutes: float,
-                          keep: bool | None = None, mode: str = "instead") -> dict[str, Any]:
+    async def start_trial(
+        self,
+        game: str,
+        changes: dict[str, Any],
+        *,
+        minutes: float,
+        keep: bool | None = None,
+        mode: str = "instead",
+    ) -> dict[str, Any]:
         """Instead (trial.py): the candidate in place of the current settings. Beside
         (beside.py): a second trainer; `keep` None waits for trial_decide."""
         trial.check_request(self, game, minutes, mode)
         if mode == "instead":
             return await trial.start(self, game, changes, minutes=minutes, keep=keep)
         record = await beside.start(self, game, changes, minutes=minutes, keep=keep)
-        self.event("trial_started", game, f"beside trial of {game} for {minutes:g} min: "
-                   f"{shape_of(record['restore_settings'])} -> {shape_of(record['settings'])}",
-                   {"mode": "beside", "dir": record["dir"]})  # fmt: skip
+        self.event(
+            "trial_started",
+            game,
+            f"beside trial of {game} for {minutes:g} min: "
+            f"{shape_of(record['restore_settings'])} -> {shape_of(record['settings'])}",
+            {"mode": "beside", "dir": record["dir"]},
+        )
         return {"trial": record}
 
     async def _trials_pass(self, now: float) -> None:
         """Sample every running trial; finish the ones whose time is up."""
         games = self.agent.games()
         for game in sorted(self.trials_running()):
-            mode_pass = beside.trial_pass if self.trials[game].get("mode") == "beside" else (
-                trial.trial_pass)  # fmt: skip
+            mode_pass = (
+                beside.trial_pass
+                if self.trials[game].get("mode") == "beside"
+                else (trial.trial_pass)
+            )
             await mode_pass(self, game, games.get(game), now)
 
     # ---- helpers the op handlers share ---------------------------------------------
@@ -162,8 +183,9 @@ class PolicyEngine:
         """The ramp's steps from the current config."""
         return ramp.steps(self.agent.config.ramp)
 
-    def event(self, kind: str, game: str | None, message: str,
-              data: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Record and push an event."""
         self.agent.store.add_event(kind, game, message, data)
 
@@ -175,10 +197,16 @@ class PolicyEngine:
 
     def save(self) -> None:
         """Persist everything but the speed book (saved on its own, less often)."""
-        self.agent.store.kv_set(KV_STATE, {
-            "ramp": self.ramp.to_dict(), "guard": self.watch.to_dict(),
-            "queue": self.queue.to_dict(), "trials": self.trials, "profile": self.profile,
-        })  # fmt: skip
+        self.agent.store.kv_set(
+            KV_STATE,
+            {
+                "ramp": self.ramp.to_dict(),
+                "guard": self.watch.to_dict(),
+                "queue": self.queue.to_dict(),
+                "trials": self.trials,
+                "profile": self.profile,
+            },
+        )
 
     def plan(self, now: float, fresh: bool = False) -> dict[str, Any]:
         """The plan, recomputed at most every PLAN_EVERY_S unless `fresh`."""
@@ -229,8 +257,13 @@ class PolicyEngine:
             await self.converge_ramp()
         if ramp.tick(self.ramp, all_steps, now, self.agent.config.ramp.stable_minutes * 60, hold):
             added = all_steps[self.ramp.step][-1]
-            self.event("ramp_step", added, f"ramp step {self.ramp.step}: added {added} "
-                       f"({len(all_steps[self.ramp.step])} games)", self._ramp_data())  # fmt: skip
+            self.event(
+                "ramp_step",
+                added,
+                f"ramp step {self.ramp.step}: added {added} "
+                f"({len(all_steps[self.ramp.step])} games)",
+                self._ramp_data(),
+            )
             await self.converge_ramp()
 
     def _ramp_hold(self, all_steps: list[list[str]]) -> str | None:
@@ -262,13 +295,19 @@ class PolicyEngine:
         return verdict
 
     def _ramp_data(self) -> dict[str, Any]:
-        return {"step": self.ramp.step, "ceiling": self.ramp.ceiling,
-                "games": self.steps()[self.ramp.step]}  # fmt: skip
+        return {
+            "step": self.ramp.step,
+            "ceiling": self.ramp.ceiling,
+            "games": self.steps()[self.ramp.step],
+        }
 
     # ---- the guard's running check and the queue ------------------------------------
     async def _guard_pass(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
-        running = {n: float(s.get("added_at") or 0.0) for n, s in games.items()
-                   if s.get("wanted") and s.get("state") == "running"}  # fmt: skip
+        running = {
+            n: float(s.get("added_at") or 0.0)
+            for n, s in games.items()
+            if s.get("wanted") and s.get("state") == "running"
+        }
         load = self.with_trials(guard.load_from(games, tel))
         over = guard.breach(self.agent.config.guard, load)
         if over is not None and self.beside:  # a trial is the first load to shed
@@ -300,8 +339,12 @@ class PolicyEngine:
                 self.refuse(name, verdict)
                 return
             await self.agent.want_game(name, {**self.agent.config.game_settings(name), **shape})
-            self.event("queue_started", name, f"{name} started in the slot {slot['from']} freed",
-                       {"from": slot["from"], "settings": shape})  # fmt: skip
+            self.event(
+                "queue_started",
+                name,
+                f"{name} started in the slot {slot['from']} freed",
+                {"from": slot["from"], "settings": shape},
+            )
             games = self.agent.games()
 
     def _record_speeds(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:

@@ -34,14 +34,20 @@ class Shaped(Protocol):
 
 def shape_from(section: Shaped) -> dict[str, int]:
     """A config section's shape as settings."""
-    return {"num_envs": section.num_envs, "num_steps": section.num_steps,
-            "minibatch_size": section.minibatch_size}  # fmt: skip
+    return {
+        "num_envs": section.num_envs,
+        "num_steps": section.num_steps,
+        "minibatch_size": section.minibatch_size,
+    }
 
 
 def shape(settings: dict[str, Any]) -> tuple[int, int, int]:
     """The settings that change speed and load, as a comparable tuple."""
-    return (int(settings.get("num_envs") or 0), int(settings.get("num_steps") or 0),
-            int(settings.get("minibatch_size") or 0))  # fmt: skip
+    return (
+        int(settings.get("num_envs") or 0),
+        int(settings.get("num_steps") or 0),
+        int(settings.get("minibatch_size") or 0),
+    )
 
 
 def shape_of(settings: dict[str, Any]) -> dict[str, Any]:
@@ -57,10 +63,14 @@ def shape_present(settings: dict[str, Any]) -> dict[str, Any]:
 def measure(st: dict[str, Any], gpu_temp_c: float | None) -> dict[str, Any]:
     """The figures a trial compares, from a GameState and the GPU temperature now."""
     m = st.get("metrics") or {}
-    return {"episodes_per_hour": m.get("episodes_per_hour"), "sps": m.get("sps"),
-            "gpu_memory_used": st.get("gpu_memory_used"), "gpu_temp_c": gpu_temp_c,
-            "episodes": m.get("episodes"),
-            "settings": shape_of(st.get("settings") or {})}  # fmt: skip
+    return {
+        "episodes_per_hour": m.get("episodes_per_hour"),
+        "sps": m.get("sps"),
+        "gpu_memory_used": st.get("gpu_memory_used"),
+        "gpu_temp_c": gpu_temp_c,
+        "episodes": m.get("episodes"),
+        "settings": shape_of(st.get("settings") or {}),
+    }
 
 
 def compare(before: dict[str, Any] | None, during: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -76,5 +86,8 @@ def summary(rows: list[dict[str, Any]]) -> str:
     def fmt(v: Any) -> str:
         return "?" if v is None else f"{v:.0f}" if isinstance(v, float) else str(v)
 
-    return ", ".join(f"{r['figure']} {fmt(r['current'])} -> {fmt(r['trial'])}"
-                     for r in rows if r["figure"] != "settings")  # fmt: skip
+    return ", ".join(
+        f"{r['figure']} {fmt(r['current'])} -> {fmt(r['trial'])}"
+        for r in rows
+        if r["figure"] != "settings"
+    )

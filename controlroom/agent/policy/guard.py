@@ -57,14 +57,20 @@ def verdict(g: GuardConfig, load: Load, change: Change) -> str | None:
     envs, trainers = load.envs + change.envs, load.trainers + change.trainers
     mem = load.gpu_memory_fraction + change.gpu_memory_fraction
     if change.trainers > 0 and trainers > g.max_trainers:
-        return (f"refused: trainer processes would be {trainers} > max_trainers "
-                f"{g.max_trainers} ({trainers - g.max_trainers} over)")  # fmt: skip
+        return (
+            f"refused: trainer processes would be {trainers} > max_trainers "
+            f"{g.max_trainers} ({trainers - g.max_trainers} over)"
+        )
     if change.envs > 0 and envs > g.max_total_envs:
-        return (f"refused: total envs would be {envs} > max_total_envs {g.max_total_envs} "
-                f"({envs - g.max_total_envs} over)")  # fmt: skip
+        return (
+            f"refused: total envs would be {envs} > max_total_envs {g.max_total_envs} "
+            f"({envs - g.max_total_envs} over)"
+        )
     if mem > g.max_gpu_memory_fraction and change.gpu_memory_fraction > 0:
-        return (f"refused: GPU memory would be {_pct(mem)} > max_gpu_memory_fraction "
-                f"{_pct(g.max_gpu_memory_fraction)}")  # fmt: skip
+        return (
+            f"refused: GPU memory would be {_pct(mem)} > max_gpu_memory_fraction "
+            f"{_pct(g.max_gpu_memory_fraction)}"
+        )
     return _running_limit(g, load, "refused: ")
 
 
@@ -75,16 +81,20 @@ def _running_limit(g: GuardConfig, load: Load, prefix: str) -> str | None:
             f"{prefix}GPU temperature {load.gpu_temp_c:.0f}C >= max_gpu_temp_c {g.max_gpu_temp_c:g}"
         )
     if load.ram_fraction is not None and load.ram_fraction >= g.max_host_ram_fraction:
-        return (f"{prefix}host RAM {_pct(load.ram_fraction)} >= max_host_ram_fraction "
-                f"{_pct(g.max_host_ram_fraction)}")  # fmt: skip
+        return (
+            f"{prefix}host RAM {_pct(load.ram_fraction)} >= max_host_ram_fraction "
+            f"{_pct(g.max_host_ram_fraction)}"
+        )
     return None
 
 
 def breach(g: GuardConfig, load: Load) -> str | None:
     """Why the host is over a limit right now (pauses a game), or None."""
     if load.gpu_memory_fraction > g.max_gpu_memory_fraction:
-        return (f"GPU memory {_pct(load.gpu_memory_fraction)} > max_gpu_memory_fraction "
-                f"{_pct(g.max_gpu_memory_fraction)}")  # fmt: skip
+        return (
+            f"GPU memory {_pct(load.gpu_memory_fraction)} > max_gpu_memory_fraction "
+            f"{_pct(g.max_gpu_memory_fraction)}"
+        )
     return _running_limit(g, load, "")
 
 
@@ -155,8 +165,9 @@ class Watch:
     def from_dict(cls, raw: dict[str, Any] | None) -> Watch:
         """Back from kv."""
         raw = raw or {}
-        return cls(paused=list(raw.get("paused", [])),
-                   last_action_at=float(raw.get("last_action_at", 0.0)))  # fmt: skip
+        return cls(
+            paused=list(raw.get("paused", [])), last_action_at=float(raw.get("last_action_at", 0.0))
+        )
 
 
 def load_from(

@@ -57,8 +57,12 @@ def check_guard(engine: Engine, game: str, settings: dict[str, Any]) -> None:
 def snapshot(engine: Engine, game: str, st: dict[str, Any], reason: str) -> str:
     """Back up a stopped game's checkpoints with its settings and progress; prune."""
     agent = engine.agent
-    meta = {"reason": reason, "settings": st.get("settings") or {},
-            "checkpoint": st.get("checkpoint"), "wanted": bool(st.get("wanted"))}  # fmt: skip
+    meta = {
+        "reason": reason,
+        "settings": st.get("settings") or {},
+        "checkpoint": st.get("checkpoint"),
+        "wanted": bool(st.get("wanted")),
+    }
     path = migration.take(agent.state_dir, agent.run_dir(game), game, meta, time.time())
     migration.prune(agent.state_dir, game, agent.config.agent.snapshot_retention)
     return path.name
@@ -72,8 +76,9 @@ async def stop_for_snapshot(engine: Engine, game: str) -> dict[str, Any]:
     return game_state(engine, game)
 
 
-async def migrate(engine: Engine, game: str, changes: dict[str, Any],
-                  reason: str = "migrate") -> dict[str, Any]:  # fmt: skip
+async def migrate(
+    engine: Engine, game: str, changes: dict[str, Any], reason: str = "migrate"
+) -> dict[str, Any]:
     """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
     st = game_state(engine, game)
     before = dict(st.get("settings") or {})
@@ -86,10 +91,15 @@ async def migrate(engine: Engine, game: str, changes: dict[str, Any],
     name = snapshot(engine, game, {**st, "wanted": was_wanted}, reason)
     state = await engine.agent.want_game(game, after, wanted=was_wanted)
     if reason == "migrate":
-        text = ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in after
-                         if before.get(k) != after.get(k))  # fmt: skip
-        engine.event("migrated", game, f"migrated {game}: {text}",
-                     {"from": _shape(before), "to": _shape(after), "snapshot": name})  # fmt: skip
+        text = ", ".join(
+            f"{k} {before.get(k)} -> {after.get(k)}" for k in after if before.get(k) != after.get(k)
+        )
+        engine.event(
+            "migrated",
+            game,
+            f"migrated {game}: {text}",
+            {"from": _shape(before), "to": _shape(after), "snapshot": name},
+        )
     return {"game": state, "changed": True, "snapshot": name}
 
 
@@ -106,12 +116,17 @@ async def rollback(engine: Engine, game: str) -> dict[str, Any]:
     await stop_for_snapshot(engine, game)
     migration.restore(snaps[0], engine.agent.run_dir(game))
     engine.trials.pop(game, None)
-    state = await engine.agent.want_game(game, dict(meta["settings"]),
-                                         wanted=bool(meta.get("wanted", True)))  # fmt: skip
+    state = await engine.agent.want_game(
+        game, dict(meta["settings"]), wanted=bool(meta.get("wanted", True))
+    )
     episodes = (meta.get("checkpoint") or {}).get("episodes")
-    engine.event("rolled_back", game, f"rolled {game} back to snapshot {snaps[0].name} "
-                 f"(episode {episodes}, {_shape(meta['settings'])})",
-                 {"snapshot": snaps[0].name, "settings": _shape(meta["settings"])})  # fmt: skip
+    engine.event(
+        "rolled_back",
+        game,
+        f"rolled {game} back to snapshot {snaps[0].name} "
+        f"(episode {episodes}, {_shape(meta['settings'])})",
+        {"snapshot": snaps[0].name, "settings": _shape(meta["settings"])},
+    )
     return {"game": state, "snapshot": snaps[0].name, "restored": meta}
 
 
@@ -135,8 +150,13 @@ async def apply_profile(engine: Engine, name: str, dry_run: bool) -> dict[str, A
     target = profiles.target_settings(cfg, name)
     plan = profiles.diff(engine.agent.games(), target)
     verdict = profile_verdict(engine, target)
-    result = {"profile": name, "dry_run": dry_run, "actions": profiles.plan_dict(plan),
-              "total_envs": profiles.final_envs(target), "verdict": verdict}  # fmt: skip
+    result = {
+        "profile": name,
+        "dry_run": dry_run,
+        "actions": profiles.plan_dict(plan),
+        "total_envs": profiles.final_envs(target),
+        "verdict": verdict,
+    }
     if dry_run:
         return result
     if verdict is not None:
@@ -146,9 +166,12 @@ async def apply_profile(engine: Engine, name: str, dry_run: bool) -> dict[str, A
     await set_ramp(engine, False)
     engine.profile = name
     engine.queue.reset(default_order(cfg, engine.agent.games()), engine.agent.games())
-    engine.event("profile_applied", None, f"profile {name} applied: "
-                 + "; ".join(a.describe() for a in plan if a.kind != "keep"),
-                 {"profile": name, "actions": [a.describe() for a in plan]})  # fmt: skip
+    engine.event(
+        "profile_applied",
+        None,
+        f"profile {name} applied: " + "; ".join(a.describe() for a in plan if a.kind != "keep"),
+        {"profile": name, "actions": [a.describe() for a in plan]},
+    )
     return result
 
 
@@ -168,8 +191,9 @@ async def set_ramp(engine: Engine, enabled: bool) -> dict[str, Any]:
     """Turn the ramp on or off, in the state and in the agent's config file."""
     cfg = engine.agent.config
     if cfg.ramp.enabled != enabled:
-        engine.agent.save_config(dataclasses.replace(cfg, ramp=dataclasses.replace(
-            cfg.ramp, enabled=enabled)))  # fmt: skip
+        engine.agent.save_config(
+            dataclasses.replace(cfg, ramp=dataclasses.replace(cfg.ramp, enabled=enabled))
+        )
     if enabled and not engine.ramp.enabled:
         ramp.enable(engine.ramp, engine.steps(), time.time(), engine.agent.boot_id)
         engine.profile = None
@@ -187,8 +211,11 @@ def set_queue(engine: Engine, games: list[Any]) -> dict[str, Any]:
         if not isinstance(game, str):
             raise OpError("bad_request", "set_queue: games must be a list of game names")
         if game not in configured:
-            raise OpError("invalid", f"{game} is not in the agent's [games]; configured: "
-                          f"{', '.join(configured) or 'none'}")  # fmt: skip
+            raise OpError(
+                "invalid",
+                f"{game} is not in the agent's [games]; configured: "
+                f"{', '.join(configured) or 'none'}",
+            )
     dupes = sorted({g for g in games if games.count(g) > 1})
     if dupes:
         raise OpError("invalid", f"named twice: {', '.join(dupes)}")
@@ -207,8 +234,9 @@ def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
     known = [f.name for f in dataclasses.fields(GuardConfig)]
     unknown = sorted(set(budgets) - set(known))
     if unknown:
-        raise OpError("invalid", f"unknown guard budget {', '.join(unknown)}; known: "
-                      f"{', '.join(known)}")  # fmt: skip
+        raise OpError(
+            "invalid", f"unknown guard budget {', '.join(unknown)}; known: {', '.join(known)}"
+        )
     cfg = engine.agent.config
     try:
         checked = {k: check_value(GuardConfig, k, v) for k, v in budgets.items()}
@@ -222,8 +250,12 @@ def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
     before, after = asdict_guard(cfg), asdict_guard(new)
     changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changed:
-        engine.event("guard_changed", None, "guard budgets: " + ", ".join(
-            f"{k} {a} -> {b}" for k, (a, b) in changed.items()), {"changed": changed})  # fmt: skip
+        engine.event(
+            "guard_changed",
+            None,
+            "guard budgets: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()),
+            {"changed": changed},
+        )
     return after
 
 
@@ -237,8 +269,12 @@ def reset_ceiling(engine: Engine) -> dict[str, Any]:
     was = engine.ramp.ceiling
     engine.ramp.ceiling = None
     if was is not None:
-        engine.event("ramp_ceiling", None, f"ramp ceiling cleared (was step {was}): the ramp "
-                     "may climb to its last step again", {"ceiling": None, "was": was})  # fmt: skip
+        engine.event(
+            "ramp_ceiling",
+            None,
+            f"ramp ceiling cleared (was step {was}): the ramp may climb to its last step again",
+            {"ceiling": None, "was": was},
+        )
     engine.save()
     stable_s = engine.agent.config.ramp.stable_minutes * 60.0
     return ramp.view(engine.ramp, engine.steps(), stable_s)

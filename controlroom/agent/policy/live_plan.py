@@ -50,9 +50,14 @@ def plan(engine: Engine, now: float) -> dict[str, Any]:
         price_per_hour=cfg.agent.price_per_hour,
         downtime_by_load=by_load,
     )
-    return {"computed_at": now, "host": host, "profiles": table,
-            "downtime_share": down, "downtime_by_load": {str(k): v for k, v in by_load.items()},
-            "boots": len(boots)}  # fmt: skip
+    return {
+        "computed_at": now,
+        "host": host,
+        "profiles": table,
+        "downtime_share": down,
+        "downtime_by_load": {str(k): v for k, v in by_load.items()},
+        "boots": len(boots),
+    }
 
 
 def _every_game(

@@ -112,9 +112,12 @@ def fill_rates(progress: list[GameProgress]) -> list[GameProgress]:
     if not rates:
         return progress
     mean = sum(r for r in rates if r) / len(rates)
-    return [p if p.episodes_per_hour or p.remaining == 0
-            else GameProgress(p.game, p.episodes, p.target, mean, estimated=True)
-            for p in progress]  # fmt: skip
+    return [
+        p
+        if p.episodes_per_hour or p.remaining == 0
+        else GameProgress(p.game, p.episodes, p.target, mean, estimated=True)
+        for p in progress
+    ]
 
 
 def host_plan(
@@ -141,9 +144,15 @@ def host_plan(
 
 
 def _game_row(p: GameProgress, hours: float | None, queued: bool) -> dict[str, Any]:
-    return {"game": p.game, "episodes": p.episodes, "target": p.target,
-            "episodes_per_hour": p.episodes_per_hour, "estimated": p.estimated,
-            "hours_to_target": hours, "queued": queued}  # fmt: skip
+    return {
+        "game": p.game,
+        "episodes": p.episodes,
+        "target": p.target,
+        "episodes_per_hour": p.episodes_per_hour,
+        "estimated": p.estimated,
+        "hours_to_target": hours,
+        "queued": queued,
+    }
 
 
 def _costed(hours: float | None, price: float, downtime: float) -> dict[str, Any] | None:

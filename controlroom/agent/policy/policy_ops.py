@@ -21,8 +21,9 @@ PolicyOp = Callable[[Engine, dict[str, Any]], Awaitable[dict[str, Any]]]
 Act = Callable[[Engine], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 
 
-async def _locked(engine: Engine, act: Act, *, save: bool = False,
-                  game: Any = None) -> dict[str, Any]:  # fmt: skip
+async def _locked(
+    engine: Engine, act: Act, *, save: bool = False, game: Any = None
+) -> dict[str, Any]:
     """Run one action under the policy lock (and `game`'s lock when it names one),
     persist if asked, then push the new state."""
     async with AsyncExitStack() as held:
@@ -41,8 +42,9 @@ async def _locked(engine: Engine, act: Act, *, save: bool = False,
 async def apply_profile(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Converge to a profile, or with dry_run only show the plan."""
     dry_run = bool(args.get("dry_run"))
-    return await _locked(engine, lambda e: host_actions.apply_profile(e, args["name"], dry_run),
-                         save=True)  # fmt: skip
+    return await _locked(
+        engine, lambda e: host_actions.apply_profile(e, args["name"], dry_run), save=True
+    )
 
 
 async def set_ramp(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
@@ -57,24 +59,36 @@ async def set_ramp(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
 async def migrate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Change a game's settings keeping its progress (snapshot first)."""
     settings = dict(args["settings"])
-    return await _locked(engine, lambda e: host_actions.migrate(e, args["game"], settings),
-                         save=True, game=args["game"])  # fmt: skip
+    return await _locked(
+        engine,
+        lambda e: host_actions.migrate(e, args["game"], settings),
+        save=True,
+        game=args["game"],
+    )
 
 
 async def rollback(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Restore a game's newest snapshot: settings and progress."""
-    result = await _locked(engine, lambda e: host_actions.rollback(e, args["game"]), save=True,
-                           game=args["game"])  # fmt: skip
+    result = await _locked(
+        engine, lambda e: host_actions.rollback(e, args["game"]), save=True, game=args["game"]
+    )
     return {**result, "snapshots": listing(engine.agent.state_dir, args["game"])}
 
 
 async def start_trial(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Run candidate settings for N minutes; the figures land in policy.trials."""
     keep = args.get("keep")
-    return await _locked(engine, lambda e: e.start_trial(
-        args["game"], dict(args["settings"]), minutes=float(args["minutes"]),
-        keep=None if keep is None else bool(keep), mode=str(args.get("mode", "instead"))),
-        game=args["game"])  # fmt: skip
+    return await _locked(
+        engine,
+        lambda e: e.start_trial(
+            args["game"],
+            dict(args["settings"]),
+            minutes=float(args["minutes"]),
+            keep=None if keep is None else bool(keep),
+            mode=str(args.get("mode", "instead")),
+        ),
+        game=args["game"],
+    )
 
 
 async def trial_decide(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +124,14 @@ async def plan(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
 
 # op name -> async handler(engine, args) -> result dict; the core looks ops up here.
 POLICY_OPS: dict[str, PolicyOp] = {
-    "apply_profile": apply_profile, "set_ramp": set_ramp, "migrate": migrate,
-    "rollback": rollback, "trial": start_trial, "plan": plan, "set_queue": set_queue,
-    "reset_ceiling": reset_ceiling, "trial_decide": trial_decide, "set_guard": set_guard,
-}  # fmt: skip
+    "apply_profile": apply_profile,
+    "set_ramp": set_ramp,
+    "migrate": migrate,
+    "rollback": rollback,
+    "trial": start_trial,
+    "plan": plan,
+    "set_queue": set_queue,
+    "reset_ceiling": reset_ceiling,
+    "trial_decide": trial_decide,
+    "set_guard": set_guard,
+}

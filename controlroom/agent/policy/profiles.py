@@ -14,8 +14,9 @@ from controlroom.agent.policy.figures import SHAPE_KEYS, shape, shape_from, shap
 from controlroom.config import Config
 
 # A wanted game in any of these states holds a slot the profile must account for.
-HELD_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed", "crash_loop",
-                         "paused"})  # fmt: skip
+HELD_STATES = frozenset(
+    {"starting", "running", "backoff", "hung", "crashed", "crash_loop", "paused"}
+)
 ORDER = {"stop": 0, "migrate": 1, "start": 2, "keep": 3}  # free resources before using them
 
 

@@ -85,8 +85,11 @@ class Queue:
     def from_dict(cls, raw: dict[str, Any] | None) -> Queue:
         """From kv_get."""
         raw = raw or {}
-        return cls(list(raw.get("waiting", [])), list(raw.get("finished", [])),
-                   list(raw.get("free_slots", [])))  # fmt: skip
+        return cls(
+            list(raw.get("waiting", [])),
+            list(raw.get("finished", [])),
+            list(raw.get("free_slots", [])),
+        )
 
 
 def _taken(state: dict[str, Any] | None) -> bool:

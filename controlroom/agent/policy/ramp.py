@@ -114,12 +114,17 @@ def view(state: RampState, all_steps: list[list[str]], stable_s: float) -> dict[
     nxt = None if state.step + 1 >= len(all_steps) else all_steps[state.step + 1]
     counting = ph == "waiting" and state.stable_since is not None
     return {
-        "enabled": state.enabled, "phase": ph, "step": state.step, "steps": len(all_steps),
+        "enabled": state.enabled,
+        "phase": ph,
+        "step": state.step,
+        "steps": len(all_steps),
         "games": all_steps[min(state.step, len(all_steps) - 1)],
         "ceiling": state.ceiling,
         "ceiling_games": None if state.ceiling is None else len(all_steps[state.ceiling]),
-        "stable_since": state.stable_since, "stable_s": stable_s, "hold": state.hold,
+        "stable_since": state.stable_since,
+        "stable_s": stable_s,
+        "hold": state.hold,
         "next_action": f"add {nxt[-1]}" if counting and nxt else None,
         "next_action_at": (state.stable_since or 0.0) + stable_s if counting and nxt else None,
         "last_step_at": state.last_step_at,
-    }  # fmt: skip
+    }

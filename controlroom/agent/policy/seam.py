@@ -44,8 +44,9 @@ class Engine(Protocol):
         """The ramp's steps from the current config."""
         ...
 
-    def event(self, kind: str, game: str | None, message: str,
-              data: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def event(
+        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         """Record and push an event."""
         ...
 
@@ -77,8 +78,15 @@ class Engine(Protocol):
         """Push the policy state when it changed."""
         ...
 
-    async def start_trial(self, game: str, changes: dict[str, Any], *, minutes: float,
-                          keep: bool | None = None, mode: str = "instead") -> dict[str, Any]:
+    async def start_trial(
+        self,
+        game: str,
+        changes: dict[str, Any],
+        *,
+        minutes: float,
+        keep: bool | None = None,
+        mode: str = "instead",
+    ) -> dict[str, Any]:
         """Start a trial in either mode."""
         ...
 

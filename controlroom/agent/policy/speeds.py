@@ -57,5 +57,10 @@ def speed_from_game(game_state: dict[str, Any], temp_c: float | None) -> Speed |
     eph, sps = m.get("episodes_per_hour"), m.get("sps")
     if not eph and not sps:
         return None
-    return Speed(float(eph or 0.0), float(sps or 0.0), game_state.get("gpu_memory_used"),
-                 temp_c, float(m.get("time") or 0.0))  # fmt: skip
+    return Speed(
+        float(eph or 0.0),
+        float(sps or 0.0),
+        game_state.get("gpu_memory_used"),
+        temp_c,
+        float(m.get("time") or 0.0),
+    )

@@ -40,12 +40,14 @@ def check_request(engine: Engine, game: str, minutes: float, mode: str) -> None:
         raise OpError("invalid", f"a trial of {game} is already running")
     undecided = engine.trials.get(game) or {}
     if undecided.get("mode") == "beside" and undecided.get("decision") is None:
-        raise OpError("invalid", f"the beside trial of {game} waits for trial_decide "
-                      "(keep or discard) first")  # fmt: skip
+        raise OpError(
+            "invalid", f"the beside trial of {game} waits for trial_decide (keep or discard) first"
+        )
 
 
-async def start(engine: Engine, game: str, changes: dict[str, Any], *, minutes: float,
-                keep: bool | None) -> dict[str, Any]:  # fmt: skip
+async def start(
+    engine: Engine, game: str, changes: dict[str, Any], *, minutes: float, keep: bool | None
+) -> dict[str, Any]:
     """Snapshot, switch to the candidate settings, and finish after `minutes`, keeping
     the trial's learning (keep None or True) or restoring the snapshot."""
     st = game_state(engine, game)
@@ -56,14 +58,28 @@ async def start(engine: Engine, game: str, changes: dict[str, Any], *, minutes: 
     before = measure(engine, st)
     result = await migrate(engine, game, changes, reason="trial")
     now = time.time()
-    trial = {"game": game, "status": "running", "started_at": now,
-             "ends_at": now + minutes * 60.0, "minutes": minutes, "snapshot": result["snapshot"],
-             "restore_settings": current, "before": before, "trial": None,
-             "keep": keep, "mode": "instead"}  # fmt: skip
+    trial = {
+        "game": game,
+        "status": "running",
+        "started_at": now,
+        "ends_at": now + minutes * 60.0,
+        "minutes": minutes,
+        "snapshot": result["snapshot"],
+        "restore_settings": current,
+        "before": before,
+        "trial": None,
+        "keep": keep,
+        "mode": "instead",
+    }
     engine.trials[game] = trial
     engine.save()
-    engine.event("trial_started", game, f"trial of {game} for {minutes:g} min: "
-                 f"{shape_of(current)} -> {shape_of(result['game']['settings'])}", {})  # fmt: skip
+    engine.event(
+        "trial_started",
+        game,
+        f"trial of {game} for {minutes:g} min: "
+        f"{shape_of(current)} -> {shape_of(result['game']['settings'])}",
+        {},
+    )
     return {"trial": trial}
 
 
@@ -95,9 +111,12 @@ async def finish(engine: Engine, game: str, now: float) -> None:
         if not trial.get("keep", True):
             outcome = f"learning kept: snapshot {trial['snapshot']} is gone"
     trial["discarded"], trial["outcome"], trial["status"] = discarded, outcome, "finished"
-    engine.event("trial_finished", game, f"trial of {game}: {summary(trial['comparison'])}; "
-                 f"{outcome}", {"comparison": trial["comparison"],
-                                "discarded": discarded})  # fmt: skip
+    engine.event(
+        "trial_finished",
+        game,
+        f"trial of {game}: {summary(trial['comparison'])}; {outcome}",
+        {"comparison": trial["comparison"], "discarded": discarded},
+    )
 
 
 async def _discard(engine: Engine, game: str, trial: dict[str, Any]) -> bool:

@@ -18,8 +18,14 @@ from controlroom.tui.widgets.host_view import HostView
 
 
 def _move(keys: str, dx: int, dy: int, name: str) -> Binding:
-    return Binding(keys, f"move_selection({dx}, {dy})", f"Select {name}", show=False,
-                   id=f"select_{name}", tooltip=f"Select the game pane {name} of this one")
+    return Binding(
+        keys,
+        f"move_selection({dx}, {dy})",
+        f"Select {name}",
+        show=False,
+        id=f"select_{name}",
+        tooltip=f"Select the game pane {name} of this one",
+    )
 
 
 class MainScreen(Screen[None]):
@@ -27,15 +33,25 @@ class MainScreen(Screen[None]):
 
     # `l` is the log, so right has no letter; h/j/k as in vi. Not priority: in a focused
     # table or log the arrows keep their own meaning.
-    BINDINGS = [_move("left,h", -1, 0, "left"), _move("right", 1, 0, "right"),
-                _move("up,k", 0, -1, "up"), _move("down,j", 0, 1, "down")]  # fmt: skip
+    BINDINGS = [
+        _move("left,h", -1, 0, "left"),
+        _move("right", 1, 0, "right"),
+        _move("up,k", 0, -1, "up"),
+        _move("down,j", 0, 1, "down"),
+    ]
     # One host: nothing takes the focus at first, so the arrow keys reach the panes; a
     # fleet's tab bar takes it (left/right change tabs there, up/down still select).
     AUTO_FOCUS = "Tabs"
 
-    def __init__(self, targets: list[HostTarget], *, readonly: bool,
-                 clock: Callable[[], float] = time.time, live: bool = True,
-                 install_key: str = "i") -> None:  # fmt: skip
+    def __init__(
+        self,
+        targets: list[HostTarget],
+        *,
+        readonly: bool,
+        clock: Callable[[], float] = time.time,
+        live: bool = True,
+        install_key: str = "i",
+    ) -> None:
         super().__init__()
         self.targets, self.readonly, self.clock, self.live = targets, readonly, clock, live
         self.install_key = install_key
@@ -53,8 +69,13 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def _view(self, target: HostTarget) -> HostView:
-        return HostView(target, readonly=self.readonly, clock=self.clock, live=self.live,
-                        install_key=self.install_key)  # fmt: skip
+        return HostView(
+            target,
+            readonly=self.readonly,
+            clock=self.clock,
+            live=self.live,
+            install_key=self.install_key,
+        )
 
     def current_view(self) -> HostView | None:
         """The host the action keys apply to: the only one, or the active tab's."""

@@ -122,8 +122,13 @@ class LogScreen(TextScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.run_worker(self.follow(), group="log", exclusive=True, exit_on_error=False,
-                        description="follow a game's log")  # fmt: skip
+        self.run_worker(
+            self.follow(),
+            group="log",
+            exclusive=True,
+            exit_on_error=False,
+            description="follow a game's log",
+        )
 
     async def follow(self) -> None:
         """Fetch, append what is new, wait; until the screen closes (the worker ends)."""
@@ -151,8 +156,10 @@ class LogScreen(TextScreen):
         log = self.query_one("#text", RichLog)
         follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
         for line in fresh:
-            log.write(Text.from_ansi(line) if stream == "log" else Text(line, style="cyan"),
-                      scroll_end=follow)  # fmt: skip
+            log.write(
+                Text.from_ansi(line) if stream == "log" else Text(line, style="cyan"),
+                scroll_end=follow,
+            )
 
 
 def new_lines(old: list[str], new: list[str]) -> list[str]:
@@ -170,8 +177,9 @@ def log_lines(reply: Any) -> list[str]:
         for key in ("lines", "log", "text"):
             if key in reply:
                 value = reply[key]
-                return [str(x) for x in value] if isinstance(value, list) \
-                    else str(value).splitlines()  # fmt: skip
+                return (
+                    [str(x) for x in value] if isinstance(value, list) else str(value).splitlines()
+                )
     return str(reply).splitlines()
 
 
@@ -189,8 +197,11 @@ def metrics_line(raw: str) -> str:
         return f"metrics {raw}"
     if not isinstance(row, dict):
         return f"metrics {raw}"
-    figures = " ".join(f"{k.split('/')[-1]}={_short(v)}" for k, v in row.items()
-                       if k not in ("time", "kind", "path"))  # fmt: skip
+    figures = " ".join(
+        f"{k.split('/')[-1]}={_short(v)}"
+        for k, v in row.items()
+        if k not in ("time", "kind", "path")
+    )
     return f"{clock(row.get('time'))} metrics {row.get('kind', '')} {figures}".rstrip()
 
 

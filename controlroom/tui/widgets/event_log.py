@@ -15,11 +15,20 @@ KIND_WIDTH = max(len(k) for k in EVENT_KINDS)
 """The kind column fits the longest kind the protocol knows; an unknown longer one is cut."""
 
 KIND_STYLES = {
-    "crash": "bold red", "crash_loop": "bold red", "hung": "bold red", "error": "bold red",
-    "reboot": "bold magenta", "guard_refused": "yellow", "guard_paused": "yellow",
-    "restart": "yellow", "ramp_step": "cyan", "ramp_ceiling": "cyan",
-    "game_added": "green", "trainer_started": "green", "target_reached": "bold green",
-}  # fmt: skip
+    "crash": "bold red",
+    "crash_loop": "bold red",
+    "hung": "bold red",
+    "error": "bold red",
+    "reboot": "bold magenta",
+    "guard_refused": "yellow",
+    "guard_paused": "yellow",
+    "restart": "yellow",
+    "ramp_step": "cyan",
+    "ramp_ceiling": "cyan",
+    "game_added": "green",
+    "trainer_started": "green",
+    "target_reached": "bold green",
+}
 
 
 class EventLog(RichLog):
@@ -52,9 +61,11 @@ def render_event(e: dict[str, Any]) -> Text:
     # Each gap ends the span before it, and every kind has a style of its own: rsvg, which
     # draws the screenshots, drops a text run's leading space and squeezes long runs, so
     # a kind merged with its message ran into it there.
-    return Text.assemble((f"{clock(e.get('ts'))} ", "dim"),
-                         (f"{kind_cell(kind)}  ", KIND_STYLES.get(kind, "default")),
-                         about(e.get("game"), str(e.get("message", ""))))  # fmt: skip
+    return Text.assemble(
+        (f"{clock(e.get('ts'))} ", "dim"),
+        (f"{kind_cell(kind)}  ", KIND_STYLES.get(kind, "default")),
+        about(e.get("game"), str(e.get("message", ""))),
+    )
 
 
 def kind_cell(kind: str) -> str:

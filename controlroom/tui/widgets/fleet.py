@@ -23,6 +23,10 @@ class FleetTable(DataTable[str]):
             self.add_row(host, "◌ connecting", "-", "-", "-", key=host)
 
     def show(self, s: HostSummary) -> None:
-        for column, value in (("link", s.link), ("gpu", s.gpu), ("games", s.games),
-                              ("reboots", s.reboots)):  # fmt: skip
+        for column, value in (
+            ("link", s.link),
+            ("gpu", s.gpu),
+            ("games", s.games),
+            ("reboots", s.reboots),
+        ):
             self.update_cell(s.host, column, value, update_width=True)

@@ -19,10 +19,17 @@ from controlroom.tui.format import bar, count, duration, gib, number, spark
 from controlroom.tui.widgets.quiet import QuietStatic
 
 STATE_LABELS = {
-    "starting": "starting", "running": "running", "stopping": "stopping",
-    "stopped": "stopped", "crashed": "crashed", "backoff": "backing off",
-    "crash_loop": "crash loop", "hung": "hung", "paused": "paused (guard)", "done": "done",
-}  # fmt: skip
+    "starting": "starting",
+    "running": "running",
+    "stopping": "stopping",
+    "stopped": "stopped",
+    "crashed": "crashed",
+    "backoff": "backing off",
+    "crash_loop": "crash loop",
+    "hung": "hung",
+    "paused": "paused (guard)",
+    "done": "done",
+}
 PANE_BAR_W = 12
 LIVE_STATES = frozenset({"running"})
 """Only a running trainer has rates that mean something now; any other state shows the
@@ -72,14 +79,19 @@ def render_game(g: dict[str, Any], now: float) -> Text:
     episodes, target = m.get("episodes") or 0, g.get("target_episodes") or 0
     frac = episodes / target if target else 0.0
     lines = [
-        Text.assemble(f"ep {count(episodes)}/{count(target)} ",
-                      (bar(frac, PANE_BAR_W), "green"), f" {frac * 100:.1f}%"),
+        Text.assemble(
+            f"ep {count(episodes)}/{count(target)} ",
+            (bar(frac, PANE_BAR_W), "green"),
+            f" {frac * 100:.1f}%",
+        ),
         rates_line(g),
-        Text.assemble(f"R100 {number(m.get('return_mean'))} ",
-                      (spark(g.get("return_history") or [], 18), "cyan")),
+        Text.assemble(
+            f"R100 {number(m.get('return_mean'))} ",
+            (spark(g.get("return_history") or [], 18), "cyan"),
+        ),
         Text(_settings_line(g)),
         Text(_restarts_line(g, now)),
-    ]  # fmt: skip
+    ]
     return Text("\n").join(lines)
 
 
@@ -187,7 +199,7 @@ def successor(before: list[str], gone: str | None, now: list[str]) -> str | None
         return None
     if gone is None or gone not in before:
         return now[0]
-    later = [n for n in before[before.index(gone) + 1:] if n in now]
+    later = [n for n in before[before.index(gone) + 1 :] if n in now]
     if later:
         return later[0]
     earlier = [n for n in before[: before.index(gone)] if n in now]

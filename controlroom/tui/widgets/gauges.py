@@ -44,8 +44,9 @@ def render_gauges(state: dict[str, Any]) -> Text:
     return Text("\n").join(lines)
 
 
-def _row(label: str, frac: float | None, value: str, history: Sequence[float],
-         hi: float | None = 100.0) -> Text:  # fmt: skip
+def _row(
+    label: str, frac: float | None, value: str, history: Sequence[float], hi: float | None = 100.0
+) -> Text:
     """A gauge line; `hi` None scales the sparkline to its own range (memory, power)."""
     text = Text(f"{label:<6}")
     text.append(bar(frac, BAR_W), style="dim" if frac is None else _level(frac))
@@ -64,16 +65,29 @@ def _gpu_lines(g: dict[str, Any], hist: dict[str, Any]) -> list[Text]:
     temp, power, limit = g.get("temperature_c"), g.get("power_w"), g.get("power_limit_w")
     util = g.get("utilization")
     return [
-        _row("util", None if util is None else util / 100, f"{util or 0:.0f}%",
-             hist.get("gpu_util") or []),
-        _row("mem", mem_frac, f"{gib(used)}/{gib(total)}", hist.get("gpu_mem") or [],
-             hi=None),
-        _row("temp", None if temp is None else temp / 90, f"{temp or 0:.0f}°C",
-             hist.get("gpu_temp") or [], hi=90.0),
-        _row("power", power / limit if power and limit else None,
-             f"{power or 0:.0f}/{limit or 0:.0f} W", hist.get("gpu_power") or [], hi=None),
+        _row(
+            "util",
+            None if util is None else util / 100,
+            f"{util or 0:.0f}%",
+            hist.get("gpu_util") or [],
+        ),
+        _row("mem", mem_frac, f"{gib(used)}/{gib(total)}", hist.get("gpu_mem") or [], hi=None),
+        _row(
+            "temp",
+            None if temp is None else temp / 90,
+            f"{temp or 0:.0f}°C",
+            hist.get("gpu_temp") or [],
+            hi=90.0,
+        ),
+        _row(
+            "power",
+            power / limit if power and limit else None,
+            f"{power or 0:.0f}/{limit or 0:.0f} W",
+            hist.get("gpu_power") or [],
+            hi=None,
+        ),
         _trainers_line(g.get("processes") or []),
-    ]  # fmt: skip
+    ]
 
 
 def _trainers_line(procs: list[dict[str, Any]]) -> Text:
@@ -88,6 +102,11 @@ def _system_lines(s: dict[str, Any], hist: dict[str, Any]) -> list[Text]:
     used, total = s.get("ram_used") or 0, s.get("ram_total") or 0
     return [
         _row("cpu", None if cpu is None else cpu / 100, f"{cpu or 0:.0f}%", hist.get("cpu") or []),
-        _row("ram", used / total if total else None, f"{gib(used)}/{gib(total)}",
-             hist.get("ram") or [], hi=None),
-    ]  # fmt: skip
+        _row(
+            "ram",
+            used / total if total else None,
+            f"{gib(used)}/{gib(total)}",
+            hist.get("ram") or [],
+            hi=None,
+        ),
+    ]

@@ -42,12 +42,20 @@ class HostHeader(QuietStatic):
     def show(self, link: LinkStatus, state: dict[str, Any] | None, agent_now: float) -> None:
         """Render from the link status and the latest State, ages as of `agent_now`."""
         width = self.content_size.width or HEADER_W
-        self.show_text(render_header(self.host, link, state, agent_now, readonly=self.readonly,
-                                     width=width))  # fmt: skip
+        self.show_text(
+            render_header(self.host, link, state, agent_now, readonly=self.readonly, width=width)
+        )
 
 
-def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
-                  now: float, *, readonly: bool, width: int = HEADER_W) -> Text:  # fmt: skip
+def render_header(
+    host: str,
+    link: LinkStatus,
+    state: dict[str, Any] | None,
+    now: float,
+    *,
+    readonly: bool,
+    width: int = HEADER_W,
+) -> Text:
     """The line, at most `width` cells: a link-down reason is cut to what room is left,
     so the data's age, the versions and READ-ONLY always show."""
     text = _render(host, link, state, now, readonly=readonly, reason="")
@@ -63,8 +71,15 @@ def render_header(host: str, link: LinkStatus, state: dict[str, Any] | None,
     return _render(host, link, state, now, readonly=readonly, reason=short)
 
 
-def _render(host: str, link: LinkStatus, state: dict[str, Any] | None, now: float, *,
-            readonly: bool, reason: str) -> Text:  # fmt: skip
+def _render(
+    host: str,
+    link: LinkStatus,
+    state: dict[str, Any] | None,
+    now: float,
+    *,
+    readonly: bool,
+    reason: str,
+) -> Text:
     text = Text.assemble((f" {host} ", "bold reverse"), " ")
     text.append_text(_link_part(host, link, now, reason))
     if state:

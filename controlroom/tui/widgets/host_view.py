@@ -37,8 +37,14 @@ from controlroom.tui.widgets.no_agent import NoAgentNotice
 from controlroom.tui.widgets.policy import PolicyPanel
 from controlroom.tui.widgets.timeline import RebootTimeline
 
-NOTIFY_KINDS = {"crash": "error", "crash_loop": "error", "hung": "error", "reboot": "warning",
-                "guard_refused": "warning", "target_reached": "information"}  # fmt: skip
+NOTIFY_KINDS = {
+    "crash": "error",
+    "crash_loop": "error",
+    "hung": "error",
+    "reboot": "warning",
+    "guard_refused": "warning",
+    "target_reached": "information",
+}
 
 
 class HostView(Vertical):
@@ -50,9 +56,16 @@ class HostView(Vertical):
     no_agent: reactive[bool] = reactive(False)
     """True while the host answers SSH but has no agent: the view offers the install."""
 
-    def __init__(self, target: HostTarget, *, readonly: bool = False,
-                 clock: Callable[[], float] = time.time, live: bool = True,
-                 install_key: str = "i", id: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: HostTarget,
+        *,
+        readonly: bool = False,
+        clock: Callable[[], float] = time.time,
+        live: bool = True,
+        install_key: str = "i",
+        id: str | None = None,
+    ) -> None:
         """Args: target: the host; readonly: say so in the header; clock: wall time
         (frozen in snapshot tests); live: run the link (False: fed by `load_state`);
         install_key: the key that installs an agent, as the footer shows it."""
@@ -86,8 +99,14 @@ class HostView(Vertical):
         self.set_interval(1.0, self.tick_header)
         if self.live:
             name = self.target.name
-            self.run_worker(self.link.run(), name=f"link {name}", group=f"link-{name}",
-                            exclusive=True, exit_on_error=False, description=f"link to {name}")
+            self.run_worker(
+                self.link.run(),
+                name=f"link {name}",
+                group=f"link-{name}",
+                exclusive=True,
+                exit_on_error=False,
+                description=f"link to {name}",
+            )
         self.tick_header()
 
     def watch_stale(self, stale: bool) -> None:
@@ -146,8 +165,7 @@ class HostView(Vertical):
         if isinstance(ev, Connected):
             self.post_message(LinkUp(name, ev.hello, ev.state, ev.where))
         elif isinstance(ev, Disconnected):
-            self.post_message(LinkDown(name, ev.since, ev.reason, ev.kind, ev.attempt,
-                                       ev.retry_in))  # fmt: skip
+            self.post_message(LinkDown(name, ev.since, ev.reason, ev.kind, ev.attempt, ev.retry_in))
         elif isinstance(ev, RoundTrip):
             self.post_message(RttMeasured(name, ev.rtt))
         else:
@@ -173,14 +191,22 @@ class HostView(Vertical):
     @on(LinkDown)
     def mark_stale(self, message: LinkDown) -> None:
         message.stop()
-        self.status = LinkStatus(up=False, down_since=message.since, reason=message.reason,
-                                 retry_in=message.retry_in, attempt=message.attempt,
-                                 kind=message.kind)  # fmt: skip
+        self.status = LinkStatus(
+            up=False,
+            down_since=message.since,
+            reason=message.reason,
+            retry_in=message.retry_in,
+            attempt=message.attempt,
+            kind=message.kind,
+        )
         self.no_agent = message.kind == NO_AGENT
         if self.no_agent:
             self.query_one(NoAgentNotice).show(
-                self.target.name, message.reason, readonly=self.readonly,
-                install_key=None if self.target.install is None else self.install_key)  # fmt: skip
+                self.target.name,
+                message.reason,
+                readonly=self.readonly,
+                install_key=None if self.target.install is None else self.install_key,
+            )
             if self.target.install is not None and not self._offered_install:
                 self._offered_install = True
                 self.post_message(AgentMissing(self.target.name, message.reason))
@@ -242,8 +268,9 @@ class HostView(Vertical):
             self.post_message(summary)
 
 
-def summarize(name: str, status: LinkStatus, state: dict[str, Any] | None,
-              now: float) -> HostSummary:  # fmt: skip
+def summarize(
+    name: str, status: LinkStatus, state: dict[str, Any] | None, now: float
+) -> HostSummary:
     """The fleet overview's row for one host."""
     if status.up:
         rtt = "" if status.rtt is None else f" {status.rtt * 1000:.0f} ms"
@@ -263,5 +290,10 @@ def summarize(name: str, status: LinkStatus, state: dict[str, Any] | None,
     games = s.get("games") or {}
     running = sum(1 for g in games.values() if g.get("state") == "running")
     reboots = (s.get("host") or {}).get("reboots_24h")
-    return HostSummary(name, link, gpu, f"{running}/{len(games)} running" if state else "-",
-                       "-" if reboots is None else str(reboots))  # fmt: skip
+    return HostSummary(
+        name,
+        link,
+        gpu,
+        f"{running}/{len(games)} running" if state else "-",
+        "-" if reboots is None else str(reboots),
+    )

@@ -29,6 +29,9 @@ def render_notice(host: str, reason: str, *, install_key: str | None, readonly: 
         text.append("installing from here is not possible for this host", style="yellow")
     else:
         # the gap ends the key's span: rsvg (the screenshots) drops a run's leading space
-        text.append_text(Text.assemble("press ", (f"{install_key} ", "bold"),
-                                       f"to install it: {WHAT_INSTALL_DOES}"))  # fmt: skip
+        text.append_text(
+            Text.assemble(
+                "press ", (f"{install_key} ", "bold"), f"to install it: {WHAT_INSTALL_DOES}"
+            )
+        )
     return text

@@ -14,8 +14,12 @@ from controlroom.tui.widgets.quiet import QuietStatic
 NEAR = 0.9
 """A load at this share of its budget (or above) is near the limit: the panel warns."""
 
-PHASES = {"waiting": "climbing", "holding": "holding", "at_ceiling": "holding at ceiling",
-          "at_last_step": "at its last step"}  # fmt: skip
+PHASES = {
+    "waiting": "climbing",
+    "holding": "holding",
+    "at_ceiling": "holding at ceiling",
+    "at_last_step": "at its last step",
+}
 
 
 class PolicyPanel(QuietStatic):
@@ -49,15 +53,16 @@ def ramp_line(r: dict[str, Any], now: float) -> Text:
     if not r.get("enabled"):
         return text.append("off", style="dim")
     phase = PHASES.get(r.get("phase") or "", r.get("phase") or "?")
-    text.append(phase + (f" ({r['hold']})" if r.get("hold") else ""),
-                style="yellow" if r.get("hold") else "green")  # fmt: skip
+    text.append(
+        phase + (f" ({r['hold']})" if r.get("hold") else ""),
+        style="yellow" if r.get("hold") else "green",
+    )
     games = ", ".join(r.get("games") or []) or "no games"
     text.append(f" · step {r.get('step', 0)}/{max(0, int(r.get('steps') or 1) - 1)} ({games})")
     if r.get("ceiling") is not None:
         text.append(f" · ceiling step {r['ceiling']} ({r.get('ceiling_games')} games)")
     if r.get("next_action") and r.get("next_action_at"):
-        text.append(f" · next: {r['next_action']} {until(r['next_action_at'] - now)}",
-                    style="bold")  # fmt: skip
+        text.append(f" · next: {r['next_action']} {until(r['next_action_at'] - now)}", style="bold")
     return text
 
 
@@ -75,11 +80,13 @@ def minutes(seconds: float) -> str:
 def guard_line(g: dict[str, Any]) -> tuple[Text, bool]:
     """'guard envs 320/1024 · trainers 3/8 · GPU mem 9%/50% · 48°C/83°C · RAM 34%/90%'."""
     b, load = g.get("budgets") or {}, g.get("load") or {}
-    figures = [("envs", load.get("envs"), b.get("max_total_envs"), count),
-               ("trainers", load.get("trainers"), b.get("max_trainers"), count),
-               ("GPU mem", load.get("gpu_memory_fraction"), b.get("max_gpu_memory_fraction"), pct),
-               ("", load.get("gpu_temp_c"), b.get("max_gpu_temp_c"), celsius),
-               ("RAM", load.get("ram_fraction"), b.get("max_host_ram_fraction"), pct)]  # fmt: skip
+    figures = [
+        ("envs", load.get("envs"), b.get("max_total_envs"), count),
+        ("trainers", load.get("trainers"), b.get("max_trainers"), count),
+        ("GPU mem", load.get("gpu_memory_fraction"), b.get("max_gpu_memory_fraction"), pct),
+        ("", load.get("gpu_temp_c"), b.get("max_gpu_temp_c"), celsius),
+        ("RAM", load.get("ram_fraction"), b.get("max_host_ram_fraction"), pct),
+    ]
     text, warn = Text.assemble(("guard ", "bold")), bool(g.get("breach"))
     for i, (label, value, limit, fmt) in enumerate(figures):
         style = level(value, limit)
@@ -127,8 +134,10 @@ def trial_part(t: dict[str, Any], now: float) -> Text:
         text.append("keep or discard? ", style="bold yellow")
     else:
         text.append(f"{t.get('decision') or t.get('outcome') or t.get('status')}: ")
-    text.append(f"eps/h {count(eph.get('current'))}→{count(eph.get('trial'))} · "
-                f"steps/s {count(sps.get('current'))}→{count(sps.get('trial'))}")  # fmt: skip
+    text.append(
+        f"eps/h {count(eph.get('current'))}→{count(eph.get('trial'))} · "
+        f"steps/s {count(sps.get('current'))}→{count(sps.get('trial'))}"
+    )
     return text
 
 

@@ -78,8 +78,7 @@ def _axis(boots: list[dict[str, Any]], now: float, width: int) -> Text:
         _fill(cells, (start, span), up_from, up_to, "━")
         if i:
             _fill(cells, (start, span), up_from, up_from, "▼")
-    return Text.assemble((prefix, "dim"), ("".join(cells), "green"),
-                         (" now", "dim"))  # fmt: skip
+    return Text.assemble((prefix, "dim"), ("".join(cells), "green"), (" now", "dim"))
 
 
 def _fill(cells: list[str], window: tuple[float, float], a: float, b: float, ch: str) -> None:
@@ -96,13 +95,19 @@ def _summary(boots: list[dict[str, Any]], now: float) -> Text:
     down = sum(float(b.get("downtime_before_s") or 0) for b in recent)
     share = downtime_share(boots, now)
     style = "bold red" if share >= 0.05 else "bold yellow" if share > 0 else "bold green"
-    return Text.assemble(f"{len(recent)} reboots · down {duration(down)} · ",
-                         (f"{share * 100:.1f}% of the time lost", style))  # fmt: skip
+    return Text.assemble(
+        f"{len(recent)} reboots · down {duration(down)} · ",
+        (f"{share * 100:.1f}% of the time lost", style),
+    )
 
 
 def _reboot_row(prev: dict[str, Any], b: dict[str, Any]) -> Text:
     load = prev.get("load") or {}
-    load_text = (f"{load.get('games', '?')} games · {load.get('trainers', '?')} procs · "
-                 f"{gib(load.get('gpu_memory_used'))}")  # fmt: skip
-    return Text(f"{clock_short(b.get('boot_time')):<8} {duration(prev.get('uptime_s')):<8} "
-                f"{duration(b.get('downtime_before_s')):<7} {load_text}")  # fmt: skip
+    load_text = (
+        f"{load.get('games', '?')} games · {load.get('trainers', '?')} procs · "
+        f"{gib(load.get('gpu_memory_used'))}"
+    )
+    return Text(
+        f"{clock_short(b.get('boot_time')):<8} {duration(prev.get('uptime_s')):<8} "
+        f"{duration(b.get('downtime_before_s')):<7} {load_text}"
+    )
