@@ -31,7 +31,9 @@ from controlroom.tui.screens.modals import (
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.host_view import HostView
 
-MUTATING = {
+# Key actions that change what the host runs: hidden in read-only mode (the agent's own
+# set of changing ops is agent/core_ops.MUTATING_CORE_OPS; these are keys, not ops).
+HOST_CHANGING_ACTIONS = {
     "add_game",
     "remove_game",
     "scale_up",
@@ -41,7 +43,7 @@ MUTATING = {
     "toggle_ramp",
     "install",
 }
-NEED_AGENT = MUTATING - {"install"} | {"show_log", "show_plan"}
+NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {"show_log", "show_plan"}
 LOG_LINES = 300
 """Lines of trainer output (and of metrics) the log screen asks for each time."""
 NAVIGATION = "←/h →  ↑/k ↓/j"
@@ -114,7 +116,7 @@ class ControlRoomApp(App[int]):
         """On a host with no agent the footer offers the install key instead of the keys
         that need an agent; elsewhere the install key is hidden (the palette still runs
         it: an upgrade)."""
-        if self.readonly and action in MUTATING:
+        if self.readonly and action in HOST_CHANGING_ACTIONS:
             return False  # hidden: a read-only session offers only what it will do
         view = self.current_view()
         no_agent = view is not None and view.no_agent
@@ -129,7 +131,7 @@ class ControlRoomApp(App[int]):
         if not self.readonly or not isinstance(self.screen, MainScreen):
             return
         for b in self._bindings.key_to_bindings.get(event.key, []):
-            if b.action in MUTATING:
+            if b.action in HOST_CHANGING_ACTIONS:
                 self._target(b.action)  # says "read-only session: ... refused"
                 event.stop()
                 return
@@ -146,7 +148,7 @@ class ControlRoomApp(App[int]):
 
     def _target(self, action: str, need_game: bool = True) -> tuple[HostView, str] | None:
         """The view and selected game an action applies to, or None (said why)."""
-        if self.readonly and action in MUTATING:
+        if self.readonly and action in HOST_CHANGING_ACTIONS:
             self.notify(
                 f"read-only session: {action.replace('_', ' ')} refused", severity="warning"
             )
@@ -263,7 +265,7 @@ class ControlRoomApp(App[int]):
         session leaves out the keys it refuses."""
         for b in self.BINDINGS:
             assert isinstance(b, Binding)
-            if self.readonly and b.action in MUTATING:
+            if self.readonly and b.action in HOST_CHANGING_ACTIONS:
                 continue
             yield f"{self.key_for(b.id or ''):<14} {b.description:<12} {b.tooltip}"
         yield f"{NAVIGATION:<14} {'Select':<12} move between game panes (the keys act on it)"
@@ -275,7 +277,7 @@ class ControlRoomApp(App[int]):
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             assert isinstance(b, Binding)
-            if b.action != "quit" and not (self.readonly and b.action in MUTATING):
+            if b.action != "quit" and not (self.readonly and b.action in HOST_CHANGING_ACTIONS):
                 yield SystemCommand(b.description, b.tooltip, getattr(self, f"action_{b.action}"))
 
     # --- workers: talk to the agent, then say what happened ----------------------------
