@@ -47,7 +47,8 @@ num_steps, minibatch_size, ...}, target_episodes, pid, started_at, restarts,
 last_exit: str|null, next_restart_at: float|null, checkpoint: {time, global_step,
 episodes}|null, metrics: {global_step, episodes, episodes_per_hour, sps,
 return_mean, return_min, return_max, time}|null, return_history: [float],
-gpu_memory_used: int|null, added_at}
+gpu_memory_used: int|null, added_at, diagnosis: [{code, message}] (what looks wrong in
+its learning curve, agent/diagnosis.py; empty when nothing does)}
 
 Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}}
 """
@@ -114,6 +115,7 @@ EVENT_KINDS: Final = (
 # op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
 _INT, _STR, _BOOL, _NUM, _DICT = (int,), (str,), (bool,), (int, float), (dict,)
 _LIST = (list,)
+_NUM_OR_NULL = (int, float, type(None))
 OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "ping": {},
     "status": {},
@@ -143,7 +145,49 @@ OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
     "plan": {},
     "set_queue": {"games": (_LIST, True)},
     "reset_ceiling": {},
+    "history": {"game": (_STR, True), "run": (_STR, False), "after": (_NUM_OR_NULL, False)},
 }
+
+# The learning view's data (op `history`; agent/history.py keeps it, the TUI plots it).
+# Result: {"game", "run", "columns": HISTORY_COLUMNS, "rows": [[one value per column,
+# null where the trainer did not say], ...] oldest first, "marks": [{"time",
+# "global_step": int|null, "kind": one of MARK_KINDS, "message"}], "cursor": the newest
+# row's time or null, "diagnosis": [{"code", "message"}]}. A full request (after null)
+# gets at most HISTORY_POINTS rows, fine recent and coarse old; `after` (a cursor) gets
+# only rows and marks newer than it. A mark newer than the newest row (a crash with no
+# row since) comes again with each reply until a row passes it: keep marks by
+# (time, kind). `run` is "main" (the game's own run) or "trial" (its running or last
+# beside-trial candidate).
+HISTORY_COLUMNS: Final = (
+    "time",
+    "global_step",
+    "return_mean",
+    "return_min",
+    "return_max",
+    "length_mean",
+    "episodes_per_hour",
+    "sps",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clip_fraction",
+    "learning_rate",
+)
+HISTORY_POINTS: Final = 2000
+HISTORY_RUNS: Final = ("main", "trial")
+MARK_KINDS: Final = (
+    "start",
+    "resume",
+    "restart",
+    "crash",
+    "reboot",
+    "migration",
+    "rollback",
+    "trial_start",
+    "trial_end",
+    "checkpoint_restored",
+)
 
 ERROR_CODES: Final = (
     "bad_json",
@@ -284,7 +328,7 @@ def _check_args(op: str, args: dict[str, Any]) -> None:
             continue
         value = args[name]
         if (isinstance(value, bool) and bool not in types_) or not isinstance(value, types_):
-            want = " or ".join(t.__name__ for t in types_)
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
             raise ProtocolError("bad_request", f"{op}: {name} must be {want}")
 
 
