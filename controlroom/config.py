@@ -32,6 +32,7 @@ from controlroom.config_schema import (
     to_plain,
 )
 from controlroom.games import env_id_for, known_names, suggest
+from controlroom.gpus import Gpus, gpus_override_problem, gpus_problem
 
 __all__ = [
     "AgentConfig",
@@ -155,6 +156,14 @@ class TrainerDefaults:
         default=0.0,
         metadata=doc("per-trainer cap on the GPU's memory, 0..1; 0 = no cap", lo=0.0, hi=1.0),
     )
+    gpus: Gpus = field(
+        default=1,
+        metadata=doc(
+            "GPUs per game: a count N (placed by the agent by free memory; N > 1 = one "
+            "data-parallel job of N ranks) or a list of GPU indices to pin it, e.g. [1]",
+            check=gpus_problem,
+        ),
+    )
     checkpoint_interval_s: int = field(
         default=60, metadata=doc("seconds between checkpoints", lo=1, hi=int(DAY_S))
     )
@@ -189,6 +198,13 @@ class GameConfig:
         default=0,
         metadata=doc("override [trainer].minibatch_size; 0 = inherit", lo=0, hi=MAX_BATCH),
     )
+    gpus: Gpus = field(
+        default=0,
+        metadata=doc(
+            "override [trainer].gpus: a count or pinned GPU indices ([1]); 0 = inherit",
+            check=gpus_override_problem,
+        ),
+    )
     command: list[str] = field(
         default_factory=list,
         metadata=doc("override [trainer].command for this game", check=command_problem),
@@ -204,6 +220,13 @@ class ProfileConfig:
     minibatch_size: int = field(default=256, metadata=doc("minibatch per game", lo=1, hi=MAX_BATCH))
     num_steps: int = field(
         default=128, metadata=doc("steps per env per rollout", lo=1, hi=MAX_STEPS)
+    )
+    gpus: Gpus = field(
+        default=0,
+        metadata=doc(
+            "GPUs per game of this profile (count or pinned indices); 0 = each game's own",
+            check=gpus_override_problem,
+        ),
     )
     description: str = field(default="", metadata=doc("one line shown in pickers", check=_one_line))
 
@@ -386,6 +409,8 @@ class Config:
                 base[key] = getattr(gc, key)
         if gc.command:
             base["command"] = list(gc.command)
+        if gc.gpus:
+            base["gpus"] = list(gc.gpus) if isinstance(gc.gpus, list) else gc.gpus
         base["env_id"] = gc.env_id or env_id_for(game) or game
         base["target_episodes"] = gc.target_episodes
         return base

@@ -177,8 +177,21 @@ def _convert(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
             raise at.error(path, f"must be a list, not {_kind(value)}")
         return [_convert(item_type, v, path, at) for v in value]
     if origin in (types.UnionType, typing.Union):
-        raise TypeError(f"unions are not supported in the config model: {path}")
+        return _convert(_union_member(hint, value, path, at), value, path, at)
     return _scalar(hint, value, path, at)
+
+
+def _union_member(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
+    """The member of a union (`int | list[int]`) whose kind the value has: a TOML list
+    goes to the list member, a table to the dict one, a scalar to its own type."""
+    for member in typing.get_args(hint):
+        kind = typing.get_origin(member) or member
+        if kind is int and isinstance(value, bool):
+            continue
+        if isinstance(kind, type) and isinstance(value, kind):
+            return member
+    names = " or ".join(_kind_name(typing.get_origin(m) or m) for m in typing.get_args(hint))
+    raise at.error(path, f"must be {names}, not {_kind(value)}{_shown(value)}")
 
 
 def _scalar(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
@@ -212,9 +225,8 @@ def _brief(value: Any) -> str:
 
 
 def _kind_name(hint: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        hint, str(hint)
-    )
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return {**names, list: "a list", dict: "a table"}.get(hint, str(hint))
 
 
 def _kind(value: Any) -> str:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from controlroom import cli, config, keys
 from controlroom.config_schema import Bounds
+from controlroom.gpus import Gpus
 
 SHIPPED = (Path(config.__file__).parent / "assets" / "config.toml").read_text()
 
@@ -101,6 +102,8 @@ def bad_values(hint: Any, f: dataclasses.Field[Any]) -> st.SearchStrategy[str]:
             ["nan", "inf", "-inf", "1" + "0" * 40] if hint is float else ["1.5", "1" + "0" * 40]
         )
         return st.sampled_from(nums + absurd) | wrong_type
+    if hint == Gpus:  # a count or a list of device indices
+        return st.sampled_from(['"2"', "true", "{a = 1}", "[]", "[1, 1]", "-1", "1000", "[-1]"])
     if hint is bool:
         return st.sampled_from(['"yes"', "1", "[]", "0.5"])
     if hint is str:

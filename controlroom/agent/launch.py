@@ -91,8 +91,9 @@ def validate(s: dict[str, Any]) -> None:
     """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
     every key present (`command` optional), each within config.toml's bounds, the
     minibatch dividing the rollout and the env id known."""
-    # `command` may be absent: GameStates leave it out, and empty means built-in.
-    missing = [k for k in (*OVERRIDES, "env_id") if k not in s]
+    # `command` may be absent: GameStates leave it out, and empty means built-in. `gpus`
+    # may be absent from a game stored before the setting existed: it means one GPU.
+    missing = [k for k in (*OVERRIDES, "env_id") if k not in s and k != "gpus"]
     if missing:
         raise OpError("invalid", f"settings lack {', '.join(missing)}")
     for key in SETTINGS:

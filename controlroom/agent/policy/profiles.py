@@ -52,7 +52,8 @@ def _shape_text(s: dict[str, Any]) -> str:
 def target_settings(cfg: Config, name: str) -> dict[str, dict[str, Any]]:
     """Game -> full trainer settings for every game of profile `name` (KeyError if none)."""
     p = cfg.profiles[name]
-    return {g: {**cfg.game_settings(g), **shape_from(p)} for g in p.games}
+    gpus = {"gpus": p.gpus} if p.gpus else {}
+    return {g: {**cfg.game_settings(g), **shape_from(p), **gpus} for g in p.games}
 
 
 def held(games: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
