@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a real OpenSSH server on loopback."""
+"""Fixtures shared by every test: a real OpenSSH server on loopback, a real agent."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.harness import AgentHarness
 from tests.sshd import SshServer, make_server
 
 
@@ -25,3 +26,14 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
 def repo_root() -> Path:
     """The checkout's top folder (config.toml, README.md live here)."""
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentHarness]:
+    """A real agent on a private state dir (not yet started: write_config() then start());
+    every process it started is cleaned up after the test."""
+    harness = AgentHarness(tmp_path)
+    try:
+        yield harness
+    finally:
+        harness.close()

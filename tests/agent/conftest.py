@@ -1,4 +1,4 @@
-"""Fixtures for the agent tests: a real agent subprocess on a private state dir."""
+"""Fixtures for the agent tests (the plain `agent` one is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import AgentHarness
+from tests.agent.faultkit import FaultHarness
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[AgentHarness]:
-    """A harness (not yet started: write_config() then start())."""
-    harness = AgentHarness(tmp_path)
+def fagent(tmp_path: Path) -> Iterator[FaultHarness]:
+    """A real agent whose store and processes faults can be injected into (faultkit)."""
+    harness = FaultHarness(tmp_path)
     try:
         yield harness
     finally:

@@ -28,6 +28,8 @@ FAST_AGENT = {
     "crash_loop_window_s": 60.0,
     "hang_timeout_s": 60.0,
 }
+# A stand-in trainer for tests about supervision, not learning: starts at once, costs nothing.
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 # Tiny real trainers: CartPole learns on a CPU; checkpoints every second.
 FAST_TRAINER = {
     "num_envs": 2,

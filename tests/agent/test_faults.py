@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,6 @@ from controlroom.agent import paths
 from controlroom.config_schema import ConfigError
 from tests.agent.faultkit import FaultHarness, checkpoint_step, group_members, starts, stepper
 from tests.agent.harness import wait_for
-
-
-@pytest.fixture
-def fagent(tmp_path: Path) -> Iterator[FaultHarness]:
-    harness = FaultHarness(tmp_path)
-    try:
-        yield harness
-    finally:
-        harness.close()
 
 
 def running(agent: FaultHarness, game: str) -> dict[str, Any] | None:

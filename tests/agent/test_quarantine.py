@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 from typing import Any
 
 import pytest
@@ -17,9 +16,7 @@ import pytest
 from controlroom.agent import paths
 from controlroom.agent.store import Store
 from controlroom.config import load
-from tests.agent.harness import AgentHarness
-
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+from tests.agent.harness import SLEEPER, AgentHarness
 
 # name -> (the stored settings' text, given the good settings; the key set aside)
 BAD_ROWS: dict[str, tuple[Any, str]] = {

@@ -9,23 +9,12 @@ same for longer and reports restart latency and lost steps.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.agent.faultkit import FaultHarness, kill_once, stepper
 
 KILLS = 30
-
-
-@pytest.fixture
-def fagent(tmp_path: Path) -> Iterator[FaultHarness]:
-    harness = FaultHarness(tmp_path)
-    try:
-        yield harness
-    finally:
-        harness.close()
 
 
 @pytest.mark.slow

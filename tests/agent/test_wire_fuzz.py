@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controlroom import protocol
-from tests.agent.harness import AgentHarness
+from tests.agent.harness import SLEEPER, AgentHarness
 
 # A longer hunt: FUZZ_EXAMPLES=5000 pytest tests/agent/test_wire_fuzz.py
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 # ---- the decoder ----------------------------------------------------------------------
 ODD_NUMBERS = [

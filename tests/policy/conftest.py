@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import AgentHarness
+from tests.agent.harness import SLEEPER, AgentHarness, wait_for
 
 TINY = "num_envs = 2\nnum_steps = 16\nminibatch_size = 16\n"
 
@@ -71,3 +71,21 @@ def write_policy_config(
     """The test config, with the ramp switch and CartPole's target."""
     text = POLICY_CONFIG.format(ramp="true" if ramp else "false", cartpole_target=cartpole_target)
     h.config_path.write_text(text)
+
+
+def running_pid(h: AgentHarness) -> int:
+    """Pong's trainer pid once it is starting or running, else 0."""
+    g = h.game("Pong")  # "starting" is enough: the stand-in writes no metrics
+    return int(g["pid"]) if g.get("state") in ("starting", "running") and g.get("pid") else 0
+
+
+@pytest.fixture
+def sleeper(agent: AgentHarness) -> AgentHarness:
+    """A real agent running Pong as a cheap stand-in trainer (policy ops act on it fast)."""
+    agent.write_config(
+        trainer={"command": SLEEPER}, agent={"snapshot_retention": 2, "stop_grace_s": 1.0}
+    )
+    agent.start()
+    agent.call("add_game", game="Pong")
+    wait_for(lambda: running_pid(agent), 30, "Pong running")
+    return agent

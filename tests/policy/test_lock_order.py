@@ -12,32 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.agent.harness import AgentHarness, wait_for
-from tests.policy.test_refused_ops import SLEEPER, running_pid
+from tests.policy.conftest import running_pid
 
 ROUNDS = 4
-
-
-@pytest.fixture
-def sleeper(tmp_path: Path) -> Iterator[AgentHarness]:
-    """A real agent running Pong as a cheap stand-in trainer."""
-    h = AgentHarness(tmp_path)
-    try:
-        h.write_config(
-            trainer={"command": SLEEPER}, agent={"snapshot_retention": 2, "stop_grace_s": 1.0}
-        )
-        h.start()
-        h.call("add_game", game="Pong")
-        wait_for(lambda: running_pid(h), 30, "Pong running")
-        yield h
-    finally:
-        h.close()
 
 
 def _together(

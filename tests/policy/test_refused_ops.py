@@ -7,8 +7,6 @@ checked against config.toml's bounds first: same pid, same wanted flag, same sna
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,8 @@ import pytest
 
 from controlroom.agent.client import OpFailed
 from controlroom.agent.policy import migration
-from tests.agent.harness import AgentHarness, wait_for
-
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+from tests.agent.harness import SLEEPER, AgentHarness, wait_for
+from tests.policy.conftest import running_pid
 
 BAD_CHANGES: list[dict[str, Any]] = [
     {"seed": -1},
@@ -40,42 +37,21 @@ BAD_CHANGES: list[dict[str, Any]] = [
 ]
 
 
-def running_pid(h: AgentHarness) -> int:
-    g = h.game("Pong")  # "starting" is enough: the stand-in writes no metrics
-    return int(g["pid"]) if g.get("state") in ("starting", "running") and g.get("pid") else 0
-
-
 def snapshots(h: AgentHarness) -> list[str]:
     root = migration.root(h.state_dir, "Pong")
     return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[AgentHarness]:
-    """A real agent on a private state dir, every process it starts cleaned up."""
-    harness = AgentHarness(tmp_path)
-    try:
-        yield harness
-    finally:
-        harness.close()
+def snapshotted(sleeper: AgentHarness) -> AgentHarness:
+    """The stand-in Pong after one good migrate: it has a snapshot to lose."""
+    sleeper.call("migrate", game="Pong", settings={"seed": 2})
+    wait_for(lambda: running_pid(sleeper), 30, "Pong running again")
+    return sleeper
 
 
-@pytest.fixture
-def sleeper(agent: AgentHarness) -> AgentHarness:
-    """A real agent running Pong as a cheap stand-in trainer, with one snapshot."""
-    agent.write_config(
-        trainer={"command": SLEEPER}, agent={"snapshot_retention": 2, "stop_grace_s": 1.0}
-    )
-    agent.start()
-    agent.call("add_game", game="Pong")
-    wait_for(lambda: running_pid(agent), 30, "Pong running")
-    agent.call("migrate", game="Pong", settings={"seed": 2})  # a good one: a snapshot
-    wait_for(lambda: running_pid(agent), 30, "Pong running again")
-    return agent
-
-
-def test_invalid_migrate_or_trial_changes_nothing(sleeper: AgentHarness) -> None:
-    h = sleeper
+def test_invalid_migrate_or_trial_changes_nothing(snapshotted: AgentHarness) -> None:
+    h = snapshotted
     pid, snaps = running_pid(h), snapshots(h)
     assert snaps
     for changes in BAD_CHANGES:
