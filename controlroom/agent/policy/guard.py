@@ -1,6 +1,10 @@
 """The load guard: budgets a scale-up may not cross, and the running check that pauses
 the newest game when temperature or memory goes past a limit.
 
+Memory and temperature budgets hold per GPU: a change is checked on the GPUs it lands
+on (placement.py chooses them), and a GPU over a limit pauses a game placed on it, not
+one on a healthy neighbour. Envs, trainers and RAM are the host's.
+
 The log's host rebooted under 8 games x 256 envs (35+ GB, 365 processes) and held under
 2 x 32: the budgets are how a user writes that finding down once, so that no later
 click, profile or ramp step repeats the heavy load.
@@ -8,13 +12,14 @@ click, profile or ramp step repeats the heavy load.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
 from controlroom.config import GuardConfig
 
-# Games in these states hold (or are about to hold) a trainer and its envs.
-ACTIVE_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed"})
+__all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "verdict"]
 # Hysteresis: back under the limit by this much before a paused game resumes, so one
 # game does not flap between paused and running at the edge.
 TEMP_MARGIN_C = 5.0
@@ -22,23 +27,50 @@ FRACTION_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
+class GpuLoad:
+    """One GPU: its memory share in use and its temperature (index -1: a GPU the figures
+    do not name, when only the host's worst figures are known)."""
+
+    index: int
+    memory_fraction: float = 0.0
+    temp_c: float | None = None
+
+    @property
+    def label(self) -> str:
+        """ "GPU 3 " or "GPU ", to begin a message."""
+        return f"GPU {self.index} " if self.index >= 0 else "GPU "
+
+
+@dataclass(frozen=True)
 class Load:
-    """What the host carries now."""
+    """What the host carries now: the fullest GPU's memory share and the hottest GPU,
+    and each GPU (`gpus`) when telemetry names them."""
 
     envs: int = 0
     trainers: int = 0
     gpu_memory_fraction: float = 0.0
     gpu_temp_c: float | None = None
     ram_fraction: float | None = None
+    gpus: tuple[GpuLoad, ...] = ()
+
+    def devices(self, on: Sequence[int] = ()) -> tuple[GpuLoad, ...]:
+        """The GPUs in `on` (every GPU when empty); without per-GPU figures, one GPU
+        standing for the worst of them."""
+        every = self.gpus or (GpuLoad(-1, self.gpu_memory_fraction, self.gpu_temp_c),)
+        chosen = tuple(d for d in every if d.index in on) if on and self.gpus else ()
+        return chosen or every
 
 
 @dataclass(frozen=True)
 class Change:
-    """What an action adds (negative = frees)."""
+    """What an action adds (negative = frees): envs and trainers to the host, and
+    `gpu_memory_fraction` to each GPU in `gpus` (the placement; empty = not known, so
+    checked against every GPU)."""
 
     envs: int
     trainers: int
     gpu_memory_fraction: float = 0.0
+    gpus: tuple[int, ...] = ()
 
     @property
     def grows(self) -> bool:
@@ -55,7 +87,6 @@ def verdict(g: GuardConfig, load: Load, change: Change) -> str | None:
     if not change.grows:
         return None
     envs, trainers = load.envs + change.envs, load.trainers + change.trainers
-    mem = load.gpu_memory_fraction + change.gpu_memory_fraction
     if change.trainers > 0 and trainers > g.max_trainers:
         return (
             f"refused: trainer processes would be {trainers} > max_trainers "
@@ -66,20 +97,23 @@ def verdict(g: GuardConfig, load: Load, change: Change) -> str | None:
             f"refused: total envs would be {envs} > max_total_envs {g.max_total_envs} "
             f"({envs - g.max_total_envs} over)"
         )
-    if mem > g.max_gpu_memory_fraction and change.gpu_memory_fraction > 0:
-        return (
-            f"refused: GPU memory would be {_pct(mem)} > max_gpu_memory_fraction "
-            f"{_pct(g.max_gpu_memory_fraction)}"
-        )
-    return _running_limit(g, load, "refused: ")
+    for dev in load.devices(change.gpus) if change.gpu_memory_fraction > 0 else ():
+        mem = dev.memory_fraction + change.gpu_memory_fraction
+        if mem > g.max_gpu_memory_fraction:
+            return (
+                f"refused: {dev.label}memory would be {_pct(mem)} > max_gpu_memory_fraction "
+                f"{_pct(g.max_gpu_memory_fraction)}"
+            )
+    return _running_limit(g, load, "refused: ", change.gpus)
 
 
-def _running_limit(g: GuardConfig, load: Load, prefix: str) -> str | None:
-    """Temperature or RAM already at a limit: nothing may grow, and a game may pause."""
-    if load.gpu_temp_c is not None and load.gpu_temp_c >= g.max_gpu_temp_c:
-        return (
-            f"{prefix}GPU temperature {load.gpu_temp_c:.0f}C >= max_gpu_temp_c {g.max_gpu_temp_c:g}"
-        )
+def _running_limit(g: GuardConfig, load: Load, prefix: str, on: Sequence[int] = ()) -> str | None:
+    """Temperature (of the GPUs `on`, default all) or RAM already at a limit: nothing
+    may grow there, and a game may pause."""
+    hot = _hot(g, load.devices(on))
+    if hot is not None:
+        limit = f"max_gpu_temp_c {g.max_gpu_temp_c:g}"
+        return f"{prefix}{hot.label}temperature {hot.temp_c:.0f}C >= {limit}"
     if load.ram_fraction is not None and load.ram_fraction >= g.max_host_ram_fraction:
         return (
             f"{prefix}host RAM {_pct(load.ram_fraction)} >= max_host_ram_fraction "
@@ -88,24 +122,43 @@ def _running_limit(g: GuardConfig, load: Load, prefix: str) -> str | None:
     return None
 
 
+def _hot(g: GuardConfig, devices: Sequence[GpuLoad]) -> GpuLoad | None:
+    return next((d for d in devices if d.temp_c is not None and d.temp_c >= g.max_gpu_temp_c), None)
+
+
+def _full(g: GuardConfig, devices: Sequence[GpuLoad]) -> GpuLoad | None:
+    return next((d for d in devices if d.memory_fraction > g.max_gpu_memory_fraction), None)
+
+
 def breach(g: GuardConfig, load: Load) -> str | None:
     """Why the host is over a limit right now (pauses a game), or None."""
-    if load.gpu_memory_fraction > g.max_gpu_memory_fraction:
+    full = _full(g, load.devices())
+    if full is not None:
         return (
-            f"GPU memory {_pct(load.gpu_memory_fraction)} > max_gpu_memory_fraction "
+            f"{full.label}memory {_pct(full.memory_fraction)} > max_gpu_memory_fraction "
             f"{_pct(g.max_gpu_memory_fraction)}"
         )
     return _running_limit(g, load, "")
 
 
-def clear(g: GuardConfig, load: Load) -> bool:
-    """Under every running limit by the hysteresis margin."""
-    temp_ok = load.gpu_temp_c is None or load.gpu_temp_c <= g.max_gpu_temp_c - TEMP_MARGIN_C
+def breached_gpu(g: GuardConfig, load: Load) -> int | None:
+    """The GPU over its memory or temperature limit (None: none, or the host's RAM, or
+    a GPU the figures do not name): only games placed on it are paused for it."""
+    dev = _full(g, load.devices()) or _hot(g, load.devices())
+    return dev.index if dev is not None and dev.index >= 0 else None
+
+
+def clear(g: GuardConfig, load: Load, on: Sequence[int] = ()) -> bool:
+    """Under every running limit by the hysteresis margin (the GPUs `on`, default all,
+    and the host's RAM)."""
     ram_ok = load.ram_fraction is None or (
         load.ram_fraction <= g.max_host_ram_fraction - FRACTION_MARGIN
     )
-    mem_ok = load.gpu_memory_fraction <= g.max_gpu_memory_fraction - FRACTION_MARGIN
-    return temp_ok and ram_ok and mem_ok
+    return ram_ok and all(
+        (d.temp_c is None or d.temp_c <= g.max_gpu_temp_c - TEMP_MARGIN_C)
+        and d.memory_fraction <= g.max_gpu_memory_fraction - FRACTION_MARGIN
+        for d in load.devices(on)
+    )
 
 
 @dataclass
@@ -120,17 +173,28 @@ class Watch:
     clear_since: float | None = None
 
     def step(
-        self, g: GuardConfig, load: Load, running: dict[str, float], now: float
+        self,
+        g: GuardConfig,
+        load: Load,
+        running: dict[str, float],
+        now: float,
+        placed: dict[str, list[int]] | None = None,
     ) -> tuple[str, str, str] | None:
         """One decision: ("pause" | "resume", game, reason) or None. `running` maps each
-        active game to the time it was added."""
+        active game to the time it was added; `placed` each game to its GPUs: a GPU over
+        a limit pauses only a game on it, and a paused game resumes once its own GPUs
+        (and the host) are clear."""
+        placed = placed or {}
         reason = breach(g, load)
-        self.clear_since = None if not clear(g, load) else (self.clear_since or now)
+        on = placed.get(self.paused[-1], []) if self.paused else []
+        self.clear_since = None if not clear(g, load, on) else (self.clear_since or now)
         # After a pause or resume, let memory and temperature move before the next one.
         if now - self.last_action_at < g.action_interval_s:
             return None
         if reason:
-            return self._pause(running, reason, now)
+            act = self._pause(_on_gpu(running, placed, breached_gpu(g, load)), reason, now)
+            if act is not None:
+                return act  # else the GPU over a limit holds none of ours: others may resume
         if (
             self.paused
             and self.clear_since is not None
@@ -170,24 +234,43 @@ class Watch:
         )
 
 
+def _on_gpu(
+    running: dict[str, float], placed: dict[str, list[int]], gpu: int | None
+) -> dict[str, float]:
+    """The running games that can relieve `gpu`: those placed on it, and those whose
+    GPUs are not known (None: every game; the host's RAM is everyone's)."""
+    if gpu is None:
+        return running
+    return {n: t for n, t in running.items() if not placed.get(n) or gpu in placed[n]}
+
+
 def load_from(
     games: dict[str, dict[str, Any]], telemetry: dict[str, Any], exclude: str | None = None
 ) -> Load:
     """The host's load from protocol GameStates and telemetry, optionally without one
     game (the one about to change)."""
     active = [s for n, s in games.items() if n != exclude and _is_active(s)]
-    gpus = telemetry.get("gpus") or []
-    total = sum(int(gp.get("memory_total") or 0) for gp in gpus)
-    used = sum(int(gp.get("memory_used") or 0) for gp in gpus)
-    temps = [float(gp["temperature_c"]) for gp in gpus if gp.get("temperature_c") is not None]
+    gpus = tuple(_gpu_load(i, gp) for i, gp in enumerate(telemetry.get("gpus") or []))
+    temps = [d.temp_c for d in gpus if d.temp_c is not None]
     system = telemetry.get("system") or {}
     ram_total = float(system.get("ram_total") or 0)
     return Load(
         envs=sum(int((s.get("settings") or {}).get("num_envs") or 0) for s in active),
         trainers=len(active),
-        gpu_memory_fraction=used / total if total else 0.0,
+        gpu_memory_fraction=max((d.memory_fraction for d in gpus), default=0.0),
         gpu_temp_c=max(temps) if temps else None,
         ram_fraction=float(system.get("ram_used") or 0) / ram_total if ram_total else None,
+        gpus=gpus,
+    )
+
+
+def _gpu_load(position: int, gp: dict[str, Any]) -> GpuLoad:
+    total = int(gp.get("memory_total") or 0)
+    temp = gp.get("temperature_c")
+    return GpuLoad(
+        index=int(gp.get("index", position)),
+        memory_fraction=int(gp.get("memory_used") or 0) / total if total else 0.0,
+        temp_c=float(temp) if temp is not None else None,
     )
 
 
@@ -196,21 +279,20 @@ def _is_active(state: dict[str, Any]) -> bool:
 
 
 def gpu_bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
-    """Measured GPU memory per env over the games that report it (0 when none does)."""
-    pairs = [
-        (int(s["gpu_memory_used"]), int((s.get("settings") or {}).get("num_envs") or 0))
-        for s in games.values()
-        if _is_active(s) and s.get("gpu_memory_used")
-    ]
-    envs = sum(e for _, e in pairs)
-    return sum(m for m, _ in pairs) / envs if envs else 0.0
+    """Measured GPU memory per env on one GPU (0 when no game reports it)."""
+    return bytes_per_env(games)
 
 
 def change_for(
-    games: dict[str, dict[str, Any]], telemetry: dict[str, Any], game: str, settings: dict[str, Any]
+    games: dict[str, dict[str, Any]],
+    telemetry: dict[str, Any],
+    game: str,
+    settings: dict[str, Any],
+    gpus: Sequence[int] = (),
 ) -> tuple[Load, Change]:
-    """The load now, and what running `game` with `settings` would add to it (a game
-    already active only adds the difference)."""
+    """The load now, and what running `game` with `settings` on `gpus` would add to it
+    (a game already active on the same GPUs only adds the difference; memory is a
+    share of one GPU's)."""
     load = load_from(games, telemetry)
     old = games.get(game)
     old_envs = (
@@ -218,6 +300,10 @@ def change_for(
     )
     was_active = 1 if old and _is_active(old) else 0
     new_envs = int(settings.get("num_envs") or 0)
-    total = sum(int(gp.get("memory_total") or 0) for gp in telemetry.get("gpus") or [])
-    mem = gpu_bytes_per_env(games) * (new_envs - old_envs) / total if total else 0.0
-    return load, Change(envs=new_envs - old_envs, trainers=1 - was_active, gpu_memory_fraction=mem)
+    moved = bool(gpus) and old is not None and sorted(old.get("gpus") or []) != sorted(gpus)
+    held = 0 if moved else old_envs  # moving to other GPUs frees nothing on them
+    devices = [gp for gp in telemetry.get("gpus") or [] if not gpus or gp.get("index") in gpus]
+    total = max((int(gp.get("memory_total") or 0) for gp in devices), default=0)
+    mem = gpu_bytes_per_env(games) * (new_envs - held) / total if total else 0.0
+    change = Change(new_envs - old_envs, 1 - was_active, mem, tuple(gpus))
+    return load, change

@@ -1,0 +1,225 @@
+"""Which GPUs a game trains on: pure decisions from the host's readings, no I/O.
+
+A game asks for a count (`gpus = N`: the agent picks) or pinned devices (`gpus = [1]`:
+config wins). A device takes a game only if its memory stays within the guard's per-GPU
+budget (`max_gpu_memory_fraction`) with the game's expected memory on it; among those,
+the one with the fewest of our trainers, then the most free memory, wins. The game's
+previous devices are kept when they still fit (a restart, a reboot: same GPU when
+free). When nothing fits, the refusal names the GPU and by how much.
+
+A device's load counts what its reading shows plus what games placed on it will still
+allocate (a trainer just started holds no memory yet), so two games placed a second
+apart do not land on the same empty GPU. The readings and the games come as the
+protocol's dicts (telemetry "gpus", GameStates), like the guard's inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from controlroom.gpus import pinned_gpus, world_size
+
+GIB = 1 << 30
+# Games in these states hold (or are about to hold) a trainer, its envs and its GPU
+# memory (the guard counts the same ones).
+ACTIVE_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed"})
+
+
+@dataclass(frozen=True)
+class Device:
+    """One GPU as placement sees it: bytes in use (our games' promised memory included)
+    and our trainers on it."""
+
+    index: int
+    used: int
+    total: int
+    trainers: int = 0
+
+    def fraction_with(self, need: int) -> float:
+        """Its memory share with `need` more bytes on it."""
+        return (self.used + need) / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The devices chosen (empty: no GPU on this host), or why none would do."""
+
+    gpus: tuple[int, ...] = ()
+    refusal: str | None = None
+
+
+def place(
+    game: str,
+    settings: dict[str, Any],
+    devices: Sequence[Device],
+    *,
+    need: int,
+    budget: float,
+    preferred: Sequence[int] = (),
+) -> Placement:
+    """Where `game` runs with `settings`, needing `need` bytes on each of its devices.
+    Only a host without GPUs places a game nowhere (it trains on the CPU)."""
+    if not devices:
+        return Placement()
+    by_index = {d.index: d for d in devices}
+    pinned = pinned_gpus(settings)
+    if pinned is not None:
+        return _pinned(game, pinned, by_index, need, budget)
+    count = world_size(settings)
+    if count > len(devices):
+        return Placement(
+            refusal=f"refused: {game} asks for {count} GPUs; this host has {len(devices)}"
+        )
+    fitting = [d for d in devices if d.fraction_with(need) <= budget]
+    kept = [by_index[i] for i in preferred if i in by_index]
+    if len(kept) == count and all(d in fitting for d in kept):
+        return Placement(tuple(sorted(d.index for d in kept)))
+    if len(fitting) < count:
+        return Placement(refusal=_no_room(game, count, fitting, devices, need=need, budget=budget))
+    best = sorted(fitting, key=lambda d: (d.trainers, d.used - d.total, d.index))[:count]
+    return Placement(tuple(sorted(d.index for d in best)))
+
+
+def place_anyway(
+    game: str,
+    settings: dict[str, Any],
+    devices: Sequence[Device],
+    *,
+    need: int,
+    budget: float,
+    preferred: Sequence[int] = (),
+) -> tuple[int, ...]:
+    """A trainer (re)starting that the guard already let in: where `place` would put it,
+    else its pinned or previous devices, else the emptiest ones. Its start is never
+    refused here; the guard's running check pauses it if the host is over a limit."""
+    decided = place(game, settings, devices, need=need, budget=budget, preferred=preferred)
+    if decided.refusal is None:
+        return decided.gpus
+    present = {d.index for d in devices}
+    pinned = pinned_gpus(settings)
+    if pinned is not None:
+        return tuple(sorted(i for i in pinned if i in present))
+    count = min(world_size(settings), len(devices))
+    kept = sorted(i for i in preferred if i in present)
+    if len(kept) == count:
+        return tuple(kept)
+    emptiest = sorted(devices, key=lambda d: (d.fraction_with(0), d.trainers, d.index))
+    return tuple(sorted(d.index for d in emptiest[:count]))
+
+
+def _pinned(
+    game: str, pinned: list[int], by_index: dict[int, Device], need: int, budget: float
+) -> Placement:
+    missing = [i for i in pinned if i not in by_index]
+    if missing:
+        have = f"GPUs 0-{max(by_index)}" if len(by_index) > 1 else f"GPU {min(by_index)}"
+        return Placement(
+            refusal=f"refused: {game} is pinned to GPU {_join(missing)}, which this host "
+            f"does not have (it has {have})"
+        )
+    for index in pinned:
+        over = _overfill(by_index[index], need, budget)
+        if over is not None:
+            return Placement(refusal=f"refused: {game} is pinned to GPU {index}: {over}")
+    return Placement(tuple(sorted(pinned)))
+
+
+def _no_room(
+    game: str,
+    count: int,
+    fitting: list[Device],
+    devices: Sequence[Device],
+    *,
+    need: int,
+    budget: float,
+) -> str:
+    emptiest = min(
+        (d for d in devices if d not in fitting), key=lambda d: (d.fraction_with(need), d.index)
+    )
+    ask = f"{count} GPUs" if count > 1 else "a GPU"
+    room = f"; only GPU {_join([d.index for d in fitting])} has room" if fitting else ""
+    return (
+        f"refused: no room for {game} ({_gib(need)} on {ask}) within "
+        f"max_gpu_memory_fraction {budget * 100:.0f}%{room}: the emptiest other, "
+        f"GPU {emptiest.index}, {_overfill(emptiest, need, budget)}"
+    )
+
+
+def _overfill(device: Device, need: int, budget: float) -> str | None:
+    after = device.fraction_with(need)
+    if after <= budget:
+        return None
+    return (
+        f"memory would be {after * 100:.0f}% > max_gpu_memory_fraction {budget * 100:.0f}% "
+        f"({_gib(device.used)} used + {_gib(need)} of {_gib(device.total)})"
+    )
+
+
+def _gib(n: int) -> str:
+    return f"{n / GIB:.1f} GiB"
+
+
+def _join(indices: list[int]) -> str:
+    return ",".join(map(str, indices))
+
+
+# ---- the inputs, from the protocol's dicts --------------------------------------------
+def devices_from(
+    telemetry: dict[str, Any], games: dict[str, dict[str, Any]], exclude: str | None = None
+) -> list[Device]:
+    """Every GPU with its load: the reading, less the memory of `exclude` (the game
+    being placed: it stops before it starts again), plus what each active game placed
+    on it is expected to hold but does not show yet."""
+    per_env = bytes_per_env(games)
+    out = []
+    for reading in telemetry.get("gpus") or []:
+        index = int(reading.get("index") or 0)
+        on_it = {
+            n: s for n, s in games.items() if n != exclude and _active(s) and index in _gpus(s)
+        }
+        shown = _shown_by_game(reading)
+        used = int(reading.get("memory_used") or 0) - shown.get(exclude or "", 0)
+        pending = sum(max(0, expected(s, per_env) - shown.get(n, 0)) for n, s in on_it.items())
+        out.append(Device(index, used + pending, int(reading.get("memory_total") or 0), len(on_it)))
+    return out
+
+
+def bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
+    """Measured GPU memory per env and device over the games that report it (0 when none
+    does yet: then only the memory a device shows counts)."""
+    pairs = [
+        (int(s["gpu_memory_used"]), _envs(s) * max(1, len(_gpus(s))))
+        for s in games.values()
+        if _active(s) and s.get("gpu_memory_used")
+    ]
+    envs = sum(e for _, e in pairs)
+    return sum(m for m, _ in pairs) / envs if envs else 0.0
+
+
+def expected(settings_or_state: dict[str, Any], per_env: float) -> int:
+    """Bytes a game is expected to hold on each of its devices."""
+    return int(per_env * _envs(settings_or_state))
+
+
+def _shown_by_game(reading: dict[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for proc in reading.get("processes") or []:
+        game = proc.get("game")
+        if game:
+            out[game] = out.get(game, 0) + int(proc.get("memory_used") or 0)
+    return out
+
+
+def _envs(s: dict[str, Any]) -> int:
+    settings = s.get("settings", s)
+    return int((settings or {}).get("num_envs") or 0)
+
+
+def _gpus(state: dict[str, Any]) -> list[int]:
+    return [int(i) for i in state.get("gpus") or []]
+
+
+def _active(state: dict[str, Any]) -> bool:
+    return bool(state.get("wanted")) and state.get("state") in ACTIVE_STATES
