@@ -19,6 +19,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "toggle_game": ("s", "app"),
     "apply_profile": ("p", "app"),
     "toggle_ramp": ("r", "app"),
+    "show_detail": ("enter", "app"),
     "show_log": ("l", "app"),
     "show_plan": ("t", "app"),
     "install": ("i", "app"),
@@ -35,6 +36,13 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "text_close": ("escape,q", "text"),
     "progress_close": ("escape", "progress"),
     "plan_close": ("escape,q", "plan"),
+    "detail_close": ("escape", "detail"),
+    "detail_axis": ("w", "detail"),
+    "detail_smoothing": ("s", "detail"),
+    "detail_log_y": ("y", "detail"),
+    "detail_page": ("p", "detail"),
+    "detail_overlay": ("o", "detail"),
+    "detail_trial": ("v", "detail"),
 }
 
 # Keys as typed -> Textual's names for them.

@@ -19,6 +19,7 @@ from controlroom.tui import key_requests
 from controlroom.tui.format import about
 from controlroom.tui.messages import AgentMissing
 from controlroom.tui.plan_view import render_plan
+from controlroom.tui.screens.detail import DetailScreen
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import (
     ConfirmScreen,
@@ -43,7 +44,7 @@ HOST_CHANGING_ACTIONS = {
     "toggle_ramp",
     "install",
 }
-NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {"show_log", "show_plan"}
+NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {"show_log", "show_plan", "show_detail"}
 LOG_LINES = 300
 """Lines of trainer output (and of metrics) the log screen asks for each time."""
 NAVIGATION = "←/h →  ↑/k ↓/j"
@@ -67,6 +68,7 @@ class ControlRoomApp(App[int]):
         _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
+        _b("enter", "show_detail", "Detail", "The selected game's learning curves and marks"),
         _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
@@ -232,6 +234,15 @@ class ControlRoomApp(App[int]):
             return
         enabled = not key_requests.ramp_enabled(t[0].state)
         self.send(t[0], f"ramp {'on' if enabled else 'off'}", "set_ramp", enabled=enabled)
+
+    def action_show_detail(self) -> None:
+        if (t := self._target("show_detail")) is None:
+            return
+        view, game = t
+        screen = DetailScreen(
+            game, view.target.name, view.request, lambda: view.state, clock=view.agent_now
+        )
+        self.push_screen(screen)
 
     def action_show_log(self) -> None:
         if (t := self._target("show_log")) is not None:

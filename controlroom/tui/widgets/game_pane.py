@@ -71,6 +71,8 @@ def _subtitle(g: dict[str, Any], now: float) -> str:
     nxt = g.get("next_restart_at")
     if state == "backoff" and nxt:
         label += f" {duration(float(nxt) - now)}"
+    if g.get("diagnosis"):  # the reasons are on the detail screen (Enter)
+        label += " · ⚠ looks wrong"
     return label if g.get("wanted", True) or state == "stopped" else f"{label} (unwanted)"
 
 

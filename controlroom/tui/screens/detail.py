@@ -1,0 +1,308 @@
+"""The detail screen (Enter on a game pane, Esc back): is this game learning?
+
+Its learning curves over global step (or wall time), the PPO diagnostics, the run's
+marks (restarts, reboots, migrations...) on every x axis, what the agent's diagnosis
+says, the trainer's output following below; other games overlaid, or a trial's two
+sides from its start with its verdict beside them.
+
+Data path: one full `history` request on opening, then every `interval` seconds one
+with `after` = the cursor, which brings only the rows since (a few hundred bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import ContentSwitcher, Footer, RichLog, Static
+
+from controlroom.link.errors import LinkError
+from controlroom.tui.format import clock, count
+from controlroom.tui.history import STEP, WALL, RunHistory
+from controlroom.tui.learning import (
+    MARK_COLORS,
+    OVERLAY_COLORS,
+    PAGES,
+    SMOOTHING,
+    View,
+    marks,
+    traces,
+)
+from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
+from controlroom.tui.widgets.plots import MetricPlot
+from controlroom.tui.widgets.policy import trial_part
+
+Request = Callable[..., Awaitable[Any]]
+LOG_TAIL = 40
+"""Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
+X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
+
+
+def get(obj: Any, name: str) -> Any:
+    """A field of a State part, whether it came as a dict or as a typed struct."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+class DetailScreen(ModalScreen[None]):
+    """One game's learning curves, marks, diagnosis and trainer output, kept current."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="detail_close", tooltip="Back to the games"),
+        Binding("w", "toggle_axis", "Step/Wall", id="detail_axis", tooltip="x: step or wall time"),
+        Binding("s", "cycle_smoothing", "Smooth", id="detail_smoothing", tooltip="EMA 0/0.6/0.9"),
+        Binding("y", "toggle_log_y", "Log y", id="detail_log_y", tooltip="y axis log or linear"),
+        Binding("p", "toggle_page", "PPO", id="detail_page", tooltip="Learning or PPO plots"),
+        Binding("o", "pick_overlay", "Overlay", id="detail_overlay", tooltip="Add/remove a game"),
+        Binding("v", "toggle_trial", "Trial", id="detail_trial", tooltip="The trial's two sides"),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen { background: $background; }
+    DetailScreen #detail { width: 1fr; height: 1fr; }
+    DetailScreen .detail-line { height: 1; width: 1fr; }
+    DetailScreen #diagnosis.-wrong { color: $error; text-style: bold; }
+    DetailScreen #pages { height: 1fr; }
+    DetailScreen #learning { grid-size: 2 2; }
+    DetailScreen #ppo { grid-size: 3 2; }
+    DetailScreen #detail-log { height: 8; border-top: solid $primary-darken-2; }
+    """
+
+    def __init__(
+        self,
+        game: str,
+        host: str,
+        request: Request,
+        state: Callable[[], Any],
+        *,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Args: game: whose curves; host: its host's name; request: sends an op to the
+        agent (HostView.request); state: the host's newest State; interval: seconds
+        between requests for what is new; clock: the agent's time (for the trial's)."""
+        super().__init__()
+        self.game, self.host, self.request, self.state = game, host, request, state
+        self.interval, self.clock = interval, clock
+        self.view = View()
+        self.main = RunHistory(game)
+        self.others: dict[str, RunHistory] = {}
+        """Overlaid games by name, and the beside trial's run under "trial"."""
+        self.page = "learning"
+        self.log_shown: list[str] = []
+        self.polls = 0
+        """Completed rounds of requests (tests wait on it)."""
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="detail"):
+            yield Static(id="detail-title", classes="detail-line")
+            yield Static(id="diagnosis", classes="detail-line")
+            yield Static(id="compare", classes="detail-line")
+            yield Static(id="marks", classes="detail-line")
+            with ContentSwitcher(initial="learning", id="pages"):
+                for page, plots in PAGES.items():
+                    with Grid(id=page):
+                        for column, title in plots:
+                            yield MetricPlot(column, title)
+            yield RichLog(id="detail-log", wrap=False, markup=False, highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.run_worker(
+            self.follow(),
+            group="detail",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"follow {self.game}'s learning",
+        )
+
+    # --- data ----------------------------------------------------------------------------
+
+    async def follow(self) -> None:
+        """Ask for what is new, show it, wait; until the screen closes (the worker ends)."""
+        while True:
+            await self.poll()
+            await asyncio.sleep(self.interval)
+
+    async def poll(self) -> None:
+        """One round: the game's history, each overlay's, the trial's run, the log tail."""
+        try:
+            for run in self.wanted_runs():
+                await self.fetch(run)
+            reply = await self.request("game_log", game=self.game, lines=LOG_TAIL)
+        except LinkError as exc:
+            self.error = f"{exc.message}; trying again"
+        else:
+            self.error = ""
+            self.append_log(log_lines(reply))
+        self.polls += 1
+        self.redraw()
+
+    def wanted_runs(self) -> list[RunHistory]:
+        runs = [self.main]
+        if self.view.trial is not None and self.view.trial.get("mode") == "beside":
+            runs.append(self.others.setdefault("trial", RunHistory(self.game, "trial")))
+        elif self.view.trial is None:
+            runs += [self.others.setdefault(g, RunHistory(g)) for g in self.view.overlays]
+        return runs
+
+    async def fetch(self, run: RunHistory) -> None:
+        reply = await self.request("history", game=run.game, run=run.run, after=run.cursor)
+        try:
+            run.merge(reply)
+        except ValueError as exc:
+            raise LinkError("bad_reply", f"{run.game}'s history: {exc}") from None
+
+    def append_log(self, lines: list[str]) -> None:
+        fresh = new_lines(self.log_shown, lines)
+        self.log_shown = lines
+        log = self.query_one("#detail-log", RichLog)
+        follow = log.is_vertical_scroll_end or log.max_scroll_y == 0
+        for line in fresh:
+            log.write(Text.from_ansi(line), scroll_end=follow)
+
+    # --- drawing -------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        """Every line and the visible page's plots, from the kept histories."""
+        if self.view.trial is not None:  # a running trial's record moves on (its end)
+            self.view.trial = self.trial() or self.view.trial
+        self.query_one("#detail-title", Static).update(self.title_line())
+        diagnosis = self.query_one("#diagnosis", Static)
+        diagnosis.update(self.diagnosis_line())
+        diagnosis.set_class(bool(self.diagnosis()), "-wrong")
+        self.query_one("#compare", Static).update(self.compare_line())
+        self.query_one("#marks", Static).update(self.marks_line())
+        shown_marks = marks(self.main, self.view)
+        for plot in self.query_one(f"#{self.page}", Grid).query(MetricPlot):
+            plot.show(
+                traces(plot.column, self.main, self.others, self.view),
+                shown_marks,
+                log_y=self.view.log_y,
+                x_label=X_LABELS[self.view.axis],
+            )
+
+    def title_line(self) -> Text:
+        v = self.view
+        text = Text.assemble(
+            (f"{self.game} on {self.host} ", "bold"),
+            f"· x {X_LABELS[v.axis]} · smoothing {v.smoothing:g}",
+            f" · y {'log' if v.log_y else 'linear'} · {len(self.main.rows)} points",
+        )
+        if self.error:
+            text.append(f" · {self.error}", style="bold red")
+        return text
+
+    def diagnosis(self) -> list[dict[str, str]]:
+        """The newest reasons: the history reply's, else the State's GameState.diagnosis."""
+        if self.main.cursor is not None:
+            return self.main.diagnosis
+        game = (get(self.state(), "games") or {}).get(self.game)
+        return [{"message": str(get(d, "message"))} for d in get(game, "diagnosis") or []]
+
+    def diagnosis_line(self) -> Text:
+        reasons = self.diagnosis()
+        if not reasons:
+            return Text("diagnosis: nothing looks wrong", style="dim")
+        return Text("⚠ looks wrong: " + "; ".join(r["message"] for r in reasons))
+
+    def compare_line(self) -> Text:
+        if self.view.trial is not None:
+            return verdict(self.view.trial, self.clock())
+        if not self.view.overlays:
+            return Text("overlay: none (o adds a game)", style="dim")
+        text = Text("overlay: ")
+        for i, game in enumerate(self.view.overlays):
+            text.append(("  " if i else "") + f"━ {game}", style=OVERLAY_COLORS[i % 5])
+        return text
+
+    def marks_line(self) -> Text:
+        if not self.main.marks:
+            return Text("marks: none", style="dim")
+        text = Text("marks: ")
+        for mark in self.main.marks[-4:]:
+            color = MARK_COLORS.get(mark.kind, "white")
+            text.append(f"│{mark.kind} ", style=f"bold {color}")
+            text.append(f" {clock(mark.time)} {mark.message}  ")
+        text.no_wrap, text.overflow = True, "ellipsis"
+        return text
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_axis(self) -> None:
+        self.view.axis = WALL if self.view.axis == STEP else STEP
+        self.redraw()
+
+    def action_cycle_smoothing(self) -> None:
+        i = SMOOTHING.index(self.view.smoothing) if self.view.smoothing in SMOOTHING else 0
+        self.view.smoothing = SMOOTHING[(i + 1) % len(SMOOTHING)]
+        self.redraw()
+
+    def action_toggle_log_y(self) -> None:
+        self.view.log_y = not self.view.log_y
+        self.redraw()
+
+    def action_toggle_page(self) -> None:
+        self.page = "ppo" if self.page == "learning" else "learning"
+        self.query_one("#pages", ContentSwitcher).current = self.page
+        self.redraw()
+
+    def action_pick_overlay(self) -> None:
+        games = sorted(g for g in (get(self.state(), "games") or {}) if g != self.game)
+        if not games:
+            self.notify("no other game on this host to overlay", severity="warning")
+            return
+        choices = [(g, f"{'remove' if g in self.view.overlays else 'add'} {g}") for g in games]
+        self.app.push_screen(PickScreen(f"Overlay on {self.game}", choices), self.toggle_overlay)
+
+    def toggle_overlay(self, game: str | None) -> None:
+        """Add `game` to the overlays, or take it off when it is there."""
+        if not game:
+            return
+        if game in self.view.overlays:
+            self.view.overlays.remove(game)
+        else:
+            self.view.overlays.append(game)
+        self.refresh_now()
+
+    def action_toggle_trial(self) -> None:
+        if self.view.trial is not None:
+            self.view.trial = None
+        else:
+            trial = self.trial()
+            if trial is None:
+                self.notify(f"no trial of {self.game} on this host", severity="warning")
+                return
+            self.view.trial = trial
+        self.refresh_now()
+
+    def trial(self) -> dict[str, Any] | None:
+        """The game's trial record (running, or the last one), if the agent has one."""
+        trial = (get(get(self.state(), "policy"), "trials") or {}).get(self.game)
+        return dict(trial) if trial else None
+
+    def refresh_now(self) -> None:
+        """Redraw at once, and fetch what a new overlay or trial view needs."""
+        self.redraw()
+        self.run_worker(self.poll(), group="detail-now", exit_on_error=False)
+
+
+def verdict(trial: dict[str, Any], now: float) -> Text:
+    """The trial's line as the policy panel writes it, plus its figures side by side."""
+    text = trial_part(trial, now)
+    for row in trial.get("comparison") or []:
+        figure = str(row.get("figure"))
+        if figure not in ("episodes_per_hour", "sps"):
+            text.append(f" · {figure} {count(row.get('current'))}→{count(row.get('trial'))}")
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
