@@ -55,11 +55,17 @@ Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from typing import Any, Final
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from controlroom import __version__
+from controlroom.config import ConfigError, GameConfig, GuardConfig, TrainerDefaults, check_value
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
@@ -67,86 +73,58 @@ REPLY_BUDGET: Final = MAX_LINE_BYTES // 2  # what a paged reply (events) carries
 MAX_ARG_DEPTH: Final = 8  # settings and budgets are flat; deeper is never meant
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # SQLite's INTEGER, and any sane count or time
 
-GAME_STATES: Final = (
-    "starting",
-    "running",
-    "stopping",
-    "stopped",
-    "crashed",
-    "backoff",
-    "crash_loop",
-    "hung",
-    "paused",
-    "done",
-)
 
-EVENT_KINDS: Final = (
-    "agent_started",
-    "game_added",
-    "game_removed",
-    "game_scaled",
-    "trainer_started",
-    "trainer_stopped",
-    "trainer_exited",
-    "crash",
-    "restart",
-    "crash_loop",
-    "hung",
-    "adopted",
-    "reboot",
-    "checkpoint",
-    "ramp_step",
-    "ramp_ceiling",
-    "guard_refused",
-    "guard_paused",
-    "guard_resumed",
-    "migrated",
-    "rolled_back",
-    "profile_applied",
-    "trial_started",
-    "trial_finished",
-    "trial_decided",
-    "guard_changed",
-    "target_reached",
-    "queue_started",
-    "error",
-)
+class GameStatus(StrEnum):
+    """What a game's trainer is doing (GameState.state)."""
 
-# op -> {arg name: (type, required)}. The agent rejects anything else with bad_request.
-_INT, _STR, _BOOL, _NUM, _DICT = (int,), (str,), (bool,), (int, float), (dict,)
-_LIST = (list,)
-_NUM_OR_NULL = (int, float, type(None))
-OPS: Final[dict[str, dict[str, tuple[tuple[type, ...], bool]]]] = {
-    "ping": {},
-    "status": {},
-    "add_game": {"game": (_STR, True), "settings": (_DICT, False)},
-    "remove_game": {"game": (_STR, True)},
-    "start_game": {"game": (_STR, True)},
-    "stop_game": {"game": (_STR, True)},
-    "scale_game": {"game": (_STR, True), "num_envs": (_INT, True)},
-    "stop_all": {},
-    "shutdown": {"stop_trainers": (_BOOL, False)},
-    "reboots": {},
-    "events": {"limit": (_INT, False), "since": (_NUM, False), "before": (_INT, False)},
-    "game_log": {"game": (_STR, True), "lines": (_INT, False)},
-    "apply_profile": {"name": (_STR, True), "dry_run": (_BOOL, False)},
-    "set_ramp": {"enabled": (_BOOL, True)},
-    "migrate": {"game": (_STR, True), "settings": (_DICT, True)},
-    "rollback": {"game": (_STR, True)},
-    "trial": {
-        "game": (_STR, True),
-        "settings": (_DICT, True),
-        "minutes": (_NUM, True),
-        "keep": (_BOOL, False),
-        "mode": (_STR, False),
-    },
-    "trial_decide": {"game": (_STR, True), "keep": (_BOOL, True)},
-    "set_guard": {"budgets": (_DICT, True)},
-    "plan": {},
-    "set_queue": {"games": (_LIST, True)},
-    "reset_ceiling": {},
-    "history": {"game": (_STR, True), "run": (_STR, False), "after": (_NUM_OR_NULL, False)},
-}
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+    BACKOFF = "backoff"
+    CRASH_LOOP = "crash_loop"
+    HUNG = "hung"
+    PAUSED = "paused"
+    DONE = "done"
+
+
+class EventKind(StrEnum):
+    """What an Event says happened."""
+
+    AGENT_STARTED = "agent_started"
+    GAME_ADDED = "game_added"
+    GAME_REMOVED = "game_removed"
+    GAME_SCALED = "game_scaled"
+    TRAINER_STARTED = "trainer_started"
+    TRAINER_STOPPED = "trainer_stopped"
+    TRAINER_EXITED = "trainer_exited"
+    CRASH = "crash"
+    RESTART = "restart"
+    CRASH_LOOP = "crash_loop"
+    HUNG = "hung"
+    ADOPTED = "adopted"
+    REBOOT = "reboot"
+    CHECKPOINT = "checkpoint"
+    RAMP_STEP = "ramp_step"
+    RAMP_CEILING = "ramp_ceiling"
+    GUARD_REFUSED = "guard_refused"
+    GUARD_PAUSED = "guard_paused"
+    GUARD_RESUMED = "guard_resumed"
+    MIGRATED = "migrated"
+    ROLLED_BACK = "rolled_back"
+    PROFILE_APPLIED = "profile_applied"
+    TRIAL_STARTED = "trial_started"
+    TRIAL_FINISHED = "trial_finished"
+    TRIAL_DECIDED = "trial_decided"
+    GUARD_CHANGED = "guard_changed"
+    TARGET_REACHED = "target_reached"
+    QUEUE_STARTED = "queue_started"
+    ERROR = "error"
+
+
+GAME_STATES: Final = tuple(s.value for s in GameStatus)
+EVENT_KINDS: Final = tuple(k.value for k in EventKind)
 
 # The learning view's data (op `history`; agent/history.py keeps it, the TUI plots it).
 # Result: {"game", "run", "columns": HISTORY_COLUMNS, "rows": [[one value per column,
@@ -211,9 +189,450 @@ class ProtocolError(Exception):
         self.message = message
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """One message as one UTF-8 JSON line."""
-    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+# ---- the State ----------------------------------------------------------------------
+# Decoding (a client reading the agent) ignores fields it does not know, so an agent may
+# add one without breaking an older laptop of the same protocol version.
+JSONObject = dict[str, Any]  # free-form JSON where it truly is (a trainer's own metrics,
+# an event's data, a reply's result)
+
+
+class Host(Struct, kw_only=True):
+    """The "host" key: the machine and this agent's life on it."""
+
+    hostname: str
+    boot_id: str
+    boot_time: float
+    agent_version: str
+    agent_started: float
+    now: float
+    uptime_s: float
+    reboots_24h: int
+    state_dir: str = ""
+
+
+class GpuProcess(Struct, kw_only=True):
+    """A process on a GPU, attributed to a game when it is one of ours."""
+
+    pid: int
+    game: str | None
+    memory_used: int
+
+
+class Gpu(Struct, kw_only=True):
+    """One GPU now (bytes, %, C, W)."""
+
+    index: int
+    name: str
+    utilization: float
+    memory_used: int
+    memory_total: int
+    temperature_c: float
+    power_w: float
+    power_limit_w: float
+    processes: list[GpuProcess] = []
+
+
+class System(Struct, kw_only=True):
+    """The "system" key: CPU, RAM, load and free disk where the runs live."""
+
+    cpu_percent: float = 0.0
+    ram_used: int = 0
+    ram_total: int = 0
+    load_avg: list[float] = []
+    disk_free: int = 0
+    cpu_count: int = 1
+
+
+class Load(Struct, kw_only=True):
+    """What a host carried: kept with each heartbeat and shown for each boot."""
+
+    games: int = 0
+    trainers: int = 0
+    total_envs: int = 0
+    gpu_memory_used: int = 0
+    gpu_temp_c: float = 0.0
+
+
+class Boot(Struct, kw_only=True):
+    """One boot of the host as the agent saw it."""
+
+    boot_id: str
+    boot_time: float
+    first_seen: float
+    last_heartbeat: float
+    uptime_s: float
+    load: Load = msgspec.field(default_factory=Load)
+    prev_boot_id: str | None = None
+    uptime_before_s: float | None = None
+    downtime_before_s: float | None = None
+
+
+class Event(Struct, kw_only=True):
+    """Something that happened, as the event log keeps it."""
+
+    ts: float
+    kind: EventKind
+    game: str | None
+    message: str
+    data: JSONObject = {}
+
+
+class Checkpoint(Struct, kw_only=True):
+    """A game's newest checkpoint."""
+
+    time: float
+    global_step: float
+    episodes: float
+    file: str | None = None
+
+
+class Diagnosis(Struct, kw_only=True):
+    """Something that looks wrong in a game's learning curve (agent/diagnosis.py)."""
+
+    code: str
+    message: str
+
+
+class GameState(Struct, kw_only=True):
+    """One game: what is wanted of it and what its trainer is doing. `settings` is the
+    game's whole settings less `command` (a host's own trainer template stays on the
+    host); `metrics` is its trainer's newest metrics line, free-form JSON (a trainer of
+    the host's own may write any figures; the built-in one writes global_step,
+    episodes, episodes_per_hour, sps, return_mean/min/max, time)."""
+
+    game: str
+    env_id: str | None
+    wanted: bool
+    state: GameStatus
+    settings: JSONObject
+    custom_command: bool = False
+    target_episodes: int | None = None
+    pid: int | None = None
+    started_at: float | None = None
+    restarts: int = 0
+    last_exit: str | None = None
+    next_restart_at: float | None = None
+    checkpoint: Checkpoint | None = None
+    metrics: JSONObject | None = None
+    return_history: list[float] = []
+    gpu_memory_used: int | None = None
+    added_at: float = 0.0
+    diagnosis: list[Diagnosis] = []
+
+
+class History(Struct, kw_only=True):
+    """Recent samples for the gauges, oldest first."""
+
+    gpu_util: list[float] = []
+    gpu_mem: list[float] = []
+    gpu_temp: list[float] = []
+    gpu_power: list[float] = []
+    cpu: list[float] = []
+    ram: list[float] = []
+
+
+class PolicyState(Struct, kw_only=True):
+    """The "policy" key (docs/policies.md): the applied profile, the ramp's and the
+    guard's views, the queue, trials by game and the plan."""
+
+    profile: str | None = None
+    ramp: JSONObject = {}
+    guard: JSONObject = {}
+    queue: JSONObject = {}
+    trials: dict[str, JSONObject] = {}
+    plan: JSONObject = {}
+
+
+class State(Struct, kw_only=True):
+    """The whole State: a snapshot's, and the status op's result."""
+
+    host: Host
+    gpus: list[Gpu] = []
+    gpu_error: str | None = None
+    system: System = msgspec.field(default_factory=System)
+    games: dict[str, GameState] = {}
+    boots: list[Boot] = []
+    events: list[Event] = []
+    policy: PolicyState = msgspec.field(default_factory=PolicyState)
+    history: History = msgspec.field(default_factory=History)
+    catalogue: list[str] = []
+
+
+class StateUpdate(Struct, kw_only=True):
+    """A partial State: only the keys that changed are set (UNSET ones are not sent).
+    `games` merges per game, a None removing that game; every other key replaces the
+    whole value (apply_update)."""
+
+    host: Host | UnsetType = UNSET
+    gpus: list[Gpu] | UnsetType = UNSET
+    gpu_error: str | UnsetType | None = UNSET
+    system: System | UnsetType = UNSET
+    games: dict[str, GameState | None] | UnsetType = UNSET
+    boots: list[Boot] | UnsetType = UNSET
+    events: list[Event] | UnsetType = UNSET
+    policy: PolicyState | UnsetType = UNSET
+    history: History | UnsetType = UNSET
+    catalogue: list[str] | UnsetType = UNSET
+
+
+# ---- agent -> client messages ---------------------------------------------------------
+class Hello(Struct, tag_field="type", tag="hello", kw_only=True):
+    """The agent's first line: who it is and which protocol it speaks."""
+
+    protocol: int
+    version: str
+    hostname: str
+    boot_id: str
+
+
+class Snapshot(Struct, tag_field="type", tag="snapshot", kw_only=True):
+    """The whole State, right after hello."""
+
+    state: State
+
+
+class Update(Struct, tag_field="type", tag="update", kw_only=True):
+    """What changed in the State."""
+
+    state: StateUpdate
+
+
+class EventMessage(Struct, tag_field="type", tag="event", kw_only=True):
+    """An event as it happens."""
+
+    event: Event
+
+
+class ErrorBody(Struct, kw_only=True):
+    """Why a request failed: `code` one of ERROR_CODES."""
+
+    code: str
+    message: str
+
+
+class Reply(Struct, tag_field="type", tag="reply", kw_only=True):
+    """The answer to one request: ok with a result, or not ok with an error."""
+
+    id: int | str | None
+    ok: bool
+    result: JSONObject | UnsetType = UNSET
+    error: ErrorBody | UnsetType = UNSET
+
+
+AgentMessage = Hello | Snapshot | Update | EventMessage | Reply
+_AGENT_MESSAGE: Final[msgspec.json.Decoder[AgentMessage]] = msgspec.json.Decoder(AgentMessage)
+
+
+# ---- client -> agent: each op's arguments ---------------------------------------------
+Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class Args(Struct, kw_only=True, forbid_unknown_fields=True):
+    """An op's arguments; a subclass per op, named in OPS. Unknown arguments, missing
+    ones and values of the wrong type are a bad_request naming the argument; a setting
+    or budget out of the bounds config.py declares is `invalid` (as in config.toml)."""
+
+
+class NoArgs(Args):
+    """An op that takes nothing."""
+
+
+class GameArgs(Args):
+    """An op on one game."""
+
+    game: str
+
+
+class AddGame(GameArgs):
+    """Want a game, with settings of the client's over the host's config."""
+
+    settings: JSONObject = {}
+
+    def __post_init__(self) -> None:
+        check_settings(self.settings)
+
+
+class ScaleGame(GameArgs):
+    """Change a game's env count."""
+
+    num_envs: Int64
+
+
+class Shutdown(Args):
+    """Exit the agent, its trainers stopped first when asked."""
+
+    stop_trainers: bool = False
+
+
+class Events(Args):
+    """A page of the event log (see the module docstring)."""
+
+    limit: Int64 = 100
+    since: float | None = None
+    before: Int64 | None = None
+
+
+class GameLog(GameArgs):
+    """The tail of a game's trainer log."""
+
+    lines: Int64 = 200
+
+
+class ApplyProfile(Args):
+    """Converge to a profile, or only show the plan."""
+
+    name: str
+    dry_run: bool = False
+
+
+class SetRamp(Args):
+    """Turn the gradual ramp on or off."""
+
+    enabled: bool
+
+
+class Migrate(GameArgs):
+    """Change a game's settings keeping its progress."""
+
+    settings: JSONObject
+
+    def __post_init__(self) -> None:
+        check_settings(self.settings)
+
+
+class Trial(GameArgs):
+    """Run candidate settings for a while, instead of or beside the current ones."""
+
+    settings: JSONObject
+    minutes: float
+    keep: bool | None = None
+    mode: str = "instead"
+
+    def __post_init__(self) -> None:
+        check_settings(self.settings)
+
+
+class TrialDecide(GameArgs):
+    """Keep or discard a beside trial's learning."""
+
+    keep: bool
+
+
+class SetGuard(Args):
+    """New guard budgets."""
+
+    budgets: JSONObject
+
+    def __post_init__(self) -> None:
+        self.budgets = check_budgets(self.budgets)
+
+
+class SetQueue(Args):
+    """The waiting games, in order."""
+
+    games: list[str]
+
+
+class LearningHistory(GameArgs):
+    """A game's learning history (op `history`), whole or after a cursor."""
+
+    run: str = "main"
+    after: float | None = None
+
+
+# op -> its arguments. The agent answers any other op with unknown_op.
+OPS: Final[dict[str, type[Args]]] = {
+    "ping": NoArgs,
+    "status": NoArgs,
+    "add_game": AddGame,
+    "remove_game": GameArgs,
+    "start_game": GameArgs,
+    "stop_game": GameArgs,
+    "scale_game": ScaleGame,
+    "stop_all": NoArgs,
+    "shutdown": Shutdown,
+    "reboots": NoArgs,
+    "events": Events,
+    "game_log": GameLog,
+    "apply_profile": ApplyProfile,
+    "set_ramp": SetRamp,
+    "migrate": Migrate,
+    "rollback": GameArgs,
+    "trial": Trial,
+    "trial_decide": TrialDecide,
+    "set_guard": SetGuard,
+    "plan": NoArgs,
+    "set_queue": SetQueue,
+    "reset_ceiling": NoArgs,
+    "history": LearningHistory,
+}
+
+
+class Request(Struct, kw_only=True):
+    """One validated request: `args` is the op's own Args."""
+
+    id: int | str | None
+    op: str
+    args: Args
+
+
+# ---- settings and budgets: the bounds config.py declares ------------------------------
+def _setting_sections() -> dict[str, type[Any]]:
+    """Each setting a client may send, with the config section declaring its type and
+    bounds. `command` is deliberately absent: what runs on the host is chosen in the
+    host's config file, not over the socket."""
+    names = (f.name for f in dataclasses.fields(TrainerDefaults) if f.name != "command")
+    return {**dict.fromkeys(names, TrainerDefaults), "target_episodes": GameConfig}
+
+
+CLIENT_SETTINGS: Final = _setting_sections()
+GUARD_BUDGETS: Final = tuple(f.name for f in dataclasses.fields(GuardConfig))
+
+
+def check_settings(settings: JSONObject) -> None:
+    """Refuse a setting a client may not send, or a value config.toml would refuse
+    (wrong type, out of range): ProtocolError("invalid") naming the key."""
+    for key, value in settings.items():
+        section = CLIENT_SETTINGS.get(key)
+        if section is None:
+            known = ", ".join(CLIENT_SETTINGS)
+            raise ProtocolError("invalid", f"unknown setting {key!r}; known: {known}")
+        try:
+            check_value(section, key, value)
+        except ConfigError as exc:
+            raise ProtocolError("invalid", str(exc)) from None
+
+
+def check_budgets(budgets: JSONObject) -> JSONObject:
+    """Guard budgets, each checked against [guard]'s type and bounds (an int for a float
+    budget becomes a float); ProtocolError("invalid") naming the key otherwise."""
+    unknown = sorted(set(budgets) - set(GUARD_BUDGETS))
+    if unknown:
+        raise ProtocolError(
+            "invalid",
+            f"unknown guard budget {', '.join(unknown)}; known: {', '.join(GUARD_BUDGETS)}",
+        )
+    try:
+        return {k: check_value(GuardConfig, k, v) for k, v in budgets.items()}
+    except ConfigError as exc:
+        raise ProtocolError("invalid", f"guard.{exc}") from None
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def encode(message: Struct | JSONObject) -> bytes:
+    """One message (a Struct, or the plain JSON object a client builds) as one UTF-8
+    JSON line. A non-finite number is refused (ValueError): the wire has none."""
+    return json.dumps(plain(message), separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
+def plain(message: Struct | JSONObject) -> JSONObject:
+    """A message as plain JSON data (a Struct's UNSET fields left out); a dict as is."""
+    if isinstance(message, dict):
+        return message
+    out: JSONObject = msgspec.to_builtins(message)
+    return out
 
 
 def finite(value: Any) -> Any:
@@ -257,13 +676,28 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def request(req_id: int | str, op: str, **args: Any) -> dict[str, Any]:
+def decode_message(line: bytes) -> AgentMessage:
+    """One line from the agent as its message, validated (a client's read); raises
+    ProtocolError ("bad_json" for what is not JSON, "bad_request" for a message of the
+    wrong shape)."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError("too_long", f"line of {len(line)} bytes > {MAX_LINE_BYTES}")
+    try:
+        return _AGENT_MESSAGE.decode(line)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("bad_request", f"agent message: {exc}") from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
+
+
+def request(req_id: int | str, op: str, **args: Any) -> JSONObject:
     """A client request message."""
     return {"id": req_id, "op": op, "args": args}
 
 
-def parse_request(obj: dict[str, Any]) -> tuple[int | str | None, str, dict[str, Any]]:
-    """Validate a decoded request against OPS; return (id, op, args) or raise."""
+def parse_request(obj: JSONObject) -> Request:
+    """Validate a decoded request: the envelope, then the op's Args Struct (msgspec),
+    after the checks every value gets (check_values). Raises ProtocolError."""
     req_id = obj.get("id")
     if req_id is not None and (not isinstance(req_id, int | str) or isinstance(req_id, bool)):
         raise ProtocolError("bad_request", "id must be an integer or a string")
@@ -274,9 +708,23 @@ def parse_request(obj: dict[str, Any]) -> tuple[int | str | None, str, dict[str,
         raise ProtocolError("unknown_op", f"unknown op {op!r}; known: {', '.join(OPS)}")
     if not isinstance(args, dict):
         raise ProtocolError("bad_request", "args must be an object")
-    _check_args(op, args)
     check_values(args, op)
-    return req_id, op, args
+    try:
+        typed = msgspec.convert(args, OPS[op], strict=True)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("bad_request", f"{op}: {_readable(exc)}") from None
+    return Request(id=req_id, op=op, args=typed)
+
+
+def _readable(exc: msgspec.ValidationError) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.limit`" as "limit: expected `int`,
+    got `str`" (the argument first: it is what the user must change)."""
+    text = str(exc).replace("Object contains unknown field", "unknown argument")
+    text = text.replace("Object missing required field", "missing argument")
+    what, sep, where = text.rpartition(" - at `$")
+    if not sep:
+        return text
+    return f"{where.rstrip('`').lstrip('.')}: {what[:1].lower()}{what[1:]}"
 
 
 def check_values(value: Any, where: str) -> None:
@@ -316,53 +764,35 @@ def _shown_key(key: str) -> str:
     return key[:40] if key.isascii() and key.isprintable() else repr(key)[:40]
 
 
-def _check_args(op: str, args: dict[str, Any]) -> None:
-    spec = OPS[op]
-    for name in args:
-        if name not in spec:
-            raise ProtocolError("bad_request", f"{op}: unknown argument {name!r}")
-    for name, (types_, required) in spec.items():
-        if name not in args:
-            if required:
-                raise ProtocolError("bad_request", f"{op}: missing argument {name!r}")
-            continue
-        value = args[name]
-        if (isinstance(value, bool) and bool not in types_) or not isinstance(value, types_):
-            want = " or ".join("null" if t is type(None) else t.__name__ for t in types_)
-            raise ProtocolError("bad_request", f"{op}: {name} must be {want}")
-
-
-def reply_ok(req_id: int | str | None, result: dict[str, Any] | None = None) -> dict[str, Any]:
+def reply_ok(req_id: int | str | None, result: JSONObject | Struct | None = None) -> Reply:
     """A successful reply."""
-    return {"type": "reply", "id": req_id, "ok": True, "result": result or {}}
+    body = msgspec.to_builtins(result) if isinstance(result, Struct) else result
+    return Reply(id=req_id, ok=True, result=body or {})
 
 
-def reply_error(req_id: int | str | None, code: str, message: str) -> dict[str, Any]:
+def reply_error(req_id: int | str | None, code: str, message: str) -> Reply:
     """A failed reply."""
-    return {"type": "reply", "id": req_id, "ok": False, "error": {"code": code, "message": message}}
+    return Reply(id=req_id, ok=False, error=ErrorBody(code=code, message=message))
 
 
-def hello(hostname: str, boot_id: str) -> dict[str, Any]:
+def hello(hostname: str, boot_id: str) -> Hello:
     """The agent's first line."""
-    return {
-        "type": "hello",
-        "protocol": PROTOCOL_VERSION,
-        "version": __version__,
-        "hostname": hostname,
-        "boot_id": boot_id,
-    }
+    return Hello(protocol=PROTOCOL_VERSION, version=__version__, hostname=hostname, boot_id=boot_id)
 
 
-def check_hello(obj: dict[str, Any]) -> None:
-    """Raise ProtocolError unless `obj` is a hello this client can talk to."""
-    if obj.get("type") != "hello":
-        raise ProtocolError("bad_request", f"expected hello, got {obj.get('type')!r}")
-    theirs = obj.get("protocol")
+def check_hello(obj: JSONObject | Hello) -> None:
+    """Raise ProtocolError unless `obj` is a hello this client can talk to. Read before
+    anything else is decoded: a peer of another protocol may send another shape."""
+    plain = msgspec.to_builtins(obj) if isinstance(obj, Hello) else obj
+    if plain.get("type") != "hello":
+        raise ProtocolError("bad_request", f"expected hello, got {plain.get('type')!r}")
+    theirs = plain.get("protocol")
     if theirs != PROTOCOL_VERSION:
         raise ProtocolError(
             "invalid",
-            f"agent speaks protocol {theirs} (controlroom {obj.get('version')}); this client "
-            f"speaks {PROTOCOL_VERSION} (controlroom {__version__}): upgrade the older side",
+            f"agent speaks protocol {theirs} (controlroom {plain.get('version')}); this "
+            f"client speaks {PROTOCOL_VERSION} (controlroom {__version__}): upgrade the "
+            "older side",
         )
 
 
@@ -378,4 +808,22 @@ def apply_update(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]
                     games[name] = game
         else:
             state[key] = value
+    return state
+
+
+def apply_state_update(state: State, delta: StateUpdate) -> State:
+    """apply_update for the typed State: the keys `delta` sets replace the State's,
+    `games` merging per game (None removes one). In place; returns `state`."""
+    for name in delta.__struct_fields__:
+        value = getattr(delta, name)
+        if value is UNSET:
+            continue
+        if name == "games":
+            for game, game_state in value.items():
+                if game_state is None:
+                    state.games.pop(game, None)
+                else:
+                    state.games[game] = game_state
+        else:
+            setattr(state, name, value)
     return state

@@ -1,5 +1,6 @@
 """The core's protocol ops: op name -> async handler(agent, args) -> result dict,
-typed against the seam (core.AgentCore), never the daemon.
+typed against the seam (core.AgentCore), never the daemon. `args` is the op's own
+protocol.Args Struct, already validated (types, bounds of settings) by the decoder.
 
 Handlers raise OpError for a clean error reply. Mutating ops are idempotent: adding a
 game that is already wanted with the same settings changes nothing.
@@ -23,7 +24,9 @@ from controlroom.agent.launch import (
 )
 from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 
-CoreOp = Callable[[Agent, dict[str, Any]], Awaitable[dict[str, Any]]]
+# Each handler takes its op's own Args subclass (protocol.OPS pairs them); a Callable
+# over the base class would refuse them all (parameters are contravariant).
+CoreOp = Callable[[Agent, Any], Awaitable[dict[str, Any]]]
 MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
 MAX_METRICS_LINES = 200  # ~300 bytes each: keeps the reply far below the line limit
@@ -39,22 +42,22 @@ MUTATING_CORE_OPS = {
 }
 
 
-async def ping(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def ping(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
     """Liveness, and the agent's clock for round-trip figures."""
     return {"pong": True, "now": agent.now()}
 
 
-async def status(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def status(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
     """The whole state, as in a snapshot."""
     return agent.state()
 
 
-async def add_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def add_game(agent: Agent, args: protocol.AddGame) -> dict[str, Any]:
     """Want a game (config settings plus the client's overrides) and start it."""
-    game = args["game"]
+    game = args.game
     existing = agent.supervisor.games.get(game)
     base = existing.settings if existing else None
-    settings = _settings(agent, game, args.get("settings", {}), base)
+    settings = _settings(agent, game, args.settings, base)
     _guard(agent, game, settings)
     if existing and existing.wanted and existing.settings == settings:
         if existing.state == "crash_loop":
@@ -66,33 +69,33 @@ async def add_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     return {"game": state, "changed": True}
 
 
-async def remove_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def remove_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
     """Stop a game and forget it."""
-    game = _known(agent, args["game"])
+    game = _known(agent, args.game)
     await agent.forget_game(game)
     return {"removed": game}
 
 
-async def start_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def start_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
     """Want a known game again (clears a crash loop or a finished state)."""
-    g = agent.supervisor.games[_known(agent, args["game"])]
+    g = agent.supervisor.games[_known(agent, args.game)]
     _guard(agent, g.name, g.settings)
     if g.paused:
         agent.mark_paused(g.name, False)
     return {"game": await agent.want_valid_game(g.name, g.settings, reset=True)}
 
 
-async def stop_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def stop_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
     """Stop a game's trainer (checkpoint on the way out) but remember the game."""
-    game = _known(agent, args["game"])
+    game = _known(agent, args.game)
     await agent.stop_trainer(game)
     return {"game": agent.supervisor.games[game].to_state()}
 
 
-async def scale_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def scale_game(agent: Agent, args: protocol.ScaleGame) -> dict[str, Any]:
     """Change a game's env count; the trainer restarts from its checkpoint."""
-    g = agent.supervisor.games[_known(agent, args["game"])]
-    settings = _settings(agent, g.name, {"num_envs": args["num_envs"]}, g.settings)
+    g = agent.supervisor.games[_known(agent, args.game)]
+    settings = _settings(agent, g.name, {"num_envs": args.num_envs}, g.settings)
     if settings == g.settings:
         return {"game": g.to_state(), "changed": False}
     _guard(agent, g.name, settings)
@@ -101,13 +104,13 @@ async def scale_game(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     agent.event(
         "game_scaled",
         g.name,
-        f"{g.name}: num_envs {before} -> {args['num_envs']}",
-        {"from": before, "to": args["num_envs"]},
+        f"{g.name}: num_envs {before} -> {args.num_envs}",
+        {"from": before, "to": args.num_envs},
     )
     return {"game": state, "changed": True}
 
 
-async def stop_all(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def stop_all(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
     """Stop every trainer; the games stay known but unwanted."""
     names = [g.name for g in agent.supervisor.games.values() if g.wanted or g.proc]
     for name in names:
@@ -116,33 +119,33 @@ async def stop_all(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     return {"stopped": names}
 
 
-async def shutdown(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def shutdown(agent: Agent, args: protocol.Shutdown) -> dict[str, Any]:
     """Exit the agent after this reply; its trainers keep running unless told to stop.
 
     Autostart (systemd, cron's periodic `ensure`) may start it again: that is the point of
     autostart. `controlroom agent uninstall` first for an agent that stays down."""
-    stopped = (await stop_all(agent, {}))["stopped"] if args.get("stop_trainers") else []
+    stopped = (await stop_all(agent, protocol.NoArgs()))["stopped"] if args.stop_trainers else []
     # Let the reply reach the client before the server closes.
     asyncio.get_running_loop().call_later(0.2, agent.stopping.set)
     return {"stopping": True, "stopped": stopped}
 
 
-async def reboots(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def reboots(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
     """Every boot seen, oldest first."""
     return {"boots": agent.store.boots()}
 
 
-async def events(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:
     """The newest events, oldest first, paged to fit a line (protocol: `events`)."""
-    limit = args.get("limit", 100)
+    limit = args.limit
     if not 0 <= limit <= MAX_EVENTS:
         raise OpError("invalid", f"limit must be in 0..{MAX_EVENTS}")
-    before = args.get("before")
+    before = args.before
     if before is not None and before < 0:
         raise OpError("invalid", "before must be a cursor from next_before (>= 0)")
     page: list[tuple[int, dict[str, Any]]] = []
     size, more = 0, False
-    for event_id, event in agent.store.events_newest(limit, args.get("since"), before):
+    for event_id, event in agent.store.events_newest(limit, args.since, before):
         size += len(protocol.encode(event))
         if page and size > protocol.REPLY_BUDGET:
             more = True
@@ -154,10 +157,10 @@ async def events(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def game_log(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+async def game_log(agent: Agent, args: protocol.GameLog) -> dict[str, Any]:
     """The tail of a game's trainer.log, and of its metrics (fewer: each line is long)."""
-    game = _known(agent, args["game"])
-    lines = args.get("lines", 200)
+    game = _known(agent, args.game)
+    lines = args.lines
     if not 0 <= lines <= MAX_LOG_LINES:
         raise OpError("invalid", f"lines must be in 0..{MAX_LOG_LINES}")
     path = agent.run_dir(game) / LOG_FILE

@@ -43,7 +43,7 @@ from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.policy.engine import PolicyEngine
 from controlroom.agent.policy.policy_ops import POLICY_OPS
 from controlroom.agent.quarantine import quarantine
-from controlroom.agent.server import Server
+from controlroom.agent.server import Message, Server
 from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
 from controlroom.agent.telemetry import Telemetry, summarize_gpus
@@ -219,7 +219,7 @@ class Agent:
     def _policy_state(self) -> dict[str, Any]:
         return {} if self.policy is None else self.policy.state()
 
-    def _greeting(self) -> list[dict[str, Any]]:
+    def _greeting(self) -> list[Message]:
         return [
             protocol.hello(self.hostname, self.boot_id),
             {"type": "snapshot", "state": self.state()},
@@ -241,12 +241,12 @@ class Agent:
         self.publish({"games": {n: games[n].to_state() for n in names if n in games}})
 
     # ---- requests -----------------------------------------------------------------
-    async def handle(self, obj: dict[str, Any]) -> dict[str, Any]:
+    async def handle(self, obj: dict[str, Any]) -> protocol.Reply:
         """One request -> one reply; nothing a client sends can raise out of here."""
         req_id = obj.get("id") if isinstance(obj.get("id"), int | str) else None
         try:
-            req_id, op, args = protocol.parse_request(obj)
-            return protocol.reply_ok(req_id, await self._run_op(op, args))
+            request = protocol.parse_request(obj)
+            return protocol.reply_ok(req_id, await self._run_op(request.op, request.args))
         except protocol.ProtocolError as exc:
             return protocol.reply_error(req_id, exc.code, exc.message)
         except OpError as exc:
@@ -255,15 +255,15 @@ class Agent:
             log.exception("op failed: %r", obj.get("op"))
             return protocol.reply_error(req_id, "internal", f"{type(exc).__name__}: {exc}")
 
-    async def _run_op(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def _run_op(self, op: str, args: protocol.Args) -> dict[str, Any]:
         core = CORE_OPS.get(op)
         if core is not None:
             if op not in MUTATING_CORE_OPS:
                 return await core(self, args)
             async with AsyncExitStack() as held:  # the lock order above: core, then game
                 await held.enter_async_context(self.lock)
-                if isinstance(args.get("game"), str):
-                    await held.enter_async_context(self.game_lock(args["game"]))
+                if isinstance(args, protocol.GameArgs):
+                    await held.enter_async_context(self.game_lock(args.game))
                 return await core(self, args)
         policy_op = POLICY_OPS.get(op)
         if policy_op is None or self.policy is None:

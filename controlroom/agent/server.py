@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from controlroom import protocol
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,9 @@ MAX_IN_FLIGHT = 4  # enough for a TUI's overlapping ops; a flood waits in its ow
 WRITE_TIMEOUT_S = 10.0
 DISCARD_S, DISCARD_BYTES = 5.0, 64 * 2**20
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-Greeting = Callable[[], list[dict[str, Any]]]
+Message = Struct | dict[str, Any]  # a protocol message Struct, or its plain JSON
+Handler = Callable[[dict[str, Any]], Awaitable[Message]]
+Greeting = Callable[[], list[Message]]
 
 
 class Connection:
@@ -57,7 +60,7 @@ class Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-    def send(self, message: dict[str, Any], *, slot: bool = False) -> None:
+    def send(self, message: Message, *, slot: bool = False) -> None:
         """Queue a message; drop the client when its queue is full (messages or bytes).
         With `slot`, the message is a reply whose request slot is freed once it is written
         (or at once, if it is not queued)."""
@@ -183,10 +186,11 @@ class Connection:
         self.send(reply, slot=True)
 
 
-def wire_bytes(message: dict[str, Any]) -> bytes | None:
+def wire_bytes(struct_or_plain: Message) -> bytes | None:
     """The message as one line, whatever the agent's state holds: a non-finite number is
     sent as null, a line over the limit is shortened (a snapshot's events) or, for a
     reply, replaced by an error reply. None (logged) when nothing sendable is left."""
+    message = protocol.plain(struct_or_plain)
     kind = message.get("type")
     try:
         data: bytes | None = protocol.encode(message)
@@ -283,7 +287,7 @@ class Server:
             await writing
             writer.close()
 
-    def broadcast(self, message: dict[str, Any]) -> None:
+    def broadcast(self, message: Message) -> None:
         """Queue a message for every client (encoded once for all of them)."""
         data = wire_bytes(message) if self.clients else None
         if data is None:

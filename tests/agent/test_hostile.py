@@ -249,7 +249,7 @@ class FakeAgent:
 @pytest.mark.parametrize("case", ["other_protocol", "huge_line", "garbled", "not_an_object"])
 def test_cli_protocol_errors_are_one_line_not_a_traceback(agent: AgentHarness, case: str) -> None:
     agent.state_dir.mkdir(mode=0o700, parents=True)
-    hello = protocol.hello("h", "b")
+    hello = protocol.plain(protocol.hello("h", "b"))
     after = {
         "other_protocol": b"",
         "huge_line": b'{"type": "snapshot", "state": {"x": "' + b"y" * (2 * 2**20) + b'"}}\n',

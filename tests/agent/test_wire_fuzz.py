@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -240,9 +241,9 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     """One request: an op, and arguments named as the op wants (or not), of the right
     kind (or not)."""
     op = draw(st.sampled_from([*FUZZED_OPS, "shutdown", "no_such_op"]))
-    spec = protocol.OPS.get(op, {})
+    spec = msgspec.structs.fields(protocol.OPS.get(op, protocol.NoArgs))
     args: dict[str, Any] = {}
-    for name, (_, required) in spec.items():
+    for name, required in ((f.encode_name, f.required) for f in spec):
         if draw(st.integers(0, 9)) < (9 if required else 5):
             own_kind = draw(st.integers(0, 4)) > 0
             args[name] = draw(BY_NAME.get(name, st.booleans()) if own_kind else HOSTILE)

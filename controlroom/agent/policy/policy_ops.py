@@ -13,22 +13,24 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+from controlroom import protocol
 from controlroom.agent.policy import beside, host_actions
 from controlroom.agent.policy.migration import listing
 from controlroom.agent.policy.seam import Engine
 
-PolicyOp = Callable[[Engine, dict[str, Any]], Awaitable[dict[str, Any]]]
+# Each handler takes its op's own protocol.Args subclass, validated by the decoder.
+PolicyOp = Callable[[Engine, Any], Awaitable[dict[str, Any]]]
 Act = Callable[[Engine], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 
 
 async def _locked(
-    engine: Engine, act: Act, *, save: bool = False, game: Any = None
+    engine: Engine, act: Act, *, save: bool = False, game: str | None = None
 ) -> dict[str, Any]:
     """Run one action under the policy lock (and `game`'s lock when it names one),
     persist if asked, then push the new state."""
     async with AsyncExitStack() as held:
         await held.enter_async_context(engine.lock)
-        if isinstance(game, str):
+        if game is not None:
             await held.enter_async_context(engine.agent.game_lock(game))
         result = act(engine)
         if inspect.isawaitable(result):
@@ -39,85 +41,76 @@ async def _locked(
     return result
 
 
-async def apply_profile(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def apply_profile(engine: Engine, args: protocol.ApplyProfile) -> dict[str, Any]:
     """Converge to a profile, or with dry_run only show the plan."""
-    dry_run = bool(args.get("dry_run"))
     return await _locked(
-        engine, lambda e: host_actions.apply_profile(e, args["name"], dry_run), save=True
+        engine, lambda e: host_actions.apply_profile(e, args.name, args.dry_run), save=True
     )
 
 
-async def set_ramp(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def set_ramp(engine: Engine, args: protocol.SetRamp) -> dict[str, Any]:
     """Turn the gradual ramp on or off."""
 
     async def act(e: Engine) -> dict[str, Any]:
-        return {"ramp": await host_actions.set_ramp(e, bool(args["enabled"]))}
+        return {"ramp": await host_actions.set_ramp(e, args.enabled)}
 
     return await _locked(engine, act)
 
 
-async def migrate(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def migrate(engine: Engine, args: protocol.Migrate) -> dict[str, Any]:
     """Change a game's settings keeping its progress (snapshot first)."""
-    settings = dict(args["settings"])
+    settings = dict(args.settings)
     return await _locked(
-        engine,
-        lambda e: host_actions.migrate(e, args["game"], settings),
-        save=True,
-        game=args["game"],
+        engine, lambda e: host_actions.migrate(e, args.game, settings), save=True, game=args.game
     )
 
 
-async def rollback(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def rollback(engine: Engine, args: protocol.GameArgs) -> dict[str, Any]:
     """Restore a game's newest snapshot: settings and progress."""
     result = await _locked(
-        engine, lambda e: host_actions.rollback(e, args["game"]), save=True, game=args["game"]
+        engine, lambda e: host_actions.rollback(e, args.game), save=True, game=args.game
     )
-    return {**result, "snapshots": listing(engine.agent.state_dir, args["game"])}
+    return {**result, "snapshots": listing(engine.agent.state_dir, args.game)}
 
 
-async def start_trial(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def start_trial(engine: Engine, args: protocol.Trial) -> dict[str, Any]:
     """Run candidate settings for N minutes; the figures land in policy.trials."""
-    keep = args.get("keep")
     return await _locked(
         engine,
         lambda e: e.start_trial(
-            args["game"],
-            dict(args["settings"]),
-            minutes=float(args["minutes"]),
-            keep=None if keep is None else bool(keep),
-            mode=str(args.get("mode", "instead")),
+            args.game, dict(args.settings), minutes=args.minutes, keep=args.keep, mode=args.mode
         ),
-        game=args["game"],
+        game=args.game,
     )
 
 
-async def trial_decide(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def trial_decide(engine: Engine, args: protocol.TrialDecide) -> dict[str, Any]:
     """Keep or discard a beside trial's learning (ends it first if still running)."""
 
     async def act(e: Engine) -> dict[str, Any]:
-        return {"trial": await beside.decide(e, args["game"], bool(args["keep"]))}
+        return {"trial": await beside.decide(e, args.game, args.keep)}
 
-    return await _locked(engine, act, save=True, game=args["game"])
+    return await _locked(engine, act, save=True, game=args.game)
 
 
-async def set_guard(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def set_guard(engine: Engine, args: protocol.SetGuard) -> dict[str, Any]:
     """Change [guard] budgets; written to the agent's config file."""
-    budgets = dict(args["budgets"])
+    budgets = dict(args.budgets)
     return await _locked(engine, lambda e: {"budgets": host_actions.set_guard(e, budgets)})
 
 
-async def set_queue(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def set_queue(engine: Engine, args: protocol.SetQueue) -> dict[str, Any]:
     """Set the waiting games explicitly (configured games, in order)."""
-    games = list(args["games"])
+    games = list(args.games)
     return await _locked(engine, lambda e: {"queue": host_actions.set_queue(e, games)})
 
 
-async def reset_ceiling(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def reset_ceiling(engine: Engine, args: protocol.NoArgs) -> dict[str, Any]:
     """Forget the ramp's recorded ceiling."""
     return await _locked(engine, lambda e: {"ramp": host_actions.reset_ceiling(e)})
 
 
-async def plan(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
+async def plan(engine: Engine, args: protocol.NoArgs) -> dict[str, Any]:
     """The plan, freshly computed."""
     return engine.plan(time.time(), fresh=True)
 
