@@ -38,6 +38,7 @@ __all__ = [
     "AgentConfig",
     "Config",
     "ConfigError",
+    "DiagnosticsConfig",
     "GameConfig",
     "GuardConfig",
     "HostConfig",
@@ -345,6 +346,53 @@ class AgentConfig:
 
 
 @dataclass(frozen=True)
+class DiagnosticsConfig:
+    """When a learning curve "looks wrong" (agent/diagnosis.py): the pane's marker."""
+
+    entropy_collapse_fraction: float = field(
+        default=0.1,
+        metadata=doc(
+            "entropy below this share of its starting value has collapsed",
+            lo=0.0,
+            lo_open=True,
+            hi=1.0,
+        ),
+    )
+    entropy_early_steps: int = field(
+        default=2_000_000,
+        metadata=doc(
+            "...and collapsed early if within this many steps of the start", lo=1, hi=10**13
+        ),
+    )
+    kl_clip_factor: float = field(
+        default=1.0,
+        metadata=doc(
+            "approx KL above this multiple of the PPO clip coefficient is far too high",
+            lo=0.0,
+            lo_open=True,
+            hi=1000.0,
+        ),
+    )
+    kl_updates: int = field(
+        default=10, metadata=doc("...as the median of this many newest updates", lo=1, hi=10_000)
+    )
+    flat_updates: int = field(
+        default=2000,
+        metadata=doc(
+            "return flat over this many updates (while steps grow) is stuck", lo=10, hi=10**7
+        ),
+    )
+    flat_min_gain: float = field(
+        default=0.05,
+        metadata=doc(
+            "...unless it gained this share of its size (at least 1) in them or since the start",
+            lo=0.0,
+            hi=100.0,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class HostConfig:
     """A GPU host reached over SSH."""
 
@@ -396,6 +444,7 @@ class Config:
     ramp: RampConfig = field(default_factory=RampConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     hosts: dict[str, HostConfig] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
     source: str = field(default="<defaults>", compare=False, metadata={"internal": True})

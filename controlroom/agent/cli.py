@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from controlroom import __version__
-from controlroom.agent import paths, policycli
+from controlroom.agent import history_cli, paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
 from controlroom.config import ConfigError
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     events.add_argument("--limit", type=int, default=50)
     events.add_argument("--json", action="store_true")
+    history_cli.add_parser(sub, _sub)
     log = _sub(sub, "log", "the tail of a game's trainer.log")
     log.add_argument("game")
     log.add_argument("--lines", "-n", type=int, default=50)
@@ -169,6 +170,8 @@ def _request(args: argparse.Namespace, client: Client) -> int:
         print(json.dumps(found, indent=1) if args.json else show.boots_text(found))
     elif cmd == "events":
         return _events(args, client)
+    elif cmd == "history":
+        print(history_cli.run(args, client))
     elif cmd == "log":
         print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
     elif cmd in policycli.COMMANDS:

@@ -45,6 +45,8 @@ class GameRun:
     step_mark: float = 0.0
     checkpoint_mark: float = 0.0
     log_offset: int | None = None  # trainer.log's size when we started it
+    # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
+    diagnosis: list[dict[str, str]] = field(default_factory=list)
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +101,7 @@ class GameRun:
             "return_history": list(self.tail.returns),
             "gpu_memory_used": self.gpu_memory_used,
             "added_at": self.added_at,
+            "diagnosis": self.diagnosis,
         }
 
 

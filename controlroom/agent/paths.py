@@ -108,3 +108,8 @@ def config_copy_path(state_dir: Path) -> Path:
 def runs_dir(state_dir: Path) -> Path:
     """Parent of every game's run dir."""
     return state_dir / "runs"
+
+
+def trials_dir(state_dir: Path, game: str) -> Path:
+    """Where a game's beside trials run, one dir per trial named by its UTC start."""
+    return state_dir / "trials" / game

@@ -14,10 +14,12 @@ import contextlib
 import json
 import os
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
+HISTORY_FILE = "metrics.history.jsonl"  # the trainer's thinned long view (metrics.HISTORY_NAME)
 LOG_FILE = "trainer.log"
 LATEST_FILE = "checkpoints/latest.json"
 TAIL_BYTES = 256 * 1024
@@ -25,6 +27,7 @@ RETURN_HISTORY = 100
 OLD_SEGMENTS = 2  # metrics.1.jsonl, metrics.2.jsonl: the trainer's metrics.OLD_SEGMENTS
 READ_CAP = 4 * TAIL_BYTES  # most bytes one poll reads; the rest waits for the next tick
 
+LineSink = Callable[[dict[str, Any]], None]
 Ident = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name now
 
 # metrics.jsonl key -> GameState.metrics key (docs/trainer-contract.md).
@@ -54,6 +57,7 @@ class MetricsTail:
         self.checkpoints_seen = 0
         self._partial = b""
         self._ident: Ident | None = None  # the segment `offset` is in
+        self.on_line: LineSink | None = None  # also hands each parsed line on (history.py)
 
     def segments(self) -> list[tuple[Path, os.stat_result]]:
         """The run's segments that exist, oldest first; metrics.jsonl last when present."""
@@ -155,6 +159,8 @@ class MetricsTail:
         if self.last_kind == "checkpoint":
             self.checkpoints_seen += 1
         self._merge(obj)
+        if self.on_line is not None:
+            self.on_line(obj)
 
     def _merge(self, obj: dict[str, Any]) -> None:
         found = {

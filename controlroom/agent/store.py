@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,16 @@ class Store:
         )
         for row in cur:
             yield row["id"], _event_row(row)
+
+    def events_of(self, kinds: Iterable[str], game: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` events of these kinds about `game` or the whole host (a
+        reboot), oldest first: the marks on a game's learning curve."""
+        cur = self.db.execute(
+            "SELECT * FROM events WHERE kind IN (SELECT value FROM json_each(?)) "
+            "AND (game = ? OR game IS NULL) ORDER BY id DESC LIMIT ?",
+            (json.dumps(list(kinds)), game, max(0, limit)),
+        )
+        return [_event_row(row) for row in reversed(cur.fetchall())]
 
     # ---- samples and kv -----------------------------------------------------------
     def add_sample(self, ts: float, data: dict[str, Any]) -> None:

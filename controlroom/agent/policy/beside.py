@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controlroom.agent import process
+from controlroom.agent import paths, process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
 from controlroom.agent.launch import trainer_argv
@@ -45,7 +45,7 @@ CHECKPOINTS = migration.CHECKPOINTS
 
 def root(state_dir: Path, game: str) -> Path:
     """Where a game's beside trials run."""
-    return state_dir / "trials" / game
+    return paths.trials_dir(state_dir, game)
 
 
 def added_load(engine: Engine) -> guard.Change:

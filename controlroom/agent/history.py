@@ -1,0 +1,244 @@
+"""A game's learning curve in bounded memory: rows of protocol.HISTORY_COLUMNS, fine
+recent and coarse old, and the marks of what happened to the run.
+
+Pure: it is fed parsed metrics lines (docs/trainer-contract.md) and agent events, and
+answers the `history` op's request; the files and the store are history_files.py's and
+learning.py's. Rows are kept in time order and a row not newer than the newest one is
+dropped, so whatever reads the same line twice (a tail starting over, a rebuild meeting
+the live tail) adds it once.
+
+Bounded by halving the old: when the rows outgrow `capacity`, the newest half stays as it
+is and every two older rows merge into one (means; min of minima, max of maxima; the
+later time and step). Rows merged again and again are the oldest, so resolution falls
+with age, the newest row is always kept, and the count stays within `capacity`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, MARK_KINDS
+
+Value = float | int | None
+Row = list[Value]
+
+# metrics.jsonl key of each column (trainer/metrics.py writes them on update lines).
+SOURCES: dict[str, str] = {
+    "time": "time",
+    "global_step": "global_step",
+    "return_mean": "charts/episodic_return_mean",
+    "return_min": "charts/episodic_return_min",
+    "return_max": "charts/episodic_return_max",
+    "length_mean": "charts/episodic_length_mean",
+    "episodes_per_hour": "charts/episodes_per_hour",
+    "sps": "charts/SPS",
+    "policy_loss": "losses/policy_loss",
+    "value_loss": "losses/value_loss",
+    "entropy": "losses/entropy",
+    "approx_kl": "losses/approx_kl",
+    "clip_fraction": "losses/clipfrac",
+    "learning_rate": "charts/learning_rate",
+}
+COLUMN = {name: i for i, name in enumerate(HISTORY_COLUMNS)}
+TIME, STEP = COLUMN["time"], COLUMN["global_step"]
+# How two merged rows combine per column; a column not named here is averaged.
+_LATER = {"time", "global_step", "learning_rate"}
+_MIN, _MAX = {"return_min"}, {"return_max"}
+SIGNIFICANT = 5  # digits kept of a figure: a plot cannot show more, the wire pays for each
+MAX_MARKS = 500  # newest kept; a crash-looping game adds a few per minute
+MESSAGE_CHARS = 200
+TRAINER_MARKS = ("start", "resume", "checkpoint_restored")  # from the trainer's start lines
+
+assert set(SOURCES) == set(HISTORY_COLUMNS)
+
+
+def rounded(value: Any) -> Value:
+    """A figure as the wire carries it: SIGNIFICANT digits, null if not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value):
+        return None
+    if isinstance(value, int):
+        return value
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
+def row_from_line(line: dict[str, Any]) -> Row | None:
+    """The row of an update line of metrics.jsonl, or None for any other line."""
+    if line.get("kind") != "update":
+        return None
+    t = line.get("time")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        return None
+    row = [rounded(line.get(SOURCES[name])) for name in HISTORY_COLUMNS]
+    row[TIME] = round(float(t), 2)
+    step = row[STEP]
+    row[STEP] = int(step) if step is not None else None
+    return row
+
+
+def merge(a: Row, b: Row) -> Row:
+    """One row standing for two consecutive ones (b the later)."""
+    out: Row = []
+    for name, x, y in zip(HISTORY_COLUMNS, a, b, strict=True):
+        if x is None or y is None or name in _LATER:
+            out.append(y if y is not None or name in _LATER else x)
+        elif name in _MIN:
+            out.append(min(x, y))
+        elif name in _MAX:
+            out.append(max(x, y))
+        else:
+            out.append(rounded((x + y) / 2))
+    return out
+
+
+class History:
+    """One run's rows and marks."""
+
+    def __init__(self, capacity: int = HISTORY_POINTS) -> None:
+        if capacity < 4:
+            raise ValueError("a history holds at least 4 rows")
+        self.capacity = capacity
+        self.rows: list[Row] = []
+        self.marks: list[dict[str, Any]] = []
+        self.settings: dict[str, Any] = {}  # the newest trainer start line's settings
+        self.version = 0  # moves on every change: a reader recomputes what it derived
+
+    @property
+    def newest_time(self) -> float:
+        """The newest row's time, or -inf."""
+        return _time(self.rows[-1]) if self.rows else -math.inf
+
+    def add_line(self, line: dict[str, Any]) -> None:
+        """Take one parsed metrics line: an update is a row, a start line a mark."""
+        row = row_from_line(line)
+        if row is not None:
+            self.add_row(row)
+        elif line.get("kind") == "start":
+            self._trainer_started(line)
+
+    def add_row(self, row: Row) -> None:
+        """Append a row newer than the newest one (an older or equal one is dropped)."""
+        t = row[TIME]
+        if t is None or t <= self.newest_time:
+            return
+        self.rows.append(row)
+        self.version += 1
+        if len(self.rows) > self.capacity:
+            self._thin()
+
+    def _thin(self) -> None:
+        keep = self.capacity // 2
+        old, recent = self.rows[:-keep], self.rows[-keep:]
+        merged = [merge(old[i], old[i + 1]) for i in range(0, len(old) - 1, 2)]
+        if len(old) % 2:
+            merged.append(old[-1])
+        self.rows = merged + recent
+
+    def _trainer_started(self, line: dict[str, Any]) -> None:
+        t = line.get("time")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            return
+        if any(m["time"] == round(t, 2) and m["kind"] in TRAINER_MARKS for m in self.marks):
+            return  # read before (a tail starting over)
+        settings = line.get("settings")
+        if isinstance(settings, dict):
+            self.settings = settings
+        step = rounded(line.get("global_step"))
+        kind, message = _start_kind(line, step, self.step_at(float(t)))
+        self.add_mark(float(t), kind, message, int(step) if step is not None else None)
+
+    def step_at(self, t: float) -> int | None:
+        """The global step of the newest row at or before time t."""
+        i = bisect.bisect_right(self.rows, t, key=_time)
+        return None if i == 0 else _int_or_none(self.rows[i - 1][STEP])
+
+    def add_mark(self, t: float, kind: str, message: str, step: int | None = None) -> None:
+        """Record a mark at time t (its step: the newest row's at t, unless given)."""
+        if kind not in MARK_KINDS:
+            raise ValueError(f"unknown mark kind {kind!r}")
+        t = round(t, 2)
+        if any(m["time"] == t and m["kind"] == kind for m in self.marks):
+            return
+        mark = {
+            "time": t,
+            "global_step": self.step_at(t) if step is None else step,
+            "kind": kind,
+            "message": " ".join(message.split())[:MESSAGE_CHARS],
+        }
+        bisect.insort(self.marks, mark, key=lambda m: m["time"])
+        del self.marks[:-MAX_MARKS]
+        self.version += 1
+
+    def since(self, after: float | None) -> tuple[list[Row], list[dict[str, Any]]]:
+        """Rows and marks newer than `after` (all of them for None)."""
+        if after is None:
+            return list(self.rows), list(self.marks)
+        i = bisect.bisect_right(self.rows, after, key=_time)
+        j = bisect.bisect_right(self.marks, after, key=lambda m: m["time"])
+        return self.rows[i:], self.marks[j:]
+
+    def result(
+        self, game: str, run: str, after: float | None, diagnosis: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        """The `history` op's result (protocol.py gives the shape)."""
+        rows, marks = self.since(after)
+        return {
+            "game": game,
+            "run": run,
+            "columns": list(HISTORY_COLUMNS),
+            "rows": rows,
+            "marks": marks,
+            "cursor": self.rows[-1][TIME] if self.rows else None,
+            "diagnosis": diagnosis,
+        }
+
+
+# The agent's events that mark a run (protocol.EVENT_KINDS -> MARK_KINDS). A hang is
+# followed by the crash event that restarts it; a reboot marks every game.
+EVENT_MARKS: dict[str, str] = {
+    "restart": "restart",
+    "crash": "crash",
+    "crash_loop": "crash",
+    "reboot": "reboot",
+    "migrated": "migration",
+    "rolled_back": "rollback",
+    "trial_started": "trial_start",
+    "trial_finished": "trial_end",
+}
+
+
+def mark_event(history: History, event: dict[str, Any]) -> None:
+    """Mark an agent event on a game's history, if it is one that marks a run."""
+    kind = EVENT_MARKS.get(str(event.get("kind")))
+    t = event.get("ts")
+    if kind is None or isinstance(t, bool) or not isinstance(t, int | float):
+        return
+    history.add_mark(float(t), kind, str(event.get("message") or kind))
+
+
+def _start_kind(line: dict[str, Any], step: Value, before: int | None) -> tuple[str, str]:
+    """A trainer start line's mark: a fresh start, a resume, or a resume from a checkpoint
+    older than where the curve had got to (the steps in between are trained again)."""
+    pid = line.get("pid")
+    who = f"trainer (pid {pid})" if isinstance(pid, int) else "trainer"
+    if not line.get("resumed_from"):
+        return "start", f"{who} started fresh"
+    if step is not None and before is not None and step < before:
+        return (
+            "checkpoint_restored",
+            f"{who} resumed from a checkpoint at step {step:,}: "
+            f"{before - step:,} steps since it are trained again",
+        )
+    return "resume", f"{who} resumed from its checkpoint at step {step or 0:,}"
+
+
+def _time(row: Row) -> float:
+    t = row[TIME]
+    return -math.inf if t is None else float(t)
+
+
+def _int_or_none(value: Value) -> int | None:
+    return None if value is None else int(value)
