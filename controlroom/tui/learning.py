@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlroom.tui.history import STEP, WALL, Mark, RunHistory, ema
+from controlroom.tui.history import STEP, WALL, RunHistory, ema
 
 SMOOTHING = (0.0, 0.6, 0.9)
 """The EMA weights the smoothing key cycles through (TensorBoard's slider, in three steps)."""
@@ -30,7 +30,8 @@ PPO = (
 PAGES = {"learning": LEARNING, "ppo": PPO}
 """The plots, in two pages: is it learning, and how PPO's update behaves."""
 
-OVERLAY_COLORS = ("orange", "magenta", "green", "blue", "red")
+OVERLAY_COLORS = ("yellow", "magenta", "green", "blue", "white")
+"""Colours both plotext and Rich know by name (the compare line shows the same colour)."""
 MARK_COLORS = {
     "start": "green",
     "resume": "green",
@@ -114,17 +115,17 @@ def trial_traces(
     same length just before it on the same run."""
     t = view.trial or {}
     start = float(t.get("started_at") or 0.0)
-    end = _float(t.get("ended_at")) or _float(t.get("ends_at"))
+    end = trial_end(t) or _float(t.get("ends_at"))
     if t.get("mode") == "beside":
         cx, cy = main.aligned(column, view.axis, start, end)
         tx, ty = (trial_run.aligned(column, view.axis, start, end)) if trial_run else ([], [])
-        current, candidate = Trace("current", cx, cy, "cyan"), Trace("candidate", tx, ty, "orange")
+        current, candidate = Trace("current", cx, cy, "cyan"), Trace("candidate", tx, ty, "yellow")
     else:
         last = main.rows[-1][0] if main.rows else start
         length = (end if end is not None else last or start) - start
         bx, by = main.aligned(column, view.axis, start - length, start)
         tx, ty = main.aligned(column, view.axis, start, end)
-        current, candidate = Trace("before", bx, by, "cyan"), Trace("trial", tx, ty, "orange")
+        current, candidate = Trace("before", bx, by, "cyan"), Trace("trial", tx, ty, "yellow")
     return [
         Trace(tr.label, tr.xs, ema(tr.ys, view.smoothing), tr.color) for tr in (current, candidate)
     ]
@@ -146,7 +147,7 @@ def marks(main: RunHistory, view: View) -> list[PlotMark]:
 def trial_marks(main: RunHistory, view: View) -> list[PlotMark]:
     t = view.trial or {}
     start = float(t.get("started_at") or 0.0)
-    end = _float(t.get("ended_at"))
+    end = trial_end(t)
     out = [PlotMark(0.0, "trial_start", MARK_COLORS["trial_start"])]
     if end is not None:
         if view.axis == WALL:
@@ -158,9 +159,12 @@ def trial_marks(main: RunHistory, view: View) -> list[PlotMark]:
     return out
 
 
-def used_marks(main: RunHistory) -> list[Mark]:
-    """The marks to list under the plots, newest last."""
-    return list(main.marks)
+def trial_end(t: dict[str, Any]) -> float | None:
+    """When the trial ended: its `ended_at`, or (a finished record without one) its
+    `ends_at`; None while it runs."""
+    if t.get("status") == "running":
+        return None
+    return _float(t.get("ended_at")) or _float(t.get("ends_at"))
 
 
 def _float(v: Any) -> float | None:

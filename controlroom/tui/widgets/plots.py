@@ -65,12 +65,22 @@ class MetricPlot(PlotextPlot):
                 drawn += 1
         for mark in self.marks:
             plt.vline(mark.x, color=mark.color)
+        self._x_ticks()
         if self.log_y and drawn:
             plt.yscale("log")
         title = self.title if drawn else f"{self.title}: no data yet"
         plt.title(
             title + (f" ({self.hidden} points <= 0 not on the log axis)" if self.hidden else "")
         )
+
+    def _x_ticks(self) -> None:
+        """Five x ticks written short (61.4k, not 61440): the axis is read at a glance."""
+        xs = [x for t in self.traces for x in t.xs] + [m.x for m in self.marks]
+        if not xs or min(xs) == max(xs):
+            return
+        lo, hi = min(xs), max(xs)
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+        self.plt.xticks(ticks, [short(t) for t in ticks])
 
     def _positive(self, trace: Trace) -> tuple[list[float], list[float]]:
         pairs = [
@@ -81,3 +91,13 @@ class MetricPlot(PlotextPlot):
 
     def on_resize(self) -> None:
         self.draw()  # thinning follows the width
+
+
+def short(x: float) -> str:
+    """An axis label: 0, 512, 61.4k, 1.23M."""
+    size = abs(x)
+    if size >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if size >= 1e4:
+        return f"{x / 1e3:.3g}k"
+    return f"{x:.4g}"

@@ -1,0 +1,287 @@
+"""The detail screen on recorded histories: what each plot draws, the marks, the
+diagnosis, the keys (axis, smoothing, log y, page), the data path (once, then after the
+cursor) and the compare views (overlaid games, a trial's two sides)."""
+
+from __future__ import annotations
+
+import copy
+
+from controlroom.tui.history import RunHistory
+from controlroom.tui.recorded import NOW
+from controlroom.tui.screens.detail import DetailScreen
+from controlroom.tui.screens.main import MainScreen
+from controlroom.tui.screens.modals import PickScreen
+from controlroom.tui.widgets.game_pane import GameGrid, _subtitle
+from controlroom.tui.widgets.host_view import HostView
+from tests.tui.detail_support import (
+    SIZE,
+    T0,
+    RecordedAgent,
+    flat_run,
+    labels,
+    learning_cartpole,
+    open_detail,
+    plot,
+    recorded_app,
+    state_with_cartpole,
+    with_restart_and_reboot,
+)
+
+
+def text_of(screen: DetailScreen, id_: str) -> str:
+    return str(screen.query_one(f"#{id_}").render())
+
+
+async def test_enter_opens_the_selected_games_screen_and_escape_returns() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.query_one(HostView)
+        view.load_state(state_with_cartpole(), where="ssh")
+        await pilot.pause()
+        view.query_one(GameGrid).select("Pong")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen) and app.screen.game == "Pong"
+        for _ in range(50):  # no link here: the screen says so and keeps trying
+            if app.screen.polls:
+                break
+            await pilot.pause(0.02)
+        assert "trying again" in text_of(app.screen, "detail-title")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_learning_cartpole_draws_a_rising_return_inside_its_band() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        return_plot = plot(screen, "return_mean")
+        band_min, band_max, mean = return_plot.traces
+        assert (band_min.label, band_max.label, mean.label) == ("min", "max", "CartPole")
+        assert band_min.dim and band_max.dim and not mean.dim
+        assert len(mean.ys) == 120 and mean.ys[-1] > mean.ys[0] + 400
+        assert all(
+            lo <= m <= hi for lo, m, hi in zip(band_min.ys, mean.ys, band_max.ys, strict=True)
+        )
+        assert mean.xs[:2] == [0.0, 2048.0]  # over global step
+        assert [(m.x, m.kind) for m in return_plot.marks] == [(0.0, "start")]
+        for column in ("length_mean", "episodes_per_hour", "sps"):
+            assert labels(screen, column) == ["CartPole"]
+        assert "nothing looks wrong" in text_of(screen, "diagnosis")
+        assert "update 2 sps 1510" in screen.log_shown
+
+
+async def test_ppo_page_draws_the_diagnostics() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        assert plot(screen, "entropy").traces == []  # hidden page: not drawn
+        await pilot.press("p")
+        await pilot.pause()
+        for column in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"):
+            (trace,) = plot(screen, column).traces
+            assert len(trace.ys) == 120, column
+        (lr,) = plot(screen, "learning_rate").traces
+        assert lr.ys[0] > lr.ys[-1]
+
+
+async def test_flat_run_says_what_looks_wrong_on_screen_and_pane() -> None:
+    reply = flat_run()
+    agent = RecordedAgent({("CartPole", "main"): reply})
+    state = state_with_cartpole(reply["diagnosis"])
+    assert "looks wrong" in _subtitle(state["games"]["CartPole"], NOW)
+    assert "looks wrong" not in _subtitle(state["games"]["Pong"], NOW)
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state)
+        shown = text_of(screen, "diagnosis")
+        assert "looks wrong" in shown and reply["diagnosis"][0]["message"] in shown
+        assert screen.query_one("#diagnosis").has_class("-wrong")
+        (_, _, mean) = plot(screen, "return_mean").traces
+        assert max(mean.ys) - min(mean.ys) <= 2
+
+
+async def test_restart_and_reboot_are_marked_on_every_axis() -> None:
+    agent = RecordedAgent({("CartPole", "main"): with_restart_and_reboot()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        expected = [
+            (0.0, "start"),
+            (81920.0, "restart"),
+            (163840.0, "reboot"),
+            (184320.0, "resume"),
+        ]
+        for column in ("return_mean", "length_mean", "episodes_per_hour", "sps"):
+            # the reboot has no step of its own: it sits at the last row before it
+            assert [(m.x, m.kind) for m in plot(screen, column).marks] == expected
+        assert "restart" in text_of(screen, "marks") and "reboot" in text_of(screen, "marks")
+        await pilot.press("w")  # wall time: minutes since the first row
+        await pilot.pause()
+        marks = [(round(m.x, 2), m.kind) for m in plot(screen, "sps").marks]
+        assert marks == [(0.0, "start"), (6.67, "restart"), (13.42, "reboot"), (15.0, "resume")]
+        assert plot(screen, "sps").traces[0].xs[1] == 10 / 60
+
+
+async def test_asks_once_then_only_after_the_cursor() -> None:
+    full = learning_cartpole()
+    recorded = copy.deepcopy(full)
+    recorded["rows"], recorded["cursor"] = full["rows"][:100], full["rows"][99][0]
+    agent = RecordedAgent({("CartPole", "main"): recorded})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        assert len(screen.main.rows) == 100
+        agent.replies[("CartPole", "main")] = full  # the trainer wrote 20 more rows
+        await screen.poll()
+        await screen.poll()  # nothing new: nothing appended twice
+        await pilot.pause()
+        first, second, third = agent.history_calls()
+        assert first == {"game": "CartPole", "run": "main", "after": None}
+        assert second["after"] == full["rows"][99][0] and third["after"] == full["rows"][-1][0]
+        assert len(screen.main.rows) == 120
+        assert len(plot(screen, "return_mean").traces[-1].ys) == 120
+
+
+async def test_smoothing_and_log_keys() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        await pilot.press("s")
+        await pilot.pause()
+        raw, smooth = plot(screen, "sps").traces
+        assert screen.view.smoothing == 0.6 and raw.dim and not smooth.dim
+        assert max(smooth.ys) - min(smooth.ys) < max(raw.ys) - min(raw.ys)
+        await pilot.press("s", "s")  # 0.9, then back to none
+        assert screen.view.smoothing == 0.0
+        await pilot.press("p", "y")
+        await pilot.pause()
+        loss = plot(screen, "policy_loss")
+        assert loss.log_y and loss.hidden > 0  # a loss below zero has no place on a log axis
+        assert "log" in text_of(screen, "detail-title")
+
+
+async def test_overlay_another_game_on_the_same_axes() -> None:
+    pong = learning_cartpole()
+    pong["game"] = "Pong"
+    pong["rows"] = [[*r[:2], -21.0 + i * 0.1, *r[3:]] for i, r in enumerate(pong["rows"])]
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole(), ("Pong", "main"): pong})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        await pilot.press("o")
+        await pilot.pause()
+        picker = pilot.app.screen
+        assert isinstance(picker, PickScreen)
+        assert [v for v, _ in picker.choices] == ["Breakout", "MsPacman", "Pong"]
+        picker.dismiss("Pong")
+        for _ in range(50):
+            if "Pong" in labels(screen, "return_mean"):
+                break
+            await pilot.pause(0.02)
+        assert labels(screen, "return_mean") == ["min", "max", "CartPole", "Pong"]
+        pong_trace = plot(screen, "return_mean").traces[-1]
+        assert pong_trace.ys[0] == -21.0 and pong_trace.color != "cyan"
+        assert {"game": "Pong", "run": "main", "after": None} in agent.history_calls()
+        assert "Pong" in text_of(screen, "compare")
+        screen.toggle_overlay("Pong")  # picked again: off
+        assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
+
+
+def _with_trial(mode: str, **extra: object) -> dict[str, object]:
+    state = state_with_cartpole()
+    state["policy"]["trials"]["CartPole"] = {
+        "game": "CartPole",
+        "mode": mode,
+        "status": "finished",
+        "decision": None,
+        "started_at": T0 + 800,
+        "ends_at": T0 + 1000,
+        "ended_at": T0 + 1000,
+        "comparison": [
+            {"figure": "episodes_per_hour", "current": 9000.0, "trial": 9900.0},
+            {"figure": "sps", "current": 1500.0, "trial": 1800.0},
+        ],
+        **extra,
+    }
+    return state
+
+
+async def test_beside_trial_overlays_the_candidate_from_the_trial_start() -> None:
+    candidate = learning_cartpole()
+    candidate["run"] = "trial"
+    candidate["rows"] = [
+        [T0 + 800 + 10 * i, 163840.0 + 4096 * i, 500.0 + i, *r[3:]]
+        for i, r in enumerate(candidate["rows"][:21])
+    ]
+    replies = {("CartPole", "main"): learning_cartpole(), ("CartPole", "trial"): candidate}
+    agent = RecordedAgent(replies)
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, _with_trial("beside"))
+        await pilot.press("v")
+        for _ in range(50):
+            if any(c.get("run") == "trial" for c in agent.history_calls()):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+        current, trial = plot(screen, "return_mean").traces
+        assert (current.label, trial.label) == ("current", "candidate")
+        assert current.xs[0] == trial.xs[0] == 0.0  # aligned at the trial's start
+        assert current.xs[-1] == 20 * 2048 and trial.xs[-1] == 20 * 4096
+        assert trial.ys[0] == 500.0
+        assert [(m.x, m.kind) for m in plot(screen, "return_mean").marks] == [
+            (0.0, "trial_start"),
+            (20 * 2048, "trial_end"),
+        ]
+        verdict = text_of(screen, "compare")
+        assert "keep or discard?" in verdict and "9,000→9,900" in verdict
+        await pilot.press("v")
+        await pilot.pause()
+        assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
+
+
+async def test_instead_trial_compares_the_window_with_the_same_length_before() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    state = _with_trial("instead", outcome="kept: eps/h +10%")
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state)
+        await pilot.press("v")
+        await pilot.pause()
+        before, trial = plot(screen, "return_mean").traces
+        assert (before.label, trial.label) == ("before", "trial")
+        assert before.xs[0] == trial.xs[0] == 0.0
+        assert len(before.ys) == len(trial.ys) == 21  # 200 s each, a row every 10 s
+        assert before.ys[0] == 20 + 4 * 60 and trial.ys[0] == 20 + 4 * 80
+        assert "kept: eps/h +10%" in text_of(screen, "compare")
+        assert all(c.get("run") == "main" for c in agent.history_calls())
+
+
+async def test_no_trial_says_so() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        await pilot.press("v")
+        await pilot.pause()
+        assert screen.view.trial is None
+        assert any("no trial of CartPole" in n.message for n in pilot.app._notifications)
+
+
+async def test_a_bad_reply_is_said_and_changes_nothing() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        agent.replies[("CartPole", "main")] = {"rows": "nope"}
+        await screen.poll()
+        await pilot.pause()
+        assert "history" in text_of(screen, "detail-title")
+        assert len(screen.main.rows) == 120
+
+
+def test_merge_keeps_its_own_cap_fine_recent_coarse_old() -> None:
+    run = RunHistory("CartPole")
+    reply = learning_cartpole()
+    for i in range(40):
+        reply["rows"] = [[T0 + 1000 * i + k, *r[1:]] for k, r in enumerate(reply["rows"])]
+        run.merge(reply)
+    times = [r[0] or 0.0 for r in run.rows]
+    assert len(run.rows) <= 4000 and times == sorted(times)
+    assert times[-1] - times[-2] == 1 and times[1] - times[0] > 1
+    assert len(run.marks) == 1  # the same start mark, kept once

@@ -1,0 +1,60 @@
+"""SVG snapshots of the detail screen at 120x40 on each recorded history, and of a
+compare overlay, with time frozen (marks are written in UTC)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tests.tui.detail_support import (
+    SIZE,
+    RecordedAgent,
+    flat_run,
+    learning_cartpole,
+    open_detail,
+    recorded_app,
+    state_with_cartpole,
+    with_restart_and_reboot,
+)
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+def opened(reply: dict[str, Any], *keys: str) -> Callable[[Pilot[Any]], Any]:
+    """A run_before that opens CartPole's screen on `reply`, then presses `keys`."""
+    pong = learning_cartpole()
+    pong["rows"] = [[*r[:2], 3.0 * i, *r[3:]] for i, r in enumerate(pong["rows"])]
+    agent = RecordedAgent({("CartPole", "main"): reply, ("Pong", "main"): pong})
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await open_detail(pilot, agent, state_with_cartpole(reply["diagnosis"]))
+        await pilot.press(*keys)
+        await pilot.pause()
+        if "o" in keys:
+            screen.toggle_overlay("Pong")
+            await pilot.pause(0.2)
+
+    return run_before
+
+
+def test_detail_learning_cartpole(snap_compare: Any) -> None:
+    assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=opened(learning_cartpole()))
+
+
+def test_detail_flat_run(snap_compare: Any) -> None:
+    assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=opened(flat_run()))
+
+
+def test_detail_restart_and_reboot(snap_compare: Any) -> None:
+    run_before = opened(with_restart_and_reboot())
+    assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_overlay(snap_compare: Any) -> None:
+    run_before = opened(learning_cartpole(), "s", "o", "escape")
+    assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=run_before)
