@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from controlroom import __version__, protocol
-from controlroom.agent import boots, paths
+from controlroom.agent import boots, paths, placement
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamelocks import GameLocks
+from controlroom.agent.gamerun import GameRun
 from controlroom.agent.launch import check_game, check_template, validate
 from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.policy.engine import PolicyEngine
@@ -78,7 +79,11 @@ class Agent:
         self.telemetry_source = Telemetry(gpu_reader or open_reader(), state_dir)
         self.dirty: set[str] = set()
         self.supervisor = Supervisor(
-            self.store, paths.runs_dir(state_dir), lambda: self.config.agent, self.dirty.add
+            self.store,
+            paths.runs_dir(state_dir),
+            lambda: self.config.agent,
+            self.dirty.add,
+            self._place,
         )
         self.lock = asyncio.Lock()  # the core op lock (the lock order is above)
         self.game_locks = GameLocks()
@@ -147,6 +152,18 @@ class Agent:
     def mark_wanted(self, game: str, wanted: bool) -> None:
         """Persist wanted/unwanted without touching the process."""
         self.supervisor.mark_wanted(game, wanted)
+
+    def _place(self, g: GameRun) -> list[int]:
+        """The GPUs a starting trainer gets, from the latest readings: where placement
+        puts it, its previous GPUs first when they still fit. Never refused here: the
+        guard let the game in, and its running check pauses it if a GPU goes over."""
+        games = self.games()
+        devices, need = placement.inputs(g.name, g.settings, games, self.telemetry())
+        budget = self.config.guard.max_gpu_memory_fraction
+        chosen = placement.place_anyway(
+            g.name, g.settings, devices, need=need, budget=budget, preferred=g.gpus
+        )
+        return list(chosen)
 
     def mark_paused(self, game: str, paused: bool) -> None:
         """The guard's pause flag; a paused game shows "paused" and is not restarted."""

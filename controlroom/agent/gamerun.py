@@ -45,6 +45,9 @@ class GameRun:
     step_mark: float = 0.0
     checkpoint_mark: float = 0.0
     log_offset: int | None = None  # trainer.log's size when we started it
+    # The GPUs its trainer was placed on (CUDA_VISIBLE_DEVICES); kept in the store so a
+    # restart or a reboot prefers them. Empty: not placed (no GPU on the host).
+    gpus: list[int] = field(default_factory=list)
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[dict[str, str]] = field(default_factory=list)
     tail: MetricsTail = field(init=False)
@@ -101,6 +104,7 @@ class GameRun:
             "return_history": list(self.tail.returns),
             "gpu_memory_used": self.gpu_memory_used,
             "added_at": self.added_at,
+            "gpus": list(self.gpus),
             "diagnosis": self.diagnosis,
         }
 

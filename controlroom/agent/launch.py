@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "effective_settings",
     "format_command",
     "trainer_argv",
+    "trainer_env",
     "validate",
 ]
 TOTAL_STEPS = 10**12  # the episode target ends a run, not a step budget
@@ -142,6 +144,16 @@ def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
         "--keep-checkpoints",
         str(s["keep_checkpoints"]),
     ]
+
+
+def trainer_env(gpus: Sequence[int]) -> dict[str, str]:
+    """What a trainer's environment gets on top of the agent's: the GPUs it was placed
+    on, which it sees as cuda:0, cuda:1, ... Numbered as NVML numbers them (PCI bus
+    order; CUDA's own default order may differ), so GPU 3 in the gauges is GPU 3 here.
+    Nothing when not placed (no GPU: the trainer runs on the CPU)."""
+    if not gpus:
+        return {}
+    return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}
 
 
 def placeholders(game: str, s: dict[str, Any], run_dir: Path) -> dict[str, str]:

@@ -186,6 +186,14 @@ def devices_from(
     return out
 
 
+def inputs(
+    game: str, settings: dict[str, Any], games: dict[str, dict[str, Any]], telemetry: dict[str, Any]
+) -> tuple[list[Device], int]:
+    """What `place` needs to place `game` (running or not) with `settings`: every GPU's
+    load without the game's own, and the bytes it is expected to need on each GPU."""
+    return devices_from(telemetry, games, exclude=game), expected(settings, bytes_per_env(games))
+
+
 def bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
     """Measured GPU memory per env and device over the games that report it (0 when none
     does yet: then only the memory a device shows counts)."""

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,10 +103,13 @@ def _leads_group(pid: int) -> bool:
         return False
 
 
-def spawn(argv: list[str], run_dir: Path) -> TrainerProc:
-    """Start a trainer in its own session, output appended to run_dir/trainer.log."""
+def spawn(
+    argv: list[str], run_dir: Path, extra_env: Mapping[str, str] | None = None
+) -> TrainerProc:
+    """Start a trainer in its own session, output appended to run_dir/trainer.log, with
+    `extra_env` (its GPUs) over the agent's environment."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with open(run_dir / "trainer.log", "ab") as out:
         popen = subprocess.Popen(
             argv,

@@ -46,6 +46,9 @@ MIGRATIONS: list[str] = [
     CREATE TABLE samples (ts REAL PRIMARY KEY, data TEXT NOT NULL);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # The GPUs a game was placed on (a JSON list), kept so that a restart or a reboot
+    # puts it back on the same GPUs when they are free.
+    "ALTER TABLE games ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]'",
 ]
 
 _GAME_COLUMNS = (
@@ -59,8 +62,9 @@ _GAME_COLUMNS = (
     "restarts",
     "last_exit",
     "state",
+    "gpus",
 )
-_JSON_COLUMNS = ("settings", "cmdline")
+_JSON_COLUMNS = ("settings", "cmdline", "gpus")
 
 
 class Store:

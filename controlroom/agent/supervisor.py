@@ -25,7 +25,7 @@ from typing import Any
 
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
-from controlroom.agent.launch import trainer_argv
+from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
 from controlroom.agent.store import Store
@@ -50,8 +50,12 @@ class Supervisor:
         runs: Path,
         knobs: Callable[[], AgentConfig],
         on_change: Callable[[str], None],
+        place: Callable[[GameRun], list[int]] | None = None,
     ) -> None:
         self.store, self.runs, self.knobs, self.on_change = store, runs, knobs, on_change
+        # Where a starting trainer runs (the agent's placement, from telemetry); without
+        # one, where it ran before.
+        self.place: Callable[[GameRun], list[int]] = place or (lambda g: list(g.gpus))
         self.games: dict[str, GameRun] = {}
         self.pending = PendingWrites(store)
 
@@ -73,6 +77,7 @@ class Supervisor:
                 paused=row["paused"],
                 restarts=row["restarts"],
                 last_exit=row["last_exit"],
+                gpus=list(row.get("gpus") or []),
             )
             g.tail.start_at_end()
             g.checkpoint = read_checkpoint(g.run_dir)
@@ -295,7 +300,9 @@ class Supervisor:
         restart = g.next_restart_at is not None
         g.tail.start_at_end()
         g.log_offset = _size(g.run_dir / LOG_FILE)
-        self._attach(g, process.spawn(argv, g.run_dir), "starting")
+        g.gpus = self.place(g)
+        self.pending.update_game(g.name, gpus=g.gpus)
+        self._attach(g, process.spawn(argv, g.run_dir, trainer_env(g.gpus)), "starting")
         if restart:
             g.restarts += 1
             self.pending.update_game(g.name, restarts=g.restarts)
@@ -309,8 +316,8 @@ class Supervisor:
             self._event(
                 "trainer_started",
                 g,
-                f"{g.name} trainer started (pid {g.pid})",
-                {"pid": g.pid, "argv": argv},
+                f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})",
+                {"pid": g.pid, "argv": argv, "gpus": g.gpus},
             )
 
     # ---- requests -----------------------------------------------------------------
@@ -403,6 +410,10 @@ class Supervisor:
     ) -> None:
         log.info("%s", message)
         self.pending.add_event(kind, g.name, message, data)
+
+
+def _on(gpus: list[int]) -> str:
+    return f", GPU {','.join(map(str, gpus))}" if gpus else ""
 
 
 def _size(path: Path) -> int:

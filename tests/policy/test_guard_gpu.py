@@ -12,7 +12,7 @@ from controlroom.agent.policy.guard import (
     Load,
     Watch,
     breach,
-    breached_gpu,
+    breaches,
     change_for,
     clear,
     load_from,
@@ -48,10 +48,12 @@ def test_load_keeps_every_gpu_and_the_worst_of_them() -> None:
 def test_a_breach_names_its_gpu() -> None:
     load = load_from({}, EIGHT)
     assert breach(G, load) == "GPU 4 memory 55% > max_gpu_memory_fraction 50%"
-    assert breached_gpu(G, load) == 4
+    assert breaches(G, load) == [
+        (4, "GPU 4 memory 55% > max_gpu_memory_fraction 50%"),
+        (4, "GPU 4 temperature 86C >= max_gpu_temp_c 83"),
+    ]
     cool = load_from({}, telemetry((10, 60), (10, 90)))
     assert breach(G, cool) == "GPU 1 temperature 90C >= max_gpu_temp_c 83"
-    assert breached_gpu(G, cool) == 1
 
 
 def test_a_change_is_checked_on_the_gpus_it_lands_on() -> None:
@@ -97,6 +99,15 @@ def test_a_hot_gpu_pauses_only_the_game_on_it() -> None:
     assert w.step(G, load_from({}, EIGHT), running, now=20.0, placed=placed) is None
 
 
+def test_a_gpu_over_a_limit_with_none_of_ours_does_not_hide_another() -> None:
+    # GPU 4 is full of someone else's memory; GPU 3 is hot and runs Pong.
+    hot = telemetry((30, 60), (4, 55), (20, 70), (1, 91), (44, 60))
+    act = Watch().step(
+        G, load_from({}, hot), {"Pong": 1.0, "Breakout": 2.0}, 10.0, {"Pong": [3], "Breakout": [1]}
+    )
+    assert act == ("pause", "Pong", "GPU 3 temperature 91C >= max_gpu_temp_c 83")
+
+
 def test_a_paused_game_resumes_when_its_own_gpu_is_clear() -> None:
     g = replace(G, resume_hold_s=5.0)
     w = Watch(paused=["Pong"])
@@ -113,5 +124,4 @@ def test_a_paused_game_resumes_when_its_own_gpu_is_clear() -> None:
 
 def test_one_gpu_reads_as_before() -> None:
     load = Load(gpu_memory_fraction=0.6)
-    assert breach(G, load) == "GPU memory 60% > max_gpu_memory_fraction 50%"
-    assert breached_gpu(G, load) is None
+    assert breaches(G, load) == [(None, "GPU memory 60% > max_gpu_memory_fraction 50%")]

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from controlroom.agent import placement
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import beside, guard, ramp, trial
 from controlroom.agent.policy.figures import shape_from, shape_of, shape_present
@@ -111,8 +112,21 @@ class PolicyEngine:
         self.publish(now)
 
     def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
-        """The guard's verdict on running `game` with `settings`."""
-        load, change = guard.change_for(self.agent.games(), self.agent.telemetry(), game, settings)
+        """The guard's verdict on running `game` with `settings`, on the GPUs placement
+        would give it (a GPU too full goes to another, or the refusal names it)."""
+        games, tel = self.agent.games(), self.agent.telemetry()
+        devices, need = placement.inputs(game, settings, games, tel)
+        where = placement.place(
+            game,
+            settings,
+            devices,
+            need=need,
+            budget=self.agent.config.guard.max_gpu_memory_fraction,
+            preferred=(games.get(game) or {}).get("gpus") or [],
+        )
+        if where.refusal is not None:
+            return where.refusal
+        load, change = guard.change_for(games, tel, game, settings, where.gpus)
         return guard.verdict(self.agent.config.guard, self.with_trials(load), change)
 
     def with_trials(self, load: guard.Load) -> guard.Load:
@@ -314,7 +328,8 @@ class PolicyEngine:
             name = sorted(self.beside)[0]
             await beside.finish(self, name, now, f"the guard stopped it: {over}")
             return
-        act = self.watch.step(self.agent.config.guard, load, running, now)
+        placed = {n: list(s.get("gpus") or []) for n, s in games.items()}
+        act = self.watch.step(self.agent.config.guard, load, running, now, placed)
         if act is None:
             return
         kind, name, reason = act

@@ -19,7 +19,7 @@ from typing import Any
 from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
 from controlroom.config import GuardConfig
 
-__all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "verdict"]
+__all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "breaches", "verdict"]
 # Hysteresis: back under the limit by this much before a paused game resumes, so one
 # game does not flap between paused and running at the edge.
 TEMP_MARGIN_C = 5.0
@@ -71,11 +71,12 @@ class Change:
     trainers: int
     gpu_memory_fraction: float = 0.0
     gpus: tuple[int, ...] = ()
+    moves: bool = False  # onto GPUs the game is not on now: growth there
 
     @property
     def grows(self) -> bool:
         """Only growth is ever refused; shrinking always helps."""
-        return self.envs > 0 or self.trainers > 0 or self.gpu_memory_fraction > 0
+        return self.envs > 0 or self.trainers > 0 or self.gpu_memory_fraction > 0 or self.moves
 
 
 def _pct(x: float) -> str:
@@ -110,42 +111,59 @@ def verdict(g: GuardConfig, load: Load, change: Change) -> str | None:
 def _running_limit(g: GuardConfig, load: Load, prefix: str, on: Sequence[int] = ()) -> str | None:
     """Temperature (of the GPUs `on`, default all) or RAM already at a limit: nothing
     may grow there, and a game may pause."""
-    hot = _hot(g, load.devices(on))
+    hot = next((d for d in load.devices(on) if _hot(g, d)), None)
     if hot is not None:
-        limit = f"max_gpu_temp_c {g.max_gpu_temp_c:g}"
-        return f"{prefix}{hot.label}temperature {hot.temp_c:.0f}C >= {limit}"
-    if load.ram_fraction is not None and load.ram_fraction >= g.max_host_ram_fraction:
-        return (
-            f"{prefix}host RAM {_pct(load.ram_fraction)} >= max_host_ram_fraction "
-            f"{_pct(g.max_host_ram_fraction)}"
-        )
+        return prefix + _temp_text(g, hot)
+    if _ram_over(g, load):
+        return prefix + _ram_text(g, load)
     return None
 
 
-def _hot(g: GuardConfig, devices: Sequence[GpuLoad]) -> GpuLoad | None:
-    return next((d for d in devices if d.temp_c is not None and d.temp_c >= g.max_gpu_temp_c), None)
+def _hot(g: GuardConfig, d: GpuLoad) -> bool:
+    return d.temp_c is not None and d.temp_c >= g.max_gpu_temp_c
 
 
-def _full(g: GuardConfig, devices: Sequence[GpuLoad]) -> GpuLoad | None:
-    return next((d for d in devices if d.memory_fraction > g.max_gpu_memory_fraction), None)
+def _temp_text(g: GuardConfig, d: GpuLoad) -> str:
+    return f"{d.label}temperature {d.temp_c:.0f}C >= max_gpu_temp_c {g.max_gpu_temp_c:g}"
+
+
+def _memory_text(g: GuardConfig, d: GpuLoad) -> str:
+    return (
+        f"{d.label}memory {_pct(d.memory_fraction)} > max_gpu_memory_fraction "
+        f"{_pct(g.max_gpu_memory_fraction)}"
+    )
+
+
+def _ram_over(g: GuardConfig, load: Load) -> bool:
+    return load.ram_fraction is not None and load.ram_fraction >= g.max_host_ram_fraction
+
+
+def _ram_text(g: GuardConfig, load: Load) -> str:
+    return (
+        f"host RAM {_pct(load.ram_fraction or 0.0)} >= max_host_ram_fraction "
+        f"{_pct(g.max_host_ram_fraction)}"
+    )
+
+
+def breaches(g: GuardConfig, load: Load) -> list[tuple[int | None, str]]:
+    """Every limit the host is over right now, each with the GPU it is about (None:
+    the host's RAM, or a GPU the figures do not name): a game on that GPU may pause."""
+    out: list[tuple[int | None, str]] = []
+    for d in load.devices():
+        gpu = d.index if d.index >= 0 else None
+        if d.memory_fraction > g.max_gpu_memory_fraction:
+            out.append((gpu, _memory_text(g, d)))
+        if _hot(g, d):
+            out.append((gpu, _temp_text(g, d)))
+    if _ram_over(g, load):
+        out.append((None, _ram_text(g, load)))
+    return out
 
 
 def breach(g: GuardConfig, load: Load) -> str | None:
-    """Why the host is over a limit right now (pauses a game), or None."""
-    full = _full(g, load.devices())
-    if full is not None:
-        return (
-            f"{full.label}memory {_pct(full.memory_fraction)} > max_gpu_memory_fraction "
-            f"{_pct(g.max_gpu_memory_fraction)}"
-        )
-    return _running_limit(g, load, "")
-
-
-def breached_gpu(g: GuardConfig, load: Load) -> int | None:
-    """The GPU over its memory or temperature limit (None: none, or the host's RAM, or
-    a GPU the figures do not name): only games placed on it are paused for it."""
-    dev = _full(g, load.devices()) or _hot(g, load.devices())
-    return dev.index if dev is not None and dev.index >= 0 else None
+    """Why the host is over a limit right now (the first of them), or None."""
+    found = breaches(g, load)
+    return found[0][1] if found else None
 
 
 def clear(g: GuardConfig, load: Load, on: Sequence[int] = ()) -> bool:
@@ -185,16 +203,17 @@ class Watch:
         a limit pauses only a game on it, and a paused game resumes once its own GPUs
         (and the host) are clear."""
         placed = placed or {}
-        reason = breach(g, load)
+        found = breaches(g, load)
         on = placed.get(self.paused[-1], []) if self.paused else []
         self.clear_since = None if not clear(g, load, on) else (self.clear_since or now)
         # After a pause or resume, let memory and temperature move before the next one.
         if now - self.last_action_at < g.action_interval_s:
             return None
-        if reason:
-            act = self._pause(_on_gpu(running, placed, breached_gpu(g, load)), reason, now)
+        for gpu, reason in found:
+            act = self._pause(_on_gpu(running, placed, gpu), reason, now)
             if act is not None:
-                return act  # else the GPU over a limit holds none of ours: others may resume
+                return act
+        # Past here, no GPU over a limit holds a game of ours: a paused one may resume.
         if (
             self.paused
             and self.clear_since is not None
@@ -305,5 +324,5 @@ def change_for(
     devices = [gp for gp in telemetry.get("gpus") or [] if not gpus or gp.get("index") in gpus]
     total = max((int(gp.get("memory_total") or 0) for gp in devices), default=0)
     mem = gpu_bytes_per_env(games) * (new_envs - held) / total if total else 0.0
-    change = Change(new_envs - old_envs, 1 - was_active, mem, tuple(gpus))
+    change = Change(new_envs - old_envs, 1 - was_active, mem, tuple(gpus), moved and bool(old_envs))
     return load, change
