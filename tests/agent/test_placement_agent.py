@@ -19,7 +19,7 @@ from tests.agent.harness import SLEEPER, AgentHarness, wait_for
 
 GIB = 1 << 30
 # GiB in use of 80 on GPUs 0..7: GPU 4 is past the guard's 50% already (someone else's).
-MIXED = [30, 5, 20, 1, 45, 12, 2, 25]
+MIXED: list[float] = [30, 5, 20, 1, 45, 12, 2, 25]
 
 
 def record(path: Path, used_gib: list[float], temps: dict[int, float] | None = None) -> Path:
@@ -54,11 +54,12 @@ def start(h: AgentHarness, used_gib: list[float], temps: dict[int, float] | None
 
 def started(h: AgentHarness, game: str) -> dict[str, Any]:
     """The game once its trainer runs (the stand-in writes no metrics: starting is it)."""
-    return wait_for(
+    found: dict[str, Any] = wait_for(
         lambda: (g := h.game(game)).get("pid") and g.get("state") in ("starting", "running") and g,
         30,
         f"{game}'s trainer",
     )
+    return found
 
 
 def environ(pid: int) -> dict[str, str]:
