@@ -15,13 +15,7 @@ from typing import Any
 from controlroom import protocol
 from controlroom.agent.core import AgentCore as Agent
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import (
-    check_game,
-    check_overrides,
-    check_template,
-    effective_settings,
-    validate,
-)
+from controlroom.agent.launch import check_game, check_whole
 from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 
 # Each handler takes its op's own Args subclass (protocol.OPS pairs them); a Callable
@@ -176,20 +170,15 @@ def _known(agent: Agent, game: str) -> str:
 
 
 def _settings(
-    agent: Agent, game: str, overrides: Any, base: dict[str, Any] | None
+    agent: Agent, game: str, overrides: dict[str, Any], base: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The whole settings the op asks for, validated here, once (want_valid_game does
-    not check them again)."""
-    if base is None:
-        settings = effective_settings(agent.config, game, overrides)
-    else:
-        # An existing game keeps its own settings; only what the client named changes.
-        check_game(game)
-        check_overrides(overrides)
-        settings = {**base, **overrides}
-        validate(settings)
-    if settings.get("command"):
-        check_template(settings["command"])
+    """The whole settings the op asks for: the client's overrides over the game's own
+    (an existing game keeps its settings; only what the client named changes) or the
+    config's. Validated once: each override as the request was decoded, the config's
+    as it loaded, the whole set here (want_valid_game does not check it again)."""
+    check_game(game)
+    settings = {**(agent.config.game_settings(game) if base is None else base), **overrides}
+    check_whole(settings)
     return settings
 
 

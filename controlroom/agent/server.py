@@ -57,7 +57,7 @@ class Connection:
         self.queue: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue(QUEUE_LIMIT)
         self.closed = False
         self.queued_bytes = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Future[Message]] = set()
         self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def send(self, message: Message, *, slot: bool = False) -> None:
@@ -173,17 +173,20 @@ class Connection:
         except protocol.ProtocolError as exc:
             self.send(protocol.reply_error(None, exc.code, exc.message), slot=True)
             return
-        task = asyncio.create_task(self._dispatch(obj))
+        task = asyncio.ensure_future(self.server.handler(obj))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._answer)
 
-    async def _dispatch(self, obj: dict[str, Any]) -> None:
-        try:
-            reply = await self.server.handler(obj)
-        except BaseException:
+    def _answer(self, task: asyncio.Future[Message]) -> None:
+        """Send a finished request's reply (the handler answers every request, errors
+        included); a request cancelled with the agent frees its slot unanswered."""
+        self.tasks.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                log.error("request handler failed", exc_info=task.exception())
             self.slots.release()
-            raise
-        self.send(reply, slot=True)
+            return
+        self.send(task.result(), slot=True)
 
 
 def wire_bytes(struct_or_plain: Message) -> bytes | None:

@@ -296,7 +296,7 @@ class ControlRoomApp(App[int]):
     @work(group="actions", exit_on_error=False, description="send an op to the agent")
     async def send(self, view: HostView, done: str, op: str, **args: Any) -> None:
         try:
-            await view.request(op, **args)
+            await view.link.request(op, **args)  # straight to the link: a key's path is short
         except LinkError as exc:
             self.notify(about(view.target.name, exc.message), severity="error", timeout=8)
             return
