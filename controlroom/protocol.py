@@ -51,6 +51,21 @@ gpu_memory_used: int|null, added_at, diagnosis: [{code, message}] (what looks wr
 its learning curve, agent/diagnosis.py; empty when nothing does)}
 
 Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}}
+
+The shapes above are declared once, below, as msgspec Structs: the messages (Hello,
+Snapshot, Update, EventMessage, Reply), State and its parts, Event, and each op's
+arguments (OPS: op -> its Args Struct). Why msgspec: one small dependency with none of
+its own, validated decoding into typed objects (the argument's name in every refusal),
+and Structs that encode to exactly the JSON above (enums by value, `type` as the tag),
+so the wire did not change shape and PROTOCOL_VERSION did not move. A request is read in
+two steps: `decode` parses the line with the refusals every value needs (non-finite
+numbers, integers beyond 64 bits, nesting, lone surrogates), then `parse_request`
+validates it into its op's Struct, whose settings and budgets are held to the bounds
+config.py declares (check_settings, check_budgets). A partial State (`update`) is
+`StateUpdate`: every key optional, UNSET when not sent (msgspec leaves UNSET fields out of
+the JSON), `games` mapping a name to a GameState or None (removed); `apply_state_update`
+merges one into a State. A client decodes the agent's lines with `decode_message`, which
+ignores fields it does not know (an agent may add one within a protocol version).
 """
 
 from __future__ import annotations
