@@ -296,8 +296,8 @@ class Checkpoint(Struct, kw_only=True):
     """A game's newest checkpoint."""
 
     time: float
-    global_step: float
-    episodes: float
+    global_step: int | float
+    episodes: int | float
     file: str | None = None
 
 
@@ -332,6 +332,7 @@ class GameState(Struct, kw_only=True):
     return_history: list[float] = []
     gpu_memory_used: int | None = None
     added_at: float = 0.0
+    gpus: list[int] = []  # the GPUs its trainer was placed on (none: the CPU)
     diagnosis: list[Diagnosis] = []
 
 
