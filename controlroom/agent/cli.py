@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("game")
     for name, kind in SETTING_FLAGS:
         add.add_argument("--" + name.replace("_", "-"), type=kind, dest=name)
+    add.add_argument("--gpus", type=policycli.gpus_flag, metavar="N|I,J", help=policycli.GPUS_HELP)
+    add.add_argument("--json", action="store_true", help="print the game's state as JSON")
     for name, text in (
         ("remove", "stop a game and forget it"),
         ("start", "start a stopped, finished or crash-looping game"),
@@ -182,13 +184,21 @@ def _request(args: argparse.Namespace, client: Client) -> int:
 
 
 def _mutate(args: argparse.Namespace, client: Client) -> str:
+    from controlroom.agent import show
+
     cmd = args.command
     if cmd == "add":
-        settings = {n: getattr(args, n) for n, _ in SETTING_FLAGS if getattr(args, n) is not None}
+        flags = [*(n for n, _ in SETTING_FLAGS), "gpus"]
+        settings = {n: getattr(args, n) for n in flags if getattr(args, n) is not None}
         result = client.call("add_game", game=args.game, settings=settings)
+        if args.json:
+            return json.dumps(result, indent=1)
         g = result["game"]
         verb = "added" if result["changed"] else "already wanted, unchanged"
-        return f"{g['game']}: {verb} ({g['state']}, {g['settings']['num_envs']} envs)"
+        return (
+            f"{g['game']}: {verb} ({g['state']}, {g['settings']['num_envs']} envs"
+            f"{show.placed_text(g)})"
+        )
     if cmd == "scale":
         g = client.call("scale_game", game=args.game, num_envs=args.num_envs)["game"]
         return f"{g['game']}: {g['settings']['num_envs']} envs ({g['state']})"

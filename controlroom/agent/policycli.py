@@ -11,6 +11,7 @@ from typing import Any
 
 from controlroom.agent import show
 from controlroom.agent.client import Client
+from controlroom.gpus import Gpus, parse_gpus
 
 COMMANDS = (
     "apply",
@@ -69,6 +70,7 @@ def add_parsers(sub: Any, make: Maker) -> None:
     )
     migrate.add_argument("game", help="a game on this host")
     _shape_flags(migrate)
+    migrate.add_argument("--gpus", type=gpus_flag, metavar="N|I,J", help=GPUS_HELP)
     make(
         sub,
         "rollback",
@@ -160,6 +162,20 @@ def _keep_flags(parser: argparse.ArgumentParser, required: bool) -> None:
     )
 
 
+GPUS_HELP = (
+    "GPUs for the game: a count the agent places by free memory (2+ = one job of that "
+    "many ranks), or GPU indices to pin it, e.g. 0,3 (one GPU: 3,)"
+)
+
+
+def gpus_flag(text: str) -> Gpus:
+    """`--gpus`: a count or pinned indices (gpus.parse_gpus), as an argparse type."""
+    try:
+        return parse_gpus(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--gpus ")) from None
+
+
 def _shape_flags(parser: argparse.ArgumentParser) -> None:
     for name, text in SHAPE_FLAGS:
         parser.add_argument(
@@ -167,9 +183,10 @@ def _shape_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _changes(args: argparse.Namespace) -> dict[str, int]:
-    """Only the settings given on the command line."""
-    return {n: getattr(args, n) for n, _ in SHAPE_FLAGS if getattr(args, n) is not None}
+def _changes(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the settings given on the command line (`--gpus` where the command has it)."""
+    names = [n for n, _ in SHAPE_FLAGS] + (["gpus"] if hasattr(args, "gpus") else [])
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -206,15 +223,17 @@ def _ramp(args: argparse.Namespace, client: Client) -> int:
 def _migrate(args: argparse.Namespace, client: Client) -> int:
     changes = _changes(args)
     if not changes:
-        return _usage("migrate: name at least one of --num-envs, --num-steps, --minibatch-size")
+        return _usage(
+            "migrate: name at least one of --num-envs, --num-steps, --minibatch-size, --gpus"
+        )
     result = client.call("migrate", game=args.game, settings=changes)
     g = result["game"]
     if not result["changed"]:
         print(f"{args.game}: already at {show.shape_text(g['settings'])}, unchanged")
     else:
         print(
-            f"{args.game}: migrated to {show.shape_text(g['settings'])} ({g['state']}); "
-            f"snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
+            f"{args.game}: migrated to {show.shape_text(g['settings'])}{show.placed_text(g)} "
+            f"({g['state']}); snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
         )
     return EXIT_OK
 

@@ -32,8 +32,26 @@ def status_text(state: dict[str, Any]) -> str:
 def _game_header() -> str:
     return (
         f"{'GAME':<14} {'STATE':<10} {'PID':>7} {'ENVS':>5} {'MB':>5} "
-        f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8}  CHECKPOINT"
+        f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8} {'GPU':>7}  CHECKPOINT"
     )
+
+
+def gpus_text(g: dict[str, Any]) -> str:
+    """The GPUs a game runs on ("3", "1,5"), "cpu" when placed on none, "-" while none is
+    running; a trailing * when pinned by its settings."""
+    gpus = g.get("gpus") or []
+    pinned = "*" if isinstance((g.get("settings") or {}).get("gpus"), list) else ""
+    if gpus:
+        return ",".join(map(str, gpus)) + pinned
+    return "cpu" if g.get("pid") else "-"
+
+
+def placed_text(g: dict[str, Any]) -> str:
+    """For a game placed on GPUs ', GPU 3' (or ', GPUs 1,5'), else nothing."""
+    gpus = g.get("gpus") or []
+    if not gpus:
+        return ""
+    return f", GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}"
 
 
 def _game_line(g: dict[str, Any]) -> str:
@@ -44,7 +62,8 @@ def _game_line(g: dict[str, Any]) -> str:
     return (
         f"{g['game']:<14} {g['state']:<10} {g.get('pid') or '-':>7} "
         f"{s.get('num_envs', '-'):>5} {s.get('minibatch_size', '-'):>5} {episodes:>15} "
-        f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.get('restarts', 0):>8}  {ckpt}"
+        f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.get('restarts', 0):>8} "
+        f"{gpus_text(g):>7}  {ckpt}"
     )
 
 
