@@ -166,3 +166,19 @@ def test_a_hot_gpu_pauses_only_the_game_on_it(agent: AgentHarness) -> None:
     )
     assert moved["gpus"] == [1] and moved["settings"]["gpus"] == [1]
     assert environ(moved["pid"])["CUDA_VISIBLE_DEVICES"] == "1"
+
+
+def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:
+    """The built-in trainer (CartPole, on the CPU here) runs with its placement in its
+    environment; torch would see that GPU as cuda:0."""
+    agent.env[FAKE_GPU_ENV] = str(record(agent.root / "gpus.json", MIXED))
+    agent.write_config(trainer={"device": "cpu"})
+    agent.start()
+    agent.call("add_game", game="CartPole", settings={"gpus": [5]})
+    game = wait_for(
+        lambda: (g := agent.game("CartPole")).get("state") == "running" and g, 90, "CartPole"
+    )
+    assert game["gpus"] == [5]
+    assert "controlroom.trainer" in Path(f"/proc/{game['pid']}/cmdline").read_text()
+    env = environ(game["pid"])
+    assert (env["CUDA_VISIBLE_DEVICES"], env["CUDA_DEVICE_ORDER"]) == ("5", "PCI_BUS_ID")
