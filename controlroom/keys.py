@@ -16,6 +16,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "remove_game": ("d", "app"),
     "scale_up": ("plus", "app"),
     "scale_down": ("minus", "app"),
+    "change_gpus": ("g", "app"),
     "toggle_game": ("s", "app"),
     "apply_profile": ("p", "app"),
     "toggle_ramp": ("r", "app"),

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from controlroom.config import Config
+from controlroom.gpus import parse_gpus, show_gpus
 from controlroom.link.errors import LinkError
 from controlroom.tui import key_requests
 from controlroom.tui.format import about
@@ -39,6 +40,7 @@ HOST_CHANGING_ACTIONS = {
     "remove_game",
     "scale_up",
     "scale_down",
+    "change_gpus",
     "toggle_game",
     "apply_profile",
     "toggle_ramp",
@@ -65,6 +67,7 @@ class ControlRoomApp(App[int]):
         _b("d", "remove_game", "Remove", "Stop the selected game and forget it (asks first)"),
         _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs"),
         _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs"),
+        _b("g", "change_gpus", "GPUs", "Move the selected game to other GPUs, or more of them"),
         _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
@@ -209,6 +212,20 @@ class ControlRoomApp(App[int]):
         view, game = t
         envs = key_requests.scaled_envs(self._game_state(view, game), up)
         self.send(view, f"{game}: {envs} envs", "scale_game", game=game, num_envs=envs)
+
+    def action_change_gpus(self) -> None:
+        if (t := self._target("change_gpus")) is None:
+            return
+        view, game = t
+
+        def chosen(value: str | None) -> None:
+            if value:
+                gpus = parse_gpus(value)
+                done = f"{game}: {show_gpus(gpus)}, from its checkpoint"
+                self.send(view, done, "migrate", game=game, settings={"gpus": gpus})
+
+        choices = key_requests.gpu_choices(view.state, self._game_state(view, game))
+        self.push_screen(PickScreen(f"GPUs for {game} on {view.target.name}", choices), chosen)
 
     def action_toggle_game(self) -> None:
         if (t := self._target("toggle_game")) is None:

@@ -7,8 +7,11 @@ from typing import Any
 
 from controlroom.config import Config
 from controlroom.games import known_names
+from controlroom.tui.format import gib
 
 MIN_ENVS, MAX_ENVS = 1, 4096
+CPU_RANKS = (1, 2, 4)
+"""Ranks the GPU key offers on a host without a GPU."""
 BUILT_IN_SOURCE = "<built-in defaults>"
 """The `source` of the config the TUI uses when the laptop has no config file."""
 
@@ -54,6 +57,28 @@ def scaled_envs(game: dict[str, Any], up: bool) -> int:
     """The next env count: doubled or halved, within bounds."""
     envs = int((game.get("settings") or {}).get("num_envs") or 1)
     return min(MAX_ENVS, envs * 2) if up else max(MIN_ENVS, envs // 2)
+
+
+def gpu_choices(state: dict[str, Any] | None, game: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the GPU key offers for a game, as (value in `--gpus` spelling, label): a
+    count the agent places (up to the host's GPUs; without a GPU, ranks on the CPU),
+    then each GPU to pin it to, with that GPU's load. The current setting is marked."""
+    gpus = (state or {}).get("gpus") or []
+    current = (game.get("settings") or {}).get("gpus", 1)
+    out = []
+    for n in range(1, len(gpus) + 1) if gpus else CPU_RANKS:
+        what = f"{n} GPU{'s' if n > 1 else ''} · placed by free memory" if gpus else ""
+        what = what or f"{n} rank{'s' if n > 1 else ''} on the CPU (no GPU on this host)"
+        out.append((str(n), f"{_mark(current == n)}{what}"))
+    for g in gpus:
+        index, total = g.get("index"), g.get("memory_total") or 0
+        load = f"{gib(g.get('memory_used'))}/{gib(total)} · {g.get('temperature_c') or 0:.0f}°C"
+        out.append((f"{index},", f"{_mark(current == [index])}GPU {index} only · {load}"))
+    return out
+
+
+def _mark(current: bool) -> str:
+    return "● " if current else "  "
 
 
 def toggle_op(game: dict[str, Any]) -> str:

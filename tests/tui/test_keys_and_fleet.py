@@ -27,7 +27,7 @@ from tests.link.realagent import RealAgent, wait_for
 from tests.sshd import SshServer, free_port
 from tests.tui.test_live import SIZE, footer, make_app
 
-REMAP = '\n[keymap]\nadd_game = "g"\nshow_plan = "x"\n'
+REMAP = '\n[keymap]\nadd_game = "n"\nshow_plan = "x"\n'
 
 
 async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
@@ -44,22 +44,22 @@ async def test_remapped_key_triggers_its_action_and_keeps_its_footer_place(
         await pilot.pause()
         remapped = footer(app)
         assert [d for _, d in remapped] == [d for _, d in default]  # same order
-        assert ("g", "Add") in remapped and ("x", "Plan") in remapped
+        assert ("n", "Add") in remapped and ("x", "Plan") in remapped
         assert ("a", "Add") not in remapped
         await pilot.press("a")  # the old key does nothing now
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
-        await pilot.press("g")
+        await pilot.press("n")
         await wait_for(
             lambda: isinstance(app.screen, PickScreen) and app.screen.is_mounted,
-            what="game picker via g",
+            what="game picker via n",
         )
         await pilot.press("escape")
         await pilot.press("x")
         await wait_for(
             lambda: isinstance(app.screen, PlanScreen) and app.screen.is_mounted, what="plan via x"
         )
-        assert any(line.startswith("g ") and "Add" in line for line in app.help_lines())
+        assert any(line.startswith("n ") and "Add" in line for line in app.help_lines())
 
 
 async def test_command_palette_has_every_action_and_runs_them(
