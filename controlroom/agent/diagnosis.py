@@ -9,7 +9,7 @@ detail screen explains:
 - return_flat: over the last N updates (steps growing) the return gained nothing, and
   it is no better than at the start: not learning. A plateau after learning is not
   flagged.
-Windows count updates by global step (rows merged by history.py stand for several).
+Windows count updates by global step (history.py thins old rows: one stands for several).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def return_flat(rows: Sequence[Row], limits: DiagnosticsConfig) -> Finding | Non
 
 def steps_per_update(rows: Sequence[Row]) -> float | None:
     """Env steps per PPO update: the median step between the newest rows (one per update;
-    history.py merges only old ones)."""
+    history.py thins only old ones)."""
     steps = [int(s) for r in rows[-21:] if (s := r[_STEP]) is not None]
     gaps = [b - a for a, b in itertools.pairwise(steps) if b > a]
     return float(statistics.median(gaps)) if gaps else None

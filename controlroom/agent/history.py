@@ -8,9 +8,11 @@ dropped, so whatever reads the same line twice (a tail starting over, a rebuild 
 the live tail) adds it once.
 
 Bounded by halving the old: when the rows outgrow `capacity`, the newest half stays as it
-is and every two older rows merge into one (means; min of minima, max of maxima; the
-later time and step). Rows merged again and again are the oldest, so resolution falls
-with age, the newest row is always kept, and the count stays within `capacity`.
+is and every other older row goes (the oldest row stays: where the curve began). Rows
+halved again and again are the oldest, so resolution falls with age, the newest row is
+always kept and the count stays within `capacity`. Every row kept is one real update's
+figures, as TensorBoard's sampling keeps real points: a merged mean would move the
+curve's start and blur the step at which something happened.
 """
 
 from __future__ import annotations
@@ -43,9 +45,6 @@ SOURCES: dict[str, str] = {
 }
 COLUMN = {name: i for i, name in enumerate(HISTORY_COLUMNS)}
 TIME, STEP = COLUMN["time"], COLUMN["global_step"]
-# How two merged rows combine per column; a column not named here is averaged.
-_LATER = {"time", "global_step", "learning_rate"}
-_MIN, _MAX = {"return_min"}, {"return_max"}
 SIGNIFICANT = 5  # digits kept of a figure: a plot cannot show more, the wire pays for each
 MAX_MARKS = 500  # newest kept; a crash-looping game adds a few per minute
 MESSAGE_CHARS = 200
@@ -77,21 +76,6 @@ def row_from_line(line: dict[str, Any]) -> Row | None:
     step = row[STEP]
     row[STEP] = int(step) if step is not None else None
     return row
-
-
-def merge(a: Row, b: Row) -> Row:
-    """One row standing for two consecutive ones (b the later)."""
-    out: Row = []
-    for name, x, y in zip(HISTORY_COLUMNS, a, b, strict=True):
-        if x is None or y is None or name in _LATER:
-            out.append(y if y is not None or name in _LATER else x)
-        elif name in _MIN:
-            out.append(min(x, y))
-        elif name in _MAX:
-            out.append(max(x, y))
-        else:
-            out.append(rounded((x + y) / 2))
-    return out
 
 
 class History:
@@ -131,11 +115,7 @@ class History:
 
     def _thin(self) -> None:
         keep = self.capacity // 2
-        old, recent = self.rows[:-keep], self.rows[-keep:]
-        merged = [merge(old[i], old[i + 1]) for i in range(0, len(old) - 1, 2)]
-        if len(old) % 2:
-            merged.append(old[-1])
-        self.rows = merged + recent
+        self.rows = self.rows[:-keep][::2] + self.rows[-keep:]
 
     def _trainer_started(self, line: dict[str, Any]) -> None:
         t = line.get("time")
