@@ -6,9 +6,9 @@ import fcntl
 import logging
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from controlroom.trainer.runtime import keep_freed_memory, passive_openmp
+from controlroom.trainer.runtime import die_with_parent, keep_freed_memory, passive_openmp
 from controlroom.trainer.settings import (
     SettingsError,
     TrainerSettings,
@@ -16,6 +16,10 @@ from controlroom.trainer.settings import (
     make_settings,
     parse_overrides,
 )
+from controlroom.trainer.world import World
+
+if TYPE_CHECKING:  # torch loads only once the settings are good
+    from controlroom.trainer.distributed import Local
 
 log = logging.getLogger("controlroom.trainer")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -24,24 +28,36 @@ Resumed = tuple[Path, dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train one game; 0 on budget or signal (after a final checkpoint), 2 on bad settings."""
+    """Train one game, or be one rank of a torchrun job for it; 0 on budget or signal
+    (after a final checkpoint), 2 on bad settings."""
     passive_openmp()
     keep_freed_memory()
+    world = World.from_env()
+    if world.size > 1:
+        die_with_parent()
+    who = f"trainer[rank {world.rank}/{world.size}]" if world.size > 1 else "trainer"
     logging.basicConfig(
         level=logging.INFO,
-        format="%(asctime)s trainer %(levelname)s %(message)s",
+        format=f"%(asctime)s {who} %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     try:
-        settings, resumed, lock = prepare(parse_overrides(argv))
+        overrides = parse_overrides(argv)
+        # Rank 0 owns the run dir (lock, stale temps, the checkpoint to resume from);
+        # the other ranks learn which checkpoint from it once the job has joined.
+        if world.main:
+            settings, resumed, lock = prepare(overrides)
+        else:
+            settings, resumed, lock = make_settings(overrides), None, None
     except SettingsError as exc:
         return _fail(exc, EXIT_USAGE)
     except ResumeUnavailable as exc:
         return _fail(exc, EXIT_ERROR)
     try:
-        return _train(settings, resumed)
+        return _train(settings, resumed, overrides, world)
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()
 
 
 class ResumeUnavailable(Exception):
@@ -62,14 +78,21 @@ def prepare(overrides: dict[str, Any]) -> tuple[TrainerSettings, Resumed | None,
     lock = _lock_run_dir(settings.run_path)
     try:
         resumed = _find_resume(settings, overrides)
-        if resumed:
-            merged = {**resumed[1]["settings"], **overrides, "run_dir": settings.run_dir}
-            settings = make_settings(merged)
+        settings = _merged(settings, resumed, overrides)
         _check_extras(settings)
     except BaseException:
         lock.close()
         raise
     return settings, resumed, lock
+
+
+def _merged(
+    settings: TrainerSettings, resumed: Resumed | None, overrides: dict[str, Any]
+) -> TrainerSettings:
+    """A resumed run's settings: the checkpoint's, with the command line's on top."""
+    if not resumed:
+        return settings
+    return make_settings({**resumed[1]["settings"], **overrides, "run_dir": settings.run_dir})
 
 
 def _lock_run_dir(run_dir: Path) -> IO[str]:
@@ -126,13 +149,37 @@ def _check_extras(settings: TrainerSettings) -> None:
         raise SettingsError(f"--device {settings.device}: CUDA is not available here")
 
 
-def _train(settings: TrainerSettings, resumed: Resumed | None) -> int:
+def _train(
+    settings: TrainerSettings, resumed: Resumed | None, overrides: dict[str, Any], world: World
+) -> int:
+    from controlroom.trainer import distributed
     from controlroom.trainer.loop import Trainer, configure_torch, pick_device
 
-    device = pick_device(settings.device)
-    configure_torch(settings, device)
+    # A job's device (and so its backend) comes from the command line, which every rank
+    # reads alike; the agent always passes --device.
+    device = distributed.rank_device(world, pick_device(settings.device))
+    sync = distributed.join(world, device, settings.collective_timeout)
+    if world.size > 1:
+        settings, resumed = _resume_like_rank0(sync, settings, resumed, overrides)
+    configure_torch(settings, device, world.rank)
     if resumed:
         log.info("resuming from %s at step %d", resumed[0], resumed[1]["global_step"])
-    reason = Trainer(settings, device, resumed).run()
+    reason = Trainer(settings, device, resumed, sync).run()
+    sync.close()  # only after a clean run: a failing rank just exits, torchrun ends the job
     log.info("exit: %s", reason)
     return EXIT_OK
+
+
+def _resume_like_rank0(
+    sync: Local, settings: TrainerSettings, resumed: Resumed | None, overrides: dict[str, Any]
+) -> tuple[TrainerSettings, Resumed | None]:
+    """Every rank loads the checkpoint rank 0 chose (the same file: rank 0 writes or prunes
+    none before the job's first update, which needs every rank)."""
+    from controlroom.trainer import checkpoint
+
+    path = sync.share(str(resumed[0]) if resumed else None)
+    if resumed or path is None:
+        return settings, resumed
+    state = checkpoint.decode(Path(path).read_bytes())
+    found = (Path(path), state)
+    return _merged(settings, found, overrides), found

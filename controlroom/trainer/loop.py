@@ -15,12 +15,16 @@ import numpy as np
 import torch
 
 from controlroom.trainer import checkpoint, envs, metrics
+from controlroom.trainer.distributed import RANK_SEED_STRIDE, Local, check_same
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.ppo import Batch, Rollout, UpdateStats, gae, update
 from controlroom.trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
+# Ranks of a job agree on stopping every this many rollout steps (a one-rank run checks
+# every step): a tiny collective, cheap next to the env steps it spaces out.
+STOP_CHECK_STEPS = 8
 
 
 def pick_device(name: str) -> torch.device:
@@ -30,28 +34,42 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def configure_torch(s: TrainerSettings, device: torch.device) -> None:
-    """Threads, seeds and the GPU memory cap (a no-op on CPU)."""
+def configure_torch(s: TrainerSettings, device: torch.device, rank: int = 0) -> None:
+    """Threads, seeds (offset per rank) and the GPU memory cap (a no-op on CPU)."""
     if s.torch_threads:
         torch.set_num_threads(s.torch_threads)
-    random.seed(s.seed)
-    np.random.seed(s.seed)
-    torch.manual_seed(s.seed)
+    seed_everything(s.seed + rank * RANK_SEED_STRIDE)
     if device.type == "cuda" and s.gpu_memory_fraction > 0:
         torch.cuda.set_per_process_memory_fraction(s.gpu_memory_fraction, device)
 
 
+def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 class Trainer:
-    """One game's PPO run; `run()` returns the exit reason."""
+    """One game's PPO run, or one rank of a data-parallel job (`sync`); `run()` returns
+    the exit reason. Counters (steps, episodes, updates) are the job's totals on every
+    rank; rank 0 alone writes metrics and checkpoints."""
 
     def __init__(
-        self, s: TrainerSettings, device: torch.device, resumed: tuple[Path, dict[str, Any]] | None
+        self,
+        s: TrainerSettings,
+        device: torch.device,
+        resumed: tuple[Path, dict[str, Any]] | None,
+        sync: Local | None = None,
     ) -> None:
         self.s, self.device = s, device
+        self.sync = sync or Local()
+        self.world = self.sync.world
         self.global_step, self.episodes, self.updates = 0, 0, 0
         self.stats = metrics.RollingStats()
-        self.rng = np.random.default_rng(s.seed)
-        self.stop_requested = False
+        self.rng = np.random.default_rng(s.seed + self.world.rank * RANK_SEED_STRIDE)
+        self.stop_requested = False  # a signal reached this rank
+        self.finished: list[tuple[float, int]] = []  # this rank's, not yet counted
         self._install_signals()  # before the slow env and model set-up, so no signal is lost
         self.resumed_from = str(resumed[0]) if resumed else None
         self.envs = envs.make_envs(s, self._env_seed(resumed))
@@ -59,18 +77,28 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate, eps=1e-5)
         if resumed:
             self._restore(resumed[1])
+        self.sync.broadcast_model(self.model)  # one set of parameters from the start
         self.tracker = envs.EpisodeTracker(s.num_envs, s.is_atari)
-        self.writer = metrics.MetricsWriter(
-            s.run_path / "metrics.jsonl", segment_bytes=int(s.metrics_segment_mb * 2**20)
-        )
-        self.tb = metrics.TensorBoardMirror(s.run_path / "tensorboard") if s.tensorboard else None
+        self.writer = self._writer()
+        self.tb = None
+        if s.tensorboard and self.world.main:
+            self.tb = metrics.TensorBoardMirror(s.run_path / "tensorboard")
         self.phase = "start"
         self.last_checkpoint = time.monotonic()
 
+    def _writer(self) -> metrics.MetricsWriter | metrics.NullWriter:
+        if not self.world.main:
+            return metrics.NullWriter()
+        return metrics.MetricsWriter(
+            self.s.run_path / "metrics.jsonl", segment_bytes=int(self.s.metrics_segment_mb * 2**20)
+        )
+
     def _env_seed(self, resumed: tuple[Path, dict[str, Any]] | None) -> int:
-        # A resumed run must not replay the very episodes it already played.
+        # A resumed run must not replay the very episodes it already played; rank r's
+        # envs take the seeds after those of ranks 0..r-1 (envpool seeds env i with
+        # seed + i), so a job of N ranks x E envs starts the envs one rank of N x E would.
         step = int(resumed[1]["global_step"]) if resumed else 0
-        return (self.s.seed + step) % (2**31 - 1)
+        return (self.s.seed + step + self.world.rank * self.s.num_envs) % (2**31 - 1)
 
     # ---- checkpoint state -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -108,12 +136,20 @@ class Trainer:
         self.rng.bit_generator.state = rng["numpy"]
         if self.device.type == "cuda" and "cuda" in rng:
             torch.cuda.set_rng_state_all(rng["cuda"])
+        if self.world.rank:  # the checkpoint's generators are rank 0's
+            seed_everything(self.s.seed + self.world.rank * RANK_SEED_STRIDE + self.global_step)
 
     def save_checkpoint(self) -> None:
-        """Atomic checkpoint plus a metrics line."""
-        path = checkpoint.save(self.s.run_path, self.state_dict(), self.s.keep_checkpoints)
-        self.writer.write(metrics.KIND_CHECKPOINT, path=str(path))
+        """Atomic checkpoint plus a metrics line, by rank 0 once every rank's parameters
+        are checked to be the same (a job's ranks all call this at the same point)."""
+        digests = self.sync.digests(self.model)
+        check_same(digests)
         self.last_checkpoint = time.monotonic()
+        if not self.world.main:
+            return
+        path = checkpoint.save(self.s.run_path, self.state_dict(), self.s.keep_checkpoints)
+        extra = {"param_digests": digests} if self.world.size > 1 else {}
+        self.writer.write(metrics.KIND_CHECKPOINT, path=str(path), **extra)
 
     # ---- the loop ---------------------------------------------------------------------
     def learning_rate(self) -> float:
@@ -138,8 +174,11 @@ class Trainer:
             settings=self.s.to_dict(),
             resumed_from=self.resumed_from,
             pid=os.getpid(),
+            **{metrics.WORLD_SIZE: self.world.size},
         )
-        beat = metrics.Heartbeat(self.writer, self.s.heartbeat_interval, self._beat_fields)
+        beat = metrics.Heartbeat(
+            self.writer, self.s.heartbeat_interval, self._beat_fields, held=self._waiting_on_peers
+        )
         beat.start()
         try:
             reason = self._train()
@@ -165,15 +204,28 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate()
             next_obs, next_done = self._collect(rollout, next_obs, next_done)
-            if self.stop_requested:
+            if self._agree_stop():
                 return metrics.REASON_SIGNAL
             stats = self._learn(rollout, next_obs, next_done)
             self._report(stats, (self.global_step - step0) / (time.perf_counter() - started))
-            if self.stop_requested:
+            if self._agree_stop():
                 return metrics.REASON_SIGNAL
-            if time.monotonic() - self.last_checkpoint >= self.s.checkpoint_interval:
+            if self.sync.from_main(self._checkpoint_due()):
                 self.save_checkpoint()
         return metrics.REASON_BUDGET
+
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self.last_checkpoint >= self.s.checkpoint_interval
+
+    def _agree_stop(self) -> bool:
+        """Whether to stop now: on a job, once any rank got a signal (all ranks learn it
+        at the same call, so none is left waiting in a collective)."""
+        return self.sync.any(self.stop_requested)
+
+    def _waiting_on_peers(self) -> bool:
+        """Rank 0 has waited over a heartbeat interval for the other ranks: a hung rank
+        holds the whole job, and rank 0's silence is how the agent sees it."""
+        return self.sync.blocked_s() > self.s.heartbeat_interval
 
     def _collect(
         self,
@@ -182,8 +234,9 @@ class Trainer:
         next_done: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         self.phase = "rollout"
+        every = STOP_CHECK_STEPS if self.world.size > 1 else 1
         for step in range(self.s.num_steps):
-            if self.stop_requested:
+            if step % every == 0 and self._agree_stop():
                 break
             r.obs[step].copy_(next_obs)
             r.dones[step] = next_done
@@ -195,10 +248,22 @@ class Trainer:
             r.rewards[step] = torch.from_numpy(reward)
             next_obs = torch.from_numpy(obs).to(self.device)
             next_done = torch.from_numpy((term | trunc).astype(np.float32)).to(self.device)
+        if self.world.size > 1:
+            self._count_job()
         return next_obs, next_done
 
     def _count(self, finished: list[tuple[float, int]]) -> None:
-        self.global_step += self.s.num_envs
+        # Every rank steps its envs in lockstep: the job's step count needs no collective.
+        self.global_step += self.s.num_envs * self.world.size
+        self.finished.extend(finished)
+        if self.world.size == 1:
+            self._count_job()
+        else:
+            self.writer.set_counters(self.global_step, self.episodes)
+
+    def _count_job(self) -> None:
+        """Add every rank's finished episodes (once per rollout on a job)."""
+        finished, self.finished = self.sync.gather(self.finished), []
         self.episodes += len(finished)
         self.stats.add(finished)
         self.writer.set_counters(self.global_step, self.episodes)
@@ -221,7 +286,8 @@ class Trainer:
             batch,
             self.s,
             self.rng,
-            should_stop=lambda: self.stop_requested,
+            should_stop=self._agree_stop,
+            sync=self.sync,
         )
         self.updates += 1
         return stats
@@ -241,6 +307,7 @@ class Trainer:
             **metrics.system_stats(self.device),
             metrics.NUM_ENVS: self.s.num_envs,
             metrics.MINIBATCH_SIZE: self.s.minibatch_size,
+            metrics.WORLD_SIZE: self.world.size,
         }
         self.writer.write(metrics.KIND_UPDATE, **values)
         if self.tb:

@@ -53,6 +53,8 @@ CUDA_ALLOCATED = "sys/cuda_allocated_bytes"
 CUDA_RESERVED = "sys/cuda_reserved_bytes"
 NUM_ENVS = "settings/num_envs"
 MINIBATCH_SIZE = "settings/minibatch_size"
+# Start and update lines: ranks in the job (num_envs and minibatch_size are per rank).
+WORLD_SIZE = "settings/world_size"
 # Start, checkpoint and exit lines.
 SETTINGS, RESUMED_FROM, PID = "settings", "resumed_from", "pid"
 PATH = "path"
@@ -138,6 +140,19 @@ class MetricsWriter:
         """Close the file."""
         with self._lock:
             self._fh.close()
+
+
+class NullWriter:
+    """What ranks other than 0 of a job write: nothing (rank 0 speaks for the job)."""
+
+    def write(self, kind: str, **fields: Any) -> None:
+        """Drop the line."""
+
+    def set_counters(self, global_step: int, episodes: int) -> None:
+        """Nothing to count for."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -281,12 +296,18 @@ def system_stats(device: torch.device) -> dict[str, int]:
 
 
 class Heartbeat:
-    """A daemon thread writing a heartbeat line every interval, even mid-update."""
+    """A daemon thread writing a heartbeat line every interval, even mid-update, unless
+    `held()` says the process is not making progress (rank 0 of a job stuck waiting for
+    another rank: its silence is then the job's hang, as the agent should see it)."""
 
     def __init__(
-        self, writer: MetricsWriter, interval: float, extra: Callable[[], dict[str, Any]]
+        self,
+        writer: MetricsWriter | NullWriter,
+        interval: float,
+        extra: Callable[[], dict[str, Any]],
+        held: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._writer, self._interval, self._extra = writer, interval, extra
+        self._writer, self._interval, self._extra, self._held = writer, interval, extra, held
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
@@ -296,7 +317,8 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._writer.write(KIND_HEARTBEAT, **self._extra())
+            if not self._held():
+                self._writer.write(KIND_HEARTBEAT, **self._extra())
 
     def stop(self) -> None:
         """Stop and join."""

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from controlroom.trainer.distributed import Local
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.settings import TrainerSettings
 
@@ -173,9 +174,12 @@ def update(
     rng: np.random.Generator,
     *,
     should_stop: Callable[[], bool],
+    sync: Local | None = None,
 ) -> UpdateStats:
     """update_epochs passes of shuffled minibatches. Stops between minibatches when asked
-    (a signal), which leaves model and optimizer consistent for a checkpoint."""
+    (a signal), which leaves model and optimizer consistent for a checkpoint. On a job
+    (`sync`), each rank shuffles its own rollout and the gradients are averaged."""
+    sync = sync or Local()
     stats = UpdateStats()
     n = b.actions.shape[0]
     for _ in range(s.update_epochs):
@@ -184,9 +188,15 @@ def update(
             if should_stop():
                 return _finish(stats)
             minibatch_step(
-                model, optimizer, b, order[start : start + s.minibatch_size], s, stats=stats
+                model,
+                optimizer,
+                b,
+                order[start : start + s.minibatch_size],
+                s,
+                stats=stats,
+                sync=sync,
             )
-        if s.target_kl and stats.approx_kl > s.target_kl:
+        if s.target_kl and sync.any(stats.approx_kl > s.target_kl):
             break
     return _finish(stats)
 
@@ -199,6 +209,7 @@ def minibatch_step(
     s: TrainerSettings,
     *,
     stats: UpdateStats,
+    sync: Local | None = None,
 ) -> None:
     """One optimiser step on one minibatch. The minibatch goes through the network in
     chunks of at most grad_chunk_size samples whose gradients are summed, weighted by
@@ -216,6 +227,8 @@ def minibatch_step(
         (loss * weight).backward()  # type: ignore[no-untyped-call]  # torch stub gap
         for key, value in figures.items():
             totals[key] += weight * value
+    if sync is not None:
+        sync.average_grads(model.parameters())  # before clipping: the job's gradient
     nn.utils.clip_grad_norm_(model.parameters(), s.max_grad_norm)
     optimizer.step()
     stats.clipfracs.append(totals.pop("clipfrac"))

@@ -1,11 +1,13 @@
 """Process settings for a trainer that shares a CPU host: how idle OpenMP threads wait and
-how freed tensor memory is kept. Neither changes a number the trainer computes."""
+how freed tensor memory is kept (neither changes a number the trainer computes), and for a
+rank of a torchrun job, that it dies with torchrun."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
 import os
+import signal
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,26 @@ def keep_freed_memory() -> bool:
     return bool(
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this rank when its parent, torchrun, dies.
+
+    torchrun starts each rank in a session of its own, so the agent's signal to the job's
+    process group reaches torchrun only: a SIGTERM is passed on by torchrun, but after a
+    SIGKILL (a hung job, a stop past its grace) the ranks would live on, orphaned, holding
+    the run dir. SIGKILL, not SIGTERM: the parent is gone only when the job is being ended
+    hard, and a rank blocked in a collective could not act on a SIGTERM anyway."""
+    parent = os.getppid()
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        log.warning("no prctl here: a rank may outlive torchrun if it is killed")
+        return
+    prctl.argtypes, prctl.restype = [ctypes.c_int, ctypes.c_ulong], ctypes.c_int
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took hold
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -89,6 +89,12 @@ class TrainerSettings:
     heartbeat_interval: float = _opt(
         5.0, "seconds between heartbeat lines in metrics.jsonl (at most 10)"
     )
+    collective_timeout: float = _opt(
+        1800.0,
+        "seconds a rank of a multi-rank job (torchrun) waits in a collective for the others "
+        "before it fails (torch's default; longer than the agent's hang timeout, so a hung "
+        "rank is caught as a hang of the job first)",
+    )
     metrics_segment_mb: float = _opt(
         4.0,
         "metrics.jsonl is rotated to metrics.1.jsonl at this "
@@ -229,6 +235,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
 _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {  # (low, high, low is exclusive)
     "checkpoint_interval": (0.0, WEEK_S, True),
     "heartbeat_interval": (0.0, MAX_HEARTBEAT_S, True),
+    "collective_timeout": (0.0, WEEK_S, True),
     "metrics_segment_mb": (0.0, 4096.0, True),
     "learning_rate": (0.0, 1.0, True),
     "gpu_memory_fraction": (0.0, 1.0, False),
