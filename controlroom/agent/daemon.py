@@ -159,9 +159,15 @@ class Agent:
         guard let the game in, and its running check pauses it if a GPU goes over."""
         games = self.games()
         devices, need = placement.inputs(g.name, g.settings, games, self.telemetry())
-        budget = self.config.guard.max_gpu_memory_fraction
+        guard = self.config.guard
         chosen = placement.place_anyway(
-            g.name, g.settings, devices, need=need, budget=budget, preferred=g.gpus
+            g.name,
+            g.settings,
+            devices,
+            need=need,
+            budget=guard.max_gpu_memory_fraction,
+            preferred=g.gpus,
+            max_temp_c=guard.max_gpu_temp_c,
         )
         return list(chosen)
 

@@ -2,7 +2,8 @@
 
 A game asks for a count (`gpus = N`: the agent picks) or pinned devices (`gpus = [1]`:
 config wins). A device takes a game only if its memory stays within the guard's per-GPU
-budget (`max_gpu_memory_fraction`) with the game's expected memory on it; among those,
+budget (`max_gpu_memory_fraction`) with the game's expected memory on it, and only if
+it is under the guard's `max_gpu_temp_c`; among those,
 the one with the fewest of our trainers, then the most free memory, wins. The game's
 previous devices are kept when they still fit (a restart, a reboot: same GPU when
 free). When nothing fits, the refusal names the GPU and by how much.
@@ -15,6 +16,7 @@ protocol's dicts (telemetry "gpus", GameStates), like the guard's inputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +38,15 @@ class Device:
     used: int
     total: int
     trainers: int = 0
+    temp_c: float | None = None
 
     def fraction_with(self, need: int) -> float:
         """Its memory share with `need` more bytes on it."""
         return (self.used + need) / self.total if self.total else 0.0
+
+    def too_hot(self, max_temp_c: float) -> bool:
+        """At or past the guard's temperature limit: it takes nothing more."""
+        return self.temp_c is not None and self.temp_c >= max_temp_c
 
 
 @dataclass(frozen=True)
@@ -58,26 +65,32 @@ def place(
     need: int,
     budget: float,
     preferred: Sequence[int] = (),
+    max_temp_c: float = math.inf,
 ) -> Placement:
-    """Where `game` runs with `settings`, needing `need` bytes on each of its devices.
-    Only a host without GPUs places a game nowhere (it trains on the CPU)."""
+    """Where `game` runs with `settings`, needing `need` bytes on each of its devices
+    within the memory `budget` (a share), on GPUs under `max_temp_c`. Only a host
+    without GPUs places a game nowhere (it trains on the CPU)."""
     if not devices:
         return Placement()
     by_index = {d.index: d for d in devices}
     pinned = pinned_gpus(settings)
     if pinned is not None:
-        return _pinned(game, pinned, by_index, need, budget)
+        return _pinned(game, pinned, by_index, need=need, budget=budget, max_temp_c=max_temp_c)
     count = world_size(settings)
     if count > len(devices):
         return Placement(
             refusal=f"refused: {game} asks for {count} GPUs; this host has {len(devices)}"
         )
-    fitting = [d for d in devices if d.fraction_with(need) <= budget]
+    fitting = [d for d in devices if _fits(d, need, budget, max_temp_c)]
     kept = [by_index[i] for i in preferred if i in by_index]
     if len(kept) == count and all(d in fitting for d in kept):
         return Placement(tuple(sorted(d.index for d in kept)))
     if len(fitting) < count:
-        return Placement(refusal=_no_room(game, count, fitting, devices, need=need, budget=budget))
+        return Placement(
+            refusal=_no_room(
+                game, count, fitting, devices, need=need, budget=budget, max_temp_c=max_temp_c
+            )
+        )
     best = sorted(fitting, key=lambda d: (d.trainers, d.used - d.total, d.index))[:count]
     return Placement(tuple(sorted(d.index for d in best)))
 
@@ -90,11 +103,20 @@ def place_anyway(
     need: int,
     budget: float,
     preferred: Sequence[int] = (),
+    max_temp_c: float = math.inf,
 ) -> tuple[int, ...]:
     """A trainer (re)starting that the guard already let in: where `place` would put it,
     else its pinned or previous devices, else the emptiest ones. Its start is never
     refused here; the guard's running check pauses it if the host is over a limit."""
-    decided = place(game, settings, devices, need=need, budget=budget, preferred=preferred)
+    decided = place(
+        game,
+        settings,
+        devices,
+        need=need,
+        budget=budget,
+        preferred=preferred,
+        max_temp_c=max_temp_c,
+    )
     if decided.refusal is None:
         return decided.gpus
     present = {d.index for d in devices}
@@ -109,8 +131,18 @@ def place_anyway(
     return tuple(sorted(d.index for d in emptiest[:count]))
 
 
+def _fits(device: Device, need: int, budget: float, max_temp_c: float) -> bool:
+    return device.fraction_with(need) <= budget and not device.too_hot(max_temp_c)
+
+
 def _pinned(
-    game: str, pinned: list[int], by_index: dict[int, Device], need: int, budget: float
+    game: str,
+    pinned: list[int],
+    by_index: dict[int, Device],
+    *,
+    need: int,
+    budget: float,
+    max_temp_c: float,
 ) -> Placement:
     missing = [i for i in pinned if i not in by_index]
     if missing:
@@ -120,7 +152,7 @@ def _pinned(
             f"does not have (it has {have})"
         )
     for index in pinned:
-        over = _overfill(by_index[index], need, budget)
+        over = _problem(by_index[index], need, budget, max_temp_c)
         if over is not None:
             return Placement(refusal=f"refused: {game} is pinned to GPU {index}: {over}")
     return Placement(tuple(sorted(pinned)))
@@ -134,17 +166,26 @@ def _no_room(
     *,
     need: int,
     budget: float,
+    max_temp_c: float,
 ) -> str:
     emptiest = min(
-        (d for d in devices if d not in fitting), key=lambda d: (d.fraction_with(need), d.index)
+        (d for d in devices if d not in fitting),
+        key=lambda d: (d.too_hot(max_temp_c), d.fraction_with(need), d.index),
     )
     ask = f"{count} GPUs" if count > 1 else "a GPU"
     room = f"; only GPU {_join([d.index for d in fitting])} has room" if fitting else ""
     return (
         f"refused: no room for {game} ({_gib(need)} on {ask}) within "
         f"max_gpu_memory_fraction {budget * 100:.0f}%{room}: the emptiest other, "
-        f"GPU {emptiest.index}, {_overfill(emptiest, need, budget)}"
+        f"GPU {emptiest.index}, {_problem(emptiest, need, budget, max_temp_c)}"
     )
+
+
+def _problem(device: Device, need: int, budget: float, max_temp_c: float) -> str | None:
+    """Why `device` cannot take `need` more bytes (memory first), or None."""
+    if device.too_hot(max_temp_c):
+        return f"temperature {device.temp_c:.0f}C >= max_gpu_temp_c {max_temp_c:g}"
+    return _overfill(device, need, budget)
 
 
 def _overfill(device: Device, need: int, budget: float) -> str | None:
@@ -182,7 +223,11 @@ def devices_from(
         shown = _shown_by_game(reading)
         used = int(reading.get("memory_used") or 0) - shown.get(exclude or "", 0)
         pending = sum(max(0, expected(s, per_env) - shown.get(n, 0)) for n, s in on_it.items())
-        out.append(Device(index, used + pending, int(reading.get("memory_total") or 0), len(on_it)))
+        temp = reading.get("temperature_c")
+        total = int(reading.get("memory_total") or 0)
+        out.append(
+            Device(index, used + pending, total, len(on_it), None if temp is None else float(temp))
+        )
     return out
 
 

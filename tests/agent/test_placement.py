@@ -89,6 +89,17 @@ def test_previous_gpus_are_kept_when_they_still_fit() -> None:
     assert full.gpus == (1,)
 
 
+def test_a_gpu_at_the_temperature_limit_takes_nothing() -> None:
+    devices = [Device(0, 0, TOTAL, 0, 91.0), Device(1, 10 * GIB, TOTAL, 0, 60.0)]
+    assert place("Pong", {"gpus": 1}, devices, need=GIB, budget=0.5, max_temp_c=83).gpus == (1,)
+    pinned = place("Pong", {"gpus": [0]}, devices, need=GIB, budget=0.5, max_temp_c=83)
+    assert pinned.refusal == (
+        "refused: Pong is pinned to GPU 0: temperature 91C >= max_gpu_temp_c 83"
+    )
+    both = place("Pong", {"gpus": 2}, devices, need=GIB, budget=0.5, max_temp_c=83)
+    assert both.refusal is not None and "GPU 0, temperature 91C" in both.refusal
+
+
 def test_no_gpu_host_places_nothing_and_refuses_nothing() -> None:
     for request in (1, 4, [1]):
         assert place("Pong", {"gpus": request}, [], need=GIB, budget=0.5).gpus == ()

@@ -157,15 +157,20 @@ def test_a_hot_gpu_pauses_only_the_game_on_it(agent: AgentHarness) -> None:
     wait_for(lambda: agent.game("Pong")["state"] == "paused", 30, "Pong paused")
     assert started(agent, "Breakout")["gpus"] == [6]
     # A scale-up onto the hot GPU is refused naming it; onto a cool one it is placed.
-    with pytest.raises(OpFailed, match="refused: GPU 3 temperature 91C >= max_gpu_temp_c 83"):
+    with pytest.raises(
+        OpFailed, match="refused: Breakout is pinned to GPU 3: temperature 91C >= max_gpu_temp_c 83"
+    ):
         agent.call("migrate", game="Breakout", settings={"gpus": [3]})
+    # A new game passes the hot GPU over, though it is the emptiest without a trainer.
+    agent.call("add_game", game="Seaquest")
+    assert started(agent, "Seaquest")["gpus"] == [1]
     before = started(agent, "Breakout")["pid"]
-    agent.call("migrate", game="Breakout", settings={"gpus": [1]})
+    agent.call("migrate", game="Breakout", settings={"gpus": [5]})
     moved = wait_for(
         lambda: (g := started(agent, "Breakout"))["pid"] != before and g, 30, "Breakout moved"
     )
-    assert moved["gpus"] == [1] and moved["settings"]["gpus"] == [1]
-    assert environ(moved["pid"])["CUDA_VISIBLE_DEVICES"] == "1"
+    assert moved["gpus"] == [5] and moved["settings"]["gpus"] == [5]
+    assert environ(moved["pid"])["CUDA_VISIBLE_DEVICES"] == "5"
 
 
 def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:

@@ -123,6 +123,7 @@ class PolicyEngine:
             need=need,
             budget=self.agent.config.guard.max_gpu_memory_fraction,
             preferred=(games.get(game) or {}).get("gpus") or [],
+            max_temp_c=self.agent.config.guard.max_gpu_temp_c,
         )
         if where.refusal is not None:
             return where.refusal
