@@ -34,6 +34,7 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("ramp", config.RampConfig),
     ("guard", config.GuardConfig),
     ("agent", config.AgentConfig),
+    ("diagnostics", config.DiagnosticsConfig),
 ]
 FIELDS = [(h, cls, f) for h, cls in SECTIONS for f in dataclasses.fields(cls)]
 

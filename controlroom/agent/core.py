@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from controlroom.agent.learning import Learning
     from controlroom.agent.store import Store
     from controlroom.agent.supervisor import Supervisor
     from controlroom.config import Config
@@ -52,6 +53,7 @@ class AgentCore(Protocol):
     state_dir: Path
     store: Store
     supervisor: Supervisor
+    learning: Learning
     lock: asyncio.Lock
     stopping: asyncio.Event
     boot_id: str

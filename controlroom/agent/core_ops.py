@@ -162,6 +162,12 @@ async def game_log(agent: Agent, args: protocol.GameLog) -> dict[str, Any]:
     return {"game": game, "path": str(path), "lines": tail_lines(path, lines), "metrics": metrics}
 
 
+async def history(agent: Agent, args: protocol.LearningHistory) -> dict[str, Any]:
+    """A game's learning curve, whole (bounded) or after a cursor (protocol: `history`)."""
+    g = agent.supervisor.games[_known(agent, args.game)]
+    return agent.learning.reply(g, args.run, args.after)
+
+
 def _known(agent: Agent, game: str) -> str:
     if game not in agent.supervisor.games:
         check_game(game)  # an unknown name says so; a known but absent one is not_found
@@ -206,4 +212,5 @@ CORE_OPS: dict[str, CoreOp] = {
     "reboots": reboots,
     "events": events,
     "game_log": game_log,
+    "history": history,
 }

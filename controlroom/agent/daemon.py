@@ -40,6 +40,7 @@ from controlroom.agent.errors import OpError
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.gamerun import GameRun
 from controlroom.agent.launch import check_game, check_template, validate
+from controlroom.agent.learning import Learning
 from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.policy.engine import PolicyEngine
 from controlroom.agent.policy.policy_ops import POLICY_OPS
@@ -70,7 +71,8 @@ class Agent:
         self.config, self.config_path, self.state_dir = config, config_path, state_dir
         self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
         self.store = Store(paths.db_path(state_dir), config.agent.max_events)
-        self.store.on_event = self._push_event
+        self.learning = Learning(state_dir, self.store, lambda: self.config.diagnostics)
+        self.store.on_event = self._on_event
         self.hostname = socket.gethostname()
         self.started = time.time()
         info = boots.record_boot(self.store, self.started)
@@ -248,7 +250,8 @@ class Agent:
             {"type": "snapshot", "state": self.state()},
         ]
 
-    def _push_event(self, event: dict[str, Any]) -> None:
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self.learning.on_event(event)
         self.server.broadcast({"type": "event", "event": event})
 
     def _games_by_pid(self) -> dict[int, str]:
@@ -362,6 +365,7 @@ class Agent:
     def supervise(self) -> None:
         """Reconcile processes with wanted games, then push what changed."""
         self.supervisor.tick(time.time())
+        self.dirty.update(self.learning.sync(self.supervisor.games))
         self.flush_games()
 
     def sample_telemetry(self) -> None:

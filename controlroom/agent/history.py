@@ -7,9 +7,10 @@ learning.py's. Rows are kept in time order and a row not newer than the newest o
 dropped, so whatever reads the same line twice (a tail starting over, a rebuild meeting
 the live tail) adds it once.
 
-Bounded by halving the old: when the rows outgrow `capacity`, the newest half stays as it
-is and every other older row goes (the oldest row stays: where the curve began). Rows
-halved again and again are the oldest, so resolution falls with age, the newest row is
+Bounded in two tiers: when the rows outgrow `capacity`, the newest half stays as it is
+(every update) and the older rows are thinned to a quarter of `capacity`, spread evenly
+over their time span, the oldest included (where the curve began). So recent is fine,
+old is coarse but even (a ten-million-step run keeps its whole shape), the newest row is
 always kept and the count stays within `capacity`. Every row kept is one real update's
 figures, as TensorBoard's sampling keeps real points: a merged mean would move the
 curve's start and blur the step at which something happened.
@@ -46,6 +47,7 @@ SOURCES: dict[str, str] = {
 COLUMN = {name: i for i, name in enumerate(HISTORY_COLUMNS)}
 TIME, STEP = COLUMN["time"], COLUMN["global_step"]
 SIGNIFICANT = 5  # digits kept of a figure: a plot cannot show more, the wire pays for each
+TIME_DIGITS = 3  # a row's time to the ms: a tiny trainer writes an update every few ms
 MAX_MARKS = 500  # newest kept; a crash-looping game adds a few per minute
 MESSAGE_CHARS = 200
 TRAINER_MARKS = ("start", "resume", "checkpoint_restored")  # from the trainer's start lines
@@ -72,10 +74,25 @@ def row_from_line(line: dict[str, Any]) -> Row | None:
     if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
         return None
     row = [rounded(line.get(SOURCES[name])) for name in HISTORY_COLUMNS]
-    row[TIME] = round(float(t), 2)
+    row[TIME] = round(float(t), TIME_DIGITS)
     step = row[STEP]
     row[STEP] = int(step) if step is not None else None
     return row
+
+
+def evenly(rows: list[Row], n: int) -> list[Row]:
+    """At most n of the rows, spread evenly over their time span, first and last kept."""
+    if len(rows) <= n:
+        return rows
+    times = [_time(r) for r in rows]
+    start, span = times[0], times[-1] - times[0]
+    picked: list[int] = []
+    for k in range(n):
+        i = bisect.bisect_left(times, start + span * k / (n - 1))
+        i = min(i, len(rows) - 1)
+        if not picked or i > picked[-1]:
+            picked.append(i)
+    return [rows[i] for i in picked]
 
 
 class History:
@@ -115,13 +132,15 @@ class History:
 
     def _thin(self) -> None:
         keep = self.capacity // 2
-        self.rows = self.rows[:-keep][::2] + self.rows[-keep:]
+        self.rows = evenly(self.rows[:-keep], max(2, self.capacity // 4)) + self.rows[-keep:]
 
     def _trainer_started(self, line: dict[str, Any]) -> None:
         t = line.get("time")
         if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
             return
-        if any(m["time"] == round(t, 2) and m["kind"] in TRAINER_MARKS for m in self.marks):
+        if any(
+            m["time"] == round(t, TIME_DIGITS) and m["kind"] in TRAINER_MARKS for m in self.marks
+        ):
             return  # read before (a tail starting over)
         settings = line.get("settings")
         if isinstance(settings, dict):
@@ -139,7 +158,7 @@ class History:
         """Record a mark at time t (its step: the newest row's at t, unless given)."""
         if kind not in MARK_KINDS:
             raise ValueError(f"unknown mark kind {kind!r}")
-        t = round(t, 2)
+        t = round(t, TIME_DIGITS)
         if any(m["time"] == t and m["kind"] == kind for m in self.marks):
             return
         mark = {
