@@ -20,7 +20,7 @@ EXIT_USAGE = 2
 
 HELP = f"""\
 usage: controlroom HOST [HOST ...] [--readonly] [--install] [--config FILE]
-       controlroom local [--game GAME] [--readonly] [--state-dir DIR]
+       controlroom local [--game GAME ...] [--readonly] [--state-dir DIR]
        controlroom agent {{run,status,add,remove,scale,stop-all,reboots,events,...}} ...
        controlroom train --game GAME [--num-envs N ...]
        controlroom init [--config FILE] [--force]
@@ -31,8 +31,8 @@ A control room for RL training on a rented GPU box (controlroom {__version__}).
 commands:
   HOST ...        open the TUI on one or more hosts named in ~/.ssh/config (e.g. tnr-0);
                   several hosts give a fleet overview with a tab per host
-  local           the same TUI against an agent on this machine, no SSH: trains Pong on
-                  the CPU out of the box
+  local           the same TUI against an agent on this machine, no SSH: trains CartPole
+                  (learns within a minute) beside Pong on the CPU out of the box
   agent           the headless host daemon and its CLI (`controlroom agent --help`)
   train           run one trainer by hand (`controlroom train --help`)
   init            write a documented starter config.toml

@@ -66,7 +66,7 @@ async def shoot_local(
     has played `episodes` games (and one more sample), then shoot; returns a line saying
     what was shown."""
     socket = local.ensure_agent(state_dir, config)
-    target = HostTarget("local", partial(open_local, socket), ensure_game=LOCAL_GAME)
+    target = HostTarget("local", partial(open_local, socket), ensure_games=(LOCAL_GAME,))
     app = build_app([target], config=load(config) if config else None)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)

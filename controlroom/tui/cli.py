@@ -34,6 +34,7 @@ from controlroom.tui.target import HostTarget, Progress
 
 EXIT_BAD_INPUT = 2
 PREFLIGHT_TIMEOUT_S = 30.0
+LOCAL_GAMES = ("CartPole", "Pong")  # what `make run` trains: see _local_games
 
 
 def main_hosts(argv: list[str]) -> int:
@@ -79,15 +80,13 @@ def main_local(argv: list[str]) -> int:
     except ConfigError as exc:
         return _fail(f"config: {exc}")
     state_dir = Path(args.state_dir or config.agent.state_dir).expanduser()
-    game = None if args.game.lower() == "none" else args.game
+    games = () if args.readonly else _local_games(args.games)
     try:
         socket_path = local.ensure_agent(state_dir, config_path)
         asyncio.run(_probe(partial(local.open_local, socket_path)))
     except LinkError as exc:
         return _fail(exc.message)
-    target = HostTarget(
-        "local", partial(local.open_local, socket_path), ensure_game=None if args.readonly else game
-    )
+    target = HostTarget("local", partial(local.open_local, socket_path), ensure_games=games)
     from controlroom.tui.app import build_app  # Textual loads only once there is an app to show
 
     app = build_app([target], config=config, readonly=args.readonly)
@@ -139,10 +138,21 @@ def _local_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", help="the local agent's state dir (default: [agent].state_dir)")
     p.add_argument(
         "--game",
-        default="Pong",
-        help="a game to train if none is wanted yet (default Pong; 'none' for none)",
+        action="append",
+        dest="games",
+        metavar="GAME",
+        help="a game to train unless already wanted, repeatable (default: "
+        f"{' and '.join(LOCAL_GAMES)}; 'none' for none)",
     )
     return p
+
+
+def _local_games(asked: list[str] | None) -> tuple[str, ...]:
+    """The games `controlroom local` makes sure of: CartPole learns visibly within a minute
+    on a CPU (a rising curve on the detail screen), Pong is the real job beside it."""
+    if asked is None:
+        return LOCAL_GAMES
+    return tuple(g for g in asked if g.lower() != "none")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -20,5 +20,6 @@ class HostTarget:
     """makes a started AgentSession (over SSH, or a local socket)"""
     install: Installer | None = None
     """installs and starts the agent there, reporting each step; None where not possible"""
-    ensure_game: str | None = None
-    """a game to add once connected if the agent does not have it (local mode's Pong)"""
+    ensure_games: tuple[str, ...] = ()
+    """games to add once connected that the agent does not have wanted (local mode's
+    CartPole and Pong)"""

@@ -179,9 +179,10 @@ class HostView(Vertical):
         self.status = LinkStatus(up=True, where=message.where, rtt=self.status.rtt)
         self.stale = self.no_agent = False
         self._show(message.state)
-        if self.target.ensure_game and not self._ensured:
+        if self.target.ensure_games and not self._ensured:
             self._ensured = True
-            self.ensure_game(self.target.ensure_game)
+            for game in self.target.ensure_games:
+                self.ensure_game(game)
 
     @on(StateUpdated)
     def show_update(self, message: StateUpdated) -> None:
