@@ -67,7 +67,15 @@ class ControlRoomApp(App[int]):
         _b("d", "remove_game", "Remove", "Stop the selected game and forget it (asks first)"),
         _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs"),
         _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs"),
-        _b("g", "change_gpus", "GPUs", "Move the selected game to other GPUs, or more of them"),
+        # Not in the footer, which is full at 120 columns (it would push out Quit): in the
+        # help and the palette, like the other keys.
+        _b(
+            "g",
+            "change_gpus",
+            "GPUs",
+            "Move the selected game to other or more GPUs",
+            show=False,
+        ),
         _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
