@@ -175,7 +175,7 @@ def test_a_hot_gpu_pauses_only_the_game_on_it(agent: AgentHarness) -> None:
 
 def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:
     """The built-in trainer (CartPole, on the CPU here) runs with its placement in its
-    environment; torch would see that GPU as cuda:0."""
+    environment (torch would see that GPU as cuda:0), and so does a beside trial's."""
     agent.env[FAKE_GPU_ENV] = str(record(agent.root / "gpus.json", MIXED))
     agent.write_config(trainer={"device": "cpu"})
     agent.start()
@@ -187,3 +187,9 @@ def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:
     assert "controlroom.trainer" in Path(f"/proc/{game['pid']}/cmdline").read_text()
     env = environ(game["pid"])
     assert (env["CUDA_VISIBLE_DEVICES"], env["CUDA_DEVICE_ORDER"]) == ("5", "PCI_BUS_ID")
+    # A beside trial's second trainer runs on its game's GPUs too.
+    wait_for(lambda: agent.game("CartPole").get("checkpoint"), 60, "a checkpoint")
+    trial = agent.call(
+        "trial", game="CartPole", settings={"num_envs": 4}, minutes=5.0, mode="beside"
+    )["trial"]
+    assert environ(trial["pid"])["CUDA_VISIBLE_DEVICES"] == "5"

@@ -25,7 +25,7 @@ from typing import Any
 from controlroom.agent import paths, process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
-from controlroom.agent.launch import trainer_argv
+from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.policy import guard, migration
 from controlroom.agent.policy.figures import compare, shape_of, summary
 from controlroom.agent.policy.host_actions import (
@@ -95,7 +95,8 @@ async def start(
         raise OpError("invalid", f"a trial of {game} started this second already")
     origin = copy_newest_checkpoint(engine.agent.run_dir(game), trial_dir)
     argv = trainer_argv(game, candidate, trial_dir)
-    proc = process.spawn(argv, trial_dir)
+    # On its game's GPUs: the comparison is of settings, not of GPUs.
+    proc = process.spawn(argv, trial_dir, trainer_env(st.get("gpus") or []))
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
     shown = {k: v for k, v in candidate.items() if k != "command"}
     trial = {
