@@ -68,9 +68,9 @@ def place(
     max_temp_c: float = math.inf,
 ) -> Placement:
     """Where `game` runs with `settings`, needing `need` bytes on each of its devices
-    within the memory `budget` (a share), on GPUs under `max_temp_c`. Only a host
-    without GPUs places a game nowhere (it trains on the CPU)."""
-    if not devices:
+    within the memory `budget` (a share), on GPUs under `max_temp_c`. A host without
+    GPUs, or a game set to `device = "cpu"`, places nothing (it trains on the CPU)."""
+    if not devices or settings.get("device") == "cpu":
         return Placement()
     by_index = {d.index: d for d in devices}
     pinned = pinned_gpus(settings)

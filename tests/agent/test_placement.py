@@ -103,6 +103,8 @@ def test_a_gpu_at_the_temperature_limit_takes_nothing() -> None:
 def test_no_gpu_host_places_nothing_and_refuses_nothing() -> None:
     for request in (1, 4, [1]):
         assert place("Pong", {"gpus": request}, [], need=GIB, budget=0.5).gpus == ()
+    cpu = place("Pong", {"gpus": 1, "device": "cpu"}, host(0, 0), need=GIB, budget=0.5)
+    assert cpu.gpus == () and cpu.refusal is None  # set to train on the CPU
 
 
 def test_a_restart_is_never_refused() -> None:

@@ -177,7 +177,7 @@ def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:
     """The built-in trainer (CartPole, on the CPU here) runs with its placement in its
     environment (torch would see that GPU as cuda:0), and so does a beside trial's."""
     agent.env[FAKE_GPU_ENV] = str(record(agent.root / "gpus.json", MIXED))
-    agent.write_config(trainer={"device": "cpu"})
+    agent.write_config()  # device "auto": this machine's CPU, a GPU host's placed GPU
     agent.start()
     agent.call("add_game", game="CartPole", settings={"gpus": [5]})
     game = wait_for(
