@@ -332,6 +332,8 @@ class GameState(Struct, kw_only=True):
     return_history: list[float] = []
     gpu_memory_used: int | None = None
     added_at: float = 0.0
+    # Ranks of its torchrun job (1: a single trainer); `metrics.sps` is the job's sum.
+    world_size: int = 1
     gpus: list[int] = []  # the GPUs its trainer was placed on (none: the CPU)
     diagnosis: list[Diagnosis] = []
 

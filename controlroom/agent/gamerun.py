@@ -11,6 +11,7 @@ from typing import Any
 
 from controlroom.agent.process import TrainerProc
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
+from controlroom.gpus import world_size
 
 
 @dataclass
@@ -79,6 +80,15 @@ class GameRun:
         return moved
 
     @property
+    def world_size(self) -> int:
+        """Ranks in its job: what the agent launches for the built-in trainer (the `gpus`
+        setting); for a command of the host's own, what it reports, else 1."""
+        if self.builtin:
+            return world_size(self.settings)
+        reported = (self.tail.metrics or {}).get("world_size", 1)
+        return max(1, int(reported))
+
+    @property
     def pid(self) -> int | None:
         """The trainer's pid while one runs."""
         return self.proc.pid if self.proc else None
@@ -105,6 +115,7 @@ class GameRun:
             "gpu_memory_used": self.gpu_memory_used,
             "added_at": self.added_at,
             "gpus": list(self.gpus),
+            "world_size": self.world_size,
             "diagnosis": self.diagnosis,
         }
 

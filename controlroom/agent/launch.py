@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from controlroom.agent.errors import OpError
+from controlroom.agent.job import TRAINER_MODULE, torchrun_argv
 from controlroom.config import (
     PLACEHOLDERS,
     Config,
@@ -25,6 +26,7 @@ from controlroom.config import (
     shape_problem,
 )
 from controlroom.games import env_id_for, known_names, suggest
+from controlroom.gpus import world_size
 
 # A game's settings, each with the config section that declares its type and bounds:
 # what a client sends, what the store holds and what config.toml says all pass the
@@ -109,13 +111,18 @@ def validate(s: dict[str, Any]) -> None:
 
 
 def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
-    """The command line for this game: the built-in trainer or the configured template."""
+    """The command line for this game: the built-in trainer, as a torchrun job when the
+    game asks for several GPUs (job.py), or the configured template."""
     if s.get("command"):
         return format_command(s["command"], placeholders(game, s, run_dir))
+    flags = _trainer_flags(s, run_dir)
+    if world_size(s) > 1:
+        return torchrun_argv(world_size(s), flags)
+    return [sys.executable, "-m", TRAINER_MODULE, *flags]
+
+
+def _trainer_flags(s: dict[str, Any], run_dir: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "controlroom.trainer",
         "--game",
         s["env_id"],
         "--num-envs",

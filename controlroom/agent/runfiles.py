@@ -36,6 +36,7 @@ METRIC_KEYS = {
     "charts/episodes": "episodes",
     "charts/episodes_per_hour": "episodes_per_hour",
     "charts/SPS": "sps",
+    "settings/world_size": "world_size",
     "charts/episodic_return_mean": "return_mean",
     "charts/episodic_return_min": "return_min",
     "charts/episodic_return_max": "return_max",

@@ -1,0 +1,51 @@
+"""A game of several GPUs (`gpus = N`, or N pinned) is one torchrun job of N ranks.
+
+The agent starts torchrun as a module of its own interpreter (no shell, no `torchrun`
+script to find on PATH) and supervises it as it does a single trainer: torchrun leads the
+job's process group, so the agent's signals reach it; it hands a SIGTERM on to every rank
+(the ranks agree to stop and rank 0 writes the last checkpoint), and when one rank dies it
+ends the others and exits non-zero (`--max-restarts 0`: restarting is the agent's job,
+with its backoff and crash-loop rules). The ranks start in sessions of their own, so each
+asks the kernel to kill it when torchrun dies (trainer/runtime.die_with_parent): a job
+SIGKILLed for a hang leaves no rank behind. Heartbeats come from rank 0, which holds them
+back while it waits for another rank: a hung rank is a hung job.
+
+`--standalone` keeps the rendezvous on this host (an ephemeral port torchrun picks); a job
+spanning hosts is not started by the agent (docs/multi-gpu.md).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import psutil
+
+TRAINER_MODULE = "controlroom.trainer"
+
+
+def torchrun_argv(ranks: int, trainer_args: list[str]) -> list[str]:
+    """The command line of a job of `ranks` ranks, each running the built-in trainer with
+    `trainer_args` (its flags, after `-m controlroom.trainer`)."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(ranks),
+        "--max-restarts",
+        "0",
+        "-m",
+        TRAINER_MODULE,
+        *trainer_args,
+    ]
+
+
+def job_pids(pid: int) -> list[int]:
+    """The process and everything it started (torchrun and its ranks): whose GPU memory
+    is the game's. Just [pid] for a single trainer, or when it is gone."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return [pid]
+    return [pid, *(child.pid for child in children)]

@@ -1,0 +1,115 @@
+"""A game of 2 GPUs through the real agent: one torchrun job of 2 ranks (gloo on this
+CPU), supervised as one unit. kill -9 of one rank restarts the whole job from its
+checkpoint; a rank that stops answering is the job's hang; the state shows the world size."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from controlroom.agent.job import torchrun_argv
+from controlroom.agent.launch import trainer_argv
+from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.test_supervise import running, start_lines, steps_after_last_start
+
+pytestmark = pytest.mark.slow
+
+JOB = {"gpus": 2}
+
+
+def ranks(job_pid: int) -> dict[int, psutil.Process]:
+    """The job's rank processes by rank, from their torchrun environment."""
+    found = {}
+    for child in psutil.Process(job_pid).children():
+        try:
+            found[int(child.environ()["RANK"])] = child
+        except (psutil.Error, KeyError):
+            continue
+    return found
+
+
+def job_running(agent: AgentHarness, game: str) -> dict[str, Any] | None:
+    """The game once its job runs with both ranks up."""
+    g = running(agent, game)
+    return g if g and len(ranks(g["pid"])) == 2 else None
+
+
+def test_a_game_of_two_gpus_is_launched_as_torchrun_of_two_ranks(tmp_path: Path) -> None:
+    settings = {
+        "env_id": "CartPole-v1",
+        "num_envs": 2,
+        "num_steps": 16,
+        "minibatch_size": 16,
+        "target_episodes": 0,
+        "seed": 1,
+        "device": "auto",
+        "torch_threads": 1,
+        "gpu_memory_fraction": 0.0,
+        "checkpoint_interval_s": 1,
+        "keep_checkpoints": 3,
+    }
+    single = trainer_argv("CartPole", settings, tmp_path)
+    job = trainer_argv("CartPole", {**settings, "gpus": [0, 3]}, tmp_path)
+    assert job == torchrun_argv(2, single[3:])  # the same trainer flags, under torchrun
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    assert job[1:8] == [*torchrun, "--max-restarts", "0"]
+    assert trainer_argv("CartPole", {**settings, "gpus": 1}, tmp_path) == single
+
+
+def test_kill_9_of_one_rank_restarts_the_whole_job_from_its_checkpoint(
+    agent: AgentHarness,
+) -> None:
+    agent.start()
+    agent.call("add_game", game="CartPole", settings=JOB)
+    run_dir = agent.state_dir / "runs" / "CartPole"
+    first = wait_for(lambda: job_running(agent, "CartPole"), 90, "the job running")
+    assert first["world_size"] == 2
+    assert "torch.distributed.run" in psutil.Process(first["pid"]).cmdline()
+    assert start_lines(run_dir)[0]["settings/world_size"] == 2
+    checkpoint = wait_for(lambda: agent.game("CartPole").get("checkpoint"), 90, "a checkpoint")
+    old_ranks = ranks(first["pid"])
+    old_ranks[1].kill()  # SIGKILL
+    second = wait_for(
+        lambda: (g := job_running(agent, "CartPole")) and g["pid"] != first["pid"] and g,
+        60,
+        "the job restarted",
+    )
+    assert second["restarts"] == 1 and second["world_size"] == 2
+    wait_for(lambda: len(start_lines(run_dir)) == 2, 90, "the second start line")
+    assert start_lines(run_dir)[-1]["resumed_from"]
+    steps = wait_for(lambda: steps_after_last_start(run_dir), 60, "progress after resume")
+    assert steps[0] >= checkpoint["global_step"]
+    kinds = [e["kind"] for e in agent.call("events", limit=50)["events"]]
+    assert "crash" in kinds and "restart" in kinds
+    # Nothing of the first job is left: torchrun ended rank 0 when rank 1 died.
+    assert not any(
+        p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in old_ranks.values()
+    )
+    assert len(agent.trainers()) == 3  # torchrun and its 2 ranks
+
+
+def test_a_rank_that_stops_answering_is_a_hang_of_the_job(agent: AgentHarness) -> None:
+    # Long enough for a job to start on a loaded 2-core machine (silence from the start
+    # counts too), short enough for a test.
+    agent.write_config(agent={"hang_timeout_s": 25.0, "stop_grace_s": 2.0})
+    agent.start()
+    agent.call("add_game", game="CartPole", settings=JOB)
+    first = wait_for(lambda: job_running(agent, "CartPole"), 90, "the job running")
+    wait_for(lambda: (agent.game("CartPole").get("metrics") or {}).get("sps"), 60, "an update")
+    stuck = ranks(first["pid"])[1]
+    os.kill(stuck.pid, signal.SIGSTOP)  # alive, silent: rank 0 waits for it in the all-reduce
+    try:
+        wait_for(lambda: agent.game("CartPole").get("restarts", 0) >= 1, 60, "a restart")
+        kinds = [e["kind"] for e in agent.call("events", limit=50)["events"]]
+        assert "hung" in kinds
+        # SIGKILLed with torchrun (die_with_parent), stopped as it was.
+        wait_for(lambda: not stuck.is_running() or stuck.status() == psutil.STATUS_ZOMBIE, 10)
+        wait_for(lambda: job_running(agent, "CartPole"), 90, "the job running again")
+    finally:
+        if stuck.is_running():
+            os.kill(stuck.pid, signal.SIGKILL)
