@@ -1,5 +1,7 @@
 """Figures for the TUI (not pass/fail): sample -> painted latency, CPU with 8 games
-updating at 2 Hz, key press -> trainer process running.
+updating at 2 Hz, the same with a game's detail screen open and asking for what is new
+at 2 Hz (and the bytes each of its requests costs on the link), key press -> trainer
+process running.
 
     .venv/bin/python bench/tui_latency.py [--seconds 20] [--skip-trainer]
 """
@@ -26,7 +28,9 @@ from controlroom.config import loads
 from controlroom.link.local import open_local
 from controlroom.tui.app import build_app
 from controlroom.tui.recorded import recorded_state
+from controlroom.tui.screens.detail import FOLLOW_S, DetailScreen
 from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.gauges import Gauges
 from controlroom.tui.widgets.host_view import HostView
 
@@ -49,12 +53,52 @@ def eight_game_state(now: float) -> dict[str, Any]:
     return state
 
 
+HISTORY_ROWS = protocol.HISTORY_POINTS
+"""A game's whole history as the agent sends it on opening: the most it keeps."""
+LOG_LINE = "update 1234 global_step 2527232 sps 5012.3 return_mean 412.5 episodes 1490"
+
+
+def history_row(i: int, t0: float) -> list[float | None]:
+    """One row of a learning PPO run, a row per update."""
+    values = {"time": t0 + i * 0.5, "global_step": 2048.0 * i, "return_mean": 20.0 + i / 10}
+    return [values.get(c, 0.001 * (i % 97)) for c in protocol.HISTORY_COLUMNS]
+
+
 class FakeAgent:
-    """Speaks the protocol on a unix socket; pushes updates when told (in-process)."""
+    """Speaks the protocol on a unix socket; pushes updates when told (in-process).
+    Answers `history` from a growing history (a row more each `grow`) and `game_log`
+    with a fixed tail; counts the bytes each op costs (request and reply lines)."""
 
     def __init__(self) -> None:
         self.writers: list[asyncio.StreamWriter] = []
         self.state = eight_game_state(time.time())
+        self.t0 = time.time() - HISTORY_ROWS * 0.5
+        self.rows = [history_row(i, self.t0) for i in range(HISTORY_ROWS)]
+        self.bytes: dict[str, list[int]] = {}
+
+    def grow(self) -> None:
+        self.rows.append(history_row(len(self.rows), self.t0))
+
+    def answer(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        if op == "game_log":
+            return {"lines": [LOG_LINE] * int(args.get("lines") or 40)}
+        if op != "history":
+            return {}
+        after = args.get("after")
+        rows = (
+            self.rows[-HISTORY_ROWS:]
+            if after is None
+            else [r for r in self.rows[-50:] if (r[0] or 0.0) > after]
+        )
+        return {
+            "game": args["game"],
+            "run": "main",
+            "columns": list(protocol.HISTORY_COLUMNS),
+            "rows": rows,
+            "marks": [],
+            "cursor": self.rows[-1][0],
+            "diagnosis": [],
+        }
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(protocol.encode(protocol.hello("bench", "boot")))
@@ -63,7 +107,11 @@ class FakeAgent:
         self.writers.append(writer)
         while line := await reader.readline():
             req = protocol.decode(line)
-            writer.write(protocol.encode(protocol.reply_ok(req.get("id"), {})))
+            op, args = str(req.get("op")), dict(req.get("args") or {})
+            reply = protocol.encode(protocol.reply_ok(req.get("id"), self.answer(op, args)))
+            key = f"{op} (full)" if op == "history" and args.get("after") is None else op
+            self.bytes.setdefault(key, []).append(len(line) + len(reply))
+            writer.write(reply)
 
     def push(self, delta: dict[str, Any]) -> None:
         self.push_line(protocol.encode({"type": "update", "state": delta}))
@@ -128,6 +176,44 @@ async def bench_fake(seconds: float) -> tuple[list[float], float]:
     return latencies, cpu
 
 
+async def bench_detail(seconds: float, interval: float) -> tuple[float, dict[str, list[int]]]:
+    """TUI CPU with MsPacman's detail screen open, asking for what is new every
+    `interval` s while its trainer writes 2 rows a second and 8 games update at 2 Hz
+    beneath; the bytes of each request on the link."""
+    agent = FakeAgent()
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "a.sock")
+        server = await asyncio.start_unix_server(
+            agent.serve, path=sock, limit=protocol.MAX_LINE_BYTES
+        )
+        app = build_app([HostTarget("bench", partial(open_local, sock))])
+        async with server, app.run_test(size=(120, 40)) as pilot:
+            view = app.query_one(HostView)
+            while not view.status.up:
+                await asyncio.sleep(0.01)
+            view.query_one(GameGrid).select("MsPacman")
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, DetailScreen)
+            screen.interval = interval
+            while not screen.polls:
+                await asyncio.sleep(0.01)
+            await pilot.pause()
+            lines = [
+                protocol.encode({"type": "update", "state": tick_delta(i, time.time())})
+                for i in range(int(seconds * 2) + 2)
+            ]
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            i = 0
+            while time.perf_counter() - wall0 < seconds:
+                agent.grow()  # the trainer wrote a row
+                agent.push_line(lines[i])
+                i += 1
+                await asyncio.sleep(0.5)
+            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    return cpu, agent.bytes
+
+
 async def bench_trainer(agent: Any) -> float:
     from tests.link.realagent import pid_alive_path
 
@@ -172,6 +258,18 @@ def main() -> None:
         f"TUI CPU, 8 games updating at 2 Hz for {args.seconds:.0f}s (headless, fake agent in "
         f"process): {cpu * 100:.1f}% of one core (target < 5%)"
     )
+    for interval in (FOLLOW_S, 0.5):  # the screen's default, and 2 Hz (its most)
+        cpu, sent = asyncio.run(bench_detail(args.seconds, interval))
+        print(
+            f"TUI CPU, detail screen open asking every {interval:g} s, a new row each 0.5 s "
+            f"(+ 8 games updating at 2 Hz beneath) for {args.seconds:.0f}s: {cpu * 100:.1f}% "
+            "of one core (target < 5%)"
+        )
+    for op, sizes in sorted(sent.items()):
+        print(
+            f"  link bytes per {op} request+reply (the 2 Hz run): median "
+            f"{statistics.median(sizes):,.0f}, max {max(sizes):,} (n={len(sizes)})"
+        )
     if not args.skip_trainer:
         from tests.link.realagent import start_agent  # a real agent, tiny Pong
 

@@ -31,7 +31,7 @@ PAGES = {"learning": LEARNING, "ppo": PPO}
 """The plots, in two pages: is it learning, and how PPO's update behaves."""
 
 OVERLAY_COLORS = ("yellow", "magenta", "green", "blue", "white")
-"""Colours both plotext and Rich know by name (the compare line shows the same colour)."""
+"""Colours Rich knows by name: the plot and the compare line show the same one."""
 MARK_COLORS = {
     "start": "green",
     "resume": "green",

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import ContentSwitcher, Footer, RichLog, Static
+from textual.widgets import ContentSwitcher, Footer, RichLog
 
 from controlroom.link.errors import LinkError
 from controlroom.tui.format import clock, count
@@ -38,8 +38,11 @@ from controlroom.tui.learning import (
 from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
 from controlroom.tui.widgets.plots import MetricPlot
 from controlroom.tui.widgets.policy import trial_part
+from controlroom.tui.widgets.quiet import QuietStatic
 
 Request = Callable[..., Awaitable[Any]]
+FOLLOW_S = 2.0
+"""Seconds between the screen's requests for what is new (the issue: ~2 s, 2 Hz at most)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
@@ -80,7 +83,7 @@ class DetailScreen(ModalScreen[None]):
         request: Request,
         state: Callable[[], Any],
         *,
-        interval: float = 2.0,
+        interval: float = FOLLOW_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Args: game: whose curves; host: its host's name; request: sends an op to the
@@ -98,13 +101,13 @@ class DetailScreen(ModalScreen[None]):
         self.polls = 0
         """Completed rounds of requests (tests wait on it)."""
         self.error = ""
+        self.changed = True
+        """New rows came (or a key changed the view) since the plots were drawn."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail"):
-            yield Static(id="detail-title", classes="detail-line")
-            yield Static(id="diagnosis", classes="detail-line")
-            yield Static(id="compare", classes="detail-line")
-            yield Static(id="marks", classes="detail-line")
+            for line in ("detail-title", "diagnosis", "compare", "marks"):
+                yield QuietStatic(id=line, classes="detail-line", markup=False)
             with ContentSwitcher(initial="learning", id="pages"):
                 for page, plots in PAGES.items():
                     with Grid(id=page):
@@ -133,9 +136,10 @@ class DetailScreen(ModalScreen[None]):
 
     async def poll(self) -> None:
         """One round: the game's history, each overlay's, the trial's run, the log tail."""
+        error = self.error
         try:
             for run in self.wanted_runs():
-                await self.fetch(run)
+                self.changed |= await self.fetch(run)
             reply = await self.request("game_log", game=self.game, lines=LOG_TAIL)
         except LinkError as exc:
             self.error = f"{exc.message}; trying again"
@@ -143,7 +147,8 @@ class DetailScreen(ModalScreen[None]):
             self.error = ""
             self.append_log(log_lines(reply))
         self.polls += 1
-        self.redraw()
+        if self.changed or self.error != error:
+            self.redraw()
 
     def wanted_runs(self) -> list[RunHistory]:
         runs = [self.main]
@@ -153,10 +158,11 @@ class DetailScreen(ModalScreen[None]):
             runs += [self.others.setdefault(g, RunHistory(g)) for g in self.view.overlays]
         return runs
 
-    async def fetch(self, run: RunHistory) -> None:
+    async def fetch(self, run: RunHistory) -> bool:
+        """Ask for `run`'s rows after its cursor; True when any came."""
         reply = await self.request("history", game=run.game, run=run.run, after=run.cursor)
         try:
-            run.merge(reply)
+            return run.merge(reply) > 0
         except ValueError as exc:
             raise LinkError("bad_reply", f"{run.game}'s history: {exc}") from None
 
@@ -172,14 +178,16 @@ class DetailScreen(ModalScreen[None]):
 
     def redraw(self) -> None:
         """Every line and the visible page's plots, from the kept histories."""
+        self.changed = False
         if self.view.trial is not None:  # a running trial's record moves on (its end)
             self.view.trial = self.trial() or self.view.trial
-        self.query_one("#detail-title", Static).update(self.title_line())
-        diagnosis = self.query_one("#diagnosis", Static)
-        diagnosis.update(self.diagnosis_line())
-        diagnosis.set_class(bool(self.diagnosis()), "-wrong")
-        self.query_one("#compare", Static).update(self.compare_line())
-        self.query_one("#marks", Static).update(self.marks_line())
+        self.query_one("#detail-title", QuietStatic).show_text(self.title_line())
+        diagnosis = self.query_one("#diagnosis", QuietStatic)
+        diagnosis.show_text(self.diagnosis_line())
+        if diagnosis.has_class("-wrong") != bool(self.diagnosis()):
+            diagnosis.set_class(bool(self.diagnosis()), "-wrong")
+        self.query_one("#compare", QuietStatic).show_text(self.compare_line())
+        self.query_one("#marks", QuietStatic).show_text(self.marks_line())
         shown_marks = marks(self.main, self.view)
         for plot in self.query_one(f"#{self.page}", Grid).query(MetricPlot):
             plot.show(

@@ -1,27 +1,34 @@
 """MetricPlot: one learning curve (or several on the same axes) with the run's marks.
 
-Drawn with textual-plotext (Textualize's own widget around plotext): it is maintained
-by the Textual authors, follows the app's theme, draws braille lines (2x4 dots per
-cell, so a 50-column plot shows 100 points), vertical lines for the marks, and log
-axes, with no numpy or other dependency; the alternatives (textual-plot, a hand-drawn
-sparkline) lack the axes or the marks, or are one person's young project.
+Drawn here, in braille (2x4 dots a cell, tui/widgets/braille.py), straight into Rich
+Text. textual-plotext (Textualize's widget around plotext) was the first choice and
+drew the same plots, but it builds an ANSI string that Rich then parses again: about
+30 ms per plot per redraw on a 2-core VM, 15-19 % of a core with the screen asking at
+2 Hz, three times the budget (bench/tui_latency.py). Drawing the dots directly costs a
+millisecond or two, needs no dependency, and keeps what was needed of it: a title
+with a legend, y labels, x ticks, lines, vertical marks and a log axis.
 """
 
 from __future__ import annotations
 
 import math
 
-from textual_plotext import PlotextPlot
+from rich.text import Text
+from textual.strip import Strip
+from textual.widget import Widget
 
 from controlroom.tui.history import thin
 from controlroom.tui.learning import PlotMark, Trace
+from controlroom.tui.widgets.braille import Canvas
 
-POINTS_PER_COLUMN = 2
-"""Braille has two dots per cell across: more points than that are not seen."""
+Y_LABEL_W = 8
+"""Columns for the y labels (and the axis) left of the canvas."""
+RICH_COLORS = {"gray": "grey50"}
+"""The traces' colour names that Rich spells differently."""
 
 
-class MetricPlot(PlotextPlot):
-    """A titled plot that redraws only when what it shows changed."""
+class MetricPlot(Widget):
+    """A titled plot that redraws only when what it shows (or its size) changed."""
 
     DEFAULT_CSS = """
     MetricPlot { width: 1fr; height: 1fr; }
@@ -38,6 +45,8 @@ class MetricPlot(PlotextPlot):
         self.x_label = ""
         self.hidden = 0
         """Points left out of a log axis (zero or below)."""
+        self._strips: list[Strip] | None = None
+        """The drawn lines, kept until the data or the size changes."""
 
     def show(
         self, traces: list[Trace], marks: list[PlotMark], *, log_y: bool, x_label: str
@@ -46,58 +55,116 @@ class MetricPlot(PlotextPlot):
         if (traces, marks, log_y, x_label) == (self.traces, self.marks, self.log_y, self.x_label):
             return
         self.traces, self.marks, self.log_y, self.x_label = traces, marks, log_y, x_label
-        self.draw()
+        self.hidden = sum(len(t.ys) - len(self._points(t)[0]) for t in traces) if log_y else 0
+        self._strips = None
         self.refresh()
 
-    def draw(self) -> None:
-        plt = self.plt
-        plt.clear_figure()
-        plt.xlabel(self.x_label)
-        points = POINTS_PER_COLUMN * max(self.size.width, 40)
-        self.hidden, drawn = 0, 0
-        for trace in self.traces:
-            xs, ys = self._positive(trace) if self.log_y else (trace.xs, trace.ys)
-            xs, ys = thin(xs, ys, points)
-            if xs:
-                label = None if trace.dim else trace.label
-                color = "gray" if trace.dim and trace.color != "gray" else trace.color
-                plt.plot(xs, ys, color=color, marker="braille", label=label)
-                drawn += 1
-        for mark in self.marks:
-            plt.vline(mark.x, color=mark.color)
-        self._x_ticks()
-        if self.log_y and drawn:
-            plt.yscale("log")
-        title = self.title if drawn else f"{self.title}: no data yet"
-        plt.title(
-            title + (f" ({self.hidden} points <= 0 not on the log axis)" if self.hidden else "")
-        )
+    def on_resize(self) -> None:
+        self._strips = None
 
-    def _x_ticks(self) -> None:
-        """Five x ticks written short (61.4k, not 61440): the axis is read at a glance."""
-        xs = [x for t in self.traces for x in t.xs] + [m.x for m in self.marks]
-        if not xs or min(xs) == max(xs):
-            return
-        lo, hi = min(xs), max(xs)
-        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
-        self.plt.xticks(ticks, [short(t) for t in ticks])
+    def render_line(self, y: int) -> Strip:
+        """Lines go to Textual as ready segments: no parsing, no re-layout of text."""
+        width = self.size.width
+        if self._strips is None:
+            console, style = self.app.console, self.rich_style
+            lines = self.draw(width, self.size.height)
+            self._strips = [
+                Strip(line.render(console)).crop_extend(0, width, None).apply_style(style)
+                for line in lines
+            ]
+        if y >= len(self._strips):
+            return Strip.blank(width, self.rich_style)
+        return self._strips[y]
 
-    def _positive(self, trace: Trace) -> tuple[list[float], list[float]]:
-        pairs = [
-            (x, y) for x, y in zip(trace.xs, trace.ys, strict=True) if y > 0 and math.isfinite(y)
-        ]
-        self.hidden += len(trace.xs) - len(pairs)
+    def _points(self, trace: Trace) -> tuple[list[float], list[float]]:
+        """A trace's points on this y axis: log10 of the positive ones on a log axis."""
+        if not self.log_y:
+            return trace.xs, trace.ys
+        pairs = [(x, math.log10(y)) for x, y in zip(trace.xs, trace.ys, strict=True) if y > 0]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def on_resize(self) -> None:
-        self.draw()  # thinning follows the width
+    def draw(self, width: int, height: int) -> list[Text]:
+        """The plot's lines at this size: title and legend, canvas with y labels, x axis."""
+        cw, ch = max(width - Y_LABEL_W, 4), max(height - 3, 2)
+        series = [(t, *self._points(t)) for t in self.traces]
+        series = [(t, *thin(xs, ys, 2 * cw)) for t, xs, ys in series if xs]
+        xs = [x for _, txs, _ in series for x in txs] + [m.x for m in self.marks]
+        ys = [y for _, _, tys in series for y in tys]
+        title = self.title_line(width, bool(series))
+        if not series:
+            return [title]
+        x0, x1 = _span(xs)
+        y0, y1 = _span(ys)
+        canvas = Canvas(cw, ch)
+        for mark in self.marks:
+            canvas.rule(round((mark.x - x0) / (x1 - x0) * (cw - 1)), mark.color)
+        for trace, txs, tys in sorted(series, key=lambda s: not s[0].dim):
+            dots = [
+                (
+                    round((x - x0) / (x1 - x0) * (2 * cw - 1)),
+                    round((y1 - y) / (y1 - y0) * (4 * ch - 1)),
+                )
+                for x, y in zip(txs, tys, strict=True)
+            ]
+            color = RICH_COLORS["gray"] if trace.dim else RICH_COLORS.get(trace.color, trace.color)
+            for a, b in zip(dots, dots[1:] or dots, strict=False):  # one point: a dot
+                canvas.line(*a, *b, color)
+        rows = [
+            Text(self.y_label(y0, y1, i, ch).rjust(Y_LABEL_W - 1)[: Y_LABEL_W - 1] + "┤", "dim")
+            + canvas.row(i)
+            for i in range(ch)
+        ]
+        return [title, *rows, *self.x_axis(x0, x1, cw)]
+
+    def title_line(self, width: int, has_data: bool) -> Text:
+        """The title, then each trace's label in its colour (dim ones left out)."""
+        title = self.title if has_data else f"{self.title}: no data yet"
+        if self.hidden:
+            title += f" ({self.hidden} points <= 0 off the log axis)"
+        text = Text(title, style="bold")
+        for trace in self.traces:
+            if not trace.dim:
+                text.append(f"  ━ {trace.label}", style=RICH_COLORS.get(trace.color, trace.color))
+        text.truncate(width, overflow="ellipsis")
+        return text
+
+    def y_label(self, y0: float, y1: float, row: int, rows: int) -> str:
+        """The top, middle and bottom rows name their value; the others none."""
+        if row not in (0, rows // 2, rows - 1):
+            return ""
+        y = y1 - (y1 - y0) * row / max(rows - 1, 1)
+        return short(10**y if self.log_y else y)
+
+    def x_axis(self, x0: float, x1: float, cw: int) -> list[Text]:
+        """The axis line with five ticks, and under it their values, written short."""
+        line, labels = ["─"] * cw, [" "] * (cw + Y_LABEL_W)
+        for i in range(5):
+            col = round(i * (cw - 1) / 4)
+            line[col] = "┴"
+            label = short(x0 + (x1 - x0) * i / 4)
+            start = min(max(Y_LABEL_W + col - len(label) // 2, 0), cw + Y_LABEL_W - len(label))
+            if all(c == " " for c in labels[max(start - 1, 0) : start + len(label) + 1]):
+                labels[start : start + len(label)] = label
+        axis = Text(" " * (Y_LABEL_W - 1) + "└" + "".join(line), style="dim")
+        under = Text("".join(labels).rstrip(), style="dim")
+        under.append(f"  {self.x_label}", style="dim italic")
+        return [axis, under]
+
+
+def _span(values: list[float]) -> tuple[float, float]:
+    """The range of the values, widened when they are all one value."""
+    lo, hi = min(values), max(values)
+    if hi - lo > 1e-12 * max(abs(lo), abs(hi), 1.0):
+        return lo, hi
+    pad = abs(lo) * 0.1 or 1.0
+    return lo - pad, hi + pad
 
 
 def short(x: float) -> str:
-    """An axis label: 0, 512, 61.4k, 1.23M."""
+    """An axis label: 0, 512, 0.00025, 61.4k, 1.23M."""
     size = abs(x)
     if size >= 1e6:
         return f"{x / 1e6:.3g}M"
     if size >= 1e4:
         return f"{x / 1e3:.3g}k"
-    return f"{x:.4g}"
+    return f"{x:,.0f}" if size >= 100 else f"{x:.3g}"
