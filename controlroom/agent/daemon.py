@@ -255,7 +255,7 @@ class Agent:
         self.server.broadcast({"type": "event", "event": event})
 
     def _games_by_pid(self) -> dict[int, str]:
-        return {g.pid: g.name for g in self.supervisor.games.values() if g.pid}
+        return {pid: g.name for g in self.supervisor.games.values() for pid in g.pids()}
 
     def flush_games(self) -> None:
         """Push the games that changed since the last flush."""
@@ -374,7 +374,8 @@ class Agent:
         t.sample()
         by_pid = t.memory_by_pid()
         for g in self.supervisor.games.values():
-            used = by_pid.get(g.pid) if g.pid else None
+            found = [by_pid[pid] for pid in g.pids() if pid in by_pid]
+            used = sum(found) if found else None  # a job's is its ranks'
             if used != g.gpu_memory_used:
                 g.gpu_memory_used = used  # a measurement, not a state: no transition
                 self.dirty.add(g.name)

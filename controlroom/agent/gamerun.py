@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controlroom.agent.job import job_pids
 from controlroom.agent.process import TrainerProc
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
 from controlroom.gpus import world_size
@@ -92,6 +93,13 @@ class GameRun:
     def pid(self) -> int | None:
         """The trainer's pid while one runs."""
         return self.proc.pid if self.proc else None
+
+    def pids(self) -> list[int]:
+        """Its running processes whose GPU memory is its own: the trainer, or torchrun and
+        the job's ranks."""
+        if self.pid is None:
+            return []
+        return job_pids(self.pid) if self.world_size > 1 else [self.pid]
 
     def to_state(self) -> dict[str, Any]:
         """The protocol's GameState."""
