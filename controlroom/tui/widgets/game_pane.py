@@ -112,7 +112,14 @@ def _settings_line(g: dict[str, Any]) -> str:
     s = g.get("settings") or {}
     gpu = g.get("gpu_memory_used")
     gpu_part = f" · gpu {gib(gpu)}" if gpu else ""
-    return f"{s.get('num_envs', '?')} envs · mb {s.get('minibatch_size', '?')}{gpu_part}"
+    ranks = ranks_part(int(g.get("world_size") or 1))
+    envs = f"{s.get('num_envs', '?')} envs{ranks}"
+    return f"{envs} · mb {s.get('minibatch_size', '?')}{gpu_part}"
+
+
+def ranks_part(world_size: int) -> str:
+    """A job's envs are per rank and its steps/s (the rates line) the sum over them."""
+    return f" ×{world_size} ranks" if world_size > 1 else ""
 
 
 def _restarts_line(g: dict[str, Any], now: float) -> str:
