@@ -119,7 +119,7 @@ def _settings_line(g: dict[str, Any]) -> str:
 
 def ranks_part(world_size: int) -> str:
     """A job's envs are per rank and its steps/s (the rates line) the sum over them."""
-    return f" ×{world_size} ranks" if world_size > 1 else ""
+    return f" x {world_size} ranks" if world_size > 1 else ""
 
 
 def _restarts_line(g: dict[str, Any], now: float) -> str:
