@@ -49,12 +49,15 @@ class RecordedAgent:
         return [args for op, args in self.calls if op == "history"]
 
 
-def state_with_cartpole(diagnosis: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    """The recorded State plus a running CartPole (the game the screens open on)."""
+def state_with_cartpole(diagnosis: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
+    """The recorded State plus a running CartPole (the game most screens open on), each
+    game's diagnosis as given (none by default)."""
     state = recorded_state()
     game = copy.deepcopy(state["games"]["MsPacman"])
-    game.update(game="CartPole", env_id="CartPole-v1", diagnosis=diagnosis or [])
+    game.update(game="CartPole", env_id="CartPole-v1")
     state["games"]["CartPole"] = game
+    for name, reasons in (diagnosis or {}).items():
+        state["games"][name]["diagnosis"] = reasons
     return state
 
 
@@ -95,12 +98,14 @@ def labels(screen: DetailScreen, column: str) -> list[str]:
     return [t.label for t in plot(screen, column).traces]
 
 
-# --- stand-in recorded histories, until controlroom/tui/recorded_history.py (the agent
-# side's, recorded from real runs) lands; same names, same reply shape -----------------
+# --- a synthetic run: exact numbers for the mechanics (the cursor, overlays, trials, the
+# cap); the recorded real runs are controlroom/tui/recorded_history.py ----------------------
 T0 = NOW - 1200.0
 
 
-def _rows(ret: Any, n: int = 120) -> list[list[Any]]:
+def synthetic(ret: Any = lambda i: 20 + 4 * i, n: int = 120) -> dict[str, Any]:
+    """A CartPole `history` reply: a row every 10 s and 2,048 steps from T0, return
+    `ret(row)` with a band of +-5, a start mark, nothing wrong."""
     from controlroom.protocol import HISTORY_COLUMNS
 
     rows = []
@@ -123,40 +128,12 @@ def _rows(ret: Any, n: int = 120) -> list[list[Any]]:
             "learning_rate": 2.5e-4 * (1 - i / 240),
         }
         rows.append([row[c] for c in HISTORY_COLUMNS])
-    return rows
-
-
-def _reply(rows: Any, marks: Any, diagnosis: Any = (), game: str = "CartPole") -> dict[str, Any]:
-    from controlroom.protocol import HISTORY_COLUMNS
-
     return {
-        "game": game,
+        "game": "CartPole",
         "run": "main",
         "columns": list(HISTORY_COLUMNS),
         "rows": rows,
-        "marks": list(marks),
-        "cursor": rows[-1][0] if rows else None,
-        "diagnosis": list(diagnosis),
+        "marks": [{"time": T0, "global_step": 0, "kind": "start", "message": "started"}],
+        "cursor": rows[-1][0],
+        "diagnosis": [],
     }
-
-
-START = {"time": T0, "global_step": 0, "kind": "start", "message": "started"}
-
-
-def learning_cartpole() -> dict[str, Any]:
-    return _reply(_rows(lambda i: 20 + 4 * i), [START])
-
-
-def flat_run() -> dict[str, Any]:
-    flat = "return flat for 100 updates while steps grew by 204,800"
-    return _reply(_rows(lambda i: 21 + i % 3), [START], [{"code": "flat", "message": flat}])
-
-
-def with_restart_and_reboot() -> dict[str, Any]:
-    marks = [
-        START,
-        {"time": T0 + 400, "global_step": 81920, "kind": "restart", "message": "exit 1"},
-        {"time": T0 + 805, "global_step": None, "kind": "reboot", "message": "down 3m"},
-        {"time": T0 + 900, "global_step": 184320, "kind": "resume", "message": "from 180,224"},
-    ]
-    return _reply(_rows(lambda i: 20 + 3 * i - (40 if 40 <= i < 50 else 0)), marks)

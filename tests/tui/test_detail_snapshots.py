@@ -10,15 +10,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from controlroom.tui.recorded_history import flat_run, learning_cartpole, with_restart_and_reboot
 from tests.tui.detail_support import (
     SIZE,
     RecordedAgent,
-    flat_run,
-    learning_cartpole,
     open_detail,
     recorded_app,
     state_with_cartpole,
-    with_restart_and_reboot,
 )
 
 os.environ["TZ"] = "UTC"
@@ -26,13 +24,14 @@ time.tzset()
 
 
 def opened(reply: dict[str, Any], *keys: str) -> Callable[[Pilot[Any]], Any]:
-    """A run_before that opens CartPole's screen on `reply`, then presses `keys`."""
-    pong = learning_cartpole()
-    pong["rows"] = [[*r[:2], 3.0 * i, *r[3:]] for i, r in enumerate(pong["rows"])]
-    agent = RecordedAgent({("CartPole", "main"): reply, ("Pong", "main"): pong})
+    """A run_before that opens the screen of `reply`'s game, then presses `keys` (`o`:
+    Pong's flat run overlaid)."""
+    game = reply["game"]
+    agent = RecordedAgent({(game, "main"): reply, ("Pong", "main"): flat_run()})
 
     async def run_before(pilot: Pilot[Any]) -> None:
-        screen = await open_detail(pilot, agent, state_with_cartpole(reply["diagnosis"]))
+        state = state_with_cartpole({game: reply["diagnosis"]})
+        screen = await open_detail(pilot, agent, state, game=game)
         await pilot.press(*keys)
         await pilot.pause()
         if "o" in keys:

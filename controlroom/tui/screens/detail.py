@@ -43,6 +43,8 @@ from controlroom.tui.widgets.quiet import QuietStatic
 Request = Callable[..., Awaitable[Any]]
 FOLLOW_S = 2.0
 """Seconds between the screen's requests for what is new (the issue: ~2 s, 2 Hz at most)."""
+MARK_TEXT = 48
+"""Characters of a mark's message on the marks line (four marks share it)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
@@ -238,7 +240,7 @@ class DetailScreen(ModalScreen[None]):
         for mark in self.main.marks[-4:]:
             color = MARK_COLORS.get(mark.kind, "white")
             text.append(f"│{mark.kind} ", style=f"bold {color}")
-            text.append(f" {clock(mark.time)} {mark.message}  ")
+            text.append(f"{clock(mark.time)} {mark.message[:MARK_TEXT]}  ")
         text.no_wrap, text.overflow = True, "ellipsis"
         return text
 
