@@ -87,3 +87,13 @@ def test_thresholds_from_config() -> None:
     ]:
         with pytest.raises(ConfigError, match=key):
             loads(f"[diagnostics]\n{text}\n")
+
+
+def test_status_text_says_what_looks_wrong() -> None:
+    from controlroom.agent.show import status_text
+
+    flat = recorded_history.flat_run()["diagnosis"][0]
+    game = {"game": "Pong", "state": "running", "settings": {}, "diagnosis": [flat]}
+    fine = {**game, "game": "CartPole", "diagnosis": []}
+    text = status_text({"games": {"Pong": game, "CartPole": fine}})
+    assert text.count("looks wrong:") == 1 and f"  looks wrong: {flat['message']}" in text

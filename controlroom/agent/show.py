@@ -24,7 +24,9 @@ def status_text(state: dict[str, Any]) -> str:
     if not state.get("gpus"):
         lines.append(f"GPU: none ({state.get('gpu_error') or 'none found'})")
     lines.append(_game_header())
-    lines += [_game_line(g) for g in state.get("games", {}).values()]
+    for g in state.get("games", {}).values():
+        lines.append(_game_line(g))
+        lines += [f"  looks wrong: {d['message']}" for d in g.get("diagnosis") or []]
     lines += policy_text(state.get("policy") or {})
     return "\n".join(lines)
 
