@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -145,3 +146,37 @@ def _games(agent: AgentHarness) -> dict[str, Any]:
         name: (g["wanted"], g["settings"], g["restarts"])
         for name, g in agent.call("status")["games"].items()
     }
+
+
+OWN_TRAINER = """\
+import json, sys, time
+path = sys.argv[1] + "/metrics.jsonl"
+with open(path, "a") as out:
+    t = time.time()
+    out.write(json.dumps({"time": t, "kind": "start", "global_step": 0,
+                          "settings": {"clip_coef": 0.1}, "resumed_from": None}) + "\\n")
+    for i in range(1, 31):  # PPO gone wild: approx KL 0.5, five times its clip range
+        out.write(json.dumps({"time": t + i / 100, "kind": "update", "global_step": 512 * i,
+                              "charts/episodic_return_mean": 10.0 + i,
+                              "losses/entropy": 1.0, "losses/approx_kl": 0.5}) + "\\n")
+    out.flush()
+    time.sleep(600)
+"""
+
+
+def test_a_trainer_of_your_own_gets_its_curve_diagnosed(agent: AgentHarness) -> None:
+    script = agent.root / "own_trainer.py"
+    script.write_text(OWN_TRAINER)
+    command = [sys.executable, str(script), "{run_dir}"]
+    agent.write_config(games={"Breakout": {"command": command}})
+    agent.start()
+    agent.call("add_game", game="Breakout")
+    found = wait_for(lambda: agent.game("Breakout").get("diagnosis"), 30, "a diagnosis")
+    assert [d["code"] for d in found] == ["kl_high"]
+    assert "approx KL 0.5" in found[0]["message"] and "clip range 0.1" in found[0]["message"]
+    reply = agent.call("history", game="Breakout")
+    assert reply["diagnosis"] == found and len(reply["rows"]) == 30
+    at = {c: i for i, c in enumerate(HISTORY_COLUMNS)}
+    assert reply["rows"][0][at["sps"]] is None  # what it did not write stays null
+    done = agent.cli("status")
+    assert done.returncode == 0 and "looks wrong: approx KL 0.5" in done.stdout
