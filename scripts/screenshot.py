@@ -5,6 +5,10 @@
 .venv/bin/python scripts/screenshot.py --local [--out assets/screenshot-local.png]
     a real `controlroom local` run: a fresh local agent (temp state dir), a real Pong
     trainer on this machine's CPU, shot once its first metrics have arrived
+.venv/bin/python scripts/screenshot.py --detail [--seconds 150]
+    the detail screen (Enter) of a real CartPole run: a fresh local agent, a real
+    trainer on this CPU, shot after `--seconds` of training; writes
+    assets/screenshot-detail.svg and .png
 .venv/bin/python scripts/screenshot.py --state-dir DIR
     whatever an agent already running under DIR shows
 """
@@ -30,11 +34,15 @@ from controlroom.link.local import open_local, where
 from controlroom.link.session import AgentSession
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.recorded import NOW, recorded_state
+from controlroom.tui.screens.detail import DetailScreen, get
 from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.host_view import HostView
 
 SIZE = (120, 40)
 LOCAL_GAME = "Pong"
+DETAIL_GAME = "CartPole"
+"""Learns in a minute or two on a CPU: its curve rises within the shot."""
 
 
 async def _no_session() -> AgentSession:
@@ -82,9 +90,36 @@ async def shoot_local(
     return f"{LOCAL_GAME}: {m.get('episodes')} episodes, {m.get('sps')} steps/s"
 
 
-def _metrics(view: HostView) -> dict[str, Any] | None:
-    game = ((view.state or {}).get("games") or {}).get(LOCAL_GAME) or {}
-    metrics = game.get("metrics") or {}
+async def shoot_detail(state_dir: Path, config: Path | None, svg: Path, seconds: float) -> str:
+    """A real CartPole run's detail screen: start a local agent, let the app add
+    CartPole, train for `seconds`, press Enter on its pane, shoot once the screen has
+    its history; returns a line saying what was shown."""
+    socket = local.ensure_agent(state_dir, config)
+    target = HostTarget("local", partial(open_local, socket), ensure_games=(DETAIL_GAME,))
+    app = build_app([target], config=load(config) if config else None)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        while _metrics(view, DETAIL_GAME) is None:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(seconds)
+        await pilot.pause()
+        view.query_one(GameGrid).select(DETAIL_GAME)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        while not screen.main.rows:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # the trainer output's first tail
+        await pilot.pause()
+        app.save_screenshot(str(svg))
+        m = _metrics(view, DETAIL_GAME) or {}
+        rows = len(screen.main.rows)
+    return f"{DETAIL_GAME}: {rows} history rows, return_mean {m.get('return_mean')}"
+
+
+def _metrics(view: HostView, name: str = LOCAL_GAME) -> dict[str, Any] | None:
+    game = (get(view.state, "games") or {}).get(name)
+    metrics = get(game, "metrics") or {}
     return metrics if metrics.get("sps") is not None else None
 
 
@@ -115,6 +150,12 @@ def main() -> None:
         action="store_true",
         help="shoot a real `controlroom local` run (fresh agent, real Pong)",
     )
+    ap.add_argument(
+        "--detail",
+        action="store_true",
+        help="shoot the detail screen of a real CartPole run (fresh local agent)",
+    )
+    ap.add_argument("--seconds", type=float, default=150, help="--detail: training time")
     ap.add_argument("--state-dir", help="a running local agent to show")
     ap.add_argument("--config", help="config for --local (default: the lookup order)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds to wait for metrics")
@@ -126,12 +167,19 @@ def main() -> None:
     )
     ap.add_argument("--out")
     args = ap.parse_args()
-    out = Path(
-        args.out or ("assets/screenshot-local.png" if args.local else "assets/screenshot.png")
-    )
+    default = "screenshot-local" if args.local else "screenshot"
+    out = Path(args.out or f"assets/{'screenshot-detail' if args.detail else default}.png")
     with tempfile.TemporaryDirectory() as tmp:
         svg = Path(tmp) / "screenshot.svg"
-        if args.local:
+        if args.detail:
+            state_dir = Path(tmp) / "state"
+            config = find_config(args.config)
+            try:
+                print(asyncio.run(shoot_detail(state_dir, config, svg, args.seconds)))
+            finally:
+                stop_local(state_dir)
+            _write(svg, out.with_suffix(".svg"))  # exact: braille in the browser's font
+        elif args.local:
             state_dir = Path(tmp) / "state"
             try:
                 print(
@@ -165,7 +213,11 @@ def _write(svg: Path, out: Path) -> None:
     if out.suffix == ".svg":
         out.write_bytes(svg.read_bytes())
     else:
-        subprocess.run(["rsvg-convert", "-o", str(out), str(svg)], check=True)
+        # Textual writes leading spaces as &#160;, which rsvg drops (shifting the text
+        # after them) unless the document asks for its spaces to be kept.
+        kept = svg.with_suffix(".kept.svg")
+        kept.write_text(svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1))
+        subprocess.run(["rsvg-convert", "-o", str(out), str(kept)], check=True)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class DetailScreen(ModalScreen[None]):
     DetailScreen #pages { height: 1fr; }
     DetailScreen #learning { grid-size: 2 2; }
     DetailScreen #ppo { grid-size: 3 2; }
-    DetailScreen #detail-log { height: 8; border-top: solid $primary-darken-2; }
+    DetailScreen #detail-log { height: 8; border-top: solid $primary-darken-2; overflow-x: hidden; }
     """
 
     def __init__(
