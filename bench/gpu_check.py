@@ -8,6 +8,8 @@
    256/2048), with the trainer's own CUDA memory figures.
 3. Several trainers with a memory cap each: every one stays under its cap.
 4. A trainer SIGKILLed on CUDA resumes from its checkpoint.
+5. One Pong game as a torchrun job of 1, 2, 4 and 8 ranks (as many as the host has
+   GPUs; nccl), 64 envs per rank: the job's steps/s (bench/ddp_scaling.py's measurement).
 
 Record the figures in bench/RESULTS.md with the GPU model, driver and date. It changes no
 GPU setting. Needs the [agent] extra and a CUDA build of torch.
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 SHAPES = [(8, 256), (32, 512), (64, 1024), (256, 2048)]  # (num_envs, minibatch_size)
+RANKS = [1, 2, 4, 8]  # job sizes for the multi-GPU figures, up to the host's GPU count
 SMI_FIELDS = (
     "utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,name,driver_version"
 )
@@ -186,18 +189,48 @@ def capped_and_killed(root: Path, cap: float) -> dict[str, Any]:
     }
 
 
+def multi_gpu(root: Path, seconds: float) -> list[dict[str, Any]]:
+    """A Pong job of each size in RANKS the host's GPUs allow, 64 envs per rank."""
+    import torch
+    from ddp_scaling import measure, parser  # bench/ is this script's directory
+
+    pong = ["--game", "Pong", "--num-envs", "64", "--minibatch-size", "1024", "--device", "cuda"]
+    a = parser().parse_args([*pong, "--torch-threads", "0", "--seconds", str(seconds)])
+    rows = []
+    for ranks in [r for r in RANKS if r <= torch.cuda.device_count()]:
+        rows.append(measure(ranks, a, root))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def has_gpu() -> bool:
+    """nvidia-smi and a CUDA build of torch that sees a device."""
+    import shutil
+
+    import torch
+
+    return shutil.which("nvidia-smi") is not None and torch.cuda.is_available()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="gpu_check.json")
     p.add_argument("--seconds", type=float, default=90, help="per throughput shape, at most")
     p.add_argument("--cap", type=float, default=0.05, help="memory fraction per capped trainer")
+    p.add_argument("--multi-gpu-only", action="store_true", help="only the job-size figures (5)")
     a = p.parse_args()
+    if not has_gpu():
+        print("bench/gpu_check.py needs an NVIDIA GPU (nvidia-smi and a CUDA build of torch)")
+        print("and several for the multi-GPU figures; none here, nothing measured.")
+        return 2
     result: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M:%S")}
     result["smi"] = nvidia_smi()
     with tempfile.TemporaryDirectory() as tmp:
-        result["nvml_idle"] = check_nvml([])
-        result["throughput"] = throughput(Path(tmp), a.seconds)
-        result["capped"] = capped_and_killed(Path(tmp), a.cap)
+        if not a.multi_gpu_only:
+            result["nvml_idle"] = check_nvml([])
+            result["throughput"] = throughput(Path(tmp), a.seconds)
+            result["capped"] = capped_and_killed(Path(tmp), a.cap)
+        result["multi_gpu"] = multi_gpu(Path(tmp), 4 * a.seconds)
     Path(a.out).write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
     return 0
