@@ -173,13 +173,12 @@ def _train(
 def _resume_like_rank0(
     sync: Local, settings: TrainerSettings, resumed: Resumed | None, overrides: dict[str, Any]
 ) -> tuple[TrainerSettings, Resumed | None]:
-    """Every rank loads the checkpoint rank 0 chose (the same file: rank 0 writes or prunes
-    none before the job's first update, which needs every rank)."""
+    """Every rank loads the checkpoint rank 0 chose. Its bytes are sent, not its path: a
+    rank on another host (or another mount) need not see rank 0's run dir."""
     from controlroom.trainer import checkpoint
 
-    path = sync.share(str(resumed[0]) if resumed else None)
-    if resumed or path is None:
+    sent = sync.share((str(resumed[0]), resumed[0].read_bytes()) if resumed else None)
+    if resumed or sent is None:
         return settings, resumed
-    state = checkpoint.decode(Path(path).read_bytes())
-    found = (Path(path), state)
+    found = (Path(sent[0]), checkpoint.decode(sent[1]))
     return _merged(settings, found, overrides), found

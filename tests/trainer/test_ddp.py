@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -211,3 +212,51 @@ def test_two_ranks_learn_cartpole_like_one_rank_with_the_same_total_batch(
     # curves match within noise: both learn, neither at half the other's return.
     assert alone > 60 and job > 60, (alone, job)
     assert 0.5 < job / alone < 2.0, (alone, job)
+
+
+def two_hosts(run_dirs: list[Path], *args: str) -> None:
+    """A job of one rank on each of two "hosts" (two torchrun launchers on loopback, the
+    first hosting the rendezvous), as a job spanning two machines runs."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nodes = [
+        subprocess.Popen(
+            [
+                *job_cmd(1, run_dir, *args)[:5],  # python -W ignore -m torch.distributed.run
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(node),
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                "--max-restarts",
+                "0",
+                *trainer_cmd(run_dir, *args)[3:],
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=trainer_env(),
+            cwd=REPO,
+        )
+        for node, run_dir in enumerate(run_dirs)
+    ]
+    for node in nodes:
+        _, err = node.communicate(timeout=120)
+        assert node.returncode == 0, err[-3000:]
+
+
+def test_ranks_on_two_hosts_share_no_run_dir(tmp_path: Path) -> None:
+    first, second = tmp_path / "host0", tmp_path / "host1"
+    two_hosts([first, second], *TINY_CARTPOLE, "--total-steps", "256", "--resume")
+    two_hosts([first, second], *TINY_CARTPOLE, "--total-steps", "512", "--resume")
+    starts = lines_of(first, "start")
+    assert [s["global_step"] for s in starts] == [0, 256]
+    assert starts[1]["resumed_from"]  # the other host's rank got the checkpoint from rank 0
+    assert lines_of(first, "exit")[-1]["global_step"] == 512
+    assert not second.exists()  # the second host's rank wrote nothing
