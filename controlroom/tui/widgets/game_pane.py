@@ -52,7 +52,7 @@ class GamePane(QuietStatic, can_focus=True):
             self.remove_class(f"-{self._shown_state}")
             self.add_class(f"-{state}")
             self._shown_state = state
-        self.show_titles(subtitle=_subtitle(g, agent_now))
+        self.show_titles(title=pane_title(g), subtitle=_subtitle(g, agent_now))
         self.show_text(render_game(g, agent_now))
 
     def on_focus(self, _: events.Focus) -> None:
@@ -63,6 +63,17 @@ class GamePane(QuietStatic, can_focus=True):
 
 def _css_id(game: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in game)
+
+
+def pane_title(g: dict[str, Any]) -> str:
+    """The game's name and, once placed, its GPUs: "Pong · GPU 3", "Pong · GPUs 1,5",
+    "Pong · GPU 0 pinned" (pinned by its `gpus` setting)."""
+    gpus = [int(i) for i in g.get("gpus") or []]
+    if not gpus:
+        return str(g.get("game"))
+    which = f"GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}"
+    pinned = " pinned" if isinstance((g.get("settings") or {}).get("gpus"), list) else ""
+    return f"{g.get('game')} · {which}{pinned}"
 
 
 def _subtitle(g: dict[str, Any], now: float) -> str:

@@ -1,4 +1,11 @@
-"""GPU and host gauges: a bar, the value and a sparkline of recent history for each."""
+"""GPU and host gauges: a bar, the value and a sparkline of recent history for each.
+
+One GPU gets its util, memory, temperature and power lines. Several get one line each
+(two to a line past four, so an 8-GPU box fits the same 7 rows): index, util, a memory
+bar, memory and temperature, and with room the games on it; then the mean utilization
+with its history. Memory and heat are per GPU (the guard's budgets are), so every
+device is shown, never a sum.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,10 @@ from rich.text import Text
 from controlroom.tui.format import bar, gib, spark
 from controlroom.tui.widgets.quiet import QuietStatic
 
+GIB = 1 << 30
 BAR_W, SPARK_W = 14, 20
+INNER_W = 59  # the pane's width (63) less border and padding
+GPU_ROWS = 4  # rows for the GPUs, with util, cpu and ram below them: 7 in all
 
 
 class Gauges(QuietStatic):
@@ -27,16 +37,21 @@ def _title(gpus: list[dict[str, Any]]) -> str:
     if not gpus:
         return "Load · no GPU"
     g = gpus[0]
-    more = f" (+{len(gpus) - 1})" if len(gpus) > 1 else ""
-    return f"GPU {g.get('index', 0)} · {g.get('name', '?')}{more}"
+    if len(gpus) == 1:
+        return f"GPU {g.get('index', 0)} · {g.get('name', '?')}"
+    kind = g.get("name", "?") if len({x.get("name") for x in gpus}) == 1 else "mixed"
+    hidden = len(gpus) - len(_shown(gpus))
+    return f"{len(gpus)} GPUs · {kind}" + (f" · {hidden} not shown" if hidden else "")
 
 
 def render_gauges(state: dict[str, Any]) -> Text:
     hist = state.get("history") or {}
     gpus = state.get("gpus") or []
     lines: list[Text] = []
-    if gpus:
+    if len(gpus) == 1:
         lines += _gpu_lines(gpus[0], hist)
+    elif gpus:
+        lines += _many_gpu_lines(gpus, hist)
     else:
         reason = state.get("gpu_error") or "no NVIDIA GPU found"
         lines.append(Text(f"no GPU on this host ({reason})", style="bold"))
@@ -88,6 +103,37 @@ def _gpu_lines(g: dict[str, Any], hist: dict[str, Any]) -> list[Text]:
         ),
         _trainers_line(g.get("processes") or []),
     ]
+
+
+def _shown(gpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return gpus[: GPU_ROWS * _per_row(gpus)]
+
+
+def _per_row(gpus: list[dict[str, Any]]) -> int:
+    return 1 if len(gpus) <= GPU_ROWS else 2
+
+
+def _many_gpu_lines(gpus: list[dict[str, Any]], hist: dict[str, Any]) -> list[Text]:
+    per = _per_row(gpus)
+    cells = [_gpu_cell(g, wide=per == 1) for g in _shown(gpus)]
+    rows = [Text(" │ ").join(cells[i : i + per]) for i in range(0, len(cells), per)]
+    util = sum(float(g.get("utilization") or 0) for g in gpus) / len(gpus)
+    return [*rows, _row("util", util / 100, f"{util:.0f}% mean", hist.get("gpu_util") or [])]
+
+
+def _gpu_cell(g: dict[str, Any], *, wide: bool) -> Text:
+    """One GPU in a line: " 3  40% ███░░  30/80G  55°" and, when wide, its games."""
+    used, total = g.get("memory_used") or 0, g.get("memory_total") or 0
+    frac = used / total if total else None
+    temp = float(g.get("temperature_c") or 0)
+    text = Text(f"{g.get('index', '?')!s:>2} {g.get('utilization') or 0:>3.0f}% ")
+    text.append(bar(frac, 12 if wide else 5), style="dim" if frac is None else _level(frac))
+    text.append(f" {used / GIB:>3.0f}/{total / GIB:.0f}G".ljust(9))
+    text.append(f"{temp:>3.0f}°", style=_level(temp / 90))
+    if wide:
+        games = sorted({str(p.get("game")) for p in g.get("processes") or [] if p.get("game")})
+        text.append(f" {', '.join(games) or '-'}"[: INNER_W - len(text)], style="cyan")
+    return text
 
 
 def _trainers_line(procs: list[dict[str, Any]]) -> Text:
