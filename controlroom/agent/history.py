@@ -22,7 +22,7 @@ import bisect
 import math
 from typing import Any
 
-from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, MARK_KINDS
+from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, INT_MAX, INT_MIN, MARK_KINDS
 
 Value = float | int | None
 Row = list[Value]
@@ -55,23 +55,28 @@ TRAINER_MARKS = ("start", "resume", "checkpoint_restored")  # from the trainer's
 assert set(SOURCES) == set(HISTORY_COLUMNS)
 
 
-def rounded(value: Any) -> Value:
-    """A figure as the wire carries it: SIGNIFICANT digits, null if not a finite number."""
+def number(value: Any) -> Value:
+    """The value if it is a number the wire can carry (finite; an int within 64 bits: a
+    foreign trainer's 400-digit int is none), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value):
-        return None
     if isinstance(value, int):
-        return value
-    return float(f"{value:.{SIGNIFICANT}g}")
+        return value if INT_MIN <= value <= INT_MAX else None
+    return value if math.isfinite(value) else None
+
+
+def rounded(value: Any) -> Value:
+    """A figure as the wire carries it: SIGNIFICANT digits, null if not a number."""
+    value = number(value)
+    return float(f"{value:.{SIGNIFICANT}g}") if isinstance(value, float) else value
 
 
 def row_from_line(line: dict[str, Any]) -> Row | None:
     """The row of an update line of metrics.jsonl, or None for any other line."""
     if line.get("kind") != "update":
         return None
-    t = line.get("time")
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+    t = number(line.get("time"))
+    if t is None:
         return None
     row = [rounded(line.get(SOURCES[name])) for name in HISTORY_COLUMNS]
     row[TIME] = round(float(t), TIME_DIGITS)
@@ -135,8 +140,8 @@ class History:
         self.rows = evenly(self.rows[:-keep], max(2, self.capacity // 4)) + self.rows[-keep:]
 
     def _trainer_started(self, line: dict[str, Any]) -> None:
-        t = line.get("time")
-        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        t = number(line.get("time"))
+        if t is None:
             return
         if any(
             m["time"] == round(t, TIME_DIGITS) and m["kind"] in TRAINER_MARKS for m in self.marks
@@ -212,8 +217,8 @@ EVENT_MARKS: dict[str, str] = {
 def mark_event(history: History, event: dict[str, Any]) -> None:
     """Mark an agent event on a game's history, if it is one that marks a run."""
     kind = EVENT_MARKS.get(str(event.get("kind")))
-    t = event.get("ts")
-    if kind is None or isinstance(t, bool) or not isinstance(t, int | float):
+    t = number(event.get("ts"))
+    if kind is None or t is None:
         return
     history.add_mark(float(t), kind, str(event.get("message") or kind))
 

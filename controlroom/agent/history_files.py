@@ -10,12 +10,11 @@ Marks of the agent's own events come from its store (learning.py).
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-from controlroom.agent.history import History
+from controlroom.agent.history import History, number
 from controlroom.agent.runfiles import HISTORY_FILE, METRICS_FILE, OLD_SEGMENTS
 
 # A line that is neither an update nor a start line is skipped before it is parsed:
@@ -76,7 +75,6 @@ def _lines(path: Path) -> list[dict[str, Any]]:
             obj = json.loads(raw)
         except ValueError:  # a torn last line, or a foreign one
             continue
-        t = obj.get("time") if isinstance(obj, dict) else None
-        if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t):
+        if isinstance(obj, dict) and number(obj.get("time")) is not None:
             out.append(obj)
     return out

@@ -11,6 +11,7 @@ history moved, and published in its GameState.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from controlroom.agent.store import Store
 from controlroom.config import DiagnosticsConfig
 
 Signature = tuple[tuple[str, int, int], ...]
+log = logging.getLogger(__name__)
 
 
 class Learning:
@@ -65,7 +67,7 @@ class Learning:
             if event["game"] is not None or event["ts"] >= g.added_at:
                 mark_event(h, event)
         self.histories[g.name], self._attached[g.name] = h, g
-        g.tail.on_line = h.add_line
+        g.tail.on_line = _feeder(g.name, h)
         return h
 
     def on_event(self, event: dict[str, Any]) -> None:
@@ -114,6 +116,18 @@ class Learning:
         h = history_files.rebuild(run_dir)
         self._trials[game] = (run_dir, sig, h)
         return h
+
+
+def _feeder(game: str, h: History) -> Callable[[dict[str, Any]], None]:
+    """h.add_line for the metrics tail, which must go on whatever one line does."""
+
+    def feed(line: dict[str, Any]) -> None:
+        try:
+            h.add_line(line)
+        except Exception:
+            log.exception("%s: a metrics line the learning history could not take", game)
+
+    return feed
 
 
 def _diagnose(h: History, limits: DiagnosticsConfig) -> list[Finding]:

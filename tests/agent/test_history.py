@@ -18,6 +18,8 @@ from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, MARK_KINDS
 from tests.agent.harness import AgentHarness, wait_for
 
 CARTPOLE = {"CartPole": {"target_episodes": 10**6}}
+# About ten updates a second on this CPU: no thinning within a test (HISTORY_POINTS).
+SLOWER = {"CartPole": {**CARTPOLE["CartPole"], "num_envs": 4, "num_steps": 128}}
 
 
 def history(agent: AgentHarness, **args: Any) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def kinds(reply: dict[str, Any]) -> list[str]:
 
 
 def test_history_survives_agent_restart_reboot_and_resume(agent: AgentHarness) -> None:
-    agent.write_config(games=CARTPOLE)
+    agent.write_config(games=SLOWER)
     agent.start()
     agent.call("add_game", game="CartPole")
     before = wait_for(lambda: rows_past(agent, 20), 90, "20 rows of CartPole")
@@ -59,11 +61,12 @@ def test_history_survives_agent_restart_reboot_and_resume(agent: AgentHarness) -
     assert again["rows"][0] == before["rows"][0]  # rebuilt from the trainer's files
     assert kinds(again) == ["start"]  # an agent restart is not a mark: nothing happened
 
+    wait_for(lambda: agent.game("CartPole").get("checkpoint"), 60, "a checkpoint")
+    cursor = history(agent)["cursor"]
     agent.kill()  # a reboot: the agent and its trainer go, the boot id changes
     agent.kill_trainers()
     agent.boot_file.write_text("boot-2\n")
     agent.start()
-    cursor = again["cursor"]
     resumed = wait_for(
         lambda: {"resume", "checkpoint_restored"} & set(kinds(history(agent))), 90, "a resume"
     )

@@ -117,6 +117,25 @@ def test_rows_read_from_lines() -> None:
     assert len(str(row[at["value_loss"]])) <= 12  # five significant digits
     assert row_from_line({**line, "kind": "heartbeat"}) is None
     assert row_from_line({**line, "time": "soon"}) is None
+    assert row_from_line({**line, "time": 10**400}) is None  # no float holds it
+    huge = row_from_line({**line, "global_step": 10**400, "losses/entropy": 2**64})
+    assert huge is not None and huge[1] is None and huge[at["entropy"]] is None
+
+
+def test_junk_in_a_trainers_files_is_skipped(tmp_path: Path) -> None:
+    good = update_line(1.7e9, 64, random.Random(4))
+    junk = [
+        b"{torn",
+        b"[1, 2]",
+        b'{"kind": "update", "time": NaN}',
+        b'{"kind": "update", "time": 1' + b"0" * 400 + b"}",
+        b'{"kind": "start", "time": "now"}',
+        json.dumps(good).encode(),
+        b'{"kind": "update", "time": 1700000000.5, "global_step": 1' + b"0" * 400 + b"}",
+    ]
+    (tmp_path / "metrics.jsonl").write_bytes(b"\n".join(junk) + b"\n")
+    h = rebuild(tmp_path)
+    assert [r[1] for r in h.rows] == [64, None] and h.marks == []
 
 
 def test_rebuilt_from_rotated_segments_and_the_thinned_history(tmp_path: Path) -> None:
