@@ -113,3 +113,26 @@ def test_a_rank_that_stops_answering_is_a_hang_of_the_job(agent: AgentHarness) -
     finally:
         if stuck.is_running():
             os.kill(stuck.pid, signal.SIGKILL)
+
+
+def test_changing_gpus_resumes_the_game_at_the_new_world_size(agent: AgentHarness) -> None:
+    agent.start()
+    agent.call("add_game", game="CartPole")
+    run_dir = agent.state_dir / "runs" / "CartPole"
+    wait_for(lambda: running(agent, "CartPole"), 90, "one trainer running")
+    wait_for(lambda: agent.game("CartPole").get("checkpoint"), 90, "a checkpoint")
+    agent.call("migrate", game="CartPole", settings=JOB)  # 1 -> 2
+    job = wait_for(lambda: job_running(agent, "CartPole"), 90, "the job of 2 running")
+    assert job["world_size"] == 2
+    wait_for(lambda: len(start_lines(run_dir)) == 2, 60, "the job's start line")
+    wait_for(lambda: (agent.game("CartPole").get("checkpoint") or {}).get("global_step"), 60)
+    agent.call("migrate", game="CartPole", settings={"gpus": 1})  # 2 -> 1
+    wait_for(
+        lambda: (g := running(agent, "CartPole")) and g["pid"] != job["pid"] and g, 90, "one again"
+    )
+    wait_for(lambda: len(start_lines(run_dir)) == 3, 60, "the single trainer's start line")
+    starts = start_lines(run_dir)
+    assert [s["settings/world_size"] for s in starts] == [1, 2, 1]
+    assert all(s["resumed_from"] for s in starts[1:])  # progress kept both ways
+    assert starts[1]["global_step"] > 0 and starts[2]["global_step"] >= starts[1]["global_step"]
+    assert agent.game("CartPole")["world_size"] == 1
