@@ -10,13 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from controlroom.trainer import distributed
+from controlroom.trainer import distributed, metrics
 from controlroom.trainer.world import World
 from tests.trainer.helpers import REPO, read_metrics, trainer_cmd, trainer_env, wait_for
 
@@ -78,6 +79,25 @@ def test_world_comes_from_torchruns_environment() -> None:
     assert World.from_env({}) == World()
     world = World.from_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
     assert (world.rank, world.size, world.local_rank, world.main) == (1, 2, 1, False)
+
+
+def test_heartbeats_are_held_while_rank0_waits_on_the_others(tmp_path: Path) -> None:
+    writer = metrics.MetricsWriter(tmp_path / "metrics.jsonl")
+    waiting = threading.Event()
+    beat = metrics.Heartbeat(writer, 0.05, dict, held=waiting.is_set)
+    beat.start()
+    try:
+        wait_for(lambda: len(lines_of(tmp_path, "heartbeat")) >= 2, timeout=10)
+        waiting.set()  # a collective that has waited past the interval
+        time.sleep(0.1)
+        held_at = len(lines_of(tmp_path, "heartbeat"))
+        time.sleep(0.5)
+        assert len(lines_of(tmp_path, "heartbeat")) == held_at  # silence: the job's hang
+        waiting.clear()
+        wait_for(lambda: len(lines_of(tmp_path, "heartbeat")) > held_at, timeout=10)
+    finally:
+        beat.stop()
+        writer.close()
 
 
 def test_ranks_with_different_parameters_are_refused() -> None:
