@@ -15,6 +15,7 @@ from controlroom.agent.policy.guard import (
     breaches,
     change_for,
     clear,
+    gpu_share,
     load_from,
     verdict,
 )
@@ -84,6 +85,8 @@ def test_change_for_measures_memory_on_one_gpu_not_the_host() -> None:
     }
     _, change = change_for(games, EIGHT, "B", {"num_envs": 64}, (3,))
     assert change.gpus == (3,) and change.gpu_memory_fraction == 4 / 80
+    # A beside trial's second trainer on A's GPU takes the same share of that GPU.
+    assert gpu_share(games, EIGHT, 64, (0,)) == 4 / 80
     # A moving from GPU 0 to GPU 3 brings all its memory, not the difference.
     _, moved = change_for(games, EIGHT, "A", {"num_envs": 64}, (3,))
     assert moved.gpu_memory_fraction == 4 / 80 and moved.trainers == 0

@@ -125,14 +125,14 @@ async def start(
 
 
 def check_guard_beside(engine: Engine, game: str, candidate: dict[str, Any]) -> None:
-    """The guard on a whole second trainer with the candidate's envs (and its share of
-    GPU memory at the measured bytes per env)."""
+    """The guard on a whole second trainer with the candidate's envs, on its game's GPUs
+    (and its share of each at the measured bytes per env)."""
     games, tel = engine.agent.games(), engine.agent.telemetry()
     load = engine.with_trials(guard.load_from(games, tel))
     envs = int(candidate.get("num_envs") or 0)
-    total = sum(int(gp.get("memory_total") or 0) for gp in tel.get("gpus") or [])
-    mem = guard.gpu_bytes_per_env(games) * envs / total if total else 0.0
-    verdict = guard.verdict(engine.agent.config.guard, load, guard.Change(envs, 1, mem))
+    gpus = tuple((games.get(game) or {}).get("gpus") or ())
+    mem = guard.gpu_share(games, tel, envs, gpus)
+    verdict = guard.verdict(engine.agent.config.guard, load, guard.Change(envs, 1, mem, gpus))
     if verdict is not None:
         engine.refuse(game, verdict)
         raise OpError("refused", verdict)

@@ -302,6 +302,16 @@ def gpu_bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
     return bytes_per_env(games)
 
 
+def gpu_share(
+    games: dict[str, dict[str, Any]], telemetry: dict[str, Any], envs: int, gpus: Sequence[int]
+) -> float:
+    """The share of one GPU (among `gpus`, default any) that `envs` more envs take at
+    the measured memory per env: what a change adds to each GPU it lands on."""
+    devices = [gp for gp in telemetry.get("gpus") or [] if not gpus or gp.get("index") in gpus]
+    total = max((int(gp.get("memory_total") or 0) for gp in devices), default=0)
+    return gpu_bytes_per_env(games) * envs / total if total else 0.0
+
+
 def change_for(
     games: dict[str, dict[str, Any]],
     telemetry: dict[str, Any],
@@ -321,8 +331,6 @@ def change_for(
     new_envs = int(settings.get("num_envs") or 0)
     moved = bool(gpus) and old is not None and sorted(old.get("gpus") or []) != sorted(gpus)
     held = 0 if moved else old_envs  # moving to other GPUs frees nothing on them
-    devices = [gp for gp in telemetry.get("gpus") or [] if not gpus or gp.get("index") in gpus]
-    total = max((int(gp.get("memory_total") or 0) for gp in devices), default=0)
-    mem = gpu_bytes_per_env(games) * (new_envs - held) / total if total else 0.0
+    mem = gpu_share(games, telemetry, new_envs - held, gpus)
     change = Change(new_envs - old_envs, 1 - was_active, mem, tuple(gpus), moved and bool(old_envs))
     return load, change
