@@ -27,20 +27,27 @@ class Canvas:
             self.colors[row][col] = color
 
     def line(self, x0: int, y0: int, x1: int, y1: int, color: str) -> None:
-        """Every dot between two dots (inclusive)."""
-        steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+        """Every dot between two dots (inclusive). The hot loop of a redraw (a few
+        thousand dots a plot), so `dot` is written out here."""
+        dx, dy = x1 - x0, y1 - y0
+        steps = max(abs(dx), abs(dy), 1)
+        bits, colors, xs, ys = self.bits, self.colors, 2 * self.width, 4 * self.height
         for i in range(steps + 1):
-            self.dot(x0 + (x1 - x0) * i // steps, y0 + (y1 - y0) * i // steps, color)
+            x, y = x0 + dx * i // steps, y0 + dy * i // steps
+            if 0 <= x < xs and 0 <= y < ys:
+                bits[y >> 2][x >> 1] |= BITS[y & 3][x & 1]
+                colors[y >> 2][x >> 1] = color
 
     def rule(self, column: int, color: str) -> None:
         if 0 <= column < self.width:
             self.rules[column] = color
 
-    def row(self, index: int) -> Text:
-        """One row of cells as Text, runs of one colour in one span."""
-        text = Text()
+    def row(self, index: int) -> list[tuple[str, str]]:
+        """One row of cells as (characters, colour) runs, one run per colour change."""
+        runs: list[tuple[str, str]] = []
         bits, colors = self.bits[index], self.colors[index]
-        run, style = "", ""
+        run: list[str] = []
+        style = ""
         for col in range(self.width):
             if bits[col]:
                 char, color = chr(BRAILLE + bits[col]), colors[col]
@@ -49,8 +56,16 @@ class Canvas:
             else:
                 char, color = " ", ""
             if color != style and run:
-                text.append(run, style=style)
-                run = ""
-            run, style = run + char, color
-        text.append(run, style=style)
+                runs.append(("".join(run), style))
+                run = []
+            run.append(char)
+            style = color
+        runs.append(("".join(run), style))
+        return runs
+
+    def text(self, index: int) -> Text:
+        """One row as Rich Text (for reading it in a test or a terminal)."""
+        text = Text()
+        for chars, color in self.row(index):
+            text.append(chars, style=color)
         return text

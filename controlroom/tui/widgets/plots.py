@@ -12,8 +12,10 @@ with a legend, y labels, x ticks, lines, vertical marks and a log axis.
 from __future__ import annotations
 
 import math
+from functools import cache
 
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -25,6 +27,8 @@ Y_LABEL_W = 8
 """Columns for the y labels (and the axis) left of the canvas."""
 RICH_COLORS = {"gray": "grey50"}
 """The traces' colour names that Rich spells differently."""
+Line = list[tuple[str, str]]
+"""One line of a plot: (characters, Rich style) runs."""
 
 
 class MetricPlot(Widget):
@@ -66,11 +70,12 @@ class MetricPlot(Widget):
         """Lines go to Textual as ready segments: no parsing, no re-layout of text."""
         width = self.size.width
         if self._strips is None:
-            console, style = self.app.console, self.rich_style
-            lines = self.draw(width, self.size.height)
+            base = self.rich_style
             self._strips = [
-                Strip(line.render(console)).crop_extend(0, width, None).apply_style(style)
-                for line in lines
+                Strip([Segment(chars, _style(style)) for chars, style in line])
+                .crop_extend(0, width, None)
+                .apply_style(base)
+                for line in self.draw(width, self.size.height)
             ]
         if y >= len(self._strips):
             return Strip.blank(width, self.rich_style)
@@ -83,7 +88,7 @@ class MetricPlot(Widget):
         pairs = [(x, math.log10(y)) for x, y in zip(trace.xs, trace.ys, strict=True) if y > 0]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def draw(self, width: int, height: int) -> list[Text]:
+    def draw(self, width: int, height: int) -> list[Line]:
         """The plot's lines at this size: title and legend, canvas with y labels, x axis."""
         cw, ch = max(width - Y_LABEL_W, 4), max(height - 3, 2)
         series = [(t, *self._points(t)) for t in self.traces]
@@ -109,33 +114,30 @@ class MetricPlot(Widget):
             color = RICH_COLORS["gray"] if trace.dim else RICH_COLORS.get(trace.color, trace.color)
             for a, b in zip(dots, dots[1:] or dots, strict=False):  # one point: a dot
                 canvas.line(*a, *b, color)
-        rows = [
-            Text(self.y_label(y0, y1, i, ch).rjust(Y_LABEL_W - 1)[: Y_LABEL_W - 1] + "┤", "dim")
-            + canvas.row(i)
-            for i in range(ch)
-        ]
+        rows = [[(self.y_label(y0, y1, i, ch), "dim"), *canvas.row(i)] for i in range(ch)]
         return [title, *rows, *self.x_axis(x0, x1, cw)]
 
-    def title_line(self, width: int, has_data: bool) -> Text:
-        """The title, then each trace's label in its colour (dim ones left out)."""
+    def title_line(self, width: int, has_data: bool) -> Line:
+        """The title, then each trace's label in its colour (dim ones left out); what
+        does not fit the width is cut."""
         title = self.title if has_data else f"{self.title}: no data yet"
         if self.hidden:
             title += f" ({self.hidden} points <= 0 off the log axis)"
-        text = Text(title, style="bold")
+        line = [(title, "bold")]
         for trace in self.traces:
             if not trace.dim:
-                text.append(f"  ━ {trace.label}", style=RICH_COLORS.get(trace.color, trace.color))
-        text.truncate(width, overflow="ellipsis")
-        return text
+                line.append((f"  ━ {trace.label}", RICH_COLORS.get(trace.color, trace.color)))
+        return line
 
     def y_label(self, y0: float, y1: float, row: int, rows: int) -> str:
-        """The top, middle and bottom rows name their value; the others none."""
-        if row not in (0, rows // 2, rows - 1):
-            return ""
-        y = y1 - (y1 - y0) * row / max(rows - 1, 1)
-        return short(10**y if self.log_y else y)
+        """The axis left of a canvas row: the top, middle and bottom rows name their value."""
+        label = ""
+        if row in (0, rows // 2, rows - 1):
+            y = y1 - (y1 - y0) * row / max(rows - 1, 1)
+            label = short(10**y if self.log_y else y)
+        return label.rjust(Y_LABEL_W - 1)[: Y_LABEL_W - 1] + "┤"
 
-    def x_axis(self, x0: float, x1: float, cw: int) -> list[Text]:
+    def x_axis(self, x0: float, x1: float, cw: int) -> list[Line]:
         """The axis line with five ticks, and under it their values, written short."""
         line, labels = ["─"] * cw, [" "] * (cw + Y_LABEL_W)
         for i in range(5):
@@ -145,10 +147,14 @@ class MetricPlot(Widget):
             start = min(max(Y_LABEL_W + col - len(label) // 2, 0), cw + Y_LABEL_W - len(label))
             if all(c == " " for c in labels[max(start - 1, 0) : start + len(label) + 1]):
                 labels[start : start + len(label)] = label
-        axis = Text(" " * (Y_LABEL_W - 1) + "└" + "".join(line), style="dim")
-        under = Text("".join(labels).rstrip(), style="dim")
-        under.append(f"  {self.x_label}", style="dim italic")
-        return [axis, under]
+        axis = (" " * (Y_LABEL_W - 1) + "└" + "".join(line), "dim")
+        return [[axis], [("".join(labels).rstrip(), "dim"), (f"  {self.x_label}", "dim italic")]]
+
+
+@cache
+def _style(name: str) -> Style:
+    """A Rich style by name, parsed once (a redraw asks for the same few again and again)."""
+    return Style.parse(name) if name else Style()
 
 
 def _span(values: list[float]) -> tuple[float, float]:
