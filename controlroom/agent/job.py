@@ -16,6 +16,7 @@ spanning hosts is not started by the agent (docs/multi-gpu.md).
 
 from __future__ import annotations
 
+import re
 import sys
 
 import psutil
@@ -49,3 +50,18 @@ def job_pids(pid: int) -> list[int]:
     except psutil.Error:
         return [pid]
     return [pid, *(child.pid for child in children)]
+
+
+# torchrun's failure report names each failed rank's exit code on a line of its own.
+_RANK_EXIT_2 = re.compile(r"^\s*exitcode\s*:\s*2\b", re.MULTILINE)
+REFUSAL_PREFIX = "controlroom.trainer: error:"  # the trainer's one-line refusal
+
+
+def rank_refusal(log_tail: str) -> str | None:
+    """The refusal of a job's rank that exited 2 (bad settings: not worth a restart), read
+    from trainer.log: torchrun itself exits 1 for any failed rank. None when no rank
+    exited 2."""
+    if not _RANK_EXIT_2.search(log_tail):
+        return None
+    refusals = [x.strip() for x in log_tail.splitlines() if x.startswith(REFUSAL_PREFIX)]
+    return refusals[-1] if refusals else "a rank exited 2"

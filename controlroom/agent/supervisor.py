@@ -25,6 +25,7 @@ from typing import Any
 
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
+from controlroom.agent.job import rank_refusal
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
@@ -204,8 +205,8 @@ class Supervisor:
             self._stopped(g)
         elif reason_by == "hung":
             self._schedule_restart(g, now, f"{g.name} was hung ({g.last_exit})")
-        elif code == USAGE_EXIT and not progressed:
-            self._refused_settings(g)
+        elif (refusal := self._refusal(g, code)) is not None and not progressed:
+            self._refused_settings(g, refusal)
         elif self._finished(code, g):
             self._set(g, "done")
             self._event(
@@ -217,8 +218,16 @@ class Supervisor:
         else:
             self._crashed(g, now, progressed)
 
-    def _refused_settings(self, g: GameRun) -> None:
-        line = self._last_log_line(g)
+    def _refusal(self, g: GameRun, code: int | None) -> str | None:
+        """The trainer's last words when it refused its settings (exit 2), else None. A
+        job's rank exits 2 but torchrun exits 1, so trainer.log tells for a job."""
+        if code == USAGE_EXIT:
+            return self._last_log_line(g)
+        if code is not None and g.world_size > 1:
+            return rank_refusal(self._log_tail(g))
+        return None
+
+    def _refused_settings(self, g: GameRun, line: str) -> None:
         g.last_exit = f"exit code 2 (bad settings or usage){': ' + line if line else ''}"
         self._set(g, "crash_loop", last_exit=g.last_exit)
         self._event(
@@ -231,16 +240,20 @@ class Supervisor:
 
     def _last_log_line(self, g: GameRun) -> str:
         """The last non-empty line the trainer wrote to trainer.log in this run."""
+        lines = [x.strip() for x in self._log_tail(g, 8192).splitlines() if x.strip()]
+        return lines[-1][:LOG_LINE_CHARS] if lines else ""
+
+    def _log_tail(self, g: GameRun, most: int = 32768) -> str:
+        """The end of what the trainer wrote to trainer.log in this run (at most `most`
+        bytes: a job's torchrun adds a report of a few KiB after the ranks' lines)."""
         if g.log_offset is None:
             return ""
         try:
             with open(g.run_dir / LOG_FILE, "rb") as fh:
-                fh.seek(max(g.log_offset, fh.seek(0, 2) - 8192))
-                text = fh.read().decode("utf-8", "replace")
+                fh.seek(max(g.log_offset, fh.seek(0, 2) - most))
+                return fh.read().decode("utf-8", "replace")
         except OSError:
             return ""
-        lines = [x.strip() for x in text.splitlines() if x.strip()]
-        return lines[-1][:LOG_LINE_CHARS] if lines else ""
 
     def _finished(self, code: int | None, g: GameRun) -> bool:
         reason = g.tail.last_exit_reason

@@ -4,6 +4,7 @@ checkpoint; a rank that stops answering is the job's hang; the state shows the w
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 from pathlib import Path
@@ -136,3 +137,22 @@ def test_changing_gpus_resumes_the_game_at_the_new_world_size(agent: AgentHarnes
     assert all(s["resumed_from"] for s in starts[1:])  # progress kept both ways
     assert starts[1]["global_step"] > 0 and starts[2]["global_step"] >= starts[1]["global_step"]
     assert agent.game("CartPole")["world_size"] == 1
+
+
+def test_a_rank_that_refuses_its_settings_is_not_restarted(agent: AgentHarness) -> None:
+    """torchrun exits 1 whatever its ranks did: the agent reads the rank's exit 2 and its
+    refusal from trainer.log, and treats the job as a trainer that exited 2."""
+    run_dir = agent.state_dir / "runs" / "CartPole"
+    run_dir.mkdir(parents=True)
+    with open(run_dir / "trainer.lock", "a") as held:  # another writer holds the run dir
+        fcntl.flock(held, fcntl.LOCK_EX)
+        agent.start()
+        agent.call("add_game", game="CartPole", settings=JOB)
+        game = wait_for(
+            lambda: (g := agent.game("CartPole")).get("state") == "crash_loop" and g,
+            90,
+            "the refusal",
+        )
+    assert "exit code 2 (bad settings or usage)" in game["last_exit"]
+    assert "another trainer holds" in game["last_exit"]
+    assert game["restarts"] == 0, game["last_exit"]
