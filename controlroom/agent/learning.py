@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,12 @@ class Learning:
             self._diagnosed.pop(name, None)
         changed = []
         for name, g in games.items():
-            self.attach(g)
-            found = self.diagnosis(name)
+            try:
+                self.attach(g)
+                found = self.diagnosis(name)
+            except Exception:  # one game's history must not stop the others' or the flush
+                log.exception("%s: learning history", name)
+                continue
             if found != g.diagnosis:
                 g.diagnosis = found
                 changed.append(name)
@@ -63,7 +68,12 @@ class Learning:
         if self._attached.get(g.name) is g:
             return self.histories[g.name]
         h = history_files.rebuild(g.run_dir)
-        for event in self.store.events_of(EVENT_MARKS, g.name, MAX_MARKS):
+        try:
+            events = self.store.events_of(EVENT_MARKS, g.name, MAX_MARKS)
+        except sqlite3.Error as exc:  # locked or failing: the curve without its old marks
+            log.warning("%s: no marks from the event log (%s)", g.name, exc)
+            events = []
+        for event in events:
             if event["game"] is not None or event["ts"] >= g.added_at:
                 mark_event(h, event)
         self.histories[g.name], self._attached[g.name] = h, g
