@@ -155,6 +155,15 @@ def ramp_text(r: dict[str, Any]) -> str:
     return text
 
 
+def _worst(load: dict[str, Any], key: str) -> str:
+    """The label of the GPU with the highest `key` on a host of several ('GPU4 '; the
+    budgets hold per GPU, so the worst one is the one that counts), else 'GPU '."""
+    gpus = [d for d in load.get("gpus") or [] if d.get(key) is not None]
+    if len(gpus) < 2:
+        return "GPU "
+    return f"GPU{max(gpus, key=lambda d: d[key])['index']} "
+
+
 def guard_text(g: dict[str, Any]) -> list[str]:
     """Each budget against the load now; the breach, paused games, last refusal."""
     b, load = g.get("budgets") or {}, g.get("load") or {}
@@ -162,8 +171,10 @@ def guard_text(g: dict[str, Any]) -> list[str]:
     parts = [
         f"envs {load.get('envs', 0)}/{b.get('max_total_envs')}",
         f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
-        f"GPU mem {pct(load.get('gpu_memory_fraction'))}/{pct(b.get('max_gpu_memory_fraction'))}",
-        f"GPU temp {'-' if temp is None else f'{temp:.0f}C'}/{num(b.get('max_gpu_temp_c'))}C",
+        f"{_worst(load, 'memory_fraction')}mem {pct(load.get('gpu_memory_fraction'))}"
+        f"/{pct(b.get('max_gpu_memory_fraction'))}",
+        f"{_worst(load, 'temp_c')}temp {'-' if temp is None else f'{temp:.0f}C'}"
+        f"/{num(b.get('max_gpu_temp_c'))}C",
         f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}",
     ]
     lines = ["guard: " + "  ".join(parts)]

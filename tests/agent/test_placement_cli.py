@@ -26,6 +26,8 @@ def test_add_with_gpus_json_and_text(agent: AgentHarness) -> None:
     assert "GPU  CHECKPOINT" in status
     line = next(x for x in status.splitlines() if x.startswith("Breakout"))
     assert " 0,7* " in line  # pinned
+    # The guard's line names the fullest and the hottest GPU (budgets hold per GPU).
+    assert "GPU4 mem 56%/50%  GPU0 temp 55C/83C" in status
 
 
 def test_bad_gpus_exit_2_and_refused_exit_3(agent: AgentHarness) -> None:
