@@ -7,8 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from controlroom.agent.policy.guard import (
     Change,
+    GpuLoad,
     Load,
     Watch,
     breach,
@@ -128,3 +132,29 @@ def test_a_paused_game_resumes_when_its_own_gpu_is_clear() -> None:
 def test_one_gpu_reads_as_before() -> None:
     load = Load(gpu_memory_fraction=0.6)
     assert breaches(G, load) == [(None, "GPU memory 60% > max_gpu_memory_fraction 50%")]
+
+
+GPU_LOADS = st.lists(
+    st.tuples(st.floats(0.0, 1.0), st.floats(20.0, 100.0)), min_size=1, max_size=8
+).map(lambda xs: tuple(GpuLoad(i, m, t) for i, (m, t) in enumerate(xs)))
+PLACED = st.dictionaries(
+    st.sampled_from(["A", "B", "C", "D"]), st.lists(st.integers(0, 7), max_size=2), min_size=1
+)
+
+
+@given(GPU_LOADS, PLACED)
+def test_a_pause_is_always_of_a_game_on_a_gpu_over_a_limit(
+    gpus: tuple[GpuLoad, ...], placed: dict[str, list[int]]
+) -> None:
+    load = Load(gpus=gpus, gpu_memory_fraction=max(d.memory_fraction for d in gpus))
+    running = {name: float(i) for i, name in enumerate(sorted(placed))}
+    act = Watch().step(G, load, running, 0.0, placed)
+    over = {gpu for gpu, _ in breaches(G, load)}
+    # Those that can relieve a GPU over a limit: on it, or of unknown GPUs.
+    candidates = {n for n in running if not placed[n] or over & set(placed[n])}
+    if act is None:
+        assert not over or not candidates
+        return
+    kind, game, reason = act
+    assert kind == "pause" and game in candidates
+    assert reason.startswith("GPU ")
