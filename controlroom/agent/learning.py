@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from controlroom.agent.store import Store
 from controlroom.config import DiagnosticsConfig
 
 Signature = tuple[tuple[str, int, int], ...]
+# Rebuilding a long run's history reads up to ~16 MB (about 2 s here): at agent start
+# the games are rebuilt a few per supervise pass, not all in one that blocks the loop.
+ATTACH_BUDGET_S = 0.3
 log = logging.getLogger(__name__)
 
 
@@ -44,14 +48,19 @@ class Learning:
         self._trials: dict[str, tuple[Path, Signature, History]] = {}
 
     def sync(self, games: dict[str, GameRun]) -> list[str]:
-        """Follow the games the supervisor has (attach new ones, drop forgotten ones) and
-        set each one's diagnosis; the names whose diagnosis changed."""
+        """Follow the games the supervisor has (attach new ones, as many as
+        ATTACH_BUDGET_S allows; drop forgotten ones) and set each one's diagnosis; the
+        names whose diagnosis changed."""
         for name in [n for n in self._attached if self._attached[n] is not games.get(n)]:
             self._attached.pop(name)
             self.histories.pop(name, None)
             self._diagnosed.pop(name, None)
-        changed = []
+        changed, deadline, rebuilt = [], time.monotonic() + ATTACH_BUDGET_S, 0
         for name, g in games.items():
+            new = self._attached.get(name) is not g
+            if new and rebuilt and time.monotonic() > deadline:
+                continue  # rebuilt in a later pass: the loop must keep serving meanwhile
+            rebuilt += new
             try:
                 self.attach(g)
                 found = self.diagnosis(name)

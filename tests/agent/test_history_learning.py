@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from controlroom.agent import learning as learning_module
 from controlroom.agent.gamerun import GameRun
 from controlroom.agent.learning import Learning
 from controlroom.agent.store import Store
@@ -60,3 +63,12 @@ def test_a_store_that_cannot_answer_leaves_the_curve_without_old_marks(tmp_path:
     assert len(h.rows) == 12 and [m["kind"] for m in h.marks] == ["start"]
     learning.on_event({"ts": 300.0, "kind": "crash", "game": "Breakout", "message": "x"})
     assert [m["kind"] for m in h.marks] == ["start", "crash"]  # live events still mark
+
+
+def test_games_are_rebuilt_a_few_per_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(learning_module, "ATTACH_BUDGET_S", 0.0)  # one per pass, then
+    learning = Learning(tmp_path, Store(tmp_path / "agent.db"), DiagnosticsConfig)
+    path = run_dir(tmp_path, kl=0.5)
+    games = {n: GameRun(n, {}, path, added_at=0.0) for n in ("Breakout", "Pong", "Seaquest")}
+    assert [learning.sync(games) for _ in range(3)] == [["Breakout"], ["Pong"], ["Seaquest"]]
+    assert list(learning.histories) == ["Breakout", "Pong", "Seaquest"]
