@@ -137,3 +137,36 @@ def synthetic(ret: Any = lambda i: 20 + 4 * i, n: int = 120) -> dict[str, Any]:
         "cursor": rows[-1][0],
         "diagnosis": [],
     }
+
+
+def with_trial(mode: str, **extra: Any) -> dict[str, Any]:
+    """The State with a finished trial of CartPole in `mode` from T0+800 s to T0+1000 s
+    (the synthetic run's rows 80 to 100), its figures compared, no decision yet."""
+    state = state_with_cartpole()
+    state["policy"]["trials"]["CartPole"] = {
+        "game": "CartPole",
+        "mode": mode,
+        "status": "finished",
+        "decision": None,
+        "started_at": T0 + 800,
+        "ends_at": T0 + 1000,
+        "ended_at": T0 + 1000,
+        "comparison": [
+            {"figure": "episodes_per_hour", "current": 9000.0, "trial": 9900.0},
+            {"figure": "sps", "current": 1500.0, "trial": 1800.0},
+        ],
+        **extra,
+    }
+    return state
+
+
+def candidate() -> dict[str, Any]:
+    """A beside trial's own run: from the game's checkpoint at row 80, twice the steps a
+    row, its return from 500 up."""
+    run = synthetic()
+    run["run"] = "trial"
+    run["rows"] = [
+        [T0 + 800 + 10 * i, 163840.0 + 4096 * i, 500.0 + i, *r[3:]]
+        for i, r in enumerate(run["rows"][:21])
+    ]
+    return run

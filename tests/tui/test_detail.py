@@ -17,12 +17,14 @@ from tests.tui.detail_support import (
     SIZE,
     T0,
     RecordedAgent,
+    candidate,
     labels,
     open_detail,
     plot,
     recorded_app,
     state_with_cartpole,
     synthetic,
+    with_trial,
 )
 
 
@@ -196,36 +198,11 @@ async def test_overlay_another_game_on_the_same_axes() -> None:
         assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
 
 
-def _with_trial(mode: str, **extra: object) -> dict[str, object]:
-    state = state_with_cartpole()
-    state["policy"]["trials"]["CartPole"] = {
-        "game": "CartPole",
-        "mode": mode,
-        "status": "finished",
-        "decision": None,
-        "started_at": T0 + 800,
-        "ends_at": T0 + 1000,
-        "ended_at": T0 + 1000,
-        "comparison": [
-            {"figure": "episodes_per_hour", "current": 9000.0, "trial": 9900.0},
-            {"figure": "sps", "current": 1500.0, "trial": 1800.0},
-        ],
-        **extra,
-    }
-    return state
-
-
 async def test_beside_trial_overlays_the_candidate_from_the_trial_start() -> None:
-    candidate = synthetic()
-    candidate["run"] = "trial"
-    candidate["rows"] = [
-        [T0 + 800 + 10 * i, 163840.0 + 4096 * i, 500.0 + i, *r[3:]]
-        for i, r in enumerate(candidate["rows"][:21])
-    ]
-    replies = {("CartPole", "main"): synthetic(), ("CartPole", "trial"): candidate}
+    replies = {("CartPole", "main"): synthetic(), ("CartPole", "trial"): candidate()}
     agent = RecordedAgent(replies)
     async with recorded_app().run_test(size=SIZE) as pilot:
-        screen = await open_detail(pilot, agent, _with_trial("beside"))
+        screen = await open_detail(pilot, agent, with_trial("beside"))
         await pilot.press("v")
         for _ in range(50):
             if any(c.get("run") == "trial" for c in agent.history_calls()):
@@ -243,6 +220,7 @@ async def test_beside_trial_overlays_the_candidate_from_the_trial_start() -> Non
         ]
         verdict = text_of(screen, "compare")
         assert "keep or discard?" in verdict and "9,000→9,900" in verdict
+        assert "trial_start" in text_of(screen, "marks") and "beside" in text_of(screen, "marks")
         await pilot.press("v")
         await pilot.pause()
         assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
@@ -250,7 +228,7 @@ async def test_beside_trial_overlays_the_candidate_from_the_trial_start() -> Non
 
 async def test_instead_trial_compares_the_window_with_the_same_length_before() -> None:
     agent = RecordedAgent({("CartPole", "main"): synthetic()})
-    state = _with_trial("instead", outcome="kept: eps/h +10%")
+    state = with_trial("instead", outcome="kept: eps/h +10%")
     async with recorded_app().run_test(size=SIZE) as pilot:
         screen = await open_detail(pilot, agent, state)
         await pilot.press("v")

@@ -14,9 +14,12 @@ from controlroom.tui.recorded_history import flat_run, learning_cartpole, with_r
 from tests.tui.detail_support import (
     SIZE,
     RecordedAgent,
+    candidate,
     open_detail,
     recorded_app,
     state_with_cartpole,
+    synthetic,
+    with_trial,
 )
 
 os.environ["TZ"] = "UTC"
@@ -56,4 +59,19 @@ def test_detail_restart_and_reboot(snap_compare: Any) -> None:
 
 def test_detail_overlay(snap_compare: Any) -> None:
     run_before = opened(learning_cartpole(), "s", "o", "escape")
+    assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_beside_trial(snap_compare: Any) -> None:
+    agent = RecordedAgent({("CartPole", "main"): synthetic(), ("CartPole", "trial"): candidate()})
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await open_detail(pilot, agent, with_trial("beside"))
+        await pilot.press("v")
+        for _ in range(100):
+            if len(screen.query_one("#plot-return_mean").traces[-1].xs) > 1:  # type: ignore[attr-defined]
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+
     assert snap_compare(recorded_app(), terminal_size=SIZE, run_before=run_before)

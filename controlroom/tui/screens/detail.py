@@ -34,6 +34,7 @@ from controlroom.tui.learning import (
     View,
     marks,
     traces,
+    trial_end,
 )
 from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
 from controlroom.tui.widgets.plots import MetricPlot
@@ -161,10 +162,12 @@ class DetailScreen(ModalScreen[None]):
         return runs
 
     async def fetch(self, run: RunHistory) -> bool:
-        """Ask for `run`'s rows after its cursor; True when any came."""
+        """Ask for `run`'s rows after its cursor; True when anything shown changed (rows,
+        marks, or the diagnosis)."""
         reply = await self.request("history", game=run.game, run=run.run, after=run.cursor)
+        before = (len(run.marks), run.diagnosis)
         try:
-            return run.merge(reply) > 0
+            return run.merge(reply) > 0 or (len(run.marks), run.diagnosis) != before
         except ValueError as exc:
             raise LinkError("bad_reply", f"{run.game}'s history: {exc}") from None
 
@@ -234,6 +237,8 @@ class DetailScreen(ModalScreen[None]):
         return text
 
     def marks_line(self) -> Text:
+        if self.view.trial is not None:
+            return trial_window(self.view.trial)
         if not self.main.marks:
             return Text("marks: none", style="dim")
         text = Text("marks: ")
@@ -305,6 +310,25 @@ class DetailScreen(ModalScreen[None]):
         """Redraw at once, and fetch what a new overlay or trial view needs."""
         self.redraw()
         self.run_worker(self.poll(), group="detail-now", exit_on_error=False)
+
+
+def trial_window(trial: dict[str, Any]) -> Text:
+    """What the trial view's x = 0 and its end mark are, and what each side is."""
+    end = trial_end(trial)
+    sides = (
+        "current settings beside the candidate's own run"
+        if trial.get("mode") == "beside"
+        else "the trial window against the same length before it"
+    )
+    text = Text("marks: ")
+    text.append("│trial_start ", style=f"bold {MARK_COLORS['trial_start']}")
+    text.append(f"{clock(trial.get('started_at'))} (x = 0)  ")
+    if end is not None:
+        text.append("│trial_end ", style=f"bold {MARK_COLORS['trial_end']}")
+        text.append(f"{clock(end)}  ")
+    text.append(f"· {sides}", style="dim")
+    text.no_wrap, text.overflow = True, "ellipsis"
+    return text
 
 
 def verdict(trial: dict[str, Any], now: float) -> Text:
