@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from controlroom.link.errors import LinkError
+from controlroom.link.errors import LinkError, RequestFailed
 from controlroom.link.session import AgentSession
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.recorded import NOW, recorded_state
@@ -35,7 +35,7 @@ class RecordedAgent:
             return {"lines": list(self.log)}
         reply = self.replies.get((args["game"], args.get("run", "main")))
         if reply is None:
-            raise LinkError("unknown_game", f"no game {args['game']}")
+            raise RequestFailed("unknown_game", f"no game {args['game']}")
         after = args.get("after")
         if after is None or not isinstance(reply.get("rows"), list):
             return copy.deepcopy(reply)

@@ -198,6 +198,22 @@ async def test_overlay_another_game_on_the_same_axes() -> None:
         assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
 
 
+async def test_an_overlay_the_agent_no_longer_has_leaves_it() -> None:
+    agent = RecordedAgent({("CartPole", "main"): synthetic()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        screen.toggle_overlay("Breakout")  # removed on the host meanwhile
+        for _ in range(50):
+            if not screen.view.overlays:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+        assert screen.view.overlays == [] and "Breakout" not in screen.others
+        assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
+        assert any("Breakout left the overlay" in n.message for n in pilot.app._notifications)
+        assert "trying again" not in text_of(screen, "detail-title")
+
+
 async def test_beside_trial_overlays_the_candidate_from_the_trial_start() -> None:
     replies = {("CartPole", "main"): synthetic(), ("CartPole", "trial"): candidate()}
     agent = RecordedAgent(replies)

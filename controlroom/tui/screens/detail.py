@@ -23,7 +23,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, RichLog
 
-from controlroom.link.errors import LinkError
+from controlroom.link.errors import LinkError, RequestFailed
 from controlroom.tui.format import clock, count
 from controlroom.tui.history import STEP, WALL, RunHistory
 from controlroom.tui.learning import (
@@ -142,7 +142,9 @@ class DetailScreen(ModalScreen[None]):
         error = self.error
         try:
             for run in self.wanted_runs():
-                self.changed |= await self.fetch(run)
+                self.changed |= await (
+                    self.fetch(run) if run is self.main else self.fetch_other(run)
+                )
             reply = await self.request("game_log", game=self.game, lines=LOG_TAIL)
         except LinkError as exc:
             self.error = f"{exc.message}; trying again"
@@ -160,6 +162,22 @@ class DetailScreen(ModalScreen[None]):
         elif self.view.trial is None:
             runs += [self.others.setdefault(g, RunHistory(g)) for g in self.view.overlays]
         return runs
+
+    async def fetch_other(self, run: RunHistory) -> bool:
+        """`fetch` for an overlay or the trial's run: a game the agent no longer has
+        leaves the overlay (said once); a trial run it has none of stays empty."""
+        try:
+            return await self.fetch(run)
+        except RequestFailed as exc:
+            if exc.code not in ("unknown_game", "not_found"):
+                raise
+            gone = exc.message
+        if run.run == "main" and run.game in self.view.overlays:
+            self.view.overlays.remove(run.game)
+            self.others.pop(run.game, None)
+            self.notify(f"{run.game} left the overlay: {gone}", severity="warning")
+            return True
+        return False
 
     async def fetch(self, run: RunHistory) -> bool:
         """Ask for `run`'s rows after its cursor; True when anything shown changed (rows,
