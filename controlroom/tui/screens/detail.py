@@ -24,28 +24,22 @@ from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, RichLog
 
 from controlroom.link.errors import LinkError, RequestFailed
-from controlroom.tui.format import clock, count
+from controlroom.tui import detail_lines as lines
 from controlroom.tui.history import STEP, WALL, RunHistory
 from controlroom.tui.learning import (
-    MARK_COLORS,
-    OVERLAY_COLORS,
     PAGES,
     SMOOTHING,
     View,
     marks,
     traces,
-    trial_end,
 )
 from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
 from controlroom.tui.widgets.plots import MetricPlot
-from controlroom.tui.widgets.policy import trial_part
 from controlroom.tui.widgets.quiet import QuietStatic
 
 Request = Callable[..., Awaitable[Any]]
 FOLLOW_S = 2.0
 """Seconds between the screen's requests for what is new (the issue: ~2 s, 2 Hz at most)."""
-MARK_TEXT = 48
-"""Characters of a mark's message on the marks line (four marks share it)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
@@ -239,33 +233,17 @@ class DetailScreen(ModalScreen[None]):
         return [{"message": str(get(d, "message"))} for d in get(game, "diagnosis") or []]
 
     def diagnosis_line(self) -> Text:
-        reasons = self.diagnosis()
-        if not reasons:
-            return Text("diagnosis: nothing looks wrong", style="dim")
-        return Text("⚠ looks wrong: " + "; ".join(r["message"] for r in reasons))
+        return lines.diagnosis_line([r["message"] for r in self.diagnosis()])
 
     def compare_line(self) -> Text:
         if self.view.trial is not None:
-            return verdict(self.view.trial, self.clock())
-        if not self.view.overlays:
-            return Text("overlay: none (o adds a game)", style="dim")
-        text = Text("overlay: ")
-        for i, game in enumerate(self.view.overlays):
-            text.append(("  " if i else "") + f"━ {game}", style=OVERLAY_COLORS[i % 5])
-        return text
+            return lines.verdict(self.view.trial, self.clock())
+        return lines.overlay_line(self.view.overlays)
 
     def marks_line(self) -> Text:
         if self.view.trial is not None:
-            return trial_window(self.view.trial)
-        if not self.main.marks:
-            return Text("marks: none", style="dim")
-        text = Text("marks: ")
-        for mark in self.main.marks[-4:]:
-            color = MARK_COLORS.get(mark.kind, "white")
-            text.append(f"│{mark.kind} ", style=f"bold {color}")
-            text.append(f"{clock(mark.time)} {mark.message[:MARK_TEXT]}  ")
-        text.no_wrap, text.overflow = True, "ellipsis"
-        return text
+            return lines.trial_window(self.view.trial)
+        return lines.marks_line(self.main.marks)
 
     # --- keys ----------------------------------------------------------------------------
 
@@ -328,33 +306,3 @@ class DetailScreen(ModalScreen[None]):
         """Redraw at once, and fetch what a new overlay or trial view needs."""
         self.redraw()
         self.run_worker(self.poll(), group="detail-now", exit_on_error=False)
-
-
-def trial_window(trial: dict[str, Any]) -> Text:
-    """What the trial view's x = 0 and its end mark are, and what each side is."""
-    end = trial_end(trial)
-    sides = (
-        "current settings beside the candidate's own run"
-        if trial.get("mode") == "beside"
-        else "the trial window against the same length before it"
-    )
-    text = Text("marks: ")
-    text.append("│trial_start ", style=f"bold {MARK_COLORS['trial_start']}")
-    text.append(f"{clock(trial.get('started_at'))} (x = 0)  ")
-    if end is not None:
-        text.append("│trial_end ", style=f"bold {MARK_COLORS['trial_end']}")
-        text.append(f"{clock(end)}  ")
-    text.append(f"· {sides}", style="dim")
-    text.no_wrap, text.overflow = True, "ellipsis"
-    return text
-
-
-def verdict(trial: dict[str, Any], now: float) -> Text:
-    """The trial's line as the policy panel writes it, plus its figures side by side."""
-    text = trial_part(trial, now)
-    for row in trial.get("comparison") or []:
-        figure = str(row.get("figure"))
-        if figure not in ("episodes_per_hour", "sps"):
-            text.append(f" · {figure} {count(row.get('current'))}→{count(row.get('trial'))}")
-    text.no_wrap, text.overflow = True, "ellipsis"
-    return text
