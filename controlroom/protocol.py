@@ -248,24 +248,26 @@ class Gpu(Struct, kw_only=True):
 
 
 class System(Struct, kw_only=True):
-    """The "system" key: CPU, RAM, load and free disk where the runs live."""
+    """The "system" key: CPU, RAM, load and free disk where the runs live (all None
+    before the agent's first sample)."""
 
-    cpu_percent: float = 0.0
-    ram_used: int = 0
-    ram_total: int = 0
+    cpu_percent: float | None = None
+    ram_used: int | None = None
+    ram_total: int | None = None
     load_avg: list[float] = []
-    disk_free: int = 0
-    cpu_count: int = 1
+    disk_free: int | None = None
+    cpu_count: int | None = None
 
 
 class Load(Struct, kw_only=True):
-    """What a host carried: kept with each heartbeat and shown for each boot."""
+    """What a host carried: kept with each heartbeat and shown for each boot (None: not
+    recorded, a boot that saw no heartbeat)."""
 
-    games: int = 0
-    trainers: int = 0
-    total_envs: int = 0
-    gpu_memory_used: int = 0
-    gpu_temp_c: float = 0.0
+    games: int | None = None
+    trainers: int | None = None
+    total_envs: int | None = None
+    gpu_memory_used: int | None = None
+    gpu_temp_c: float | None = None
 
 
 class Boot(Struct, kw_only=True):
@@ -286,7 +288,7 @@ class Event(Struct, kw_only=True):
     """Something that happened, as the event log keeps it."""
 
     ts: float
-    kind: EventKind
+    kind: str  # one of EventKind from this agent; a newer agent's kind is shown as it is
     game: str | None
     message: str
     data: JSONObject = {}
@@ -359,6 +361,11 @@ class PolicyState(Struct, kw_only=True):
     queue: JSONObject = {}
     trials: dict[str, JSONObject] = {}
     plan: JSONObject = {}
+
+    @property
+    def engine(self) -> bool:
+        """Whether the agent runs a policy engine (one without sends an empty policy)."""
+        return bool(self.guard or self.ramp)
 
 
 class State(Struct, kw_only=True):
@@ -734,11 +741,11 @@ def parse_request(obj: JSONObject) -> Request:
     return Request(id=req_id, op=op, args=typed)
 
 
-def _readable(exc: msgspec.ValidationError) -> str:
+def _readable(exc: msgspec.ValidationError, field: str = "argument") -> str:
     """msgspec's "Expected `int`, got `str` - at `$.limit`" as "limit: expected `int`,
     got `str`" (the argument first: it is what the user must change)."""
-    text = str(exc).replace("Object contains unknown field", "unknown argument")
-    text = text.replace("Object missing required field", "missing argument")
+    text = str(exc).replace("Object contains unknown field", f"unknown {field}")
+    text = text.replace("Object missing required field", f"missing {field}")
     what, sep, where = text.rpartition(" - at `$")
     if not sep:
         return text
@@ -827,6 +834,15 @@ def apply_update(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]
         else:
             state[key] = value
     return state
+
+
+def as_state(plain: JSONObject) -> State:
+    """A State from plain JSON (a recorded one, a status reply), validated;
+    ProtocolError("bad_request") naming the field otherwise."""
+    try:
+        return msgspec.convert(plain, State)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("bad_request", f"state: {_readable(exc, 'field')}") from None
 
 
 def apply_state_update(state: State, delta: StateUpdate) -> State:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from controlroom import protocol
 from controlroom.link.errors import LOST, LinkError
 from controlroom.link.session import AgentSession
 
@@ -23,8 +24,8 @@ Opener = Callable[[], Awaitable[AgentSession]]
 class Connected:
     """A session is up; `state` is the agent's fresh snapshot (it includes what we missed)."""
 
-    hello: dict[str, Any]
-    state: dict[str, Any]
+    hello: protocol.Hello
+    state: protocol.State
     where: str
 
 
@@ -32,8 +33,8 @@ class Connected:
 class StateChanged:
     """The State moved on (an update or an event was applied)."""
 
-    state: dict[str, Any]
-    event: dict[str, Any] | None = None
+    state: protocol.State
+    event: protocol.Event | None = None
 
 
 @dataclass
@@ -136,7 +137,7 @@ class HostLink:
         pinger = asyncio.create_task(self._ping_loop(session))
         try:
             async for msg in session.messages():
-                event = msg.get("event") if msg.get("type") == "event" else None
+                event = msg.event if isinstance(msg, protocol.EventMessage) else None
                 self._emit(StateChanged(session.state, event))
         finally:
             pinger.cancel()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import asyncssh
+import msgspec
 
 from controlroom import protocol
 from controlroom.link.errors import LOST, TIMEOUT, VERSION, LinkError, RequestFailed
@@ -39,6 +40,17 @@ class LineWriter(Protocol):
 
 
 Closer = Callable[[], Awaitable[None]]
+Pushed = protocol.Snapshot | protocol.Update | protocol.EventMessage  # what messages() yields
+EMPTY_HOST = protocol.Host(
+    hostname="",
+    boot_id="",
+    boot_time=0.0,
+    agent_version="",
+    agent_started=0.0,
+    now=0.0,
+    uptime_s=0.0,
+    reboots_24h=0,
+)
 
 
 class AgentSession:
@@ -50,27 +62,27 @@ class AgentSession:
         """Args: reader/writer: the byte streams; where: how it was reached (for the
         header, e.g. "ssh streamlocal"); closer: extra cleanup (the SSH connection)."""
         self.reader, self.writer, self.where = reader, writer, where
-        self.hello: dict[str, Any] = {}
-        self.state: dict[str, Any] = {}
+        self.hello = protocol.Hello(protocol=0, version="", hostname="", boot_id="")
+        self.state = protocol.State(host=EMPTY_HOST)
         self._closer = closer
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._pending: dict[int, asyncio.Future[protocol.Reply]] = {}
+        self._inbox: asyncio.Queue[Pushed | None] = asyncio.Queue()
         self._reader_task: asyncio.Task[None] | None = None
         self.closed = False
 
-    async def start(self, timeout: float = HELLO_TIMEOUT_S) -> dict[str, Any]:
+    async def start(self, timeout: float = HELLO_TIMEOUT_S) -> protocol.State:
         """Read hello (checking the protocol version) and the snapshot; return the State."""
         try:
             async with asyncio.timeout(timeout):
-                self.hello = await self._read_message()
-                check_hello(self.hello)
+                self.hello = check_hello(await self._read_line())
                 snap = await self._read_message()
         except TimeoutError:
             raise LinkError(TIMEOUT, f"the agent said nothing for {timeout:.0f}s") from None
-        if snap.get("type") != "snapshot" or not isinstance(snap.get("state"), dict):
-            raise LinkError(LOST, f"expected a snapshot from the agent, got {snap.get('type')!r}")
-        self.state = snap["state"]
+        if not isinstance(snap, protocol.Snapshot):
+            kind = type(snap).__name__.lower()
+            raise LinkError(LOST, f"expected a snapshot from the agent, got {kind!r}")
+        self.state = snap.state
         self._reader_task = asyncio.create_task(self._read_loop(), name=f"read {self.where}")
         return self.state
 
@@ -79,7 +91,7 @@ class AgentSession:
         if self.closed:
             raise LinkError(LOST, "not connected to the agent")
         req_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[protocol.Reply] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:
             self.writer.write(protocol.encode(protocol.request(req_id, op, **args)))
@@ -100,7 +112,7 @@ class AgentSession:
         await self.request("ping", timeout=10.0)
         return time.perf_counter() - start
 
-    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+    async def messages(self) -> AsyncIterator[Pushed]:
         """Updates and events as they come (State already applied); ends with LinkError."""
         while True:
             msg = await self._inbox.get()
@@ -122,15 +134,19 @@ class AgentSession:
                 await self._closer()
         self._fail_pending()
 
-    async def _read_message(self) -> dict[str, Any]:
+    async def _read_line(self) -> bytes:
         try:
             line = await self.reader.readline()
         except (OSError, asyncssh.Error, asyncio.IncompleteReadError) as exc:
             raise LinkError(LOST, f"link lost while reading ({exc})") from None
         if not line:
             raise LinkError(LOST, "the agent closed the connection")
+        return line
+
+    async def _read_message(self) -> protocol.AgentMessage:
+        line = await self._read_line()
         try:
-            return protocol.decode(line)
+            return protocol.decode_message(line)
         except protocol.ProtocolError as exc:
             raise LinkError(LOST, f"garbled line from the agent: {exc.message}") from None
 
@@ -145,19 +161,20 @@ class AgentSession:
             self._fail_pending()
             self._inbox.put_nowait(None)
 
-    def _route(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("type")
-        if kind == "reply":
-            future = self._pending.get(msg.get("id"))  # type: ignore[arg-type]
+    def _route(self, msg: protocol.AgentMessage) -> None:
+        if isinstance(msg, protocol.Reply):
+            future = self._pending.get(msg.id) if isinstance(msg.id, int) else None
             if future is not None and not future.done():
                 future.set_result(msg)
             return
-        if kind == "update" and isinstance(msg.get("state"), dict):
-            protocol.apply_update(self.state, msg["state"])
-        elif kind == "snapshot" and isinstance(msg.get("state"), dict):
-            self.state = msg["state"]
-        elif kind == "event" and isinstance(msg.get("event"), dict):
-            _append_event(self.state, msg["event"])
+        if isinstance(msg, protocol.Hello):
+            return  # only ever first, and read there
+        if isinstance(msg, protocol.Update):
+            protocol.apply_state_update(self.state, msg.state)
+        elif isinstance(msg, protocol.Snapshot):
+            self.state = msg.state
+        else:
+            _append_event(self.state, msg.event)
         self._inbox.put_nowait(msg)
 
     def _fail_pending(self) -> None:
@@ -166,27 +183,39 @@ class AgentSession:
                 future.set_exception(LinkError(LOST, "the link closed before the reply"))
 
 
-def check_hello(hello: dict[str, Any]) -> None:
-    """The hello's protocol version must be ours; a mismatch is a LinkError(VERSION)."""
+def check_hello(line: bytes) -> protocol.Hello:
+    """The agent's first line: a hello of our protocol version (read as plain JSON
+    first: a peer of another version may send another shape); a mismatch is a
+    LinkError(VERSION), a line that is no hello LinkError(LOST)."""
     try:
-        protocol.check_hello(hello)
+        obj = protocol.decode(line)
+    except protocol.ProtocolError as exc:
+        raise LinkError(LOST, f"garbled line from the agent: {exc.message}") from None
+    try:
+        protocol.check_hello(obj)
     except protocol.ProtocolError as exc:
         raise LinkError(VERSION, exc.message) from None
+    try:
+        hello = protocol.decode_message(line)
+    except protocol.ProtocolError as exc:
+        raise LinkError(LOST, f"garbled hello from the agent: {exc.message}") from None
+    if not isinstance(hello, protocol.Hello):
+        raise LinkError(LOST, "the agent's first line is not a hello")
+    return hello
 
 
-def _result_of(op: str, reply: dict[str, Any]) -> Any:
-    if reply.get("ok"):
-        return reply.get("result", {})
-    error = reply.get("error") or {}
-    code, message = str(error.get("code", "internal")), str(error.get("message", "failed"))
-    raise RequestFailed(code, f"{op}: {message}")
+def _result_of(op: str, reply: protocol.Reply) -> Any:
+    if reply.ok:
+        return {} if isinstance(reply.result, msgspec.UnsetType) else reply.result
+    error = reply.error
+    if isinstance(error, msgspec.UnsetType):
+        raise RequestFailed("internal", f"{op}: failed")
+    raise RequestFailed(error.code, f"{op}: {error.message}")
 
 
 MAX_EVENTS_KEPT = 500
 
 
-def _append_event(state: dict[str, Any], event: dict[str, Any]) -> None:
-    events = state.setdefault("events", [])
-    if isinstance(events, list):
-        events.append(event)
-        del events[:-MAX_EVENTS_KEPT]
+def _append_event(state: protocol.State, event: protocol.Event) -> None:
+    state.events.append(event)
+    del state.events[:-MAX_EVENTS_KEPT]

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingsMap
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from controlroom import protocol
 from controlroom.config import Config
 from controlroom.gpus import parse_gpus, show_gpus
 from controlroom.link.errors import LinkError
@@ -176,8 +177,8 @@ class ControlRoomApp(App[int]):
             return None
         return view, game
 
-    def _game_state(self, view: HostView, game: str) -> dict[str, Any]:
-        return dict(((view.state or {}).get("games") or {}).get(game) or {})
+    def _game_state(self, view: HostView, game: str) -> protocol.GameState | None:
+        return None if view.state is None else view.state.games.get(game)
 
     # --- actions -----------------------------------------------------------------------
 

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from controlroom import protocol
 from controlroom.config import Config
 from controlroom.games import known_names
 from controlroom.tui.format import gib
@@ -16,25 +15,24 @@ BUILT_IN_SOURCE = "<built-in defaults>"
 """The `source` of the config the TUI uses when the laptop has no config file."""
 
 
-def game_names(config: Config, state: dict[str, Any] | None) -> list[str]:
+def game_names(config: Config, state: protocol.State | None) -> list[str]:
     """The games a host can be asked to run: the agent's own catalogue when it publishes
     one (only it knows its trainer); else the laptop file's [games]; else every game
     this controlroom knows."""
-    catalogue = (state or {}).get("catalogue")
-    if isinstance(catalogue, list) and catalogue:
-        return [str(name) for name in catalogue]
+    if state is not None and state.catalogue:
+        return list(state.catalogue)
     if config.games and config.source != BUILT_IN_SOURCE:
         return list(config.games)
     return known_names()
 
 
-def game_choices(config: Config, state: dict[str, Any] | None) -> list[tuple[str, str]]:
+def game_choices(config: Config, state: protocol.State | None) -> list[tuple[str, str]]:
     """The host's runnable games not already wanted, as (name, label) for the picker."""
-    games = (state or {}).get("games") or {}
+    games = {} if state is None else state.games
     names = game_names(config, state)
     choices = []
     for name in names:
-        if name in games and games[name].get("wanted"):
+        if name in games and games[name].wanted:
             continue
         s = config.game_settings(name)
         label = (
@@ -53,26 +51,28 @@ def profile_choices(config: Config) -> list[tuple[str, str]]:
     ]
 
 
-def scaled_envs(game: dict[str, Any], up: bool) -> int:
+def scaled_envs(game: protocol.GameState | None, up: bool) -> int:
     """The next env count: doubled or halved, within bounds."""
-    envs = int((game.get("settings") or {}).get("num_envs") or 1)
+    envs = int((game.settings.get("num_envs") if game else None) or 1)
     return min(MAX_ENVS, envs * 2) if up else max(MIN_ENVS, envs // 2)
 
 
-def gpu_choices(state: dict[str, Any] | None, game: dict[str, Any]) -> list[tuple[str, str]]:
+def gpu_choices(
+    state: protocol.State | None, game: protocol.GameState | None
+) -> list[tuple[str, str]]:
     """What the GPU key offers for a game, as (value in `--gpus` spelling, label): a
     count the agent places (up to the host's GPUs; without a GPU, ranks on the CPU),
     then each GPU to pin it to, with that GPU's load. The current setting is marked."""
-    gpus = (state or {}).get("gpus") or []
-    current = (game.get("settings") or {}).get("gpus", 1)
+    gpus = [] if state is None else state.gpus
+    current = game.settings.get("gpus", 1) if game else 1
     out = []
     for n in range(1, len(gpus) + 1) if gpus else CPU_RANKS:
         what = f"{n} GPU{'s' if n > 1 else ''} · placed by free memory" if gpus else ""
         what = what or f"{n} rank{'s' if n > 1 else ''} on the CPU (no GPU on this host)"
         out.append((str(n), f"{_mark(current == n)}{what}"))
     for g in gpus:
-        index, total = g.get("index"), g.get("memory_total") or 0
-        load = f"{gib(g.get('memory_used'))}/{gib(total)} · {g.get('temperature_c') or 0:.0f}°C"
+        index = g.index
+        load = f"{gib(g.memory_used)}/{gib(g.memory_total)} · {g.temperature_c:.0f}°C"
         out.append((f"{index},", f"{_mark(current == [index])}GPU {index} only · {load}"))
     return out
 
@@ -81,11 +81,10 @@ def _mark(current: bool) -> str:
     return "● " if current else "  "
 
 
-def toggle_op(game: dict[str, Any]) -> str:
+def toggle_op(game: protocol.GameState | None) -> str:
     """stop_game for a wanted game, start_game for one that is not."""
-    return "stop_game" if game.get("wanted") else "start_game"
+    return "stop_game" if game is not None and game.wanted else "start_game"
 
 
-def ramp_enabled(state: dict[str, Any] | None) -> bool:
-    ramp = ((state or {}).get("policy") or {}).get("ramp") or {}
-    return bool(ramp.get("enabled"))
+def ramp_enabled(state: protocol.State | None) -> bool:
+    return state is not None and bool(state.policy.ramp.get("enabled"))

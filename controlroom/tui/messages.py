@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
+
+from controlroom import protocol
 
 
 @dataclass
@@ -13,8 +14,8 @@ class LinkUp(Message):
     """A host's session is up with a fresh snapshot."""
 
     host: str
-    hello: dict[str, Any]
-    state: dict[str, Any]
+    hello: protocol.Hello
+    state: protocol.State
     where: str
 
 
@@ -35,7 +36,7 @@ class StateUpdated(Message):
     """A host's State moved on; a burst collapses to the newest."""
 
     host: str
-    state: dict[str, Any]
+    state: protocol.State
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StateUpdated) and message.host == self.host
@@ -46,7 +47,7 @@ class AgentEvent(Message):
     """Something happened on a host (crash, reboot, ramp step...)."""
 
     host: str
-    event: dict[str, Any]
+    event: protocol.Event
 
 
 @dataclass

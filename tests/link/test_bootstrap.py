@@ -165,7 +165,7 @@ async def test_tui_offers_install_then_links_to_the_new_agent(
         ):
             assert step in said, f"{step!r} not in:\n{said}"
         await wait_for(lambda: view.status.up, timeout=30, what="link to the new agent")
-        assert view.state and view.state["host"]["agent_version"] == __version__
+        assert view.state and view.state.host.agent_version == __version__
         await pilot.press("escape")
     venv_python = str(fresh_host.venv / "bin" / "python")
     assert any(venv_python in line for line in autostart.read_crontab())
@@ -241,7 +241,8 @@ async def _trainer_pid(state_dir: Path, game: str, *, add: bool) -> int:
             await session.request("add_game", game=game)
 
         def pid() -> int:
-            return int((session.state.get("games", {}).get(game) or {}).get("pid") or 0)
+            state = session.state.games.get(game)
+            return (state.pid if state else None) or 0
 
         await wait_for(lambda: pid() > 0, timeout=60, what=f"{game}'s trainer pid")
         return pid()

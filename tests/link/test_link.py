@@ -28,8 +28,8 @@ async def test_streamlocal_session_gets_hello_snapshot_and_replies(
     session = await open_session(ssh_target(sshd), agent.host_config())
     try:
         assert session.where == "ssh"
-        assert session.hello["protocol"] == protocol.PROTOCOL_VERSION
-        assert {"host", "games", "boots"} <= set(session.state)
+        assert session.hello.protocol == protocol.PROTOCOL_VERSION
+        assert session.state.host.hostname and session.state.games == {}
         assert await session.ping() < 1.0
         with pytest.raises(errors.RequestFailed) as err:
             await session.request("remove_game", game="NoSuchGame")
@@ -115,7 +115,7 @@ async def test_no_agent_installed(sshd: SshServer, agent: RealAgent) -> None:
 
 async def test_version_mismatch_is_one_line(tmp_path: Path) -> None:
     async def fake_agent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(protocol.encode({**protocol.hello("h", "b"), "protocol": 99}))
+        writer.write(protocol.encode({**protocol.plain(protocol.hello("h", "b")), "protocol": 99}))
         await writer.drain()
 
     sock = tmp_path / "fake.sock"

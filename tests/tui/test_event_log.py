@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from controlroom.protocol import EVENT_KINDS
+from controlroom.protocol import EVENT_KINDS, Event
 from controlroom.tui.widgets.event_log import KIND_WIDTH, render_event
 
 
 def _line(kind: str) -> str:
-    return render_event({"ts": 0.0, "kind": kind, "game": "Pong", "message": "hello"}).plain
+    return render_event(Event(ts=0.0, kind=kind, game="Pong", message="hello")).plain
 
 
 def test_every_kind_leaves_a_gap_and_messages_align() -> None:

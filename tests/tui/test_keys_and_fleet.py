@@ -132,9 +132,10 @@ async def test_fleet_with_a_refusing_host(
         assert "up" in str(fleet.get_cell("tnr-0", "link"))
         app.query_one("#tabs", TabbedContent).active = "tab-0"
         await pilot.pause()
-        first = good_view.state["host"]["now"]  # type: ignore[index]
+        assert good_view.state is not None
+        first = good_view.state.host.now
         await wait_for(
-            lambda: good_view.state["host"]["now"] > first,  # type: ignore[index]
+            lambda: good_view.state is not None and good_view.state.host.now > first,
             what="the good host keeps updating",
         )
         await pilot.press("a")

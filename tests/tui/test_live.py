@@ -8,6 +8,7 @@ from typing import Any
 
 from textual.widgets._footer import FooterKey
 
+from controlroom import protocol
 from controlroom.config import loads
 from controlroom.link.agent_channel import open_session
 from controlroom.tui.app import ControlRoomApp, build_app
@@ -40,7 +41,8 @@ def footer(app: ControlRoomApp) -> list[tuple[str, str]]:
 
 
 def games(app: ControlRoomApp) -> dict[str, Any]:
-    return dict((app.query_one(HostView).state or {}).get("games") or {})
+    state = app.query_one(HostView).state
+    return {} if state is None else dict(protocol.plain(state)["games"])
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -119,7 +121,7 @@ async def test_killed_connection_goes_stale_then_catches_up(
             timeout=30,
             what="back after sshd restarts",
         )
-        assert view.state and view.state["host"]["agent_version"]
+        assert view.state and view.state.host.agent_version
 
 
 async def test_readonly_refuses_every_action(sshd: SshServer, agent: RealAgent) -> None:
@@ -145,7 +147,7 @@ async def test_ramp_key_shows_the_agents_ramp_in_the_policy_panel(
         view, panel = app.query_one(HostView), app.query_one(PolicyPanel)
 
         def ramp() -> dict[str, Any]:
-            return dict(((view.state or {}).get("policy") or {}).get("ramp") or {})
+            return {} if view.state is None else dict(view.state.policy.ramp)
 
         await wait_for(lambda: view.status.up and bool(ramp()), what="the agent's ramp state")
         if ramp().get("enabled"):  # left on by an earlier test: start from off

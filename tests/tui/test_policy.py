@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import msgspec
+
+from controlroom import protocol
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.widgets.host_view import HostView
 from controlroom.tui.widgets.policy import PolicyPanel, render_policy
@@ -19,7 +22,7 @@ def policy(**changes: Any) -> dict[str, Any]:
 
 
 def lines(p: dict[str, Any]) -> list[str]:
-    return render_policy(p, NOW)[0].plain.split("\n")
+    return render_policy(msgspec.convert(p, protocol.PolicyState), NOW)[0].plain.split("\n")
 
 
 def test_recorded_policy_reads_as_status_does() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from textual.widgets import RichLog
 
+from controlroom import protocol
 from controlroom.agent.boots import BOOT_ID_FILE_ENV
 from controlroom.config import loads
 from controlroom.link.agent_channel import open_session
@@ -63,7 +64,8 @@ def timeline_text(app: ControlRoomApp) -> str:
 
 
 def cartpole(view: HostView) -> dict[str, Any]:
-    return dict(((view.state or {}).get("games") or {}).get("CartPole") or {})
+    game = None if view.state is None else view.state.games.get("CartPole")
+    return {} if game is None else protocol.plain(game)
 
 
 async def heartbeat_carries_cartpole(view: HostView) -> bool:
@@ -110,19 +112,20 @@ async def test_a_missed_reboot_shows_after_the_link_comes_back(
             what="the app relinks by itself",
         )
         await pilot.pause()
-        state = view.state or {}
-        assert [b["boot_id"] for b in state["boots"]] == ["boot-1", "boot-2"]
-        assert state["host"]["reboots_24h"] == 1
+        state = view.state
+        assert state is not None
+        assert [b.boot_id for b in state.boots] == ["boot-1", "boot-2"]
+        assert state.host.reboots_24h == 1
         assert "reboots 24h: 1" in header_text(app)
         timeline = timeline_text(app)
         assert "1 reboots · down" in timeline, timeline
         assert "▼" in timeline, timeline  # the reboot on the axis
-        before, after = state["boots"]
-        assert after["downtime_before_s"] >= 1.0  # at least the pause while it was down
+        before, after = state.boots
+        assert (after.downtime_before_s or 0) >= 1.0  # at least the pause while it was down
         row = timeline.splitlines()[-1]  # boot at · uptime before · downtime · load then
         assert row.split()[1:3] == [
-            duration(before["uptime_s"]),
-            duration(after["downtime_before_s"]),
+            duration(before.uptime_s),
+            duration(after.downtime_before_s),
         ], timeline
         assert "1 games · 1 procs" in row, timeline
         reboot_lines = [line for line in event_lines(app) if " reboot " in line]

@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.widgets import Label, RichLog
 from textual.widgets._toast import Toast
 
+from controlroom import protocol
 from controlroom.config import Config, loads, starter_text
 from controlroom.games import known_names
 from controlroom.link.errors import LinkError
@@ -137,14 +138,11 @@ async def test_a_game_that_is_not_running_shows_no_live_rates() -> None:
 
 
 def test_events_do_not_say_the_game_twice() -> None:
-    scaled = {
-        "ts": NOW,
-        "kind": "game_scaled",
-        "game": "Breakout",
-        "message": "Breakout: num_envs 8 -> 16",
-    }
-    added = {"ts": NOW, "kind": "game_added", "game": "Pong", "message": "Pong added"}
-    resumed = {"ts": NOW, "kind": "restart", "game": "Pong", "message": "resumed at ep 3"}
+    scaled = protocol.Event(
+        ts=NOW, kind="game_scaled", game="Breakout", message="Breakout: num_envs 8 -> 16"
+    )
+    added = protocol.Event(ts=NOW, kind="game_added", game="Pong", message="Pong added")
+    resumed = protocol.Event(ts=NOW, kind="restart", game="Pong", message="resumed at ep 3")
     assert "Breakout: Breakout" not in render_event(scaled).plain
     assert "Breakout: num_envs 8 -> 16" in render_event(scaled).plain
     assert "Pong: Pong" not in render_event(added).plain
@@ -159,12 +157,12 @@ async def test_notices_do_not_say_the_host_or_game_twice() -> None:
         view.post_message(
             AgentEvent(
                 "tnr-0",
-                {
-                    "ts": NOW,
-                    "kind": "crash",
-                    "game": "Breakout",
-                    "message": "Breakout: exit code 1",
-                },
+                protocol.Event(
+                    ts=NOW,
+                    kind="crash",
+                    game="Breakout",
+                    message="Breakout: exit code 1",
+                ),
             )
         )
         await pilot.pause()
@@ -306,13 +304,13 @@ def test_plan_rows_say_what_they_cover_and_columns_fit() -> None:
 
 def test_picker_offers_the_agents_catalogue() -> None:
     config = _config_built_in()
-    state = recorded_state()
-    state["catalogue"] = ["Pong", "Breakout", "MsPacman", "Qbert", "CartPole"]
+    state = protocol.as_state(recorded_state())
+    state.catalogue = ["Pong", "Breakout", "MsPacman", "Qbert", "CartPole"]
     names = [name for name, _ in key_requests.game_choices(config, state)]
     assert names == ["Qbert", "CartPole"]  # the wanted ones left out
-    del state["catalogue"]
+    state.catalogue = []
     assert [n for n, _ in key_requests.game_choices(config, state)] == [
-        n for n in known_names() if n not in state["games"]
+        n for n in known_names() if n not in state.games
     ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
+from controlroom import protocol
 from controlroom.protocol import EVENT_KINDS
 from controlroom.tui.format import about, clock
 
@@ -39,7 +40,7 @@ class EventLog(RichLog):
         super().__init__(id=id, max_lines=MAX_SHOWN, wrap=False, markup=False)
         self._seen: set[tuple[Any, ...]] = set()
 
-    def sync(self, events: list[dict[str, Any]]) -> int:
+    def sync(self, events: list[protocol.Event]) -> int:
         """Append the events not shown yet, oldest first; returns how many."""
         fresh = [e for e in events if _key(e) not in self._seen]
         for e in fresh:
@@ -50,21 +51,21 @@ class EventLog(RichLog):
         return len(fresh)
 
 
-def _key(e: dict[str, Any]) -> tuple[Any, ...]:
-    return (e.get("ts"), e.get("kind"), e.get("game"), e.get("message"))
+def _key(e: protocol.Event) -> tuple[Any, ...]:
+    return (e.ts, e.kind, e.game, e.message)
 
 
-def render_event(e: dict[str, Any]) -> Text:
+def render_event(e: protocol.Event) -> Text:
     """`HH:MM:SS kind            game: message`, the kind in a column of its own; no
     `game:` where the message names the game already ("Pong added")."""
-    kind = str(e.get("kind", "?"))
+    kind = str(e.kind)
     # Each gap ends the span before it, and every kind has a style of its own: rsvg, which
     # draws the screenshots, drops a text run's leading space and squeezes long runs, so
     # a kind merged with its message ran into it there.
     return Text.assemble(
-        (f"{clock(e.get('ts'))} ", "dim"),
+        (f"{clock(e.ts)} ", "dim"),
         (f"{kind_cell(kind)}  ", KIND_STYLES.get(kind, "default")),
-        about(e.get("game"), str(e.get("message", ""))),
+        about(e.game, e.message),
     )
 
 

@@ -7,14 +7,13 @@ game goes away.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
 
+from controlroom import protocol
 from controlroom.tui.format import bar, count, duration, gib, number, spark
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -45,9 +44,9 @@ class GamePane(QuietStatic, can_focus=True):
         self.show_titles(title=game)
         self._shown_state = ""
 
-    def show(self, g: dict[str, Any], agent_now: float) -> None:
+    def show(self, g: protocol.GameState, agent_now: float) -> None:
         """Render the GameState as of `agent_now` (for ages)."""
-        state = str(g.get("state", "stopped"))
+        state = str(g.state)
         if state != self._shown_state:
             self.remove_class(f"-{self._shown_state}")
             self.add_class(f"-{state}")
@@ -65,31 +64,30 @@ def _css_id(game: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in game)
 
 
-def pane_title(g: dict[str, Any]) -> str:
+def pane_title(g: protocol.GameState) -> str:
     """The game's name and, once placed, its GPUs: "Pong · GPU 3", "Pong · GPUs 1,5",
     "Pong · GPU 0 pinned" (pinned by its `gpus` setting)."""
-    gpus = [int(i) for i in g.get("gpus") or []]
-    if not gpus:
-        return str(g.get("game"))
-    which = f"GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}"
-    pinned = " pinned" if isinstance((g.get("settings") or {}).get("gpus"), list) else ""
-    return f"{g.get('game')} · {which}{pinned}"
+    if not g.gpus:
+        return g.game
+    which = f"GPU{'s' if len(g.gpus) > 1 else ''} {','.join(map(str, g.gpus))}"
+    pinned = " pinned" if isinstance(g.settings.get("gpus"), list) else ""
+    return f"{g.game} · {which}{pinned}"
 
 
-def _subtitle(g: dict[str, Any], now: float) -> str:
-    state = str(g.get("state", "stopped"))
+def _subtitle(g: protocol.GameState, now: float) -> str:
+    state = str(g.state)
     label = STATE_LABELS.get(state, state)
-    nxt = g.get("next_restart_at")
+    nxt = g.next_restart_at
     if state == "backoff" and nxt:
-        label += f" {duration(float(nxt) - now)}"
-    if g.get("diagnosis"):  # the reasons are on the detail screen (Enter)
+        label += f" {duration(nxt - now)}"
+    if g.diagnosis:  # the reasons are on the detail screen (Enter)
         label += " · ⚠ looks wrong"
-    return label if g.get("wanted", True) or state == "stopped" else f"{label} (unwanted)"
+    return label if g.wanted or state == "stopped" else f"{label} (unwanted)"
 
 
-def render_game(g: dict[str, Any], now: float) -> Text:
-    m = g.get("metrics") or {}
-    episodes, target = m.get("episodes") or 0, g.get("target_episodes") or 0
+def render_game(g: protocol.GameState, now: float) -> Text:
+    m = g.metrics or {}
+    episodes, target = m.get("episodes") or 0, g.target_episodes or 0
     frac = episodes / target if target else 0.0
     lines = [
         Text.assemble(
@@ -100,7 +98,7 @@ def render_game(g: dict[str, Any], now: float) -> Text:
         rates_line(g),
         Text.assemble(
             f"R100 {number(m.get('return_mean'))} ",
-            (spark(g.get("return_history") or [], 18), "cyan"),
+            (spark(g.return_history, 18), "cyan"),
         ),
         Text(_settings_line(g)),
         Text(_restarts_line(g, now)),
@@ -108,23 +106,22 @@ def render_game(g: dict[str, Any], now: float) -> Text:
     return Text("\n").join(lines)
 
 
-def rates_line(g: dict[str, Any]) -> Text:
+def rates_line(g: protocol.GameState) -> Text:
     """Episodes/hour and steps/s while the trainer runs; otherwise the last ones, dimmed."""
-    m = g.get("metrics") or {}
+    m = g.metrics or {}  # a trainer's own line: free-form, maybe without these
     eph, sps = m.get("episodes_per_hour"), m.get("sps")
-    if g.get("state") in LIVE_STATES:
+    if g.state in LIVE_STATES:
         return Text(f"{count(eph)} eps/h · {count(sps)} steps/s")
     if eph is None and sps is None:
         return Text("no rate: not running", style="dim")
     return Text(f"last: {count(eph)} eps/h · {count(sps)} steps/s", style="dim")
 
 
-def _settings_line(g: dict[str, Any]) -> str:
-    s = g.get("settings") or {}
-    gpu = g.get("gpu_memory_used")
+def _settings_line(g: protocol.GameState) -> str:
+    s = g.settings
+    gpu = g.gpu_memory_used
     gpu_part = f" · gpu {gib(gpu)}" if gpu else ""
-    ranks = ranks_part(int(g.get("world_size") or 1))
-    envs = f"{s.get('num_envs', '?')} envs{ranks}"
+    envs = f"{s.get('num_envs', '?')} envs{ranks_part(g.world_size)}"
     return f"{envs} · mb {s.get('minibatch_size', '?')}{gpu_part}"
 
 
@@ -133,12 +130,12 @@ def ranks_part(world_size: int) -> str:
     return f" x {world_size} ranks" if world_size > 1 else ""
 
 
-def _restarts_line(g: dict[str, Any], now: float) -> str:
-    ckpt = g.get("checkpoint") or {}
-    age = duration(now - float(ckpt["time"])) + " ago" if ckpt.get("time") else "none"
-    text = f"restarts {g.get('restarts', 0)} · ckpt {age}"
-    if g.get("last_exit") and g.get("state") in ("crashed", "backoff", "crash_loop", "hung"):
-        text += f" · {g['last_exit']}"
+def _restarts_line(g: protocol.GameState, now: float) -> str:
+    ckpt = g.checkpoint
+    age = duration(now - ckpt.time) + " ago" if ckpt is not None and ckpt.time else "none"
+    text = f"restarts {g.restarts} · ckpt {age}"
+    if g.last_exit and g.state in ("crashed", "backoff", "crash_loop", "hung"):
+        text += f" · {g.last_exit}"
     return text
 
 
@@ -153,7 +150,7 @@ class GameGrid(Grid):
     def compose(self) -> ComposeResult:
         yield Static("no games yet: press a to add one", id="no-games")
 
-    def show(self, games: dict[str, Any], agent_now: float) -> None:
+    def show(self, games: dict[str, protocol.GameState], agent_now: float) -> None:
         panes = {p.game: p for p in self.query(GamePane)}
         before = sorted(panes)
         for name in [n for n in panes if n not in games]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 
-from controlroom import __version__
+from controlroom import __version__, protocol
 from controlroom.link.errors import NO_AGENT
 from controlroom.tui.format import duration, without_name
 from controlroom.tui.widgets.quiet import QuietStatic
@@ -39,7 +38,7 @@ class HostHeader(QuietStatic):
         super().__init__(id=id, markup=False)
         self.host, self.readonly = host, readonly
 
-    def show(self, link: LinkStatus, state: dict[str, Any] | None, agent_now: float) -> None:
+    def show(self, link: LinkStatus, state: protocol.State | None, agent_now: float) -> None:
         """Render from the link status and the latest State, ages as of `agent_now`."""
         width = self.content_size.width or HEADER_W
         self.show_text(
@@ -50,7 +49,7 @@ class HostHeader(QuietStatic):
 def render_header(
     host: str,
     link: LinkStatus,
-    state: dict[str, Any] | None,
+    state: protocol.State | None,
     now: float,
     *,
     readonly: bool,
@@ -74,7 +73,7 @@ def render_header(
 def _render(
     host: str,
     link: LinkStatus,
-    state: dict[str, Any] | None,
+    state: protocol.State | None,
     now: float,
     *,
     readonly: bool,
@@ -82,8 +81,8 @@ def _render(
 ) -> Text:
     text = Text.assemble((f" {host} ", "bold reverse"), " ")
     text.append_text(_link_part(host, link, now, reason))
-    if state:
-        text.append_text(_host_part(state.get("host") or {}, link, now))
+    if state is not None:
+        text.append_text(_host_part(state.host, link, now))
     if readonly:
         text.append("  READ-ONLY", style="bold yellow")
     return text
@@ -112,19 +111,18 @@ def _versions(agent: str | None) -> Text:
     return Text(f"agent {agent} ≠ laptop {__version__}: upgrade offered", style="bold yellow")
 
 
-def _host_part(h: dict[str, Any], link: LinkStatus, now: float) -> Text:
-    uptime = h.get("uptime_s")
-    if uptime is not None and link.up and h.get("now") is not None:
-        uptime += max(0.0, now - float(h["now"]))
-    reboots = f"reboots 24h: {h.get('reboots_24h', '?')}"
+def _host_part(h: protocol.Host, link: LinkStatus, now: float) -> Text:
+    uptime = h.uptime_s
+    if link.up:
+        uptime += max(0.0, now - h.now)
+    reboots = f"reboots 24h: {h.reboots_24h}"
     if link.up:
         text = Text("  │  ")
-        text.append_text(_versions(h.get("agent_version")))
+        text.append_text(_versions(h.agent_version or None))
         return text.append("  │  " + "  │  ".join([f"up {duration(uptime)}", reboots]))
     # Down: the data's age instead of an uptime and a version as old as it, so the line
     # keeps room for the reason within 120 columns.
     text = Text(" │ ")
-    if h.get("now") is not None:
-        text.append(f"data {duration(now - float(h['now']))} old", style="bold yellow")
-        text.append(" │ ")
+    text.append(f"data {duration(now - h.now)} old", style="bold yellow")
+    text.append(" │ ")
     return text.append(reboots)

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 
-from controlroom import __version__
+from controlroom import __version__, protocol
 from controlroom.link.errors import NO_AGENT, LinkError
 from controlroom.link.reconnect import Connected, Disconnected, HostLink, LinkEvent, RoundTrip
 from controlroom.tui.format import about, duration
@@ -72,7 +72,7 @@ class HostView(Vertical):
         super().__init__(id=id, classes="host-view")
         self.target, self.readonly, self.clock, self.live = target, readonly, clock, live
         self.install_key = install_key
-        self.state: dict[str, Any] | None = None
+        self.state: protocol.State | None = None
         self.status = LinkStatus()
         self.skew = 0.0
         self.link = HostLink(target.name, target.open, self._post_link_event, clock=clock)
@@ -129,8 +129,8 @@ class HostView(Vertical):
     @property
     def agent_outdated(self) -> bool:
         """The linked agent runs another controlroom version than this laptop."""
-        version = ((self.state or {}).get("host") or {}).get("agent_version")
-        return self.status.up and version is not None and version != __version__
+        version = None if self.state is None else self.state.host.agent_version
+        return self.status.up and bool(version) and version != __version__
 
     @property
     def can_install(self) -> bool:
@@ -154,11 +154,12 @@ class HostView(Vertical):
         """Send an op to this host's agent (LinkError when the link is down)."""
         return await self.link.request(op, **args)
 
-    def load_state(self, state: dict[str, Any], where: str = "recorded") -> None:
-        """Show a State as if a session had just delivered it (tests, screenshots)."""
+    def load_state(self, state: protocol.State | dict[str, Any], where: str = "recorded") -> None:
+        """Show a State (or one in plain JSON, validated here) as if a session had just
+        delivered it (tests, screenshots)."""
         self.status = LinkStatus(up=True, where=where, rtt=0.0004)
         self.stale = False
-        self._show(state)
+        self._show(state if isinstance(state, protocol.State) else protocol.as_state(state))
 
     def _post_link_event(self, ev: LinkEvent) -> None:
         name = self.target.name
@@ -225,16 +226,16 @@ class HostView(Vertical):
     @on(AgentEvent)
     def notify_event(self, message: AgentEvent) -> None:
         message.stop()
-        kind = str(message.event.get("kind"))
+        kind = str(message.event.kind)
         if kind in NOTIFY_KINDS:
             event = message.event
-            text = about(self.target.name, about(event.get("game"), str(event.get("message"))))
+            text = about(self.target.name, about(event.game, event.message))
             self.notify(text, severity=NOTIFY_KINDS[kind], timeout=8)  # type: ignore[arg-type]
 
     @work(group="ensure", exit_on_error=False, description="ensure the local game is wanted")
     async def ensure_game(self, game: str) -> None:
-        games = (self.state or {}).get("games") or {}
-        if game in games and games[game].get("wanted"):
+        known = None if self.state is None else self.state.games.get(game)
+        if known is not None and known.wanted:
             return
         try:
             await self.request("add_game", game=game)
@@ -244,21 +245,20 @@ class HostView(Vertical):
     def tick_header(self) -> None:
         self.query_one("#header", HostHeader).show(self.status, self.state, self.agent_now())
 
-    def _show(self, state: dict[str, Any]) -> None:
+    def _show(self, state: protocol.State) -> None:
         outdated = self.agent_outdated
         self.state = state
         if self.agent_outdated != outdated:
             self.app.refresh_bindings()  # the install key offers the upgrade meanwhile
-        host = state.get("host") or {}
-        if host.get("now") is not None:
-            self.skew = float(host["now"]) - self.clock()
+        if state.host.now:
+            self.skew = state.host.now - self.clock()
         now = self.agent_now()
         self.tick_header()
         self.query_one("#gauges", Gauges).show(state)
-        self.query_one("#timeline", RebootTimeline).show(state.get("boots") or [], now)
-        self.query_one("#policy", PolicyPanel).show(state.get("policy"), now)
-        self.query_one("#games", GameGrid).show(state.get("games") or {}, now)
-        self.query_one("#events", EventLog).sync(state.get("events") or [])
+        self.query_one("#timeline", RebootTimeline).show(state.boots, now)
+        self.query_one("#policy", PolicyPanel).show(state.policy, now)
+        self.query_one("#games", GameGrid).show(state.games, now)
+        self.query_one("#events", EventLog).sync(state.events)
         self._post_summary()
 
     def _post_summary(self) -> None:
@@ -270,7 +270,7 @@ class HostView(Vertical):
 
 
 def summarize(
-    name: str, status: LinkStatus, state: dict[str, Any] | None, now: float
+    name: str, status: LinkStatus, state: protocol.State | None, now: float
 ) -> HostSummary:
     """The fleet overview's row for one host."""
     if status.up:
@@ -280,21 +280,16 @@ def summarize(
         link = "◌ connecting"
     else:
         link = f"○ down {duration(now - status.down_since)}: {status.reason}"
-    s = state or {}
-    gpus = s.get("gpus") or []
-    if gpus:
-        g = gpus[0]
-        mem = 100 * (g.get("memory_used") or 0) / (g.get("memory_total") or 1)
-        gpu = f"{g.get('utilization') or 0:.0f}% · mem {mem:.0f}%"
+    if state is None:
+        return HostSummary(name, link, "-", "-", "-")
+    if state.gpus:
+        g = state.gpus[0]
+        mem = 100 * g.memory_used / (g.memory_total or 1)
+        gpu = f"{g.utilization:.0f}% · mem {mem:.0f}%"
     else:
-        gpu = "no GPU" if state else "-"
-    games = s.get("games") or {}
-    running = sum(1 for g in games.values() if g.get("state") == "running")
-    reboots = (s.get("host") or {}).get("reboots_24h")
+        gpu = "no GPU"
+    games = state.games
+    running = sum(1 for g in games.values() if g.state == "running")
     return HostSummary(
-        name,
-        link,
-        gpu,
-        f"{running}/{len(games)} running" if state else "-",
-        "-" if reboots is None else str(reboots),
+        name, link, gpu, f"{running}/{len(games)} running", str(state.host.reboots_24h)
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
+from controlroom import protocol
 from controlroom.tui.format import count
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -25,23 +26,22 @@ PHASES = {
 class PolicyPanel(QuietStatic):
     """Three lines: ramp; guard; queue and trials. `-warn` when a budget is near or over."""
 
-    def show(self, policy: dict[str, Any] | None, agent_now: float) -> None:
+    def show(self, policy: protocol.PolicyState, agent_now: float) -> None:
         """Render the `policy` value of a State, times as of `agent_now` (the agent's clock)."""
-        p = policy or {}
-        lines, warn = render_policy(p, agent_now)
+        lines, warn = render_policy(policy, agent_now)
         self.show_text(lines)
-        self.show_titles(title=f"Policy · profile {p.get('profile') or '-'}")
+        self.show_titles(title=f"Policy · profile {policy.profile or '-'}")
         if warn != self.has_class("-warn"):
             self.set_class(warn, "-warn")
 
 
-def render_policy(p: dict[str, Any], now: float) -> tuple[Text, bool]:
+def render_policy(p: protocol.PolicyState, now: float) -> tuple[Text, bool]:
     """The panel's text, and whether the guard is near or over a limit."""
-    if not p:
+    if not p.engine:
         return Text("no policy engine in this agent", style="dim"), False
-    guard, warn = guard_line(p.get("guard") or {})
-    rest = Text(" │ ").join([queue_line(p.get("queue")), *trial_parts(p, now)])
-    lines = [ramp_line(p.get("ramp") or {}, now), guard, rest]
+    guard, warn = guard_line(p.guard)
+    rest = Text(" │ ").join([queue_line(p.queue), *trial_parts(p, now)])
+    lines = [ramp_line(p.ramp, now), guard, rest]
     for line in lines:
         line.no_wrap, line.overflow = True, "ellipsis"
     return Text("\n").join(lines), warn
@@ -117,9 +117,9 @@ def queue_line(q: dict[str, Any] | None) -> Text:
     return text
 
 
-def trial_parts(p: dict[str, Any], now: float) -> list[Text]:
+def trial_parts(p: protocol.PolicyState, now: float) -> list[Text]:
     """One part per trial: time left, a waiting decision with its figures, or the outcome."""
-    return [trial_part(t, now) for t in (p.get("trials") or {}).values()]
+    return [trial_part(t, now) for t in p.trials.values()]
 
 
 def trial_part(t: dict[str, Any], now: float) -> Text:

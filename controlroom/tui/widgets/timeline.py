@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from rich.text import Text
 
+from controlroom import protocol
 from controlroom.tui.format import clock_short, duration, gib
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -17,13 +17,13 @@ ROWS_SHOWN = 4
 class RebootTimeline(QuietStatic):
     """The last 24 h: up as bars, down as gaps, each reboot with its load."""
 
-    def show(self, boots: list[dict[str, Any]], agent_now: float) -> None:
+    def show(self, boots: list[protocol.Boot], agent_now: float) -> None:
         width = max(20, self.content_size.width or 52)
         self.show_text(render_timeline(boots, agent_now, width))
         self.show_titles(title=timeline_title(boots, agent_now))
 
 
-def timeline_title(boots: list[dict[str, Any]], now: float) -> str:
+def timeline_title(boots: list[protocol.Boot], now: float) -> str:
     """The title names the span the axis draws (its left end reads the same)."""
     return f"Reboots · last {span_label(_span(boots, now))}" if boots else "Reboots"
 
@@ -32,23 +32,23 @@ def span_label(span: float) -> str:
     return "24h" if span >= WINDOW_S else duration(span)
 
 
-def downtime_share(boots: list[dict[str, Any]], now: float, window: float = WINDOW_S) -> float:
+def downtime_share(boots: list[protocol.Boot], now: float, window: float = WINDOW_S) -> float:
     """Share of the time lost to downtime between boots, over the last `window` seconds
     or since the first recorded boot, whichever is shorter."""
     if not boots:
         return 0.0
-    first = float(boots[0].get("boot_time") or now)
+    first = boots[0].boot_time or now
     window = min(window, max(1.0, now - first))
     start = now - window
     lost = 0.0
     for b in boots[1:]:
-        down_end = float(b.get("boot_time") or 0)
-        down_start = down_end - float(b.get("downtime_before_s") or 0)
+        down_end = b.boot_time
+        down_start = down_end - (b.downtime_before_s or 0.0)
         lost += max(0.0, min(down_end, now) - max(down_start, start))
     return lost / window if window else 0.0
 
 
-def render_timeline(boots: list[dict[str, Any]], now: float, width: int) -> Text:
+def render_timeline(boots: list[protocol.Boot], now: float, width: int) -> Text:
     if not boots:
         return Text("no boots recorded yet", style="dim")
     lines = [_axis(boots, now, width), _summary(boots, now)]
@@ -58,23 +58,23 @@ def render_timeline(boots: list[dict[str, Any]], now: float, width: int) -> Text
     return Text("\n").join(lines)
 
 
-def _span(boots: list[dict[str, Any]], now: float) -> float:
+def _span(boots: list[protocol.Boot], now: float) -> float:
     """Since the first boot and a little more, at least an hour, at most 24 h (the
     window the reboot counts use)."""
     if not boots:
         return WINDOW_S
-    first = float(boots[0].get("boot_time") or now)
+    first = boots[0].boot_time or now
     return min(WINDOW_S, max(3600.0, (now - first) * 1.05))
 
 
-def _axis(boots: list[dict[str, Any]], now: float, width: int) -> Text:
+def _axis(boots: list[protocol.Boot], now: float, width: int) -> Text:
     span = _span(boots, now)
     start = now - span
     prefix = f"-{span_label(span)} "
     cells = ["·"] * max(8, width - len(prefix) - len(" now"))
     for i, b in enumerate(boots):
-        up_from = float(b.get("boot_time") or 0)
-        up_to = now if i == len(boots) - 1 else float(b.get("last_heartbeat") or up_from)
+        up_from = b.boot_time
+        up_to = now if i == len(boots) - 1 else (b.last_heartbeat or up_from)
         _fill(cells, (start, span), up_from, up_to, "━")
         if i:
             _fill(cells, (start, span), up_from, up_from, "▼")
@@ -90,9 +90,9 @@ def _fill(cells: list[str], window: tuple[float, float], a: float, b: float, ch:
         cells[i] = ch
 
 
-def _summary(boots: list[dict[str, Any]], now: float) -> Text:
-    recent = [b for b in boots[1:] if float(b.get("boot_time") or 0) >= now - WINDOW_S]
-    down = sum(float(b.get("downtime_before_s") or 0) for b in recent)
+def _summary(boots: list[protocol.Boot], now: float) -> Text:
+    recent = [b for b in boots[1:] if b.boot_time >= now - WINDOW_S]
+    down = sum(b.downtime_before_s or 0.0 for b in recent)
     share = downtime_share(boots, now)
     style = "bold red" if share >= 0.05 else "bold yellow" if share > 0 else "bold green"
     return Text.assemble(
@@ -101,13 +101,12 @@ def _summary(boots: list[dict[str, Any]], now: float) -> Text:
     )
 
 
-def _reboot_row(prev: dict[str, Any], b: dict[str, Any]) -> Text:
-    load = prev.get("load") or {}
-    load_text = (
-        f"{load.get('games', '?')} games · {load.get('trainers', '?')} procs · "
-        f"{gib(load.get('gpu_memory_used'))}"
-    )
+def _reboot_row(prev: protocol.Boot, b: protocol.Boot) -> Text:
+    load = prev.load
+    games = "?" if load.games is None else load.games
+    trainers = "?" if load.trainers is None else load.trainers
+    load_text = f"{games} games · {trainers} procs · {gib(load.gpu_memory_used)}"
     return Text(
-        f"{clock_short(b.get('boot_time')):<8} {duration(prev.get('uptime_s')):<8} "
-        f"{duration(b.get('downtime_before_s')):<7} {load_text}"
+        f"{clock_short(b.boot_time):<8} {duration(prev.uptime_s):<8} "
+        f"{duration(b.downtime_before_s):<7} {load_text}"
     )
