@@ -193,3 +193,27 @@ def test_the_real_trainer_gets_its_gpus(agent: AgentHarness) -> None:
         "trial", game="CartPole", settings={"num_envs": 4}, minutes=5.0, mode="beside"
     )["trial"]
     assert environ(trial["pid"])["CUDA_VISIBLE_DEVICES"] == "5"
+
+
+def test_a_profile_moves_its_games_to_its_gpus(agent: AgentHarness) -> None:
+    agent.write_config(
+        trainer={"command": SLEEPER},
+        agent={"stop_grace_s": 1.0, "telemetry_s": 0.3},
+        games={"Pong": {}, "Breakout": {}},
+    )
+    profile = '[profiles.five]\ngames = ["Pong", "Breakout"]\ngpus = [5]\n'
+    shape = "num_envs = 2\nnum_steps = 16\nminibatch_size = 16\n"
+    agent.config_path.write_text(agent.config_path.read_text() + profile + shape)
+    start(agent, MIXED)
+    agent.call("add_game", game="Pong")
+    assert started(agent, "Pong")["gpus"] == [3]
+    result = agent.call("apply_profile", name="five", dry_run=False)
+    assert [a["text"] for a in result["actions"]] == [
+        "migrate Pong: gpus 1 -> [5]",
+        "start Breakout: 2 envs, 16 steps, minibatch 16",
+    ]
+
+    def on_five() -> bool:
+        return [started(agent, g)["gpus"] for g in ("Pong", "Breakout")] == [[5], [5]]
+
+    wait_for(on_five, 30, "Pong and Breakout on GPU 5")

@@ -78,3 +78,21 @@ def test_counts_within_bounds_are_exactly_the_accepted_ones(n: int) -> None:
 def test_any_distinct_index_list_is_accepted_and_sized(indices: list[int]) -> None:
     assert gpus_problem(indices) is None
     assert world_size({"gpus": indices}) == len(indices)
+
+
+def test_a_profile_moves_running_games_to_its_gpus() -> None:
+    from controlroom.agent.policy import profiles
+
+    cfg = config.loads(
+        '[games.Pong]\n[games.Breakout]\n[profiles.p]\ngames = ["Pong", "Breakout"]\n'
+        "num_envs = 8\nnum_steps = 128\nminibatch_size = 256\ngpus = [1]\n"
+    )
+    shape = {"num_envs": 8, "num_steps": 128, "minibatch_size": 256}
+    games = {
+        "Pong": {"wanted": True, "state": "running", "settings": {**shape, "gpus": [1]}},
+        "Breakout": {"wanted": True, "state": "running", "settings": {**shape, "gpus": 1}},
+    }
+    plan = profiles.diff(games, profiles.target_settings(cfg, "p"))
+    assert [(a.kind, a.game) for a in plan] == [("migrate", "Breakout"), ("keep", "Pong")]
+    assert plan[0].describe() == "migrate Breakout: gpus 1 -> [1]"
+    assert profiles.profile_part(plan[0].settings) == {**shape, "gpus": [1]}

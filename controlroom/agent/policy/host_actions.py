@@ -181,7 +181,7 @@ async def _carry_out(engine: Engine, plan: list[profiles.Action]) -> None:
             engine.watch.forget(action.game)
             await engine.agent.stop_trainer(action.game)
         elif action.kind == "migrate":
-            await migrate(engine, action.game, _shape(action.settings))
+            await migrate(engine, action.game, profiles.profile_part(action.settings))
         elif action.kind == "start":
             engine.watch.forget(action.game)
             await engine.agent.want_game(action.game, action.settings)

@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from controlroom.agent.policy.figures import SHAPE_KEYS, shape, shape_from, shape_of
+from controlroom.agent.policy.figures import SHAPE_KEYS, shape_from, shape_of
 from controlroom.config import Config
+from controlroom.gpus import DEFAULT_GPUS
+
+# What applying a profile converges a running game to: its shape and its GPUs.
+PROFILE_KEYS = (*SHAPE_KEYS, "gpus")
 
 # A wanted game in any of these states holds a slot the profile must account for.
 HELD_STATES = frozenset(
@@ -37,7 +41,7 @@ class Action:
             return f"start {self.game}: {_shape_text(self.settings)}"
         changes = [
             f"{k} {self.before.get(k)} -> {self.settings.get(k)}"
-            for k in SHAPE_KEYS
+            for k in PROFILE_KEYS
             if self.before.get(k) != self.settings.get(k)
         ]
         return f"migrate {self.game}: {', '.join(changes)}"
@@ -69,7 +73,7 @@ def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) ->
         cur = now.get(name)
         if cur is None:
             plan.append(Action("start", name, settings, {}))
-        elif shape(cur.get("settings") or {}) != shape(settings):
+        elif _before(cur) != profile_part(settings):
             plan.append(Action("migrate", name, settings, _before(cur)))
         else:
             plan.append(Action("keep", name, settings, _before(cur)))
@@ -77,8 +81,12 @@ def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) ->
 
 
 def _before(state: dict[str, Any]) -> dict[str, Any]:
-    s = state.get("settings") or {}
-    return shape_of(s)
+    return profile_part(state.get("settings") or {})
+
+
+def profile_part(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a profile converges (PROFILE_KEYS): a migrate action changes these."""
+    return {**shape_of(settings), "gpus": settings.get("gpus", DEFAULT_GPUS)}
 
 
 def plan_dict(actions: list[Action]) -> list[dict[str, Any]]:
