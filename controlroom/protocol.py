@@ -74,7 +74,7 @@ import dataclasses
 import json
 import math
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -207,6 +207,7 @@ class ProtocolError(Exception):
 # ---- the State ----------------------------------------------------------------------
 # Decoding (a client reading the agent) ignores fields it does not know, so an agent may
 # add one without breaking an older laptop of the same protocol version.
+R = TypeVar("R", bound=Struct)
 JSONObject = dict[str, Any]  # free-form JSON where it truly is (a trainer's own metrics,
 # an event's data, a reply's result)
 
@@ -214,14 +215,14 @@ JSONObject = dict[str, Any]  # free-form JSON where it truly is (a trainer's own
 class Host(Struct, kw_only=True):
     """The "host" key: the machine and this agent's life on it."""
 
-    hostname: str
-    boot_id: str
-    boot_time: float
-    agent_version: str
-    agent_started: float
-    now: float
-    uptime_s: float
-    reboots_24h: int
+    hostname: str = ""
+    boot_id: str = ""
+    boot_time: float = 0.0
+    agent_version: str = ""
+    agent_started: float = 0.0
+    now: float = 0.0
+    uptime_s: float = 0.0
+    reboots_24h: int = 0
     state_dir: str = ""
 
 
@@ -371,7 +372,7 @@ class PolicyState(Struct, kw_only=True):
 class State(Struct, kw_only=True):
     """The whole State: a snapshot's, and the status op's result."""
 
-    host: Host
+    host: Host = msgspec.field(default_factory=Host)
     gpus: list[Gpu] = []
     gpu_error: str | None = None
     system: System = msgspec.field(default_factory=System)
@@ -591,6 +592,66 @@ OPS: Final[dict[str, type[Args]]] = {
     "reset_ceiling": NoArgs,
     "history": LearningHistory,
 }
+
+
+# ---- what the core ops answer (Reply.result) -------------------------------------------
+class Pong(Struct, kw_only=True):
+    """ping: alive, and the agent's clock."""
+
+    pong: bool
+    now: float
+
+
+class GameChange(Struct, kw_only=True):
+    """add_game, scale_game (with `changed`), start_game and stop_game: the game now."""
+
+    game: GameState
+    changed: bool | UnsetType = UNSET
+
+
+class Removed(Struct, kw_only=True):
+    """remove_game: the game forgotten."""
+
+    removed: str
+
+
+class Stopped(Struct, kw_only=True):
+    """stop_all, shutdown: the games whose trainers were stopped."""
+
+    stopped: list[str]
+    stopping: bool | UnsetType = UNSET  # shutdown: the agent exits after its reply
+
+
+class Boots(Struct, kw_only=True):
+    """reboots: every boot seen, oldest first."""
+
+    boots: list[Boot]
+
+
+class EventPage(Struct, kw_only=True):
+    """events: a page, oldest first; `next_before` the cursor for older ones when `more`."""
+
+    events: list[Event]
+    more: bool = False
+    next_before: int | UnsetType = UNSET
+
+
+class GameLogTail(Struct, kw_only=True):
+    """game_log: the tail of a trainer's log and of its metrics lines."""
+
+    game: str
+    path: str
+    lines: list[str]
+    metrics: list[str] = []
+
+
+def as_result(result: JSONObject, kind: type[R]) -> R:
+    """An op's result (plain JSON, as a Reply carries it) as its Struct, validated;
+    ProtocolError("bad_request") naming the field otherwise."""
+    try:
+        return msgspec.convert(result, kind)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("bad_request", f"result: {_readable(exc, 'field')}") from None
 
 
 class Request(Struct, kw_only=True):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent.diagnosis import diagnose, steps_per_update
 from controlroom.agent.history import COLUMN, Row
 from controlroom.config import ConfigError, DiagnosticsConfig, loads
@@ -93,7 +94,8 @@ def test_status_text_says_what_looks_wrong() -> None:
     from controlroom.agent.show import status_text
 
     flat = recorded_history.flat_run()["diagnosis"][0]
-    game = {"game": "Pong", "state": "running", "settings": {}, "diagnosis": [flat]}
+    game = {"game": "Pong", "env_id": None, "wanted": True, "state": "running", "settings": {}}
+    game["diagnosis"] = [flat]
     fine = {**game, "game": "CartPole", "diagnosis": []}
-    text = status_text({"games": {"Pong": game, "CartPole": fine}})
+    text = status_text(protocol.as_state({"games": {"Pong": game, "CartPole": fine}}))
     assert text.count("looks wrong:") == 1 and f"  looks wrong: {flat['message']}" in text

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from controlroom import __version__
+from controlroom import __version__, protocol
 from controlroom.agent import history_cli, paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
@@ -166,10 +166,13 @@ def _request(args: argparse.Namespace, client: Client) -> int:
     cmd = args.command
     if cmd == "status":
         state = client.call("status")
-        print(json.dumps(state, indent=1) if args.json else show.status_text(state))
+        print(
+            json.dumps(state, indent=1) if args.json else show.status_text(protocol.as_state(state))
+        )
     elif cmd == "reboots":
-        found = client.call("reboots")["boots"]
-        print(json.dumps(found, indent=1) if args.json else show.boots_text(found))
+        found = client.call("reboots")
+        boots = protocol.as_result(found, protocol.Boots).boots
+        print(json.dumps(found["boots"], indent=1) if args.json else show.boots_text(boots))
     elif cmd == "events":
         return _events(args, client)
     elif cmd == "history":
@@ -193,38 +196,46 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
         result = client.call("add_game", game=args.game, settings=settings)
         if args.json:
             return json.dumps(result, indent=1)
-        g = result["game"]
-        verb = "added" if result["changed"] else "already wanted, unchanged"
-        return (
-            f"{g['game']}: {verb} ({g['state']}, {g['settings']['num_envs']} envs"
-            f"{show.placed_text(g)})"
-        )
+        added = protocol.as_result(result, protocol.GameChange)
+        g = added.game
+        verb = "added" if added.changed else "already wanted, unchanged"
+        return f"{g.game}: {verb} ({g.state}, {g.settings['num_envs']} envs{show.placed_text(g)})"
     if cmd == "scale":
-        g = client.call("scale_game", game=args.game, num_envs=args.num_envs)["game"]
-        return f"{g['game']}: {g['settings']['num_envs']} envs ({g['state']})"
+        g = client.call_as(
+            protocol.GameChange, "scale_game", game=args.game, num_envs=args.num_envs
+        ).game
+        return f"{g.game}: {g.settings['num_envs']} envs ({g.state})"
     if cmd == "stop-all":
-        return f"stopped: {', '.join(client.call('stop_all')['stopped']) or 'nothing running'}"
+        stopped = client.call_as(protocol.Stopped, "stop_all").stopped
+        return f"stopped: {', '.join(stopped) or 'nothing running'}"
     if cmd == "shutdown":
-        stopped = client.call("shutdown", stop_trainers=args.stop_trainers)["stopped"]
+        down = client.call_as(protocol.Stopped, "shutdown", stop_trainers=args.stop_trainers)
+        stopped = down.stopped
         return "agent stopping" + (f"; stopped: {', '.join(stopped)}" if stopped else "")
-    op = {"remove": "remove_game", "start": "start_game", "stop": "stop_game"}[cmd]
-    result = client.call(op, game=args.game)
-    return f"{args.game}: {result['game']['state'] if 'game' in result else 'removed'}"
+    if cmd == "remove":
+        return f"{client.call_as(protocol.Removed, 'remove_game', game=args.game).removed}: removed"
+    op = {"start": "start_game", "stop": "stop_game"}[cmd]
+    return f"{args.game}: {client.call_as(protocol.GameChange, op, game=args.game).game.state}"
 
 
 def _events(args: argparse.Namespace, client: Client) -> int:
     from controlroom.agent import show
 
     for e in fetch_events(client, args.limit):
-        print(json.dumps(e) if args.json else show.event_text(e), flush=True)
+        print(json.dumps(e) if args.json else show.event_text(as_event(e)), flush=True)
     if not args.follow:
         return EXIT_OK
     client.sock.settimeout(None)
     for msg in client.messages():
         if msg.get("type") == "event":
             e = msg["event"]
-            print(json.dumps(e) if args.json else show.event_text(e), flush=True)
+            print(json.dumps(e) if args.json else show.event_text(as_event(e)), flush=True)
     return EXIT_OK
+
+
+def as_event(plain: dict[str, Any]) -> protocol.Event:
+    """One event (as --json prints it) as the typed Event."""
+    return protocol.as_result(plain, protocol.Event)
 
 
 def fetch_events(client: Client, limit: int) -> list[dict[str, Any]]:

@@ -67,6 +67,10 @@ class Client:
             self.pending.append(msg)
             del self.pending[:-1000]
 
+    def call_as(self, kind: type[protocol.R], op: str, **args: Any) -> protocol.R:
+        """One request; its result as the op's result Struct (protocol.as_result)."""
+        return protocol.as_result(self.call(op, **args), kind)
+
     def messages(self) -> Iterator[dict[str, Any]]:
         """Every pushed message, starting with those read while waiting for replies."""
         while self.pending:

@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Callable
 from typing import Any
 
+from controlroom import protocol
 from controlroom.agent import show
 from controlroom.agent.client import Client
 from controlroom.gpus import Gpus, parse_gpus
@@ -227,24 +228,24 @@ def _migrate(args: argparse.Namespace, client: Client) -> int:
             "migrate: name at least one of --num-envs, --num-steps, --minibatch-size, --gpus"
         )
     result = client.call("migrate", game=args.game, settings=changes)
-    g = result["game"]
+    g = protocol.as_result(result["game"], protocol.GameState)
     if not result["changed"]:
-        print(f"{args.game}: already at {show.shape_text(g['settings'])}, unchanged")
+        print(f"{args.game}: already at {show.shape_text(g.settings)}, unchanged")
     else:
         print(
-            f"{args.game}: migrated to {show.shape_text(g['settings'])}{show.placed_text(g)} "
-            f"({g['state']}); snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
+            f"{args.game}: migrated to {show.shape_text(g.settings)}{show.placed_text(g)} "
+            f"({g.state}); snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
         )
     return EXIT_OK
 
 
 def _rollback(args: argparse.Namespace, client: Client) -> int:
     result = client.call("rollback", game=args.game)
-    g, meta = result["game"], result["restored"]
+    g, meta = protocol.as_result(result["game"], protocol.GameState), result["restored"]
     episodes = (meta.get("checkpoint") or {}).get("episodes", "?")
     print(
         f"{args.game}: rolled back to snapshot {result['snapshot']} (episode {episodes}), "
-        f"{show.shape_text(g['settings'])} ({g['state']})"
+        f"{show.shape_text(g.settings)} ({g.state})"
     )
     return EXIT_OK
 

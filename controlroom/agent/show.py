@@ -5,29 +5,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from controlroom import protocol
 
-def status_text(state: dict[str, Any]) -> str:
+
+def status_text(state: protocol.State) -> str:
     """Host line, GPU lines, then one line per game."""
-    host, system = state.get("host", {}), state.get("system", {})
+    host, system = state.host, state.system
     lines = [
-        f"{host.get('hostname')}  up {span(host.get('uptime_s', 0))}  "
-        f"reboots 24h: {host.get('reboots_24h', 0)}  agent {host.get('agent_version')}  "
-        f"cpu {system.get('cpu_percent', 0):.0f}%  "
-        f"ram {gib(system.get('ram_used', 0))}/{gib(system.get('ram_total', 0))}"
+        f"{host.hostname}  up {span(host.uptime_s)}  "
+        f"reboots 24h: {host.reboots_24h}  agent {host.agent_version}  "
+        f"cpu {system.cpu_percent or 0:.0f}%  "
+        f"ram {gib(system.ram_used or 0)}/{gib(system.ram_total or 0)}"
     ]
-    for gpu in state.get("gpus", []):
+    for gpu in state.gpus:
         lines.append(
-            f"GPU{gpu['index']} {gpu['name']}: {gpu['utilization']:.0f}%  "
-            f"{gib(gpu['memory_used'])}/{gib(gpu['memory_total'])}  "
-            f"{gpu['temperature_c']:.0f}C  {gpu['power_w']:.0f}W"
+            f"GPU{gpu.index} {gpu.name}: {gpu.utilization:.0f}%  "
+            f"{gib(gpu.memory_used)}/{gib(gpu.memory_total)}  "
+            f"{gpu.temperature_c:.0f}C  {gpu.power_w:.0f}W"
         )
-    if not state.get("gpus"):
-        lines.append(f"GPU: none ({state.get('gpu_error') or 'none found'})")
+    if not state.gpus:
+        lines.append(f"GPU: none ({state.gpu_error or 'none found'})")
     lines.append(_game_header())
-    for g in state.get("games", {}).values():
+    for g in state.games.values():
         lines.append(_game_line(g))
-        lines += [f"  looks wrong: {d['message']}" for d in g.get("diagnosis") or []]
-    lines += policy_text(state.get("policy") or {})
+        lines += [f"  looks wrong: {d.message}" for d in g.diagnosis]
+    lines += policy_text(state.policy)
     return "\n".join(lines)
 
 
@@ -38,62 +40,61 @@ def _game_header() -> str:
     )
 
 
-def gpus_text(g: dict[str, Any]) -> str:
+def gpus_text(g: protocol.GameState) -> str:
     """The GPUs a game runs on ("3", "1,5"), "cpu" when placed on none, "-" while none is
     running; a trailing * when pinned by its settings."""
-    gpus = g.get("gpus") or []
-    pinned = "*" if isinstance((g.get("settings") or {}).get("gpus"), list) else ""
+    gpus = g.gpus
+    pinned = "*" if isinstance(g.settings.get("gpus"), list) else ""
     if gpus:
         return ",".join(map(str, gpus)) + pinned
-    return "cpu" if g.get("pid") else "-"
+    return "cpu" if g.pid else "-"
 
 
-def placed_text(g: dict[str, Any]) -> str:
+def placed_text(g: protocol.GameState) -> str:
     """For a game placed on GPUs ', GPU 3' (or ', GPUs 1,5'), else nothing."""
-    gpus = g.get("gpus") or []
+    gpus = g.gpus
     if not gpus:
         return ""
     return f", GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}"
 
 
-def _game_line(g: dict[str, Any]) -> str:
-    m, s, ck = g.get("metrics") or {}, g.get("settings", {}), g.get("checkpoint")
-    episodes = f"{int(m.get('episodes', 0))}/{g.get('target_episodes')}"
+def _game_line(g: protocol.GameState) -> str:
+    m, s, ck = g.metrics or {}, g.settings, g.checkpoint  # metrics: the trainer's own line
+    episodes = f"{int(m.get('episodes', 0))}/{g.target_episodes}"
     ret = f"{m['return_mean']:.1f}" if "return_mean" in m else "-"
-    ckpt = f"step {ck['global_step']} ({ago(ck['time'])})" if ck else "-"
+    ckpt = f"step {ck.global_step} ({ago(ck.time)})" if ck else "-"
     return (
-        f"{g['game']:<14} {g['state']:<10} {g.get('pid') or '-':>7} "
+        f"{g.game:<14} {g.state:<10} {g.pid or '-':>7} "
         f"{s.get('num_envs', '-'):>5} {s.get('minibatch_size', '-'):>5} {episodes:>15} "
-        f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.get('restarts', 0):>8} "
+        f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.restarts:>8} "
         f"{gpus_text(g):>7}  {ckpt}"
     )
 
 
-def boots_text(boots: list[dict[str, Any]]) -> str:
+def boots_text(boots: list[protocol.Boot]) -> str:
     """One line per boot: when, how long up, downtime before it, load at the end."""
     lines = [f"{'BOOT':<10} {'BOOTED':<20} {'UP':>9} {'DOWN BEFORE':>12}  LOAD AT LAST HEARTBEAT"]
     for b in boots:
-        down = span(b["downtime_before_s"]) if b.get("downtime_before_s") is not None else "-"
-        load = b.get("load") or {}
+        down = span(b.downtime_before_s) if b.downtime_before_s is not None else "-"
+        load = b.load
         shown = (
             (
-                f"{load.get('games', 0)} games, {load.get('trainers', 0)} trainers, "
-                f"{gib(load.get('gpu_memory_used', 0))} GPU"
+                f"{load.games or 0} games, {load.trainers or 0} trainers, "
+                f"{gib(load.gpu_memory_used or 0)} GPU"
             )
-            if load
+            if load != protocol.Load()
             else "-"
         )
         lines.append(
-            f"{b['boot_id'][:8]:<10} {when(b['boot_time']):<20} "
-            f"{span(b['uptime_s']):>9} {down:>12}  {shown}"
+            f"{b.boot_id[:8]:<10} {when(b.boot_time):<20} {span(b.uptime_s):>9} {down:>12}  {shown}"
         )
     return "\n".join(lines)
 
 
-def event_text(e: dict[str, Any]) -> str:
+def event_text(e: protocol.Event) -> str:
     """One event line."""
-    game = f" [{e['game']}]" if e.get("game") else ""
-    return f"{when(e['ts'])} {e['kind']:<15}{game} {e['message']}"
+    game = f" [{e.game}]" if e.game else ""
+    return f"{when(e.ts)} {e.kind:<15}{game} {e.message}"
 
 
 def span(seconds: float) -> str:
@@ -119,18 +120,17 @@ def ago(ts: float) -> str:
 
 
 # ---- policies ----------------------------------------------------------------------
-def policy_text(policy: dict[str, Any]) -> list[str]:
+def policy_text(policy: protocol.PolicyState) -> list[str]:
     """The policy block of `status`: profile, ramp, guard, queue, trials."""
-    if not policy:
+    if not policy.engine:
         return ["policy: off (no policy engine in this agent)"]
-    lines = [f"profile: {policy.get('profile') or '-'}"]
-    if policy.get("ramp"):
-        lines.append(ramp_text(policy["ramp"]))
-    if policy.get("guard"):
-        lines += guard_text(policy["guard"])
-    if policy.get("queue") is not None:
-        lines.append(queue_text(policy["queue"]))
-    lines += [trial_text(t) for t in (policy.get("trials") or {}).values()]
+    lines = [f"profile: {policy.profile or '-'}"]
+    if policy.ramp:
+        lines.append(ramp_text(policy.ramp))
+    if policy.guard:
+        lines += guard_text(policy.guard)
+    lines.append(queue_text(policy.queue))
+    lines += [trial_text(t) for t in policy.trials.values()]
     return lines
 
 

@@ -41,16 +41,6 @@ class LineWriter(Protocol):
 
 Closer = Callable[[], Awaitable[None]]
 Pushed = protocol.Snapshot | protocol.Update | protocol.EventMessage  # what messages() yields
-EMPTY_HOST = protocol.Host(
-    hostname="",
-    boot_id="",
-    boot_time=0.0,
-    agent_version="",
-    agent_started=0.0,
-    now=0.0,
-    uptime_s=0.0,
-    reboots_24h=0,
-)
 
 
 class AgentSession:
@@ -63,7 +53,7 @@ class AgentSession:
         header, e.g. "ssh streamlocal"); closer: extra cleanup (the SSH connection)."""
         self.reader, self.writer, self.where = reader, writer, where
         self.hello = protocol.Hello(protocol=0, version="", hostname="", boot_id="")
-        self.state = protocol.State(host=EMPTY_HOST)
+        self.state = protocol.State()
         self._closer = closer
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[protocol.Reply]] = {}

@@ -9,13 +9,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import msgspec
-
 from controlroom import __version__, protocol
 from controlroom.config import HostConfig, loads
 from controlroom.link import bootstrap
 from controlroom.link.agent_channel import open_session
-from controlroom.link.session import EMPTY_HOST
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import ConfirmScreen, ProgressScreen
@@ -104,8 +101,7 @@ async def test_install_key_is_remapped_and_hidden_where_an_agent_runs(
         assert f"press {key} to install it" in str(app.query_one(NoAgentNotice).render())
         # As if an agent of this very version had answered (another version is offered the
         # upgrade: tests/tui/test_upgrade_offer.py).
-        host = msgspec.structs.replace(EMPTY_HOST, agent_version=__version__)
-        view.load_state(protocol.State(host=host))
+        view.load_state(protocol.State(host=protocol.Host(agent_version=__version__)))
         view.no_agent = False
         await pilot.pause()
         shown = [d for _, d in footer(app)]
