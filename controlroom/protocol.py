@@ -645,6 +645,10 @@ class GameLogTail(Struct, kw_only=True):
     metrics: list[str] = []
 
 
+# What an op answers: its result Struct, or (the policy's ops, history) plain JSON.
+Result = Struct | JSONObject
+
+
 def as_result(result: JSONObject, kind: type[R]) -> R:
     """An op's result (plain JSON, as a Reply carries it) as its Struct, validated;
     ProtocolError("bad_request") naming the field otherwise."""
@@ -850,7 +854,7 @@ def _shown_key(key: str) -> str:
     return key[:40] if key.isascii() and key.isprintable() else repr(key)[:40]
 
 
-def reply_ok(req_id: int | str | None, result: JSONObject | Struct | None = None) -> Reply:
+def reply_ok(req_id: int | str | None, result: Result | None = None) -> Reply:
     """A successful reply."""
     body = msgspec.to_builtins(result) if isinstance(result, Struct) else result
     return Reply(id=req_id, ok=True, result=body or {})

@@ -20,7 +20,7 @@ from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 
 # Each handler takes its op's own Args subclass (protocol.OPS pairs them); a Callable
 # over the base class would refuse them all (parameters are contravariant).
-CoreOp = Callable[[Agent, Any], Awaitable[dict[str, Any]]]
+CoreOp = Callable[[Agent, Any], Awaitable[protocol.Result]]
 MAX_EVENTS = 10_000
 MAX_LOG_LINES = 5_000
 MAX_METRICS_LINES = 200  # ~300 bytes each: keeps the reply far below the line limit
@@ -36,9 +36,9 @@ MUTATING_CORE_OPS = {
 }
 
 
-async def ping(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
+async def ping(agent: Agent, args: protocol.NoArgs) -> protocol.Pong:
     """Liveness, and the agent's clock for round-trip figures."""
-    return {"pong": True, "now": agent.now()}
+    return protocol.Pong(pong=True, now=agent.now())
 
 
 async def status(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
@@ -63,11 +63,11 @@ async def add_game(agent: Agent, args: protocol.AddGame) -> dict[str, Any]:
     return {"game": state, "changed": True}
 
 
-async def remove_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
+async def remove_game(agent: Agent, args: protocol.GameArgs) -> protocol.Removed:
     """Stop a game and forget it."""
     game = _known(agent, args.game)
     await agent.forget_game(game)
-    return {"removed": game}
+    return protocol.Removed(removed=game)
 
 
 async def start_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
@@ -104,24 +104,24 @@ async def scale_game(agent: Agent, args: protocol.ScaleGame) -> dict[str, Any]:
     return {"game": state, "changed": True}
 
 
-async def stop_all(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
+async def stop_all(agent: Agent, args: protocol.NoArgs) -> protocol.Stopped:
     """Stop every trainer; the games stay known but unwanted."""
     names = [g.name for g in agent.supervisor.games.values() if g.wanted or g.proc]
     for name in names:
         agent.mark_wanted(name, False)
     await asyncio.gather(*(agent.stop_trainer(n) for n in names))
-    return {"stopped": names}
+    return protocol.Stopped(stopped=names)
 
 
-async def shutdown(agent: Agent, args: protocol.Shutdown) -> dict[str, Any]:
+async def shutdown(agent: Agent, args: protocol.Shutdown) -> protocol.Stopped:
     """Exit the agent after this reply; its trainers keep running unless told to stop.
 
     Autostart (systemd, cron's periodic `ensure`) may start it again: that is the point of
     autostart. `controlroom agent uninstall` first for an agent that stays down."""
-    stopped = (await stop_all(agent, protocol.NoArgs()))["stopped"] if args.stop_trainers else []
+    stopped = (await stop_all(agent, protocol.NoArgs())).stopped if args.stop_trainers else []
     # Let the reply reach the client before the server closes.
     asyncio.get_running_loop().call_later(0.2, agent.stopping.set)
-    return {"stopping": True, "stopped": stopped}
+    return protocol.Stopped(stopped=stopped, stopping=True)
 
 
 async def reboots(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
@@ -151,7 +151,7 @@ async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:
     return result
 
 
-async def game_log(agent: Agent, args: protocol.GameLog) -> dict[str, Any]:
+async def game_log(agent: Agent, args: protocol.GameLog) -> protocol.GameLogTail:
     """The tail of a game's trainer.log, and of its metrics (fewer: each line is long)."""
     game = _known(agent, args.game)
     lines = args.lines
@@ -159,7 +159,9 @@ async def game_log(agent: Agent, args: protocol.GameLog) -> dict[str, Any]:
         raise OpError("invalid", f"lines must be in 0..{MAX_LOG_LINES}")
     path = agent.run_dir(game) / LOG_FILE
     metrics = tail_lines(agent.run_dir(game) / METRICS_FILE, min(lines, MAX_METRICS_LINES))
-    return {"game": game, "path": str(path), "lines": tail_lines(path, lines), "metrics": metrics}
+    return protocol.GameLogTail(
+        game=game, path=str(path), lines=tail_lines(path, lines), metrics=metrics
+    )
 
 
 async def history(agent: Agent, args: protocol.LearningHistory) -> dict[str, Any]:

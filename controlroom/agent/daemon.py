@@ -281,7 +281,7 @@ class Agent:
             log.exception("op failed: %r", obj.get("op"))
             return protocol.reply_error(req_id, "internal", f"{type(exc).__name__}: {exc}")
 
-    async def _run_op(self, op: str, args: protocol.Args) -> dict[str, Any]:
+    async def _run_op(self, op: str, args: protocol.Args) -> protocol.Result:
         core = CORE_OPS.get(op)
         if core is not None:
             if op not in MUTATING_CORE_OPS:
