@@ -74,13 +74,15 @@ async def open_detail(
     pilot: Pilot[Any], agent: RecordedAgent, state: dict[str, Any], game: str = "CartPole"
 ) -> DetailScreen:
     """Load `state` into the host view and open `game`'s detail screen on `agent`,
-    following every hour (the tests poll by hand); returns it after its first poll."""
+    following every hour (the tests poll by hand, each poll drawing at once); returns it
+    after its first poll."""
     await pilot.pause()
     view = pilot.app.query_one(HostView)
     view.load_state(state, where="ssh")
     screen = DetailScreen(
         game, "tnr-0", agent.request, lambda: view.state, interval=3600, clock=lambda: NOW
     )
+    screen.draw_every = 0.0  # every poll by hand draws at once
     await pilot.app.push_screen(screen)
     for _ in range(100):
         if screen.polls:

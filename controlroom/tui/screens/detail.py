@@ -40,6 +40,9 @@ from controlroom.tui.widgets.quiet import QuietStatic
 Request = Callable[..., Awaitable[Any]]
 FOLLOW_S = 2.0
 """Seconds between the screen's requests for what is new (the issue: ~2 s, 2 Hz at most)."""
+DRAW_EVERY_S = 1.0
+"""New rows redraw the plots at most this often: asked at 2 Hz, a 2,000-point curve
+does not need repainting at 2 Hz (the plots are most of the screen's CPU)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
@@ -100,6 +103,9 @@ class DetailScreen(ModalScreen[None]):
         self.error = ""
         self.changed = True
         """New rows came (or a key changed the view) since the plots were drawn."""
+        self.drawn_at = 0.0
+        """When the plots were last drawn with data (monotonic seconds)."""
+        self.draw_every = DRAW_EVERY_S
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail"):
@@ -146,7 +152,8 @@ class DetailScreen(ModalScreen[None]):
             self.error = ""
             self.append_log(log_lines(reply))
         self.polls += 1
-        if self.changed or self.error != error:
+        due = time.monotonic() - self.drawn_at >= self.draw_every
+        if (self.changed and due) or self.error != error:
             self.redraw()
 
     def wanted_runs(self) -> list[RunHistory]:
@@ -196,6 +203,8 @@ class DetailScreen(ModalScreen[None]):
     def redraw(self) -> None:
         """Every line and the visible page's plots, from the kept histories."""
         self.changed = False
+        if self.main.rows:  # an empty first frame does not hold the data back
+            self.drawn_at = time.monotonic()
         if self.view.trial is not None:  # a running trial's record moves on (its end)
             self.view.trial = self.trial() or self.view.trial
         self.query_one("#detail-title", QuietStatic).show_text(self.title_line())
