@@ -718,9 +718,8 @@ def encode(message: Struct | JSONObject) -> bytes:
 
 
 def plain(message: Struct | JSONObject) -> JSONObject:
-    """A message as plain JSON data (a Struct's UNSET fields left out); a dict as is."""
-    if isinstance(message, dict):
-        return message
+    """A message as plain JSON data: Structs, in it or itself, as objects (UNSET fields
+    left out), enums as their values; a float stays as it is (encode refuses NaN)."""
     out: JSONObject = msgspec.to_builtins(message)
     return out
 

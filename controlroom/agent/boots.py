@@ -11,10 +11,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
+from controlroom import protocol
 from controlroom.agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class BootInfo:
     boot_id: str
     boot_time: float
     rebooted: bool
-    previous: dict[str, Any] | None
+    previous: protocol.Boot | None
 
 
 def read_boot() -> tuple[str, float]:
@@ -56,18 +56,18 @@ def record_boot(store: Store, now: float | None = None) -> BootInfo:
     return BootInfo(boot_id, boot_time, True, previous)
 
 
-def _reboot_event(store: Store, previous: dict[str, Any], boot_time: float) -> None:
-    uptime = previous["uptime_s"]
-    downtime = max(0.0, boot_time - previous["last_heartbeat"])
+def _reboot_event(store: Store, previous: protocol.Boot, boot_time: float) -> None:
+    uptime = previous.uptime_s
+    downtime = max(0.0, boot_time - previous.last_heartbeat)
     message = (
         f"host rebooted: up {_span(uptime)} before it, down {_span(downtime)}; "
-        f"load then: {_load_text(previous['load'])}"
+        f"load then: {_load_text(previous.load)}"
     )
     data = {
-        "previous_boot_id": previous["boot_id"],
+        "previous_boot_id": previous.boot_id,
         "uptime_before_s": uptime,
         "downtime_s": downtime,
-        "load_before": previous["load"],
+        "load_before": protocol.plain(previous.load),
     }
     log.warning("%s", message)
     store.add_event("reboot", None, message, data)
@@ -79,13 +79,13 @@ def _span(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def _load_text(load: dict[str, Any]) -> str:
-    if not load:
+def _load_text(load: protocol.Load) -> str:
+    if load == protocol.Load():
         return "unknown"
-    gib = (load.get("gpu_memory_used") or 0) / 2**30
-    return f"{load.get('games', 0)} games, {load.get('trainers', 0)} trainers, {gib:.1f} GiB GPU"
+    gib = (load.gpu_memory_used or 0) / 2**30
+    return f"{load.games or 0} games, {load.trainers or 0} trainers, {gib:.1f} GiB GPU"
 
 
-def reboots_since(boots: list[dict[str, Any]], since: float) -> int:
+def reboots_since(boots: list[protocol.Boot], since: float) -> int:
     """How many reboots (boots after the first known one) began after `since`."""
-    return sum(1 for b in boots if b.get("prev_boot_id") and b["boot_time"] >= since)
+    return sum(1 for b in boots if b.prev_boot_id and b.boot_time >= since)

@@ -124,9 +124,9 @@ async def shutdown(agent: Agent, args: protocol.Shutdown) -> protocol.Stopped:
     return protocol.Stopped(stopped=stopped, stopping=True)
 
 
-async def reboots(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
+async def reboots(agent: Agent, args: protocol.NoArgs) -> protocol.Boots:
     """Every boot seen, oldest first."""
-    return {"boots": agent.store.boots()}
+    return protocol.Boots(boots=agent.store.boots())
 
 
 async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:

@@ -395,17 +395,17 @@ class Agent:
         """Move this boot's last heartbeat forward with the load now."""
         self.store.heartbeat(self.boot_id, time.time(), self.load())
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> protocol.Load:
         """What the host carried: the figures kept with each heartbeat and each reboot."""
         games = self.supervisor.games.values()
         gpu = summarize_gpus(self.telemetry_source.gpus)
-        return {
-            "games": sum(1 for g in games if g.wanted),
-            "trainers": sum(1 for g in games if g.proc is not None),
-            "total_envs": sum(g.settings["num_envs"] for g in games if g.proc is not None),
-            "gpu_memory_used": gpu["memory_used"],
-            "gpu_temp_c": gpu["temperature_c"],
-        }
+        return protocol.Load(
+            games=sum(1 for g in games if g.wanted),
+            trainers=sum(1 for g in games if g.proc is not None),
+            total_envs=sum(g.settings["num_envs"] for g in games if g.proc is not None),
+            gpu_memory_used=int(gpu["memory_used"]),
+            gpu_temp_c=gpu["temperature_c"],
+        )
 
     def _hold_back(self) -> list[str]:
         """Ask the policy engine which games must not resume (the ramp, after a reboot,

@@ -193,7 +193,14 @@ def wire_bytes(struct_or_plain: Message) -> bytes | None:
     """The message as one line, whatever the agent's state holds: a non-finite number is
     sent as null, a line over the limit is shortened (a snapshot's events) or, for a
     reply, replaced by an error reply. None (logged) when nothing sendable is left."""
-    message = protocol.plain(struct_or_plain)
+    try:
+        message = protocol.plain(struct_or_plain)
+    except (ValueError, TypeError, RecursionError) as exc:  # a value JSON has no form for
+        log.error("could not turn a %s into JSON (%s)", type(struct_or_plain).__name__, exc)
+        if isinstance(struct_or_plain, protocol.Reply):
+            failed = {"type": "reply", "id": struct_or_plain.id}
+            return _error_instead(failed, "internal", "the agent could not encode its reply")
+        return None
     kind = message.get("type")
     try:
         data: bytes | None = protocol.encode(message)

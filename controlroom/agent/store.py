@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from controlroom import protocol
 from controlroom.protocol import EVENT_KINDS
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -128,18 +131,18 @@ class Store:
         self.db.execute("DELETE FROM games WHERE name=?", (name,))
 
     # ---- boots --------------------------------------------------------------------
-    def boot(self, boot_id: str) -> dict[str, Any] | None:
+    def boot(self, boot_id: str) -> protocol.Boot | None:
         """One boot row, or None."""
         row = self.db.execute("SELECT * FROM boots WHERE boot_id=?", (boot_id,)).fetchone()
         return _boot_row(row) if row else None
 
-    def last_boot(self) -> dict[str, Any] | None:
+    def last_boot(self) -> protocol.Boot | None:
         """The boot with the newest heartbeat."""
         row = self.db.execute("SELECT * FROM boots ORDER BY last_heartbeat DESC LIMIT 1").fetchone()
         return _boot_row(row) if row else None
 
     def add_boot(
-        self, boot_id: str, boot_time: float, now: float, prev: dict[str, Any] | None
+        self, boot_id: str, boot_time: float, now: float, prev: protocol.Boot | None
     ) -> None:
         """Record a boot seen for the first time, linked to the one before it."""
         self.db.execute(
@@ -150,20 +153,20 @@ class Store:
                 boot_time,
                 now,
                 now,
-                prev and prev["boot_id"],
-                prev and prev["uptime_s"],
-                prev and max(0.0, boot_time - prev["last_heartbeat"]),
+                prev and prev.boot_id,
+                prev and prev.uptime_s,
+                prev and max(0.0, boot_time - prev.last_heartbeat),
             ),
         )
 
-    def heartbeat(self, boot_id: str, now: float, load: dict[str, Any]) -> None:
+    def heartbeat(self, boot_id: str, now: float, load: protocol.Load) -> None:
         """Move a boot's last heartbeat forward and keep the load seen then."""
         self.db.execute(
             "UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
-            (now, json.dumps(load), boot_id),
+            (now, protocol.encode(load).decode().strip(), boot_id),
         )
 
-    def boots(self) -> list[dict[str, Any]]:
+    def boots(self) -> list[protocol.Boot]:
         """Every boot in protocol shape, oldest first."""
         rows = self.db.execute("SELECT * FROM boots ORDER BY boot_time, first_seen").fetchall()
         return [_boot_row(row) for row in rows]
@@ -270,11 +273,27 @@ def _game_row(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
-def _boot_row(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    out["load"] = json.loads(out["load"])
-    out["uptime_s"] = max(0.0, out["last_heartbeat"] - out["boot_time"])
-    return out
+def _boot_row(row: sqlite3.Row) -> protocol.Boot:
+    return protocol.Boot(
+        boot_id=row["boot_id"],
+        boot_time=row["boot_time"],
+        first_seen=row["first_seen"],
+        last_heartbeat=row["last_heartbeat"],
+        uptime_s=max(0.0, row["last_heartbeat"] - row["boot_time"]),
+        load=_load(row["load"]),
+        prev_boot_id=row["prev_boot_id"],
+        uptime_before_s=row["uptime_before_s"],
+        downtime_before_s=row["downtime_before_s"],
+    )
+
+
+def _load(text: str) -> protocol.Load:
+    """A boot's stored load; one that does not read as a Load (an older agent's, a hand
+    edit) is unknown rather than a boot list that cannot be shown."""
+    try:
+        return msgspec.json.decode(text, type=protocol.Load)
+    except msgspec.MsgspecError:
+        return protocol.Load()
 
 
 def _event_row(row: sqlite3.Row) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent import boots, launch, nvml
 from controlroom.agent.errors import OpError
 from controlroom.agent.runfiles import MetricsTail
@@ -79,7 +80,7 @@ def test_boot_and_reboot_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     store = Store(tmp_path / "a.db")
     first = boots.record_boot(store, now=1100.0)
     assert (first.boot_id, first.boot_time, first.rebooted) == ("one", 1000.0, False)
-    store.heartbeat("one", 2200.0, {"games": 8, "trainers": 8, "gpu_memory_used": 35 * 2**30})
+    store.heartbeat("one", 2200.0, protocol.Load(games=8, trainers=8, gpu_memory_used=35 * 2**30))
     assert not boots.record_boot(store, now=2300.0).rebooted  # agent restart, same boot
     boot_file.write_text("two\n")
     os.utime(boot_file, (2380.0, 2380.0))
@@ -87,7 +88,7 @@ def test_boot_and_reboot_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert second.rebooted and second.previous is not None
     new = store.boot("two")
     assert new is not None
-    assert new["uptime_before_s"] == 1200.0 and new["downtime_before_s"] == 180.0
+    assert new.uptime_before_s == 1200.0 and new.downtime_before_s == 180.0
     [event] = [e for e in store.events() if e["kind"] == "reboot"]
     assert event["data"]["load_before"]["games"] == 8
     assert "up 20m00s" in event["message"] and "down 3m00s" in event["message"]

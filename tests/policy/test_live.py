@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent.client import OpFailed
 from controlroom.agent.policy.plan_math import downtime_share
 from tests.agent.harness import AgentHarness, wait_for
@@ -89,7 +90,9 @@ def test_ramp_steps_then_backs_off_after_reboot(policy_agent: AgentHarness) -> N
     h.start()
     assert ramp_view(h)["ceiling"] == 0
     plan = h.call("plan")
-    assert plan["downtime_share"] == pytest.approx(downtime_share(h.call("reboots")["boots"]))
+    assert plan["downtime_share"] == pytest.approx(
+        downtime_share(protocol.as_result(h.call("reboots"), protocol.Boots).boots)
+    )
     assert plan["boots"] == 2
     # The host was fixed: forget the ceiling from the CLI; the ramp may climb again.
     cleared = h.cli("ramp", "reset-ceiling")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent.policy.compare import compare_profiles
 from controlroom.agent.policy.plan_math import (
     GameProgress,
@@ -39,23 +40,28 @@ def test_heavy_effective_time_is_about_five_days() -> None:
     assert costing(4 * 24, 2.0, 0.17).effective_days == pytest.approx(4.82, abs=0.01)
 
 
+def boot(up: float, down_before: float | None, games: int | None = None) -> protocol.Boot:
+    """A boot that was up `up` s after `down_before` s down, carrying `games` games."""
+    return protocol.Boot(
+        boot_id="b",
+        boot_time=0.0,
+        first_seen=0.0,
+        last_heartbeat=up,
+        uptime_s=up,
+        downtime_before_s=down_before,
+        load=protocol.Load(games=games),
+    )
+
+
 def test_downtime_share_of_the_logs_reboot_cycle() -> None:
     # "3 min downtime per 18 min cycle" -> 17 %
-    boots = [
-        {"uptime_s": 15 * 60, "downtime_before_s": None},
-        {"uptime_s": 15 * 60, "downtime_before_s": 3 * 60},
-    ]
+    boots = [boot(15 * 60, None), boot(15 * 60, 3 * 60)]
     assert downtime_share(boots[1:]) == pytest.approx(3 / 18)
     assert downtime_share([]) == 0.0
 
 
 def test_downtime_is_blamed_on_the_load_before_the_reboot() -> None:
-    boots = [
-        {"uptime_s": 3600, "downtime_before_s": None, "load": {"games": 2}},
-        {"uptime_s": 900, "downtime_before_s": 60, "load": {"games": 8}},
-        {"uptime_s": 900, "downtime_before_s": 180, "load": {"games": 8}},
-        {"uptime_s": 600, "downtime_before_s": 180, "load": {"games": 2}},
-    ]
+    boots = [boot(3600, None, 2), boot(900, 60, 8), boot(900, 180, 8), boot(600, 180, 2)]
     by = downtime_by_load(boots)
     # 2 games: up 3600 + 600, the 60 s after the first boot; 8 games: up 1800, down 360.
     assert by[2] == pytest.approx(60 / 4260)

@@ -12,6 +12,8 @@ import heapq
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from controlroom import protocol
+
 HOURS_PER_DAY = 24.0
 
 
@@ -85,23 +87,23 @@ def costing(hours: float, price_per_hour: float, downtime_share: float) -> Costi
     )
 
 
-def downtime_share(boots: list[dict[str, Any]]) -> float:
+def downtime_share(boots: list[protocol.Boot]) -> float:
     """Down time over wall time, from the boot history (protocol `boots` rows)."""
-    up = sum(float(b.get("uptime_s") or 0.0) for b in boots)
-    down = sum(float(b.get("downtime_before_s") or 0.0) for b in boots)
+    up = sum(b.uptime_s for b in boots)
+    down = sum(b.downtime_before_s or 0.0 for b in boots)
     return down / (up + down) if up + down > 0 else 0.0
 
 
-def downtime_by_load(boots: list[dict[str, Any]]) -> dict[int, float]:
+def downtime_by_load(boots: list[protocol.Boot]) -> dict[int, float]:
     """Downtime share per number of games running: a boot's uptime and the downtime
     that followed it (the next boot's downtime_before_s) count for the load at its last
     heartbeat, so a reboot is blamed on the load that preceded it."""
     up: dict[int, float] = {}
     down: dict[int, float] = {}
     for i, boot in enumerate(boots):
-        games = int((boot.get("load") or {}).get("games") or 0)
-        up[games] = up.get(games, 0.0) + float(boot.get("uptime_s") or 0.0)
-        after = boots[i + 1].get("downtime_before_s") if i + 1 < len(boots) else 0.0
+        games = boot.load.games or 0
+        up[games] = up.get(games, 0.0) + boot.uptime_s
+        after = boots[i + 1].downtime_before_s if i + 1 < len(boots) else 0.0
         down[games] = down.get(games, 0.0) + float(after or 0.0)
     return {n: down[n] / (up[n] + down[n]) for n in up if up[n] + down[n] > 0}
 
