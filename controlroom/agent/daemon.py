@@ -226,20 +226,20 @@ class Agent:
             return sorted(self.config.games)
         return known_names()
 
-    def host(self) -> dict[str, Any]:
+    def host(self) -> protocol.Host:
         """The "host" key."""
         now = time.time()
-        return {
-            "hostname": self.hostname,
-            "boot_id": self.boot_id,
-            "boot_time": self.current_boot_started,
-            "agent_version": __version__,
-            "agent_started": self.started,
-            "now": now,
-            "uptime_s": max(0.0, now - self.current_boot_started),
-            "reboots_24h": boots.reboots_since(self.store.boots(), now - 86400),
-            "state_dir": str(self.state_dir),
-        }
+        return protocol.Host(
+            hostname=self.hostname,
+            boot_id=self.boot_id,
+            boot_time=self.current_boot_started,
+            agent_version=__version__,
+            agent_started=self.started,
+            now=now,
+            uptime_s=max(0.0, now - self.current_boot_started),
+            reboots_24h=boots.reboots_since(self.store.boots(), now - 86400),
+            state_dir=str(self.state_dir),
+        )
 
     def _policy_state(self) -> dict[str, Any]:
         return {} if self.policy is None else self.policy.state()
