@@ -63,8 +63,11 @@ def started(h: AgentHarness, game: str) -> dict[str, Any]:
 
 
 def environ(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(x.decode().split("=", 1) for x in raw if b"=" in x)
+    """A live process's environment (a process that exited has none left to read: the
+    wait says so instead of a KeyError further on)."""
+    path = Path(f"/proc/{pid}/environ")
+    raw = wait_for(path.read_bytes, 5, f"pid {pid}'s environment (exited?)")
+    return dict(x.decode().split("=", 1) for x in raw.split(b"\0") if b"=" in x)
 
 
 def test_games_spread_by_free_memory_and_trainers_and_pinned_wins(agent: AgentHarness) -> None:
