@@ -45,6 +45,7 @@ __all__ = [
     "check_game",
     "check_overrides",
     "check_template",
+    "check_whole",
     "effective_settings",
     "format_command",
     "trainer_argv",
@@ -93,16 +94,24 @@ def _check(key: str, value: Any) -> None:
 
 def validate(s: dict[str, Any]) -> None:
     """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
-    every key present (`command` optional), each within config.toml's bounds, the
-    minibatch dividing the rollout and the env id known."""
+    each within config.toml's bounds, and whole (check_whole). For settings of unknown
+    origin (a stored row, a snapshot); a client's are checked key by key as the request
+    is decoded (protocol.check_settings), a config's as it loads."""
+    for key in SETTINGS:
+        if key in s:
+            _check(key, s[key])
+    check_whole(s)
+
+
+def check_whole(s: dict[str, Any]) -> None:
+    """What only the whole set of settings can say, its values each checked already:
+    every key present (`command` optional), the minibatch dividing the rollout and the
+    env id known. OpError("invalid") otherwise."""
     # `command` may be absent: GameStates leave it out, and empty means built-in. `gpus`
     # may be absent from a game stored before the setting existed: it means one GPU.
     missing = [k for k in (*OVERRIDES, "env_id") if k not in s and k != "gpus"]
     if missing:
         raise OpError("invalid", f"settings lack {', '.join(missing)}")
-    for key in SETTINGS:
-        if key in s:
-            _check(key, s[key])
     problem = shape_problem(s["num_envs"], s["num_steps"], s["minibatch_size"])
     if problem is not None:
         raise OpError("invalid", f"{problem[0]} {problem[1]}")
