@@ -5,7 +5,7 @@ JSON, one object per line, UTF-8. Every agent -> client message has a "type":
 - ``hello``    first line on connect: {"type": "hello", "protocol": 1, "version": "0.1.0",
                "hostname": str, "boot_id": str}
 - ``snapshot`` right after hello: {"type": "snapshot", "state": <State>}
-- ``update``   a delta: {"type": "update", "state": <partial State>}; see `apply_update`
+- ``update``   a delta: {"type": "update", "state": <partial State>}; see `apply_state_update`
 - ``event``    something happened: {"type": "event", "event": <Event>}
 - ``reply``    the answer to a request: {"type": "reply", "id": 7, "ok": true, "result": {...}}
                or {"type": "reply", "id": 7, "ok": false, "error": {"code": str, "message": str}}
@@ -387,7 +387,7 @@ class State(Struct, kw_only=True):
 class StateUpdate(Struct, kw_only=True):
     """A partial State: only the keys that changed are set (UNSET ones are not sent).
     `games` merges per game, a None removing that game; every other key replaces the
-    whole value (apply_update)."""
+    whole value (apply_state_update)."""
 
     host: Host | UnsetType = UNSET
     gpus: list[Gpu] | UnsetType = UNSET
@@ -885,21 +885,6 @@ def check_hello(obj: JSONObject | Hello) -> None:
         )
 
 
-def apply_update(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """Apply an update's partial state to a snapshot state, in place; returns it."""
-    for key, value in delta.items():
-        if key == "games" and isinstance(value, dict):
-            games = state.setdefault("games", {})
-            for name, game in value.items():
-                if game is None:
-                    games.pop(name, None)
-                else:
-                    games[name] = game
-        else:
-            state[key] = value
-    return state
-
-
 def as_state(plain: JSONObject) -> State:
     """A State from plain JSON (a recorded one, a status reply), validated;
     ProtocolError("bad_request") naming the field otherwise."""
@@ -910,7 +895,7 @@ def as_state(plain: JSONObject) -> State:
 
 
 def apply_state_update(state: State, delta: StateUpdate) -> State:
-    """apply_update for the typed State: the keys `delta` sets replace the State's,
+    """Apply an update to a State: the keys `delta` sets replace the State's,
     `games` merging per game (None removes one). In place; returns `state`."""
     for name in delta.__struct_fields__:
         value = getattr(delta, name)
