@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     (after a final checkpoint), 2 on bad settings."""
     passive_openmp()
     keep_freed_memory()
+    quiet_known_warnings()
     world = World.from_env()
     if world.size > 1:
         die_with_parent()
@@ -58,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if lock is not None:
             lock.close()
+
+
+def quiet_known_warnings() -> None:
+    """envpool's classic-control specs give float64 bounds to float32 observations, and
+    gymnasium warns of it at every start: four lines that push the trainer's own words
+    out of the log screen's tail and say nothing a user can act on."""
+    warnings.filterwarnings(
+        "ignore", message=r".*Box (low|high)'s precision lowered", category=UserWarning
+    )
 
 
 class ResumeUnavailable(Exception):
