@@ -129,7 +129,7 @@ async def reboots(agent: Agent, args: protocol.NoArgs) -> protocol.Boots:
     return protocol.Boots(boots=agent.store.boots())
 
 
-async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:
+async def events(agent: Agent, args: protocol.Events) -> protocol.EventPage:
     """The newest events, oldest first, paged to fit a line (protocol: `events`)."""
     limit = args.limit
     if not 0 <= limit <= MAX_EVENTS:
@@ -137,7 +137,7 @@ async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:
     before = args.before
     if before is not None and before < 0:
         raise OpError("invalid", "before must be a cursor from next_before (>= 0)")
-    page: list[tuple[int, dict[str, Any]]] = []
+    page: list[tuple[int, protocol.Event]] = []
     size, more = 0, False
     for event_id, event in agent.store.events_newest(limit, args.since, before):
         size += len(protocol.encode(event))
@@ -145,10 +145,10 @@ async def events(agent: Agent, args: protocol.Events) -> dict[str, Any]:
             more = True
             break
         page.append((event_id, event))
-    result: dict[str, Any] = {"events": [e for _, e in reversed(page)], "more": more}
+    events = [e for _, e in reversed(page)]
     if more:
-        result["next_before"] = page[-1][0]
-    return result
+        return protocol.EventPage(events=events, more=True, next_before=page[-1][0])
+    return protocol.EventPage(events=events)
 
 
 async def game_log(agent: Agent, args: protocol.GameLog) -> protocol.GameLogTail:

@@ -250,9 +250,9 @@ class Agent:
             {"type": "snapshot", "state": self.state()},
         ]
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    def _on_event(self, event: protocol.Event) -> None:
         self.learning.on_event(event)
-        self.server.broadcast({"type": "event", "event": event})
+        self.server.broadcast(protocol.EventMessage(event=event))
 
     def _games_by_pid(self) -> dict[int, str]:
         return {pid: g.name for g in self.supervisor.games.values() for pid in g.pids()}

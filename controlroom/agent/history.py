@@ -22,7 +22,14 @@ import bisect
 import math
 from typing import Any
 
-from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, INT_MAX, INT_MIN, MARK_KINDS
+from controlroom.protocol import (
+    HISTORY_COLUMNS,
+    HISTORY_POINTS,
+    INT_MAX,
+    INT_MIN,
+    MARK_KINDS,
+    Event,
+)
 
 Value = float | int | None
 Row = list[Value]
@@ -214,13 +221,13 @@ EVENT_MARKS: dict[str, str] = {
 }
 
 
-def mark_event(history: History, event: dict[str, Any]) -> None:
+def mark_event(history: History, event: Event) -> None:
     """Mark an agent event on a game's history, if it is one that marks a run."""
-    kind = EVENT_MARKS.get(str(event.get("kind")))
-    t = number(event.get("ts"))
+    kind = EVENT_MARKS.get(event.kind)
+    t = number(event.ts)
     if kind is None or t is None:
         return
-    history.add_mark(float(t), kind, str(event.get("message") or kind))
+    history.add_mark(float(t), kind, event.message or kind)
 
 
 def _start_kind(line: dict[str, Any], step: Value, before: int | None) -> tuple[str, str]:

@@ -83,15 +83,15 @@ class Learning:
             log.warning("%s: no marks from the event log (%s)", g.name, exc)
             events = []
         for event in events:
-            if event["game"] is not None or event["ts"] >= g.added_at:
+            if event.game is not None or event.ts >= g.added_at:
                 mark_event(h, event)
         self.histories[g.name], self._attached[g.name] = h, g
         g.tail.on_line = _feeder(g.name, h)
         return h
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: protocol.Event) -> None:
         """Mark an agent event on its game's history (a reboot on every game's)."""
-        game = event.get("game")
+        game = event.game
         if game is None:
             targets = list(self.histories.values())
         else:

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from typing import Any
 
+from controlroom import protocol
 from controlroom.agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,5 +124,5 @@ class PendingWrites:
         """Tell connected clients now, without the store (it refuses writes)."""
         if self.store.on_event is not None:
             self.store.on_event(
-                {"ts": time.time(), "kind": kind, "game": game, "message": message, "data": data}
+                protocol.Event(ts=time.time(), kind=kind, game=game, message=message, data=data)
             )

@@ -21,7 +21,7 @@ import msgspec
 from controlroom import protocol
 from controlroom.protocol import EVENT_KINDS
 
-EventSink = Callable[[dict[str, Any]], None]
+EventSink = Callable[[protocol.Event], None]
 
 SAMPLE_RETENTION_S = 7 * 24 * 3600.0
 DEFAULT_MAX_EVENTS = 50_000
@@ -174,20 +174,16 @@ class Store:
     # ---- events -------------------------------------------------------------------
     def add_event(
         self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> protocol.Event:
         """Append an event and hand it to the sink (which pushes it to clients)."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
-        event = {
-            "ts": time.time(),
-            "kind": kind,
-            "game": game,
-            "message": message,
-            "data": data or {},
-        }
+        event = protocol.Event(
+            ts=time.time(), kind=kind, game=game, message=message, data=data or {}
+        )
         self.db.execute(
             "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
-            (event["ts"], kind, game, message, json.dumps(event["data"])),
+            (event.ts, kind, game, message, json.dumps(event.data)),
         )
         self._inserts += 1
         if self._inserts >= self._prune_every():
@@ -211,13 +207,13 @@ class Store:
         )
         return cur.rowcount
 
-    def events(self, limit: int = 100, since: float | None = None) -> list[dict[str, Any]]:
+    def events(self, limit: int = 100, since: float | None = None) -> list[protocol.Event]:
         """The newest `limit` events (after `since` when given), oldest first."""
         return [event for _, event in reversed(list(self.events_newest(limit, since)))]
 
     def events_newest(
         self, limit: int, since: float | None = None, before: int | None = None
-    ) -> Iterator[tuple[int, dict[str, Any]]]:
+    ) -> Iterator[tuple[int, protocol.Event]]:
         """(id, event) newest first: at most `limit`, after time `since`, with an id below
         `before` (a paging cursor). Read lazily: a caller may stop after a few. Each event
         is bounded (see _event_row), so a page of them always fits a line."""
@@ -228,7 +224,7 @@ class Store:
         for row in cur:
             yield row["id"], _event_row(row)
 
-    def events_of(self, kinds: Iterable[str], game: str, limit: int) -> list[dict[str, Any]]:
+    def events_of(self, kinds: Iterable[str], game: str, limit: int) -> list[protocol.Event]:
         """The newest `limit` events of these kinds about `game` or the whole host (a
         reboot), oldest first: the marks on a game's learning curve."""
         cur = self.db.execute(
@@ -296,14 +292,14 @@ def _load(text: str) -> protocol.Load:
         return protocol.Load()
 
 
-def _event_row(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "ts": row["ts"],
-        "kind": row["kind"],
-        "game": row["game"],
-        "message": _short(row["message"]),
-        "data": _event_data(row["data"]),
-    }
+def _event_row(row: sqlite3.Row) -> protocol.Event:
+    return protocol.Event(
+        ts=row["ts"],
+        kind=row["kind"],
+        game=row["game"],
+        message=_short(row["message"]),
+        data=_event_data(row["data"]),
+    )
 
 
 # An event is a line in a log, not a file: one that somehow got stored huge is shown cut.

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent import paths
 from controlroom.config_schema import ConfigError
 from tests.agent.faultkit import FaultHarness, checkpoint_step, group_members, starts, stepper
@@ -300,7 +301,7 @@ def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Pa
     store = Store(tmp_path / "agent.db")
     store.db.execute("PRAGMA busy_timeout=50")  # fail fast instead of after 5 s
     store.put_game("Pong", True, {"num_envs": 2})
-    pushed: list[dict[str, Any]] = []
+    pushed: list[protocol.Event] = []
     store.on_event = pushed.append
     owed = pending.PendingWrites(store)
     locker = sqlite3.connect(tmp_path / "agent.db", isolation_level=None)
@@ -311,15 +312,15 @@ def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Pa
     assert owed.failing_since is not None and owed.games == {
         "Pong": {"state": "backoff", "pid": None}
     }
-    assert [e["kind"] for e in pushed] == ["error"]  # told live, not stored
+    assert [e.kind for e in pushed] == ["error"]  # told live, not stored
     assert not owed.flush()  # within RETRY_S: not even tried
     locker.execute("ROLLBACK")
     owed.next_try = 0.0
     assert owed.flush()
     assert store.games()[0]["state"] == "backoff"
-    kinds = [(e["kind"], e["game"]) for e in store.events()]
+    kinds = [(e.kind, e.game) for e in store.events()]
     assert kinds == [("crash", "Pong"), ("error", None)]
-    assert store.events()[-1]["data"]["failed_writes"] >= 1
+    assert store.events()[-1].data["failed_writes"] >= 1
     locker.close()
     store.close()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from controlroom import protocol
 from controlroom.agent import learning as learning_module
 from controlroom.agent.gamerun import GameRun
 from controlroom.agent.learning import Learning
@@ -34,7 +35,7 @@ def test_marks_games_and_diagnosis(tmp_path: Path) -> None:
     store = Store(tmp_path / "agent.db")
     learning = Learning(tmp_path, store, DiagnosticsConfig)
     store.add_event("reboot", None, "an old reboot")  # before the game was added
-    g = GameRun("Breakout", {}, run_dir(tmp_path, kl=0.5), added_at=store.events()[0]["ts"] + 1)
+    g = GameRun("Breakout", {}, run_dir(tmp_path, kl=0.5), added_at=store.events()[0].ts + 1)
     store.add_event("crash", "Breakout", "Breakout trainer crashed")
     store.add_event("crash", "Pong", "another game's crash")
     assert learning.sync({"Breakout": g}) == ["Breakout"]  # kl_high: a change
@@ -44,7 +45,7 @@ def test_marks_games_and_diagnosis(tmp_path: Path) -> None:
     assert learning.sync({"Breakout": g}) == []  # nothing moved: nothing to send
     g.tail.poll()  # the supervisor's tail feeds the history: the same lines add nothing
     assert len(h.rows) == 12
-    learning.on_event({"ts": 200.0, "kind": "reboot", "game": None, "message": "rebooted"})
+    learning.on_event(protocol.Event(ts=200.0, kind="reboot", game=None, message="rebooted"))
     reboot = next(m for m in h.marks if m["time"] == 200.0)
     assert reboot["kind"] == "reboot" and reboot["global_step"] == 64 * 12  # the step then
     again = GameRun("Breakout", {}, run_dir(tmp_path, kl=0.001), added_at=0.0)
@@ -61,7 +62,7 @@ def test_a_store_that_cannot_answer_leaves_the_curve_without_old_marks(tmp_path:
     assert learning.sync({"Breakout": g}) == []
     h = learning.histories["Breakout"]
     assert len(h.rows) == 12 and [m["kind"] for m in h.marks] == ["start"]
-    learning.on_event({"ts": 300.0, "kind": "crash", "game": "Breakout", "message": "x"})
+    learning.on_event(protocol.Event(ts=300.0, kind="crash", game="Breakout", message="x"))
     assert [m["kind"] for m in h.marks] == ["start", "crash"]  # live events still mark
 
 

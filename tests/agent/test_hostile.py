@@ -301,10 +301,10 @@ def test_store_pages_events_newest_first_and_bounds_each(tmp_path: Path) -> None
             store.add_event("error", None, f"e{i}", {"i": i})
         store.add_event("error", None, "big " + "b" * 10_000, {"pad": "p" * 40_000})
         page = list(store.events_newest(3))
-        assert page[0][1]["message"].endswith("chars cut)") and len(page[0][1]["message"]) < 9000
+        assert page[0][1].message.endswith("chars cut)") and len(page[0][1].message) < 9000
         cut = {"truncated": True, "bytes": len(json.dumps({"pad": "p" * 40_000}))}
-        assert page[0][1]["data"] == cut
-        older = [e["message"] for _, e in store.events_newest(10, before=page[-1][0])]
+        assert page[0][1].data == cut
+        older = [e.message for _, e in store.events_newest(10, before=page[-1][0])]
         assert older == ["e2", "e1", "e0"]
         assert list(store.events_newest(10, since=2**70, before=2**80)) == []
         assert len(list(store.events_newest(10, since=-(10**400)))) == 6

@@ -33,11 +33,11 @@ def test_store_migrates_once_and_keeps_wanted_state(tmp_path: Path) -> None:
 
 def test_store_events_and_bounded_samples(tmp_path: Path) -> None:
     store = Store(tmp_path / "a.db")
-    seen: list[dict[str, object]] = []
+    seen: list[protocol.Event] = []
     store.on_event = seen.append
     for i in range(5):
         store.add_event("crash", "Pong", f"crash {i}")
-    assert [e["message"] for e in store.events(2)] == ["crash 3", "crash 4"]
+    assert [e.message for e in store.events(2)] == ["crash 3", "crash 4"]
     assert len(seen) == 5
     with pytest.raises(ValueError):
         store.add_event("nonsense", None, "x")
@@ -52,11 +52,11 @@ def test_event_log_is_pruned_to_max_events(tmp_path: Path) -> None:
         store.add_event("crash", "Pong", f"crash {i}")
     count = store.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     assert 100 <= count <= 110  # pruned every 10 inserts, never below the bound
-    assert store.events(1)[0]["message"] == "crash 1233"  # the newest are kept
+    assert store.events(1)[0].message == "crash 1233"  # the newest are kept
     store.close()
     # Reopened with a smaller bound: pruned at once, oldest first.
     again = Store(tmp_path / "a.db", max_events=20)
-    assert [e["message"] for e in again.events(1000)] == [f"crash {i}" for i in range(1214, 1234)]
+    assert [e.message for e in again.events(1000)] == [f"crash {i}" for i in range(1214, 1234)]
 
 
 def test_guard_timing_and_event_bound_are_config_with_checked_ranges() -> None:
@@ -89,9 +89,9 @@ def test_boot_and_reboot_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     new = store.boot("two")
     assert new is not None
     assert new.uptime_before_s == 1200.0 and new.downtime_before_s == 180.0
-    [event] = [e for e in store.events() if e["kind"] == "reboot"]
-    assert event["data"]["load_before"]["games"] == 8
-    assert "up 20m00s" in event["message"] and "down 3m00s" in event["message"]
+    [event] = [e for e in store.events() if e.kind == "reboot"]
+    assert event.data["load_before"]["games"] == 8
+    assert "up 20m00s" in event.message and "down 3m00s" in event.message
 
 
 def test_real_boot_id_without_the_hook(monkeypatch: pytest.MonkeyPatch) -> None:
