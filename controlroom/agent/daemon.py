@@ -431,7 +431,8 @@ class Agent:
 
 
 def _started_text(known: int, fresh: list[str], held: list[str]) -> str:
-    text = f"agent {__version__} started (pid {_pid()}), {known} games known"
+    games = "1 game" if known == 1 else f"{known} games"
+    text = f"agent {__version__} started (pid {_pid()}), {games} known"
     if fresh:
         text += f"; after the reboot, crash loops get a fresh chance: {', '.join(fresh)}"
     if held:
