@@ -3,8 +3,9 @@
 .venv/bin/python scripts/screenshot.py [--out assets/screenshot.png]
     the recorded State of the user's GPU host (from their log), time frozen
 .venv/bin/python scripts/screenshot.py --local [--out assets/screenshot-local.png]
-    a real `controlroom local` run: a fresh local agent (temp state dir), a real Pong
-    trainer on this machine's CPU, shot once its first metrics have arrived
+    a real `controlroom local` run as `make run` starts it: a fresh local agent (temp
+    state dir), real CartPole and Pong trainers on this machine's CPU, shot once Pong
+    has played `--episodes` games
 .venv/bin/python scripts/screenshot.py --detail [--seconds 150]
     the detail screen (Enter) of a real CartPole run: a fresh local agent, a real
     trainer on this CPU, shot after `--seconds` of training; writes
@@ -33,6 +34,7 @@ from controlroom.link.errors import LinkError
 from controlroom.link.local import open_local, where
 from controlroom.link.session import AgentSession
 from controlroom.tui.app import ControlRoomApp, build_app
+from controlroom.tui.cli import LOCAL_GAMES
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.screens.detail import DetailScreen, get
 from controlroom.tui.target import HostTarget
@@ -40,7 +42,7 @@ from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.host_view import HostView
 
 SIZE = (120, 40)
-LOCAL_GAME = "Pong"
+LOCAL_GAME = "Pong"  # of LOCAL_GAMES, the one whose episodes the --local shot waits for
 DETAIL_GAME = "CartPole"
 """Learns in a minute or two on a CPU: its curve rises within the shot."""
 
@@ -70,11 +72,11 @@ async def shoot(app: ControlRoomApp, state: dict[str, object], svg: Path) -> Non
 async def shoot_local(
     state_dir: Path, config: Path | None, svg: Path, timeout: float, episodes: int
 ) -> str:
-    """`controlroom local` for real: start the agent, let the app add Pong, wait until it
-    has played `episodes` games (and one more sample), then shoot; returns a line saying
-    what was shown."""
+    """`controlroom local` for real: start the agent, let the app add what `make run`
+    trains (LOCAL_GAMES), wait until Pong has played `episodes` games (and one more
+    sample), then shoot; returns a line saying what was shown."""
     socket = local.ensure_agent(state_dir, config)
-    target = HostTarget("local", partial(open_local, socket), ensure_games=(LOCAL_GAME,))
+    target = HostTarget("local", partial(open_local, socket), ensure_games=LOCAL_GAMES)
     app = build_app([target], config=load(config) if config else None)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
@@ -148,7 +150,7 @@ def main() -> None:
     ap.add_argument(
         "--local",
         action="store_true",
-        help="shoot a real `controlroom local` run (fresh agent, real Pong)",
+        help="shoot a real `controlroom local` run (fresh agent, real CartPole and Pong)",
     )
     ap.add_argument(
         "--detail",
