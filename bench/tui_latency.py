@@ -4,6 +4,12 @@ at 2 Hz (and the bytes each of its requests costs on the link), key press -> tra
 process running.
 
     .venv/bin/python bench/tui_latency.py [--seconds 20] [--skip-trainer]
+        [--plot braille|textual-plot|textual-plot-thinned|textual-plotext] [--detail-only]
+
+--plot draws the detail screen's plots with a maintained widget behind MetricPlot's
+interface (bench/plot_textual_plot.py, bench/plot_textual_plotext.py; each needs its
+package installed, neither is a dependency): the comparison that chose
+tui/widgets/plots.py (braille, the default).
 """
 
 from __future__ import annotations
@@ -238,16 +244,23 @@ async def bench_trainer(agent: Any) -> float:
     raise ValueError("no agent")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--skip-trainer", action="store_true")
-    args = ap.parse_args()
-    print(
-        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {platform.platform()}"
-    )
-    lat, cpu = asyncio.run(bench_fake(args.seconds))
+def use_widget(plot: str) -> None:
+    """The detail screen builds (and finds) its plots as `plot`'s widgets."""
+    from controlroom.tui.screens import detail
+
+    if plot == "textual-plotext":
+        from bench.plot_textual_plotext import TextualPlotextMetric
+
+        detail.MetricPlot = TextualPlotextMetric  # type: ignore[misc,assignment]
+        return
+    from bench.plot_textual_plot import TextualPlotMetric
+
+    TextualPlotMetric.thin = plot.endswith("thinned")
+    detail.MetricPlot = TextualPlotMetric  # type: ignore[misc,assignment]
+
+
+def bench_panes(seconds: float) -> None:
+    lat, cpu = asyncio.run(bench_fake(seconds))
     ms = sorted(x * 1000 for x in lat)
     print(
         f"sample -> painted (socket write to gauge rendered + refresh): median "
@@ -255,9 +268,37 @@ def main() -> None:
         f"max {ms[-1]:.1f} ms (n={len(ms)})"
     )
     print(
-        f"TUI CPU, 8 games updating at 2 Hz for {args.seconds:.0f}s (headless, fake agent in "
+        f"TUI CPU, 8 games updating at 2 Hz for {seconds:.0f}s (headless, fake agent in "
         f"process): {cpu * 100:.1f}% of one core (target < 5%)"
     )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--skip-trainer", action="store_true")
+    ap.add_argument(
+        "--plot",
+        choices=("braille", "textual-plot", "textual-plot-thinned", "textual-plotext"),
+        default="braille",
+    )
+    ap.add_argument("--detail-only", action="store_true", help="only the detail screen figures")
+    args = ap.parse_args()
+    if args.plot != "braille":
+        try:
+            use_widget(args.plot)
+        except ModuleNotFoundError as e:
+            package = args.plot.removesuffix("-thinned")
+            raise SystemExit(
+                f"--plot {args.plot} needs `.venv/bin/pip install {package}` ({e})"
+            ) from e
+    print(
+        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
+    print(f"detail screen plots drawn with: {args.plot}")
+    if not args.detail_only:
+        bench_panes(args.seconds)
     for interval in (FOLLOW_S, 0.5):  # the screen's default, and 2 Hz (its most)
         cpu, sent = asyncio.run(bench_detail(args.seconds, interval))
         print(
@@ -270,7 +311,7 @@ def main() -> None:
             f"  link bytes per {op} request+reply (the 2 Hz run): median "
             f"{statistics.median(sizes):,.0f}, max {max(sizes):,} (n={len(sizes)})"
         )
-    if not args.skip_trainer:
+    if not args.skip_trainer and not args.detail_only:
         from tests.link.realagent import start_agent  # a real agent, tiny Pong
 
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,12 +1,26 @@
 """MetricPlot: one learning curve (or several on the same axes) with the run's marks.
 
-Drawn here, in braille (2x4 dots a cell, tui/widgets/braille.py), straight into Rich
-Text. textual-plotext (Textualize's widget around plotext) was the first choice and
-drew the same plots, but it builds an ANSI string that Rich then parses again: about
-30 ms per plot per redraw on a 2-core VM, 15-19 % of a core with the screen asking at
-2 Hz, three times the budget (bench/tui_latency.py). Drawing the dots directly costs a
-millisecond or two, needs no dependency, and keeps what was needed of it: a title
-with a legend, y labels, x ticks, lines, vertical marks and a log axis.
+Drawn here, in braille (2x4 dots a cell, tui/widgets/braille.py), straight into Textual
+strips, because neither maintained plotting widget for Textual keeps the screen in
+issue 13's budget (< 5 % of a core with the screen open asking at 2 Hz). Both were
+measured behind this class's interface (`bench/tui_latency.py --plot ...`, the adapters
+in bench/) on 2026-11-29, the 2-CPU development VM (Python 3.11.7, Textual 8.2.8): the
+screen's 4 plots of a 2,000-row history, and one plot's redraw (3 lines of 2,000 points:
+mean and min-max band, 2 marks, 60x15 cells); figures in bench/RESULTS.md.
+
+- textual-plotext 1.0.1 (Textualize's widget around plotext), the first choice: it
+  builds an ANSI string that Rich parses again; 11 ms CPU a plot redraw, 11-13 % of a
+  core at 2 Hz (15-19 % before redraws were held to one a second).
+- textual-plot 0.10.1 (David Fokkema's native widget; numpy, textual-hires-canvas):
+  maps and draws point by point in Python onto four Canvas children; 27-29 ms a plot
+  redraw given every point, 14-18 % at 2 Hz; thinned to two points a column first,
+  12-16 ms and 8-11 %, and 5.6-7 % even at the screen's default 2 s. It also has no
+  log axis (log10 of the values under relabelled ticks lands on 158, 251, 398), no
+  title, a legend boxed over the data, and takes focus with zoom and pan keys (arrows,
+  r) that are not this screen's.
+- this renderer: 2.5-3 ms a plot redraw, 3.7-4.5 % at 2 Hz, no dependency, and what
+  was needed of them: a title with a legend, y labels, x ticks, lines, vertical marks
+  and a log axis.
 """
 
 from __future__ import annotations
