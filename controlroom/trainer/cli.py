@@ -134,7 +134,13 @@ def _find_resume(settings: TrainerSettings, overrides: dict[str, Any]) -> Resume
     except checkpoint.CheckpointUnreadable as exc:
         raise ResumeUnavailable(str(exc)) from exc
     if found is None:
-        log.warning("--resume: no usable checkpoint in %s; starting fresh", run_dir)
+        # The agent always passes --resume, so a first start lands here too: that is no
+        # warning; checkpoints left that none could be loaded from are (condemned ones
+        # were said as they were set aside).
+        if checkpoint.list_checkpoints(run_dir):
+            log.warning("--resume: no usable checkpoint in %s; starting fresh", run_dir)
+        else:
+            log.info("no checkpoint in %s yet; starting fresh", run_dir)
         return None
     _check_same_game(found, overrides)
     return found
