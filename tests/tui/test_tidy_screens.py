@@ -33,6 +33,7 @@ from controlroom.tui.widgets.game_pane import GamePane
 from controlroom.tui.widgets.header import HostHeader
 from controlroom.tui.widgets.host_view import HostView
 from controlroom.tui.widgets.timeline import RebootTimeline
+from tests.link.realagent import wait_for
 from tests.tui.test_live import footer
 
 SIZE = (120, 40)
@@ -97,12 +98,10 @@ async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> Non
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
         view.link.backoff.initial = view.link.backoff.cap = 60.0  # a long wait
-        await pilot.pause(0.3)
+        await wait_for(lambda: ("c", "Retry now") in footer(app), what="the retry key")
         assert view.status.down_since is not None and len(tries) == 1
-        assert ("c", "Retry now") in footer(app)
         await pilot.press("c")
-        await pilot.pause(0.3)
-        assert len(tries) == 2  # tried again at once, not in 60 s
+        await wait_for(lambda: len(tries) == 2, timeout=10, what="a try at once, not in 60 s")
     up = recorded_app()
     async with up.run_test(size=SIZE) as pilot:
         up.query_one(HostView).load_state(recorded_state())
