@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from controlroom.agent.job import torchrun_argv
 from controlroom.trainer import distributed, metrics
 from controlroom.trainer.world import World
 from tests.trainer.helpers import REPO, read_metrics, trainer_cmd, trainer_env, wait_for
@@ -41,21 +42,8 @@ TINY_CARTPOLE = [
 
 
 def job_cmd(ranks: int, run_dir: Path, *args: str) -> list[str]:
-    """What the agent runs for a game of `ranks` GPUs: torchrun as a module of this Python."""
-    trainer = trainer_cmd(run_dir, *args)
-    return [
-        sys.executable,
-        "-W",
-        "ignore",
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        str(ranks),
-        "--max-restarts",
-        "0",
-        *trainer[3:],  # "-m controlroom.trainer ..." after the interpreter and its flags
-    ]
+    """What the agent runs for a game of `ranks` GPUs (agent/job.py's own command line)."""
+    return torchrun_argv(ranks, ["--run-dir", str(run_dir), *args])
 
 
 def run_job(ranks: int, run_dir: Path, *args: str, timeout: float = 120) -> None:
@@ -243,7 +231,9 @@ def two_hosts(run_dirs: list[Path], *args: str) -> None:
     nodes = [
         subprocess.Popen(
             [
-                *job_cmd(1, run_dir, *args)[:5],  # python -W ignore -m torch.distributed.run
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
                 "--nnodes",
                 "2",
                 "--nproc-per-node",
