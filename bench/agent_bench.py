@@ -23,20 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
 
-from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.harness import AgentHarness, shipped_timings, wait_for
 
 # The shipped timings (config.toml's [agent]), not the tests' fast ones.
-SHIPPED = {
-    "heartbeat_s": 10.0,
-    "telemetry_s": 2.0,
-    "stop_grace_s": 30.0,
-    "backoff_initial_s": 1.0,
-    "backoff_max_s": 60.0,
-    "stable_reset_s": 300.0,
-    "crash_loop_count": 5,
-    "crash_loop_window_s": 600.0,
-    "hang_timeout_s": 120.0,
-}
+SHIPPED = shipped_timings()
 
 # A command template: braces that are not placeholders are doubled.
 BEATING = """
