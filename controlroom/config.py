@@ -128,6 +128,14 @@ def _one_line(value: str) -> str | None:
     return None if "\n" not in value and len(value) <= 200 else "must be one line, <= 200 chars"
 
 
+# A game's settings as they travel (a trainer's flags by name, a partial TrainerDefaults
+# plus target_episodes): a mapping, not a Struct, because every layer (overrides, a
+# trial's changes, a profile's games) carries only the names it changes. The names and
+# bounds are TrainerDefaults' fields; they are checked once at the edge (check_value here
+# for the file, protocol.check_settings for a client).
+Settings = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class TrainerDefaults:
     """Settings every game starts from; a game or profile may override them."""
