@@ -80,7 +80,14 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from controlroom import __version__
-from controlroom.config import ConfigError, GameConfig, GuardConfig, TrainerDefaults, check_value
+from controlroom.config import (
+    ConfigError,
+    GameConfig,
+    GuardConfig,
+    Settings,
+    TrainerDefaults,
+    check_value,
+)
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
@@ -352,21 +359,236 @@ class History(Struct, kw_only=True):
     ram: list[float] = []
 
 
+# ---- the "policy" key (docs/policies.md): what agent/policy publishes -----------------
+class RampView(Struct, kw_only=True):
+    """The ramp as `agent status` and the TUI show it: its phase, step, ceiling, and the
+    next action and when (agent/policy/ramp.py: view)."""
+
+    enabled: bool = False
+    phase: str = "off"  # off | waiting | holding | at_ceiling | at_last_step
+    step: int = 0
+    steps: int = 1
+    games: list[str] = []  # the current step's games
+    ceiling: int | None = None
+    ceiling_games: int | None = None
+    stable_since: float | None = None
+    stable_s: float = 0.0
+    hold: str | None = None  # why the stable window is not counting now
+    next_action: str | None = None
+    next_action_at: float | None = None
+    last_step_at: float | None = None
+
+
+class GuardBudgets(Struct, kw_only=True):
+    """[guard] as the agent uses it (config.GuardConfig's fields and defaults)."""
+
+    max_gpu_memory_fraction: float = GuardConfig.max_gpu_memory_fraction
+    max_total_envs: int = GuardConfig.max_total_envs
+    max_trainers: int = GuardConfig.max_trainers
+    max_gpu_temp_c: float = GuardConfig.max_gpu_temp_c
+    max_host_ram_fraction: float = GuardConfig.max_host_ram_fraction
+    action_interval_s: float = GuardConfig.action_interval_s
+    resume_hold_s: float = GuardConfig.resume_hold_s
+
+
+class GpuLoad(Struct, kw_only=True):
+    """One GPU as the guard weighs it (index -1: a GPU the figures do not name)."""
+
+    index: int
+    memory_fraction: float = 0.0
+    temp_c: float | None = None
+
+
+class GuardLoad(Struct, kw_only=True):
+    """What the host carries now, as the guard weighs it: the fullest GPU's memory
+    share, the hottest GPU, and each GPU."""
+
+    envs: int = 0
+    trainers: int = 0
+    gpu_memory_fraction: float = 0.0
+    gpu_temp_c: float | None = None
+    ram_fraction: float | None = None
+    gpus: list[GpuLoad] = []
+
+
+class GuardView(Struct, kw_only=True):
+    """The guard: its budgets against the load, what is over now, what it paused."""
+
+    budgets: GuardBudgets = msgspec.field(default_factory=GuardBudgets)
+    load: GuardLoad = msgspec.field(default_factory=GuardLoad)
+    breach: str | None = None
+    paused: list[str] = []  # a stack: the last paused resumes first
+    last_refusal: str | None = None
+
+
+class QueueView(Struct, kw_only=True):
+    """The games waiting for a slot, in order, and the slots free for them."""
+
+    waiting: list[str] = []
+    free_slots: int = 0
+
+
+class Shape(Struct, kw_only=True):
+    """The settings that change a trainer's speed and load (None: not set)."""
+
+    num_envs: int | None = None
+    num_steps: int | None = None
+    minibatch_size: int | None = None
+
+
+class TrialFigures(Struct, kw_only=True):
+    """What a trial compares, measured on one side (current settings or candidate)."""
+
+    episodes_per_hour: int | float | None = None
+    sps: int | float | None = None
+    gpu_memory_used: int | None = None
+    gpu_temp_c: float | None = None
+    episodes: int | float | None = None
+    settings: Shape = msgspec.field(default_factory=Shape)
+
+
+class ComparisonRow(Struct, kw_only=True):
+    """One figure side by side: `current` settings against the `trial`'s."""
+
+    figure: str  # "settings" (a Shape each side) or one of TrialFigures' figures
+    current: Shape | int | float | None = None
+    trial: Shape | int | float | None = None
+
+
+class TrialOrigin(Struct, kw_only=True):
+    """The checkpoint a beside trial started from."""
+
+    file: str | None = None
+    global_step: int | float | None = None
+    episodes: int | float | None = None
+
+
+class TrialRecord(Struct, kw_only=True, tag_field="mode"):
+    """A game's running or last trial (policy.trials[game]); `mode` tells which kind.
+    The fields set when it ends are UNSET (not sent) before."""
+
+    game: str
+    status: str = "running"  # running | finished | abandoned
+    started_at: float = 0.0
+    ends_at: float = 0.0
+    minutes: float = 0.0
+    restore_settings: Settings = {}  # the game's settings from before the trial
+    before: TrialFigures | None = None
+    trial: TrialFigures | None = None
+    keep: bool | None = None
+    ended_at: float | UnsetType = UNSET
+    comparison: list[ComparisonRow] | UnsetType = UNSET
+    outcome: str | UnsetType = UNSET
+
+
+class InsteadTrial(TrialRecord, tag="instead"):
+    """Candidate settings in place of the current ones (agent/policy/trial.py)."""
+
+    snapshot: str | None = None  # taken before the trial; restored to discard it
+    discarded: bool | UnsetType = UNSET
+
+
+class BesideTrial(TrialRecord, tag="beside"):
+    """Candidate settings in a second trainer next to the game's (agent/policy/beside.py);
+    `decision` stays None until the user keeps or discards it."""
+
+    dir: str = ""
+    from_checkpoint: TrialOrigin = msgspec.field(default_factory=TrialOrigin)
+    settings: Settings = {}  # the candidate's
+    current: TrialFigures | None = None
+    decision: str | None = None  # kept | discarded
+    pid: int | None = None
+    create_time: float | None = None
+    cmdline: list[str] = []
+    ended_because: str | UnsetType = UNSET
+    trial_checkpoint: Checkpoint | UnsetType | None = UNSET
+    snapshot: str | UnsetType = UNSET  # taken when the trial's learning was kept
+
+
+AnyTrial = InsteadTrial | BesideTrial
+
+
+class Costing(Struct, kw_only=True):
+    """Hours of work turned into days and dollars, with and without downtime."""
+
+    hours: float
+    days: float
+    cost: float
+    downtime_share: float
+    effective_days: float
+    effective_cost: float
+
+
+class PlanGame(Struct, kw_only=True):
+    """One game's row of the host's plan."""
+
+    game: str
+    episodes: int
+    target: int
+    episodes_per_hour: float | None = None
+    estimated: bool = False  # the rate is borrowed from other games, not measured
+    hours_to_target: float | None = None
+    queued: bool = False
+
+
+class HostPlan(Struct, kw_only=True):
+    """The host's games to target: each, all in parallel, and with the queue."""
+
+    games: list[PlanGame] = []
+    price_per_hour: float = 0.0
+    downtime_share: float = 0.0
+    parallel: Costing | None = None
+    with_queue: Costing | None = None
+
+
+class ProfileRow(Struct, kw_only=True):
+    """One row of the profile comparison: all the work done with one profile."""
+
+    profile: str
+    games: int
+    num_envs: int
+    minibatch_size: int
+    total_envs: int
+    measured_games: int = 0
+    episodes_per_hour: float | None = None
+    gpu_memory_used: int | None = None
+    downtime_measured: bool = False
+    hours: float | None = None
+    days: float | None = None
+    cost: float | None = None
+    downtime_share: float | None = None
+    effective_days: float | None = None
+    effective_cost: float | None = None
+
+
+class Plan(Struct, kw_only=True):
+    """The plan (op `plan`, and policy.plan): the host's, the profile comparison, and
+    the downtime they are costed with (overall, and by games running)."""
+
+    computed_at: float = 0.0
+    host: HostPlan = msgspec.field(default_factory=HostPlan)
+    profiles: list[ProfileRow] = []
+    downtime_share: float = 0.0
+    downtime_by_load: dict[str, float] = {}  # games running (as text) -> downtime share
+    boots: int = 0
+
+
 class PolicyState(Struct, kw_only=True):
     """The "policy" key (docs/policies.md): the applied profile, the ramp's and the
-    guard's views, the queue, trials by game and the plan."""
+    guard's views, the queue, trials by game and the plan. An agent without a policy
+    engine leaves ramp, guard, queue and plan None."""
 
     profile: str | None = None
-    ramp: JSONObject = {}
-    guard: JSONObject = {}
-    queue: JSONObject = {}
-    trials: dict[str, JSONObject] = {}
-    plan: JSONObject = {}
+    ramp: RampView | None = None
+    guard: GuardView | None = None
+    queue: QueueView | None = None
+    trials: dict[str, AnyTrial] = {}
+    plan: Plan | None = None
 
     @property
     def engine(self) -> bool:
         """Whether the agent runs a policy engine (one without sends an empty policy)."""
-        return bool(self.guard or self.ramp)
+        return self.guard is not None or self.ramp is not None
 
 
 class State(Struct, kw_only=True):

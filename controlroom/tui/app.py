@@ -340,11 +340,11 @@ class ControlRoomApp(App[int]):
     @work(group="actions", exit_on_error=False, description="fetch the plan")
     async def fetch_plan(self, view: HostView) -> None:
         try:
-            result = await view.request("plan")
-        except LinkError as exc:
+            plan = protocol.as_result(await view.request("plan"), protocol.Plan)
+        except (LinkError, protocol.ProtocolError) as exc:
             self.notify(about(view.target.name, exc.message), severity="error")
             return
-        await self.push_screen(PlanScreen(f"Plan on {view.target.name}", render_plan(result)))
+        await self.push_screen(PlanScreen(f"Plan on {view.target.name}", render_plan(plan)))
 
     @work(group="install", exclusive=True, exit_on_error=False, description="install the agent")
     async def install(self, view: HostView) -> None:

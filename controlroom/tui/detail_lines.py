@@ -3,14 +3,13 @@ trial's window and verdict. Pure: values in, Rich Text out."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
-from controlroom.tui.format import clock, count
+from controlroom import protocol
+from controlroom.tui.format import clock
 from controlroom.tui.history import Mark
 from controlroom.tui.learning import MARK_COLORS, OVERLAY_COLORS, trial_end
-from controlroom.tui.widgets.policy import trial_part
+from controlroom.tui.widgets.policy import figure, trial_part
 
 MARK_TEXT = 48
 """Characters of a mark's message on the marks line (four marks share it)."""
@@ -47,17 +46,17 @@ def marks_line(marks: list[Mark]) -> Text:
     return text
 
 
-def trial_window(trial: dict[str, Any]) -> Text:
+def trial_window(trial: protocol.AnyTrial) -> Text:
     """What the trial view's x = 0 and its end mark are, and what each side is."""
     end = trial_end(trial)
     sides = (
         "current settings beside the candidate's own run"
-        if trial.get("mode") == "beside"
+        if isinstance(trial, protocol.BesideTrial)
         else "the trial window against the same length before it"
     )
     text = Text("marks: ")
     text.append("│trial_start ", style=f"bold {MARK_COLORS['trial_start']}")
-    text.append(f"{clock(trial.get('started_at'))} (x = 0)  ")
+    text.append(f"{clock(trial.started_at)} (x = 0)  ")
     if end is not None:
         text.append("│trial_end ", style=f"bold {MARK_COLORS['trial_end']}")
         text.append(f"{clock(end)}  ")
@@ -66,12 +65,11 @@ def trial_window(trial: dict[str, Any]) -> Text:
     return text
 
 
-def verdict(trial: dict[str, Any], now: float) -> Text:
+def verdict(trial: protocol.AnyTrial, now: float) -> Text:
     """The trial's line as the policy panel writes it, plus its other figures side by side."""
     text = trial_part(trial, now)
-    for row in trial.get("comparison") or []:
-        figure = str(row.get("figure"))
-        if figure not in ("episodes_per_hour", "sps"):
-            text.append(f" · {figure} {count(row.get('current'))}→{count(row.get('trial'))}")
+    for row in trial.comparison or []:
+        if row.figure not in ("episodes_per_hour", "sps"):
+            text.append(f" · {row.figure} {figure(row.current)}→{figure(row.trial)}")
     text.no_wrap, text.overflow = True, "ellipsis"
     return text

@@ -87,4 +87,4 @@ def toggle_op(game: protocol.GameState | None) -> str:
 
 
 def ramp_enabled(state: protocol.State | None) -> bool:
-    return state is not None and bool(state.policy.ramp.get("enabled"))
+    return state is not None and state.policy.ramp is not None and state.policy.ramp.enabled

@@ -6,8 +6,8 @@ the tests check the plot's data without reading pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from controlroom import protocol
 from controlroom.tui.history import STEP, WALL, RunHistory, ema
 
 SMOOTHING = (0.0, 0.6, 0.9)
@@ -76,7 +76,7 @@ class View:
     log_y: bool = False
     overlays: list[str] = field(default_factory=list)
     """Other games drawn on the same axes, in the order they were added."""
-    trial: dict[str, Any] | None = None
+    trial: protocol.AnyTrial | None = None
     """The trial record (policy.trials[game]) while the trial view is on."""
 
 
@@ -113,10 +113,12 @@ def trial_traces(
     """Both sides of a trial from its start (x = 0): `beside` the candidate's own run
     against the game's run over the same time; `instead` the trial window against the
     same length just before it on the same run."""
-    t = view.trial or {}
-    start = float(t.get("started_at") or 0.0)
-    end = trial_end(t) or _float(t.get("ends_at"))
-    if t.get("mode") == "beside":
+    t = view.trial
+    if t is None:
+        return []
+    start = t.started_at
+    end = trial_end(t) or t.ends_at or None
+    if isinstance(t, protocol.BesideTrial):
         cx, cy = main.aligned(column, view.axis, start, end)
         tx, ty = (trial_run.aligned(column, view.axis, start, end)) if trial_run else ([], [])
         current, candidate = Trace("current", cx, cy, "cyan"), Trace("candidate", tx, ty, "yellow")
@@ -145,9 +147,10 @@ def marks(main: RunHistory, view: View) -> list[PlotMark]:
 
 
 def trial_marks(main: RunHistory, view: View) -> list[PlotMark]:
-    t = view.trial or {}
-    start = float(t.get("started_at") or 0.0)
-    end = trial_end(t)
+    t = view.trial
+    if t is None:
+        return []
+    start, end = t.started_at, trial_end(t)
     out = [PlotMark(0.0, "trial_start", MARK_COLORS["trial_start"])]
     if end is not None:
         if view.axis == WALL:
@@ -159,13 +162,9 @@ def trial_marks(main: RunHistory, view: View) -> list[PlotMark]:
     return out
 
 
-def trial_end(t: dict[str, Any]) -> float | None:
+def trial_end(t: protocol.AnyTrial) -> float | None:
     """When the trial ended: its `ended_at`, or (a finished record without one) its
     `ends_at`; None while it runs."""
-    if t.get("status") == "running":
+    if t.status == "running":
         return None
-    return _float(t.get("ended_at")) or _float(t.get("ends_at"))
-
-
-def _float(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    return t.ended_at or t.ends_at or None

@@ -3,13 +3,12 @@ the profile comparison (the log's cost table, measured). Pure: State in, Rich ou
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from controlroom import protocol
 from controlroom.tui.format import count, duration, gib
 
 UNKNOWN = "-"
@@ -54,70 +53,66 @@ def share(x: float | None, measured: bool = True) -> str:
     return f"{x * 100:.1f}%" if measured else f"~{x * 100:.1f}%"
 
 
-def games_table(host: dict[str, Any]) -> Table:
+def games_table(host: protocol.HostPlan) -> Table:
     """Per game: progress, the measured rate (`~` borrowed) and the time to target."""
     table = _table("Per game: each row is one game on this host, at its measured episodes/hour")
     for col in ("game", "episodes", "target", "done", "episodes/h", "to target", ""):
         _column(table, col, left=col in ("game", ""))
-    for g in host.get("games") or []:
-        target = g.get("target") or 0
-        done = (g.get("episodes") or 0) / target if target else 0.0
-        rate = count(g.get("episodes_per_hour"))
+    for g in host.games:
+        done = g.episodes / g.target if g.target else 0.0
         table.add_row(
-            str(g.get("game")),
-            count(g.get("episodes")),
-            count(target),
+            g.game,
+            count(g.episodes),
+            count(g.target),
             f"{done * 100:.1f}%",
-            ("~" if g.get("estimated") else "") + rate,
-            hours(g.get("hours_to_target")),
-            "queued" if g.get("queued") else "",
+            ("~" if g.estimated else "") + count(g.episodes_per_hour),
+            hours(g.hours_to_target),
+            "queued" if g.queued else "",
         )
     return table
 
 
-def host_table(host: dict[str, Any]) -> Table:
+def host_table(host: protocol.HostPlan) -> Table:
     """Every game at once, and with the queue: days, cost, downtime, effective figures."""
-    price = host.get("price_per_hour")
-    rows = host.get("games") or []
-    n, active = len(rows), sum(1 for g in rows if not g.get("queued"))
-    names = ", ".join(str(g.get("game")) for g in rows) or "no games"
+    rows = host.games
+    n, active = len(rows), sum(1 for g in rows if not g.queued)
+    names = ", ".join(g.game for g in rows) or "no games"
     title = (
         f"This host: its {n} game{'' if n == 1 else 's'} ({names}) to target, at "
-        f"${price or 0:,.2f}/hour, downtime from its boot history"
+        f"${host.price_per_hour:,.2f}/hour, downtime from its boot history"
     )
     table = _table(title)
     for col in ("schedule", "time", "days", "cost", "downtime", "eff. days", "eff. cost"):
         _column(table, col, left=col == "schedule")
     schedules = (
-        (f"every game in parallel ({n} at once)", "parallel"),
-        (f"with the queue ({active} at a time)", "with_queue"),
+        (f"every game in parallel ({n} at once)", host.parallel),
+        (f"with the queue ({active} at a time)", host.with_queue),
     )
-    for label, key in schedules:
-        c = host.get(key)
-        if not c:
+    for label, c in schedules:
+        if c is None:
             table.add_row(
                 label,
                 UNKNOWN,
                 UNKNOWN,
                 UNKNOWN,
-                share(host.get("downtime_share")),
+                share(host.downtime_share),
                 UNKNOWN,
                 Text("no rate measured yet", style="dim"),
             )
             continue
         table.add_row(
             label,
-            hours(c.get("hours")),
-            days(c.get("days")),
-            dollars(c.get("cost")),
-            share(c.get("downtime_share")),
-            days(c.get("effective_days")),
-            Text(dollars(c.get("effective_cost")), style="bold"),
+            hours(c.hours),
+            days(c.days),
+            dollars(c.cost),
+            share(c.downtime_share),
+            days(c.effective_days),
+            Text(dollars(c.effective_cost), style="bold"),
         )
     return table
 
 
-def profiles_table(profiles: list[dict[str, Any]]) -> Table:
+def profiles_table(profiles: list[protocol.ProfileRow]) -> Table:
     """The log's comparison, measured: each profile doing all the work."""
     table = _table(
         "Profiles: each row is ALL the work (this host's games and every game a "
@@ -140,20 +135,19 @@ def profiles_table(profiles: list[dict[str, Any]]) -> Table:
     ):
         _column(table, col, left=col == "profile")
     for p in profiles:
-        games = p.get("games") or 0
         table.add_row(
-            str(p.get("profile")),
-            str(games),
-            str(p.get("num_envs", UNKNOWN)),
-            str(p.get("minibatch_size", UNKNOWN)),
-            f"{p.get('measured_games', 0)}/{games}",
-            count(p.get("episodes_per_hour")),
-            _mem(p.get("gpu_memory_used")),
-            days(p.get("days")),
-            dollars(p.get("cost")),
-            share(p.get("downtime_share"), bool(p.get("downtime_measured"))),
-            days(p.get("effective_days")),
-            Text(dollars(p.get("effective_cost")), style="bold"),
+            p.profile,
+            str(p.games),
+            str(p.num_envs),
+            str(p.minibatch_size),
+            f"{p.measured_games}/{p.games}",
+            count(p.episodes_per_hour),
+            _mem(p.gpu_memory_used),
+            days(p.days),
+            dollars(p.cost),
+            share(p.downtime_share, p.downtime_measured),
+            days(p.effective_days),
+            Text(dollars(p.effective_cost), style="bold"),
         )
     return table
 
@@ -162,12 +156,11 @@ def _mem(n: float | None) -> str:
     return UNKNOWN if n is None else gib(n)
 
 
-def render_plan(plan: dict[str, Any]) -> Group:
+def render_plan(plan: protocol.Plan) -> Group:
     """The whole plan, tables and a line on where the downtime figure comes from."""
-    host = plan.get("host") or {}
-    boots = plan.get("boots") or 0
+    host = plan.host
     note = Text(
-        f"downtime share {share(plan.get('downtime_share'))} over {boots} recorded "
+        f"downtime share {share(plan.downtime_share)} over {plan.boots} recorded "
         "boots; eff. = effective = cost / (1 - downtime share); rated = games with a "
         "measured rate at those settings; ~ = borrowed rate or downtime not measured "
         "at that load; - = nothing measured yet",
@@ -178,7 +171,7 @@ def render_plan(plan: dict[str, Any]) -> Group:
         Text(""),
         host_table(host),
         Text(""),
-        profiles_table(plan.get("profiles") or []),
+        profiles_table(plan.profiles),
         Text(""),
         note,
     )

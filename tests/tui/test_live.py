@@ -146,26 +146,31 @@ async def test_ramp_key_shows_the_agents_ramp_in_the_policy_panel(
     async with app.run_test(size=SIZE) as pilot:
         view, panel = app.query_one(HostView), app.query_one(PolicyPanel)
 
-        def ramp() -> dict[str, Any]:
-            return {} if view.state is None else dict(view.state.policy.ramp)
+        def ramp() -> protocol.RampView | None:
+            return None if view.state is None else view.state.policy.ramp
 
-        await wait_for(lambda: view.status.up and bool(ramp()), what="the agent's ramp state")
-        if ramp().get("enabled"):  # left on by an earlier test: start from off
+        def ramp_on() -> bool:
+            r = ramp()
+            return r is not None and r.enabled
+
+        await wait_for(lambda: view.status.up and ramp() is not None, what="the agent's ramp")
+        if ramp_on():  # left on by an earlier test: start from off
             await pilot.press("r")
-            await wait_for(lambda: not ramp().get("enabled"), what="ramp off")
+            await wait_for(lambda: not ramp_on(), what="ramp off")
         await pilot.pause()
         assert "ramp off" in str(panel.render())
         await pilot.press("r")
         try:
-            await wait_for(lambda: bool(ramp().get("enabled")), what="ramp on in the agent")
+            await wait_for(ramp_on, what="ramp on in the agent")
             await pilot.pause()
             shown, r = str(panel.render()), ramp()
-            assert f"ramp {PHASES[r['phase']]}" in shown, shown
-            assert f"step {r['step']}/{r['steps'] - 1}" in shown, shown
-            if r.get("next_action"):
-                assert f"next: {r['next_action']} in" in shown, shown
+            assert r is not None
+            assert f"ramp {PHASES[r.phase]}" in shown, shown
+            assert f"step {r.step}/{r.steps - 1}" in shown, shown
+            if r.next_action:
+                assert f"next: {r.next_action} in" in shown, shown
         finally:
             await pilot.press("r")
-            await wait_for(lambda: not ramp().get("enabled"), what="ramp off again")
+            await wait_for(lambda: not ramp_on(), what="ramp off again")
         await pilot.pause()
         assert "ramp off" in str(panel.render())

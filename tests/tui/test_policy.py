@@ -15,7 +15,7 @@ from tests.tui.test_snapshots import SIZE, app_for
 
 
 def policy(**changes: Any) -> dict[str, Any]:
-    p = copy.deepcopy(recorded_state()["policy"])
+    p: dict[str, Any] = copy.deepcopy(recorded_state()["policy"])
     for key, value in changes.items():
         p[key] = value
     return p

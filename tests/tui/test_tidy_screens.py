@@ -10,6 +10,7 @@ import copy
 import sys
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from textual.content import Content
 from textual.widgets import Label, RichLog
@@ -269,7 +270,7 @@ def _plan() -> dict[str, Any]:
                 "total_envs": n * envs,
                 "measured_games": 1,
                 "episodes_per_hour": 12345.0,
-                "gpu_memory_used": 3.2e10,
+                "gpu_memory_used": 32_000_000_000,
                 "hours": 4000.0,
                 "days": 166.7,
                 "cost": 48000.0,
@@ -292,7 +293,7 @@ def _plan() -> dict[str, Any]:
 
 def test_plan_rows_say_what_they_cover_and_columns_fit() -> None:
     console = Console(width=100, record=True, color_system=None)  # the dialog at 120x40
-    console.print(render_plan(_plan()))
+    console.print(render_plan(msgspec.convert(_plan(), protocol.Plan)))
     text = console.export_text()
     assert "…" not in text, text  # no column cut
     assert "one game" in text and "(1 at once)" in text and "(Pong)" in text

@@ -23,6 +23,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, RichLog
 
+from controlroom import protocol
 from controlroom.link.errors import LinkError, RequestFailed
 from controlroom.tui import detail_lines as lines
 from controlroom.tui.history import STEP, WALL, RunHistory
@@ -46,11 +47,6 @@ does not need repainting at 2 Hz (the plots are most of the screen's CPU)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
-
-
-def get(obj: Any, name: str) -> Any:
-    """A field of a State part, whether it came as a dict or as a typed struct."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 class DetailScreen(ModalScreen[None]):
@@ -81,7 +77,7 @@ class DetailScreen(ModalScreen[None]):
         game: str,
         host: str,
         request: Request,
-        state: Callable[[], Any],
+        state: Callable[[], protocol.State | None],
         *,
         interval: float = FOLLOW_S,
         clock: Callable[[], float] = time.time,
@@ -158,7 +154,7 @@ class DetailScreen(ModalScreen[None]):
 
     def wanted_runs(self) -> list[RunHistory]:
         runs = [self.main]
-        if self.view.trial is not None and self.view.trial.get("mode") == "beside":
+        if isinstance(self.view.trial, protocol.BesideTrial):
             runs.append(self.others.setdefault("trial", RunHistory(self.game, "trial")))
         elif self.view.trial is None:
             runs += [self.others.setdefault(g, RunHistory(g)) for g in self.view.overlays]
@@ -238,8 +234,8 @@ class DetailScreen(ModalScreen[None]):
         """The newest reasons: the history reply's, else the State's GameState.diagnosis."""
         if self.main.cursor is not None:
             return self.main.diagnosis
-        game = (get(self.state(), "games") or {}).get(self.game)
-        return [{"message": str(get(d, "message"))} for d in get(game, "diagnosis") or []]
+        game = self.games().get(self.game)
+        return [{"message": d.message} for d in game.diagnosis] if game else []
 
     def diagnosis_line(self) -> Text:
         return lines.diagnosis_line([r["message"] for r in self.diagnosis()])
@@ -278,7 +274,7 @@ class DetailScreen(ModalScreen[None]):
         self.redraw()
 
     def action_pick_overlay(self) -> None:
-        games = sorted(g for g in (get(self.state(), "games") or {}) if g != self.game)
+        games = sorted(g for g in self.games() if g != self.game)
         if not games:
             self.notify("no other game on this host to overlay", severity="warning")
             return
@@ -306,10 +302,15 @@ class DetailScreen(ModalScreen[None]):
             self.view.trial = trial
         self.refresh_now()
 
-    def trial(self) -> dict[str, Any] | None:
+    def games(self) -> dict[str, protocol.GameState]:
+        """The host's games in its newest State (none before the first)."""
+        state = self.state()
+        return state.games if state is not None else {}
+
+    def trial(self) -> protocol.AnyTrial | None:
         """The game's trial record (running, or the last one), if the agent has one."""
-        trial = (get(get(self.state(), "policy"), "trials") or {}).get(self.game)
-        return dict(trial) if trial else None
+        state = self.state()
+        return state.policy.trials.get(self.game) if state is not None else None
 
     def refresh_now(self) -> None:
         """Redraw at once, and fetch what a new overlay or trial view needs."""

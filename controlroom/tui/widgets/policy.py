@@ -4,7 +4,7 @@ budgets against the load, the queue and the trials (the snapshot's `policy` valu
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 from rich.text import Text
 
@@ -39,7 +39,7 @@ def render_policy(p: protocol.PolicyState, now: float) -> tuple[Text, bool]:
     """The panel's text, and whether the guard is near or over a limit."""
     if not p.engine:
         return Text("no policy engine in this agent", style="dim"), False
-    guard, warn = guard_line(p.guard)
+    guard, warn = guard_line(p.guard or protocol.GuardView())
     rest = Text(" │ ").join([queue_line(p.queue), *trial_parts(p, now)])
     lines = [ramp_line(p.ramp, now), guard, rest]
     for line in lines:
@@ -47,22 +47,22 @@ def render_policy(p: protocol.PolicyState, now: float) -> tuple[Text, bool]:
     return Text("\n").join(lines), warn
 
 
-def ramp_line(r: dict[str, Any], now: float) -> Text:
+def ramp_line(r: protocol.RampView | None, now: float) -> Text:
     """'ramp climbing · step 1/3 (MsPacman, Pong) · ceiling step 2 · add Asteroids in 12m'."""
     text = Text.assemble(("ramp ", "bold"))
-    if not r.get("enabled"):
+    if r is None or not r.enabled:
         return text.append("off", style="dim")
-    phase = PHASES.get(r.get("phase") or "", r.get("phase") or "?")
+    phase = PHASES.get(r.phase, r.phase or "?")
     text.append(
-        phase + (f" ({r['hold']})" if r.get("hold") else ""),
-        style="yellow" if r.get("hold") else "green",
+        phase + (f" ({r.hold})" if r.hold else ""),
+        style="yellow" if r.hold else "green",
     )
-    games = ", ".join(r.get("games") or []) or "no games"
-    text.append(f" · step {r.get('step', 0)}/{max(0, int(r.get('steps') or 1) - 1)} ({games})")
-    if r.get("ceiling") is not None:
-        text.append(f" · ceiling step {r['ceiling']} ({r.get('ceiling_games')} games)")
-    if r.get("next_action") and r.get("next_action_at"):
-        text.append(f" · next: {r['next_action']} {until(r['next_action_at'] - now)}", style="bold")
+    games = ", ".join(r.games) or "no games"
+    text.append(f" · step {r.step}/{max(0, (r.steps or 1) - 1)} ({games})")
+    if r.ceiling is not None:
+        text.append(f" · ceiling step {r.ceiling} ({r.ceiling_games} games)")
+    if r.next_action and r.next_action_at:
+        text.append(f" · next: {r.next_action} {until(r.next_action_at - now)}", style="bold")
     return text
 
 
@@ -77,26 +77,26 @@ def minutes(seconds: float) -> str:
     return f"{m}m" if m < 60 else f"{m // 60}h {m % 60:02d}m"
 
 
-def guard_line(g: dict[str, Any]) -> tuple[Text, bool]:
+def guard_line(g: protocol.GuardView) -> tuple[Text, bool]:
     """'guard envs 320/1024 · trainers 3/8 · GPU mem 9%/50% · 48°C/83°C · RAM 34%/90%'."""
-    b, load = g.get("budgets") or {}, g.get("load") or {}
-    figures = [
-        ("envs", load.get("envs"), b.get("max_total_envs"), count),
-        ("trainers", load.get("trainers"), b.get("max_trainers"), count),
-        ("GPU mem", load.get("gpu_memory_fraction"), b.get("max_gpu_memory_fraction"), pct),
-        ("", load.get("gpu_temp_c"), b.get("max_gpu_temp_c"), celsius),
-        ("RAM", load.get("ram_fraction"), b.get("max_host_ram_fraction"), pct),
+    b, load = g.budgets, g.load
+    figures: list[tuple[str, float | None, float, Callable[[float | None], str]]] = [
+        ("envs", load.envs, b.max_total_envs, count),
+        ("trainers", load.trainers, b.max_trainers, count),
+        ("GPU mem", load.gpu_memory_fraction, b.max_gpu_memory_fraction, pct),
+        ("", load.gpu_temp_c, b.max_gpu_temp_c, celsius),
+        ("RAM", load.ram_fraction, b.max_host_ram_fraction, pct),
     ]
-    text, warn = Text.assemble(("guard ", "bold")), bool(g.get("breach"))
+    text, warn = Text.assemble(("guard ", "bold")), bool(g.breach)
     for i, (label, value, limit, fmt) in enumerate(figures):
         style = level(value, limit)
         warn = warn or bool(style)
         text.append(" · " if i else "")
         text.append(f"{label} {fmt(value)}/{fmt(limit)}".strip(), style=style)
-    if g.get("breach"):
-        text.append(f" · over: {g['breach']}", style="bold red")
-    if g.get("paused"):
-        text.append(f" · paused {', '.join(g['paused'])}", style="yellow")
+    if g.breach:
+        text.append(f" · over: {g.breach}", style="bold red")
+    if g.paused:
+        text.append(f" · paused {', '.join(g.paused)}", style="yellow")
     return text, warn
 
 
@@ -107,10 +107,11 @@ def level(value: float | None, limit: float | None) -> str:
     return "bold red" if value >= limit else "bold yellow"
 
 
-def queue_line(q: dict[str, Any] | None) -> Text:
+def queue_line(q: protocol.QueueView | None) -> Text:
     """'queue Asteroids → Freeway (1 free slot)'."""
     text = Text.assemble(("queue ", "bold"))
-    waiting, free = (q or {}).get("waiting") or [], int((q or {}).get("free_slots") or 0)
+    q = q or protocol.QueueView()
+    waiting, free = q.waiting, q.free_slots
     text.append(" → ".join(waiting) or "empty", style="" if waiting else "dim")
     if free:
         text.append(f" ({free} free slot{'' if free == 1 else 's'})")
@@ -122,23 +123,33 @@ def trial_parts(p: protocol.PolicyState, now: float) -> list[Text]:
     return [trial_part(t, now) for t in p.trials.values()]
 
 
-def trial_part(t: dict[str, Any], now: float) -> Text:
-    mode = "beside " if t.get("mode") == "beside" else ""
-    text = Text.assemble((f"{mode}trial {t.get('game')}: ", "bold"))
-    if t.get("status") == "running":
-        ends = t.get("ends_at")
-        return text.append("running" if ends is None else f"running, {minutes(ends - now)} left")
-    rows = {r.get("figure"): r for r in t.get("comparison") or []}
-    eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
-    if t.get("mode") == "beside" and t.get("decision") is None:
+def trial_part(t: protocol.AnyTrial, now: float) -> Text:
+    beside = isinstance(t, protocol.BesideTrial)
+    text = Text.assemble((f"{'beside ' if beside else ''}trial {t.game}: ", "bold"))
+    if t.status == "running":
+        ends = t.ends_at
+        return text.append(f"running, {minutes(ends - now)} left" if ends else "running")
+    rows = {r.figure: r for r in t.comparison or []}
+    none = protocol.ComparisonRow(figure="")
+    eph, sps = rows.get("episodes_per_hour", none), rows.get("sps", none)
+    decision = t.decision if isinstance(t, protocol.BesideTrial) else None
+    if beside and decision is None:
         text.append("keep or discard? ", style="bold yellow")
     else:
-        text.append(f"{t.get('decision') or t.get('outcome') or t.get('status')}: ")
+        text.append(f"{decision or t.outcome or t.status}: ")
     text.append(
-        f"eps/h {count(eph.get('current'))}→{count(eph.get('trial'))} · "
-        f"steps/s {count(sps.get('current'))}→{count(sps.get('trial'))}"
+        f"eps/h {figure(eph.current)}→{figure(eph.trial)} · "
+        f"steps/s {figure(sps.current)}→{figure(sps.trial)}"
     )
     return text
+
+
+def figure(value: protocol.Shape | float | None) -> str:
+    """A compared figure as a count ('-' for none); the settings row's shape as
+    '64 envs, 128 steps, mb 1024'."""
+    if isinstance(value, protocol.Shape):
+        return f"{value.num_envs} envs, {value.num_steps} steps, mb {value.minibatch_size}"
+    return count(value)
 
 
 def pct(x: float | None) -> str:
