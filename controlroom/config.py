@@ -33,6 +33,7 @@ from controlroom.config_schema import (
 )
 from controlroom.games import env_id_for, known_names, suggest
 from controlroom.gpus import Gpus, gpus_override_problem, gpus_problem
+from controlroom.span import MAX_NODES, SPAN_KEYS, Span, job_id_problem, rendezvous_problem
 
 __all__ = [
     "AgentConfig",
@@ -52,6 +53,7 @@ __all__ = [
     "loads",
     "save",
     "shape_problem",
+    "span_problem",
     "starter_text",
 ]
 
@@ -212,6 +214,40 @@ class GameConfig:
         metadata=doc(
             "override [trainer].gpus: a count or pinned GPU indices ([1]); 0 = inherit",
             check=gpus_override_problem,
+        ),
+    )
+    # A job over several hosts (controlroom/span.py, docs/multi-gpu.md): per game, not
+    # per profile or [trainer], because one rendezvous address:port serves one job.
+    nodes: int = field(
+        default=1,
+        metadata=doc(
+            "hosts this game's one job spans; each runs `gpus` ranks; 1 = this host alone",
+            lo=1,
+            hi=MAX_NODES,
+        ),
+    )
+    node_rank: int = field(
+        default=0,
+        metadata=doc(
+            "this host's place in the job, 0..nodes-1; node 0 hosts the rendezvous and "
+            "holds the checkpoints",
+            lo=0,
+            hi=MAX_NODES - 1,
+        ),
+    )
+    rendezvous: str = field(
+        default="",
+        metadata=doc(
+            "node 0's ADDR:PORT, the same on every node (torchrun's c10d rendezvous; the "
+            "port is opened only while the job runs); '' = this host alone",
+            check=rendezvous_problem,
+        ),
+    )
+    job_id: str = field(
+        default="",
+        metadata=doc(
+            "the job's name, the same on every node (torchrun's --rdzv-id)",
+            check=job_id_problem,
         ),
     )
     command: list[str] = field(
@@ -470,6 +506,7 @@ class Config:
             base["gpus"] = list(gc.gpus) if isinstance(gc.gpus, list) else gc.gpus
         base["env_id"] = gc.env_id or env_id_for(game) or game
         base["target_episodes"] = gc.target_episodes
+        base.update({key: getattr(gc, key) for key in SPAN_KEYS})
         return base
 
 
@@ -534,6 +571,16 @@ def check_value(section: type[Any], name: str, value: Any) -> Any:
     return check_field(f, hint, value, (name,), Located("", ""))
 
 
+def span_problem(settings: Settings) -> tuple[str, str] | None:
+    """(key, problem) when a game's whole settings do not make one job: its span's own
+    rules (span.Span.problem), and a job over several hosts runs the built-in trainer
+    (the agent cannot put a command of the host's own under torchrun)."""
+    span = Span.of(settings)
+    if span.spans and settings.get("command"):
+        return "nodes", f"is {span.nodes}; a job over several hosts runs the built-in trainer"
+    return span.problem()
+
+
 def shape_problem(envs: int, steps: int, mb: int) -> tuple[str, str] | None:
     """(key, problem) when a minibatch does not divide the rollout, else None."""
     batch = envs * steps
@@ -588,6 +635,9 @@ def _check_semantics(cfg: Config, at: Located) -> None:
     for name in cfg.games:
         s = cfg.game_settings(name)
         _check_settings(("games", name), s["num_envs"], s["num_steps"], s["minibatch_size"], at)
+        spanned = span_problem(s)
+        if spanned is not None:
+            raise at.error(("games", name, spanned[0]), spanned[1])
     for name, prof in cfg.profiles.items():
         _check_game_refs(("profiles", name, "games"), prof.games, cfg, at)
         _check_settings(("profiles", name), prof.num_envs, prof.num_steps, prof.minibatch_size, at)

@@ -88,6 +88,7 @@ from controlroom.config import (
     TrainerDefaults,
     check_value,
 )
+from controlroom.span import SPAN_KEYS
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
@@ -346,6 +347,20 @@ class GameState(Struct, kw_only=True):
     world_size: int = 1
     gpus: list[int] = []  # the GPUs its trainer was placed on (none: the CPU)
     diagnosis: list[Diagnosis] = []
+    span: JobSpan | None = None  # a job over several hosts: this host's part of it
+
+
+class JobSpan(Struct, kw_only=True):
+    """A game's job over several hosts, as this host's agent runs its part: the job's
+    nodes, this host's node rank and its ranks of the job (controlroom/span.py), the
+    job's world size, and the rendezvous address and job id every node names."""
+
+    nodes: int
+    node_rank: int
+    ranks: list[int]
+    world_size: int
+    rendezvous: str
+    job_id: str
 
 
 class History(Struct, kw_only=True):
@@ -894,7 +909,8 @@ def _setting_sections() -> dict[str, type[Any]]:
     bounds. `command` is deliberately absent: what runs on the host is chosen in the
     host's config file, not over the socket."""
     names = (f.name for f in dataclasses.fields(TrainerDefaults) if f.name != "command")
-    return {**dict.fromkeys(names, TrainerDefaults), "target_episodes": GameConfig}
+    per_game = ("target_episodes", *SPAN_KEYS)
+    return {**dict.fromkeys(names, TrainerDefaults), **dict.fromkeys(per_game, GameConfig)}
 
 
 CLIENT_SETTINGS: Final = _setting_sections()

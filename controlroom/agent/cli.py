@@ -28,6 +28,12 @@ SETTING_FLAGS = (
     ("target_episodes", int),
     ("seed", int),
     ("device", str),
+    # A job over several hosts (docs/multi-gpu.md): the same --rendezvous and --job-id
+    # on every host, each its own --node-rank.
+    ("nodes", int),
+    ("node_rank", int),
+    ("rendezvous", str),
+    ("job_id", str),
 )
 
 

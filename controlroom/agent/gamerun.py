@@ -13,6 +13,8 @@ from controlroom.agent.job import job_pids
 from controlroom.agent.process import TrainerProc
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
 from controlroom.gpus import world_size
+from controlroom.protocol import JobSpan
+from controlroom.span import Span, node_ranks
 
 
 @dataclass
@@ -90,6 +92,37 @@ class GameRun:
         return max(1, int(reported))
 
     @property
+    def span(self) -> Span:
+        """Where its job runs beyond this host (one host: Span())."""
+        return Span.of(self.settings) if self.builtin else Span()
+
+    @property
+    def under_torchrun(self) -> bool:
+        """Whether its trainer is a torchrun job (several ranks, or a part of a job over
+        several hosts), whose exit code is torchrun's, not a rank's."""
+        return self.world_size > 1 or self.span.spans
+
+    @property
+    def writes_metrics(self) -> bool:
+        """Whether its run dir gets the job's metrics: not on a node other than 0 of a job
+        over several hosts, whose rank 0 writes them on node 0."""
+        return self.span.hosts_store
+
+    def job_span(self) -> JobSpan | None:
+        """This host's part of a job over several hosts, for the GameState."""
+        span = self.span
+        if not span.spans:
+            return None
+        return JobSpan(
+            nodes=span.nodes,
+            node_rank=span.node_rank,
+            ranks=list(node_ranks(span.node_rank, self.world_size)),
+            world_size=span.nodes * self.world_size,
+            rendezvous=span.rendezvous,
+            job_id=span.job_id,
+        )
+
+    @property
     def pid(self) -> int | None:
         """The trainer's pid while one runs."""
         return self.proc.pid if self.proc else None
@@ -99,7 +132,7 @@ class GameRun:
         the job's ranks."""
         if self.pid is None:
             return []
-        return job_pids(self.pid) if self.world_size > 1 else [self.pid]
+        return job_pids(self.pid) if self.under_torchrun else [self.pid]
 
     def to_state(self) -> dict[str, Any]:
         """The protocol's GameState."""
@@ -124,6 +157,7 @@ class GameRun:
             "added_at": self.added_at,
             "gpus": list(self.gpus),
             "world_size": self.world_size,
+            "span": self.job_span(),
             "diagnosis": self.diagnosis,
         }
 

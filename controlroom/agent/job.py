@@ -10,8 +10,10 @@ asks the kernel to kill it when torchrun dies (trainer/runtime.die_with_parent):
 SIGKILLed for a hang leaves no rank behind. Heartbeats come from rank 0, which holds them
 back while it waits for another rank: a hung rank is a hung job.
 
-`--standalone` keeps the rendezvous on this host (an ephemeral port torchrun picks); a job
-spanning hosts is not started by the agent (docs/multi-gpu.md).
+`--standalone` keeps the rendezvous on this host (an ephemeral port torchrun picks). A
+job over several hosts (controlroom/span.py) is one torchrun per host joined by the c10d
+rendezvous at node 0's named address, node 0's torchrun hosting its store; each agent
+supervises its own part as above (docs/multi-gpu.md, "One game over several hosts").
 """
 
 from __future__ import annotations
@@ -21,17 +23,24 @@ import sys
 
 import psutil
 
+from controlroom.span import Span
+
 TRAINER_MODULE = "controlroom.trainer"
 
 
-def torchrun_argv(ranks: int, trainer_args: list[str]) -> list[str]:
-    """The command line of a job of `ranks` ranks, each running the built-in trainer with
-    `trainer_args` (its flags, after `-m controlroom.trainer`)."""
+def torchrun_argv(
+    ranks: int, trainer_args: list[str], span: Span | None = None, local_addr: str | None = None
+) -> list[str]:
+    """The command line of a job of `ranks` ranks on this host, each running the built-in
+    trainer with `trainer_args` (its flags, after `-m controlroom.trainer`): alone on
+    this host, or this host's part of a job over several (`span`, known to the others
+    by `local_addr`)."""
+    where = rendezvous_args(span, local_addr) if span is not None and span.spans else []
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
-        "--standalone",
+        *(where or ["--standalone"]),
         "--nproc-per-node",
         str(ranks),
         "--max-restarts",
@@ -39,6 +48,26 @@ def torchrun_argv(ranks: int, trainer_args: list[str]) -> list[str]:
         "-m",
         TRAINER_MODULE,
         *trainer_args,
+    ]
+
+
+def rendezvous_args(span: Span, local_addr: str | None) -> list[str]:
+    """torchrun's c10d rendezvous for one host's part of a job over several: node 0's
+    torchrun hosts the store at the named address (is_host: not guessed from host names),
+    the others join it; `--local-addr` is the address the others reach this host at."""
+    hosts = "true" if span.hosts_store else "false"
+    return [
+        "--nnodes",
+        str(span.nodes),
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        span.rendezvous,
+        "--rdzv-id",
+        span.job_id,
+        "--rdzv-conf",
+        f"is_host={hosts}",
+        *(["--local-addr", local_addr] if local_addr else []),
     ]
 
 
@@ -55,6 +84,17 @@ def job_pids(pid: int) -> list[int]:
 # torchrun's failure report names each failed rank's exit code on a line of its own.
 _RANK_EXIT_2 = re.compile(r"^\s*exitcode\s*:\s*2\b", re.MULTILINE)
 REFUSAL_PREFIX = "controlroom.trainer: error:"  # the trainer's one-line refusal
+
+
+# Each rank says so once its process group is up (trainer/distributed.py): the job formed.
+_JOINED = re.compile(r"rank \d+ of \d+ joined the job")
+
+
+def job_joined(log_tail: str) -> bool:
+    """Whether a job's ranks on this host joined the job, read from trainer.log: a part
+    of a job over several hosts whose rank 0 (metrics, checkpoints) is elsewhere has no
+    other sign of the job having formed."""
+    return _JOINED.search(log_tail) is not None
 
 
 def rank_refusal(log_tail: str) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from controlroom.agent import spannet
 from controlroom.agent.errors import OpError
 from controlroom.agent.job import TRAINER_MODULE, torchrun_argv
 from controlroom.config import (
@@ -24,16 +25,18 @@ from controlroom.config import (
     check_value,
     command_problem,
     shape_problem,
+    span_problem,
 )
 from controlroom.games import env_id_for, known_names, suggest
 from controlroom.gpus import world_size
+from controlroom.span import SPAN_KEYS, Span
 
 # A game's settings, each with the config section that declares its type and bounds:
 # what a client sends, what the store holds and what config.toml says all pass the
 # same check (config.check_value).
 SETTINGS: dict[str, type[Any]] = {
     **{f.name: TrainerDefaults for f in dataclasses.fields(TrainerDefaults)},
-    "target_episodes": GameConfig,
+    **dict.fromkeys(("target_episodes", *SPAN_KEYS), GameConfig),
 }
 # Overrides a client may send. `command` is deliberately absent: what runs on the host
 # is chosen in the host's config file, not over the socket.
@@ -108,11 +111,12 @@ def check_whole(s: dict[str, Any]) -> None:
     every key present (`command` optional), the minibatch dividing the rollout and the
     env id known. OpError("invalid") otherwise."""
     # `command` may be absent: GameStates leave it out, and empty means built-in. `gpus`
-    # may be absent from a game stored before the setting existed: it means one GPU.
-    missing = [k for k in (*OVERRIDES, "env_id") if k not in s and k != "gpus"]
+    # and the span may be absent from a game stored before they existed: one GPU, one host.
+    optional = ("gpus", *SPAN_KEYS)
+    missing = [k for k in (*OVERRIDES, "env_id") if k not in s and k not in optional]
     if missing:
         raise OpError("invalid", f"settings lack {', '.join(missing)}")
-    problem = shape_problem(s["num_envs"], s["num_steps"], s["minibatch_size"])
+    problem = shape_problem(s["num_envs"], s["num_steps"], s["minibatch_size"]) or span_problem(s)
     if problem is not None:
         raise OpError("invalid", f"{problem[0]} {problem[1]}")
     if not isinstance(s["env_id"], str) or env_id_for(s["env_id"]) is None:
@@ -125,6 +129,9 @@ def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
     if s.get("command"):
         return format_command(s["command"], placeholders(game, s, run_dir))
     flags = _trainer_flags(s, run_dir)
+    span = Span.of(s)
+    if span.spans:
+        return torchrun_argv(world_size(s), flags, span, spannet.local_address(span))
     if world_size(s) > 1:
         return torchrun_argv(world_size(s), flags)
     return [sys.executable, "-m", TRAINER_MODULE, *flags]
@@ -162,14 +169,17 @@ def _trainer_flags(s: dict[str, Any], run_dir: Path) -> list[str]:
     ]
 
 
-def trainer_env(gpus: Sequence[int]) -> dict[str, str]:
+def trainer_env(gpus: Sequence[int], span: Span | None = None) -> dict[str, str]:
     """What a trainer's environment gets on top of the agent's: the GPUs it was placed
     on, which it sees as cuda:0, cuda:1, ... Numbered as NVML numbers them (PCI bus
     order; CUDA's own default order may differ), so GPU 3 in the gauges is GPU 3 here.
-    Nothing when not placed (no GPU: the trainer runs on the CPU)."""
+    Nothing when not placed (no GPU: the trainer runs on the CPU). A job over several
+    hosts adds its node rank and the network interface its ranks talk on (spannet)."""
+    env = spannet.job_env(span) if span is not None and span.spans else {}
     if not gpus:
-        return {}
-    return {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}
+        return env
+    devices = ",".join(map(str, gpus))
+    return {**env, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": devices}
 
 
 def placeholders(game: str, s: dict[str, Any], run_dir: Path) -> dict[str, str]:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from controlroom import protocol
+from controlroom.span import describe
 
 
 def status_text(state: protocol.State) -> str:
@@ -51,11 +52,13 @@ def gpus_text(g: protocol.GameState) -> str:
 
 
 def placed_text(g: protocol.GameState) -> str:
-    """For a game placed on GPUs ', GPU 3' (or ', GPUs 1,5'), else nothing."""
-    gpus = g.gpus
-    if not gpus:
-        return ""
-    return f", GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}"
+    """For a game placed on GPUs ', GPU 3' (or ', GPUs 1,5'), and its part of a job over
+    several hosts (', job 2 nodes · node 1/2 · rank 1'), else nothing."""
+    gpus, span = g.gpus, g.span
+    placed = f", GPU{'s' if len(gpus) > 1 else ''} {','.join(map(str, gpus))}" if gpus else ""
+    if span is None:
+        return placed
+    return f"{placed}, {describe(span.nodes, span.node_rank, span.ranks)}"
 
 
 def _game_line(g: protocol.GameState) -> str:

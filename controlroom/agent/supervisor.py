@@ -25,7 +25,7 @@ from typing import Any
 
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
-from controlroom.agent.job import rank_refusal
+from controlroom.agent.job import job_joined, rank_refusal
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
@@ -155,7 +155,7 @@ class Supervisor:
         if read:
             g.last_activity, g.lines_this_run = now, g.lines_this_run + read
             self.on_change(g.name)
-        if g.state == "starting" and (read or self._custom_started(g, now)):
+        if g.state == "starting" and (read or self._custom_started(g, now) or self._joined(g)):
             self._set(g, "running")
         self._check_checkpoint(g)
         if g.stopping_for is not None:
@@ -164,13 +164,27 @@ class Supervisor:
                 process.kill(g.proc)  # type: ignore[arg-type]
                 g.stop_deadline = None
             return
-        if (g.builtin or g.lines_this_run) and now - g.last_activity > knobs.hang_timeout_s:
+        # A part of a job over several hosts on a node other than 0 gets no metrics: its
+        # job's hang is seen on node 0, whose rank 0 holds its heartbeats while it waits.
+        silent = (g.builtin and g.writes_metrics) or g.lines_this_run
+        if silent and now - g.last_activity > knobs.hang_timeout_s:
             self._hung(g, now)
         elif g.started_at and now - g.started_at >= knobs.stable_reset_s:
             g.consecutive = 0
 
     def _custom_started(self, g: GameRun, now: float) -> bool:
         return not g.builtin and now - (g.started_at or now) >= CUSTOM_STARTUP_S
+
+    def _joined(self, g: GameRun) -> bool:
+        """Whether a part of a job over several hosts (node other than 0) joined it in
+        this run: its sign of running and of progress, having no metrics of its own."""
+        return g.builtin and not g.writes_metrics and job_joined(self._log_tail(g))
+
+    def _progressed(self, g: GameRun) -> bool:
+        """Whether the exiting trainer made progress (gamerun.progressed); for a part
+        without metrics, whether its job formed (a job that never forms is the crash
+        loop the rules are for)."""
+        return g.progressed() or self._joined(g)
 
     def _check_checkpoint(self, g: GameRun) -> None:
         mtime = checkpoint_mtime(g.run_dir)
@@ -189,7 +203,7 @@ class Supervisor:
         )
         g.tail.poll()
         self._check_checkpoint(g)
-        self._record_crash(g, now, g.progressed())
+        self._record_crash(g, now, self._progressed(g))
         self._set(g, "hung")
         self.request_stop(g, "hung", now)
 
@@ -198,7 +212,7 @@ class Supervisor:
         code, reason_by = g.proc.exit_code, g.stopping_for
         g.tail.poll()
         self._check_checkpoint(g)
-        progressed = g.progressed()
+        progressed = self._progressed(g)
         g.proc, g.last_exit, g.stop_deadline, g.stopping_for = None, describe_exit(code), None, None
         self.pending.update_game(g.name, pid=None, last_exit=g.last_exit)
         if reason_by == "stop":
@@ -223,7 +237,7 @@ class Supervisor:
         job's rank exits 2 but torchrun exits 1, so trainer.log tells for a job."""
         if code == USAGE_EXIT:
             return self._last_log_line(g)
-        if code is not None and g.world_size > 1:
+        if code is not None and g.under_torchrun:
             return rank_refusal(self._log_tail(g))
         return None
 
@@ -315,7 +329,7 @@ class Supervisor:
         g.log_offset = _size(g.run_dir / LOG_FILE)
         g.gpus = self.place(g)
         self.pending.update_game(g.name, gpus=g.gpus)
-        self._attach(g, process.spawn(argv, g.run_dir, trainer_env(g.gpus)), "starting")
+        self._attach(g, process.spawn(argv, g.run_dir, trainer_env(g.gpus, g.span)), "starting")
         if restart:
             g.restarts += 1
             self.pending.update_game(g.name, restarts=g.restarts)

@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     passive_openmp()
     keep_freed_memory()
     quiet_known_warnings()
-    world = World.from_env()
+    try:
+        world = World.from_env()
+    except ValueError as exc:  # the nodes of a job over several hosts do not match
+        return _fail(exc, EXIT_USAGE)
     if world.size > 1:
         die_with_parent()
     who = f"trainer[rank {world.rank}/{world.size}]" if world.size > 1 else "trainer"

@@ -86,7 +86,9 @@ class ProcessGroup(Local):
         # A collective that waits longer than this raises; see docs/multi-gpu.md for how
         # it relates to the agent's hang timeout.
         timeout = datetime.timedelta(seconds=timeout_s)
-        dist.init_process_group(backend, timeout=timeout)
+        # The rank is given, not read from RANK: a job over several hosts numbers its
+        # ranks by node rank (world.py).
+        dist.init_process_group(backend, timeout=timeout, rank=world.rank, world_size=world.size)
         self._lock = threading.Lock()
         self._waiting_since: float | None = None
         log.info("rank %d of %d joined the job (%s)", world.rank, world.size, backend)

@@ -1,0 +1,164 @@
+"""One game over two hosts: two real agents on loopback (two state dirs, two unix
+sockets), each running its part of one torchrun job through the c10d rendezvous on
+127.0.0.1 (gloo on this CPU). The job has world size 2, rank 0's checkpoints land on
+node 0, kill -9 of the other agent's rank restarts the job from the checkpoint, and span
+settings that do not make one job are refused, changing nothing."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from controlroom.agent import spannet
+from controlroom.agent.job import torchrun_argv
+from controlroom.agent.launch import trainer_argv, trainer_env
+from controlroom.span import NODE_RANK_ENV, Span
+from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.test_supervise import start_lines
+
+JOB_ID = "cartpole-span"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def span_settings(node_rank: int, port: int) -> dict[str, Any]:
+    return {
+        "nodes": 2,
+        "node_rank": node_rank,
+        "rendezvous": f"127.0.0.1:{port}",
+        "job_id": JOB_ID,
+    }
+
+
+@pytest.fixture
+def two_agents(tmp_path: Path) -> Iterator[tuple[AgentHarness, AgentHarness]]:
+    """Node 0 and node 1: two real agents on this machine."""
+    roots = [tmp_path / "node0", tmp_path / "node1"]
+    for root in roots:
+        root.mkdir()
+    agents = (AgentHarness(roots[0]), AgentHarness(roots[1]))
+    try:
+        yield agents
+    finally:
+        for agent in agents:
+            agent.close()
+
+
+def rank_procs(agent: AgentHarness) -> list[psutil.Process]:
+    """The agent's ranks: torchrun's children, in its run dir."""
+    g = agent.game("CartPole")
+    if not g.get("pid"):
+        return []
+    try:
+        return psutil.Process(g["pid"]).children()
+    except psutil.Error:
+        return []
+
+
+def part_running(agent: AgentHarness) -> dict[str, Any] | None:
+    g = agent.game("CartPole")
+    return g if g.get("state") == "running" and rank_procs(agent) else None
+
+
+def test_a_part_on_each_host_is_torchrun_with_the_c10d_rendezvous(tmp_path: Path) -> None:
+    settings = {
+        "env_id": "CartPole-v1",
+        "num_envs": 2,
+        "num_steps": 16,
+        "minibatch_size": 16,
+        "target_episodes": 0,
+        "seed": 1,
+        "device": "auto",
+        "torch_threads": 1,
+        "gpu_memory_fraction": 0.0,
+        "checkpoint_interval_s": 1,
+        "keep_checkpoints": 3,
+    }
+    single = trainer_argv("CartPole", settings, tmp_path)
+    host = trainer_argv("CartPole", {**settings, **span_settings(0, 29400)}, tmp_path)
+    other = trainer_argv("CartPole", {**settings, **span_settings(1, 29400)}, tmp_path)
+    span = Span(2, 0, "127.0.0.1:29400", JOB_ID)
+    assert host == torchrun_argv(1, single[3:], span, "127.0.0.1")
+    rendezvous = ["--nnodes", "2", "--rdzv-backend", "c10d", "--rdzv-endpoint"]
+    assert host[3:8] == rendezvous and "--standalone" not in host
+    assert host[8:13] == ["127.0.0.1:29400", "--rdzv-id", JOB_ID, "--rdzv-conf", "is_host=true"]
+    assert other[12] == "is_host=false"
+    assert host[13:15] == ["--local-addr", "127.0.0.1"]
+    # The node rank and loopback's interface, for gloo and NCCL.
+    env = trainer_env([], span)
+    assert env == {NODE_RANK_ENV: "0", "GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"}
+    assert spannet.local_address(Span(2, 1, "localhost:29400", JOB_ID)) in ("127.0.0.1", "::1")
+
+
+def test_one_job_over_two_agents_restarts_from_node_0s_checkpoint(
+    two_agents: tuple[AgentHarness, AgentHarness],
+) -> None:
+    node0, node1 = two_agents
+    port = free_port()
+    for agent in two_agents:
+        agent.start()
+    # Node 1 first: its part waits at the rendezvous for node 0's.
+    node1.call("add_game", game="CartPole", settings=span_settings(1, port))
+    node0.call("add_game", game="CartPole", settings=span_settings(0, port))
+    run0, run1 = (a.state_dir / "runs" / "CartPole" for a in two_agents)
+
+    wait_for(lambda: part_running(node0) and part_running(node1), 120, "both parts running")
+    first = wait_for(lambda: start_lines(run0), 60, "rank 0's start line")[0]
+    assert first["settings/world_size"] == 2
+    states = node0.game("CartPole"), node1.game("CartPole")
+    assert [s["span"]["ranks"] for s in states] == [[0], [1]]
+    assert all(s["span"]["world_size"] == 2 and s["span"]["nodes"] == 2 for s in states)
+    assert all(s["span"]["rendezvous"] == f"127.0.0.1:{port}" for s in states)
+    checkpoint = wait_for(lambda: node0.game("CartPole").get("checkpoint"), 90, "a checkpoint")
+    assert json.loads((run0 / "checkpoints" / "latest.json").read_text())["global_step"] > 0
+    assert not (run1 / "checkpoints").exists()  # node 1's rank writes nothing
+
+    # kill -9 of node 1's rank: its torchrun ends, node 0's rank loses its peer: both
+    # agents restart their parts, and the job resumes from node 0's checkpoint.
+    old_pids = [node0.game("CartPole")["pid"], node1.game("CartPole")["pid"]]
+    rank_procs(node1)[0].kill()
+    wait_for(lambda: len(start_lines(run0)) >= 2, 180, "the job's second start")
+    resumed = start_lines(run0)[-1]
+    assert resumed["resumed_from"] and resumed["global_step"] >= checkpoint["global_step"]
+    assert resumed["settings/world_size"] == 2
+    again = [node0.game("CartPole"), node1.game("CartPole")]
+    assert all(g["restarts"] >= 1 and g["pid"] not in old_pids for g in again), again
+    kinds = [e["kind"] for e in node1.call("events", limit=50)["events"]]
+    assert "crash" in kinds and "restart" in kinds
+
+
+def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None:
+    agent.start()
+    refusals = {
+        "rendezvous": {"nodes": 2, "job_id": JOB_ID},
+        "job_id": {"nodes": 2, "rendezvous": "127.0.0.1:29400"},
+        "node_rank": {**span_settings(0, 29400), "node_rank": 2},
+    }
+    for key, settings in refusals.items():
+        result = agent.cli("add", "CartPole", *_flags(settings), "--json")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert key in result.stderr, result.stderr
+    bad_wire = {"rendezvous": "127.0.0.1", "job_id": "two words", "nodes": 65}
+    for key, value in bad_wire.items():
+        result = agent.cli("add", "CartPole", *_flags({key: value}))
+        assert result.returncode == 2 and key in result.stderr, result.stderr
+    assert agent.call("status")["games"] == {}  # nothing changed
+    added = json.loads(
+        agent.cli("add", "CartPole", *_flags(span_settings(1, 29400)), "--json").stdout
+    )
+    assert added["game"]["span"]["ranks"] == [1]
+    agent.call("stop_game", game="CartPole")
+
+
+def _flags(settings: dict[str, Any]) -> list[str]:
+    return [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
