@@ -476,6 +476,15 @@ class HostConfig:
             "installed on the host is used instead of downloaded"
         ),
     )
+    rendezvous: str = field(
+        default="",
+        metadata=doc(
+            "ADDR:PORT where a job over several hosts with node 0 here meets: this host's "
+            "address on the network the fleet shares, e.g. 10.0.0.5:29400; '' = the TUI's "
+            "span key cannot start one with node 0 here",
+            check=rendezvous_problem,
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from controlroom import protocol
-from controlroom.config import Config
+from controlroom.config import Config, Settings
 from controlroom.gpus import parse_gpus, show_gpus
 from controlroom.link.errors import LinkError
 from controlroom.tui import key_requests
@@ -42,11 +42,15 @@ HOST_CHANGING_ACTIONS = {
     "scale_up",
     "scale_down",
     "change_gpus",
+    "span_hosts",
     "toggle_game",
     "apply_profile",
     "toggle_ramp",
     "install",
 }
+SPAN_HOSTS = "Span hosts"
+SPAN_HOSTS_TIP = "Run the selected game as one job over this tab's host and another linked host"
+"""The fleet's command (palette only: the help and footer list keys, and it has none)."""
 NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {"show_log", "show_plan", "show_detail"}
 LOG_LINES = 300
 """Lines of trainer output (and of metrics) the log screen asks for each time."""
@@ -236,6 +240,53 @@ class ControlRoomApp(App[int]):
         choices = key_requests.gpu_choices(view.state, self._game_state(view, game))
         self.push_screen(PickScreen(f"GPUs for {game} on {view.target.name}", choices), chosen)
 
+    def action_span_hosts(self) -> None:
+        """The fleet's action: the selected game of this tab's host (node 0) and a part on
+        another linked host (node 1) become one job, meeting at this host's configured
+        rendezvous address (docs/multi-gpu.md)."""
+        if (t := self._target("span_hosts")) is None:
+            return
+        view, game = t
+        state, name = self._game_state(view, game), view.target.name
+        host = self.config.hosts.get(name)
+        others = {v.target.name: v for v in self.screen.query(HostView) if v is not view}
+        linked = [n for n, v in others.items() if v.state is not None and not v.link_down]
+        if state is None or host is None or not host.rendezvous:
+            self.notify(
+                f'set [hosts.{name}] rendezvous = "ADDR:PORT" in config.toml (the address '
+                f"the other hosts reach {name} at) to start a job over several hosts there",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        if not linked:
+            self.notify(
+                "no other linked host: open several, e.g. controlroom A B", severity="warning"
+            )
+            return
+
+        def chosen(other: str | None) -> None:
+            if other:
+                requests = key_requests.span_requests(state, name, other, host.rendezvous)
+                self.span_job({**others, name: view}, game, requests)
+
+        choices = key_requests.span_host_choices(linked)
+        self.push_screen(PickScreen(f"{game} on {name} and which host?", choices), chosen)
+
+    @work(group="actions", exit_on_error=False, description="start a job over several hosts")
+    async def span_job(
+        self, views: dict[str, HostView], game: str, requests: list[tuple[str, Settings]]
+    ) -> None:
+        """Send each host its part (node 1's first), stopping at the first refusal."""
+        for host, settings in requests:
+            try:
+                await views[host].link.request("add_game", game=game, settings=settings)
+            except LinkError as exc:
+                self.notify(about(host, exc.message), severity="error", timeout=8)
+                return
+        hosts = " and ".join(host for host, _ in reversed(requests))
+        self.notify(f"{game}: one job over {hosts}")
+
     def action_toggle_game(self) -> None:
         if (t := self._target("toggle_game")) is None:
             return
@@ -316,6 +367,8 @@ class ControlRoomApp(App[int]):
             assert isinstance(b, Binding)
             if b.action != "quit" and not (self.readonly and b.action in HOST_CHANGING_ACTIONS):
                 yield SystemCommand(b.description, b.tooltip, getattr(self, f"action_{b.action}"))
+        if not self.readonly and len(self.targets) > 1:  # a fleet's action: no key of its own
+            yield SystemCommand(SPAN_HOSTS, SPAN_HOSTS_TIP, self.action_span_hosts)
 
     # --- workers: talk to the agent, then say what happened ----------------------------
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from controlroom import protocol
-from controlroom.config import Config
+from controlroom.config import Config, Settings
 from controlroom.games import known_names
 from controlroom.tui.format import gib
 
@@ -41,6 +41,36 @@ def game_choices(config: Config, state: protocol.State | None) -> list[tuple[str
         )
         choices.append((name, label))
     return choices
+
+
+# What a part of a job over several hosts takes from node 0's game: every rank must
+# step and update alike (the same minibatches per rollout), so the shape and the rank
+# count travel with the span; a pinned list becomes its count (node 1's GPUs differ).
+SPAN_SHARED = ("num_envs", "num_steps", "minibatch_size", "target_episodes", "seed")
+
+
+def span_requests(
+    game: protocol.GameState, node0: str, node1: str, rendezvous: str
+) -> list[tuple[str, Settings]]:
+    """The add_game settings that make `game` of host `node0` one job with a part on
+    `node1`, as (host, settings), node 1's first (its part waits at the rendezvous for
+    node 0's, which restarts from its checkpoint into the job)."""
+    job_id = _job_id(f"{game.game}-{node0}-{node1}")
+    span = {"nodes": 2, "rendezvous": rendezvous, "job_id": job_id}
+    shared = {k: game.settings[k] for k in SPAN_SHARED if k in game.settings}
+    shared["gpus"] = max(1, game.world_size)
+    return [(node1, {**shared, **span, "node_rank": 1}), (node0, {**span, "node_rank": 0})]
+
+
+def _job_id(text: str) -> str:
+    """`text` as a job id (span.job_id_problem): other characters as '-', at most 64."""
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in text).lstrip("_.-")
+    return (cleaned or "job")[:64]
+
+
+def span_host_choices(hosts: list[str]) -> list[tuple[str, str]]:
+    """The linked hosts a job may span to, as (name, label) for the picker."""
+    return [(h, f"{h:<14} node 1 of the job (node 0: this tab's host)") for h in hosts]
 
 
 def profile_choices(config: Config) -> list[tuple[str, str]]:

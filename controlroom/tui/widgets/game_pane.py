@@ -14,6 +14,7 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from controlroom import protocol
+from controlroom.span import describe
 from controlroom.tui.format import bar, count, duration, gib, number, spark
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -100,16 +101,26 @@ def render_game(g: protocol.GameState, now: float) -> Text:
             f"R100 {number(m.get('return_mean'))} ",
             (spark(g.return_history, 18), "cyan"),
         ),
-        Text(_settings_line(g)),
+        Text(span_line(g) or _settings_line(g)),
         Text(_restarts_line(g, now)),
     ]
     return Text("\n").join(lines)
+
+
+def span_line(g: protocol.GameState) -> str | None:
+    """This host's part of a job over several hosts, "job 2 nodes · node 1/2 · ranks
+    2-3", in place of the settings line (the detail screen has those); None for a job
+    on this host alone."""
+    span = g.span
+    return describe(span.nodes, span.node_rank, span.ranks) if span is not None else None
 
 
 def rates_line(g: protocol.GameState) -> Text:
     """Episodes/hour and steps/s while the trainer runs; otherwise the last ones, dimmed."""
     m = g.metrics or {}  # a trainer's own line: free-form, maybe without these
     eph, sps = m.get("episodes_per_hour"), m.get("sps")
+    if g.span is not None and g.span.node_rank and not m:
+        return Text("the job's rates: on node 0's tab", style="dim")
     if g.state in LIVE_STATES:
         return Text(f"{count(eph)} eps/h · {count(sps)} steps/s")
     if eph is None and sps is None:

@@ -1,0 +1,107 @@
+"""One game over two hosts from the laptop (issue 14.3): two real agents on loopback, the
+TUI linked to both, the palette's "Span hosts" on node 0's tab sends each agent its part (node rank, the
+same job id and rendezvous address), and each host's tab shows its part of the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.widgets import TabbedContent
+
+from controlroom import protocol
+from controlroom.config import loads
+from controlroom.link.local import open_local
+from controlroom.tui import key_requests
+from controlroom.tui.app import SPAN_HOSTS, build_app
+from controlroom.tui.screens.modals import PickScreen
+from controlroom.tui.target import HostTarget
+from controlroom.tui.widgets.game_pane import GamePane
+from controlroom.tui.widgets.host_view import HostView
+from tests.agent.harness import AgentHarness
+from tests.agent.test_span_job import free_port
+from tests.link.realagent import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[AgentHarness]]:
+    """Two real agents; node 0 trains CartPole on its own."""
+    agents = []
+    try:
+        for name in ("node0", "node1"):
+            (tmp_path / name).mkdir()
+            agents.append(AgentHarness(tmp_path / name))
+            agents[-1].start()
+        agents[0].call("add_game", game="CartPole")
+        yield agents
+    finally:
+        for agent in agents:
+            agent.close()
+
+
+def pane_text(app: object, index: int) -> str:
+    view = app.query_one(f"#tab-{index}").query_one(HostView)  # type: ignore[attr-defined]
+    panes = list(view.query(GamePane))
+    return str(panes[0].render()) if panes else ""
+
+
+async def test_the_span_key_starts_one_job_on_two_hosts_shown_on_each_tab(
+    nodes: list[AgentHarness],
+) -> None:
+    rendezvous = f"127.0.0.1:{free_port()}"
+    config = loads(f'[hosts.node0]\nrendezvous = "{rendezvous}"\n')
+    targets = [
+        HostTarget(f"node{i}", partial(open_local, str(a.state_dir / "agent.sock")))
+        for i, a in enumerate(nodes)
+    ]
+    app = build_app(targets, config=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#tabs", TabbedContent).active = "tab-0"
+        await wait_for(lambda: "envs" in pane_text(app, 0), what="node 0's CartPole pane")
+        await wait_for(lambda: app.query_one("#tab-1").query_one(HostView).state is not None)
+        await pilot.press("ctrl+p")  # the fleet's command, in the palette
+        await wait_for(lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await pilot.press(*SPAN_HOSTS)
+        commands = app.screen.query_one(CommandList)
+        await wait_for(lambda: commands.option_count > 0, what="palette matches")
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, PickScreen), what="the host picker")
+        await pilot.press("enter")  # node1, the only other linked host
+        await wait_for(lambda: "node 0/2" in pane_text(app, 0), 120, "node 0's part")
+        await wait_for(lambda: "node 1/2" in pane_text(app, 1), 120, "node 1's part")
+        assert "job 2 nodes · node 0/2 · rank 0" in pane_text(app, 0)
+        assert "job 2 nodes · node 1/2 · rank 1" in pane_text(app, 1)
+    parts = [a.game("CartPole")["settings"] for a in nodes]
+    assert {p["job_id"] for p in parts} == {"CartPole-node0-node1"}
+    assert [p["rendezvous"] for p in parts] == [rendezvous, rendezvous]
+    assert parts[1]["num_envs"] == parts[0]["num_envs"]  # node 0's shape travelled
+
+
+def test_span_requests_send_node_0s_shape_and_one_job_id() -> None:
+    game = protocol.GameState(
+        game="Pong",
+        env_id="Pong-v5",
+        wanted=True,
+        state=protocol.GameStatus.RUNNING,
+        settings={"num_envs": 16, "num_steps": 64, "minibatch_size": 256, "gpus": [2, 5]},
+        world_size=2,
+    )
+    (first, one), (second, zero) = key_requests.span_requests(game, "tnr 0", "tnr-1", "h:1")
+    assert (first, second) == ("tnr-1", "tnr 0")  # node 1 first: it waits for node 0
+    assert one == {
+        "num_envs": 16,
+        "num_steps": 64,
+        "minibatch_size": 256,
+        "gpus": 2,
+        "nodes": 2,
+        "node_rank": 1,
+        "rendezvous": "h:1",
+        "job_id": "Pong-tnr-0-tnr-1",
+    }
+    assert zero == {"nodes": 2, "node_rank": 0, "rendezvous": "h:1", "job_id": "Pong-tnr-0-tnr-1"}
+    protocol.check_settings(one)  # what the agent's edge accepts
