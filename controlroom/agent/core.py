@@ -12,8 +12,11 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from controlroom.protocol import GameState, State, StateUpdate
+
 if TYPE_CHECKING:
     from controlroom.agent.learning import Learning
+    from controlroom.agent.reading import HostReading
     from controlroom.agent.store import Store
     from controlroom.agent.supervisor import Supervisor
     from controlroom.config import Config
@@ -68,27 +71,27 @@ class AgentCore(Protocol):
         """Where a game's trainer writes."""
         ...
 
-    def games(self) -> dict[str, dict[str, Any]]:
+    def games(self) -> dict[str, GameState]:
         """Every game's protocol GameState."""
         ...
 
-    def telemetry(self) -> dict[str, Any]:
-        """The latest {"gpus": [...], "system": {...}}."""
+    def telemetry(self) -> HostReading:
+        """The latest GPUs and system."""
         ...
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> State:
         """The whole State of the protocol."""
         ...
 
     async def want_game(
         self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
-    ) -> dict[str, Any]:
+    ) -> GameState:
         """Persist the wanted state, then converge; returns the GameState."""
         ...
 
     async def want_valid_game(
         self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
-    ) -> dict[str, Any]:
+    ) -> GameState:
         """want_game for whole settings the caller has already validated."""
         ...
 
@@ -108,7 +111,7 @@ class AgentCore(Protocol):
         """The guard's pause flag."""
         ...
 
-    def publish(self, partial_state: dict[str, Any]) -> None:
+    def publish(self, partial_state: StateUpdate) -> None:
         """Push an update to every client."""
         ...
 

@@ -41,12 +41,12 @@ async def ping(agent: Agent, args: protocol.NoArgs) -> protocol.Pong:
     return protocol.Pong(pong=True, now=agent.now())
 
 
-async def status(agent: Agent, args: protocol.NoArgs) -> dict[str, Any]:
+async def status(agent: Agent, args: protocol.NoArgs) -> protocol.State:
     """The whole state, as in a snapshot."""
     return agent.state()
 
 
-async def add_game(agent: Agent, args: protocol.AddGame) -> dict[str, Any]:
+async def add_game(agent: Agent, args: protocol.AddGame) -> protocol.GameChange:
     """Want a game (config settings plus the client's overrides) and start it."""
     game = args.game
     existing = agent.supervisor.games.get(game)
@@ -56,11 +56,11 @@ async def add_game(agent: Agent, args: protocol.AddGame) -> dict[str, Any]:
     if existing and existing.wanted and existing.settings == settings:
         if existing.state == "crash_loop":
             agent.supervisor.reset(existing)
-        return {"game": existing.to_state(), "changed": False}
+        return protocol.GameChange(game=existing.to_state(), changed=False)
     state = await agent.want_valid_game(game, settings, reset=bool(existing))
     if existing is None:
         agent.event("game_added", game, f"{game} added", {"settings": _shown(settings)})
-    return {"game": state, "changed": True}
+    return protocol.GameChange(game=state, changed=True)
 
 
 async def remove_game(agent: Agent, args: protocol.GameArgs) -> protocol.Removed:
@@ -70,28 +70,28 @@ async def remove_game(agent: Agent, args: protocol.GameArgs) -> protocol.Removed
     return protocol.Removed(removed=game)
 
 
-async def start_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
+async def start_game(agent: Agent, args: protocol.GameArgs) -> protocol.GameChange:
     """Want a known game again (clears a crash loop or a finished state)."""
     g = agent.supervisor.games[_known(agent, args.game)]
     _guard(agent, g.name, g.settings)
     if g.paused:
         agent.mark_paused(g.name, False)
-    return {"game": await agent.want_valid_game(g.name, g.settings, reset=True)}
+    return protocol.GameChange(game=await agent.want_valid_game(g.name, g.settings, reset=True))
 
 
-async def stop_game(agent: Agent, args: protocol.GameArgs) -> dict[str, Any]:
+async def stop_game(agent: Agent, args: protocol.GameArgs) -> protocol.GameChange:
     """Stop a game's trainer (checkpoint on the way out) but remember the game."""
     game = _known(agent, args.game)
     await agent.stop_trainer(game)
-    return {"game": agent.supervisor.games[game].to_state()}
+    return protocol.GameChange(game=agent.supervisor.games[game].to_state())
 
 
-async def scale_game(agent: Agent, args: protocol.ScaleGame) -> dict[str, Any]:
+async def scale_game(agent: Agent, args: protocol.ScaleGame) -> protocol.GameChange:
     """Change a game's env count; the trainer restarts from its checkpoint."""
     g = agent.supervisor.games[_known(agent, args.game)]
     settings = _settings(agent, g.name, {"num_envs": args.num_envs}, g.settings)
     if settings == g.settings:
-        return {"game": g.to_state(), "changed": False}
+        return protocol.GameChange(game=g.to_state(), changed=False)
     _guard(agent, g.name, settings)
     before = g.settings["num_envs"]
     state = await agent.want_valid_game(g.name, settings, wanted=g.wanted)
@@ -101,7 +101,7 @@ async def scale_game(agent: Agent, args: protocol.ScaleGame) -> dict[str, Any]:
         f"{g.name}: num_envs {before} -> {args.num_envs}",
         {"from": before, "to": args.num_envs},
     )
-    return {"game": state, "changed": True}
+    return protocol.GameChange(game=state, changed=True)
 
 
 async def stop_all(agent: Agent, args: protocol.NoArgs) -> protocol.Stopped:

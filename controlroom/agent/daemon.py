@@ -33,6 +33,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from controlroom import __version__, protocol
 from controlroom.agent import boots, paths, placement
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
@@ -45,6 +47,7 @@ from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.policy.engine import PolicyEngine
 from controlroom.agent.policy.policy_ops import POLICY_OPS
 from controlroom.agent.quarantine import quarantine
+from controlroom.agent.reading import HostReading
 from controlroom.agent.server import Message, Server
 from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
@@ -101,18 +104,18 @@ class Agent:
         """Where a game's trainer writes."""
         return paths.runs_dir(self.state_dir) / game
 
-    def games(self) -> dict[str, dict[str, Any]]:
+    def games(self) -> dict[str, protocol.GameState]:
         """Every game's protocol GameState."""
         return {name: g.to_state() for name, g in self.supervisor.games.items()}
 
-    def telemetry(self) -> dict[str, Any]:
-        """The latest {"gpus": [...], "system": {...}}."""
+    def telemetry(self) -> HostReading:
+        """The latest GPUs (their processes attributed to games) and system."""
         t = self.telemetry_source
-        return {"gpus": t.gpu_dicts(self._games_by_pid()), "system": t.system}
+        return HostReading(gpus=t.gpu_states(self._games_by_pid()), system=t.system)
 
     async def want_game(
         self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
-    ) -> dict[str, Any]:
+    ) -> protocol.GameState:
         """Validate the merged settings (for callers that have not), then let the
         supervisor persist the wanted state and converge (a settings change restarts
         the trainer)."""
@@ -128,7 +131,7 @@ class Agent:
 
     async def want_valid_game(
         self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
-    ) -> dict[str, Any]:
+    ) -> protocol.GameState:
         """want_game for whole settings the caller has validated (core ops: once)."""
         async with self.game_lock(game):
             g = await self.supervisor.want(game, settings, wanted=wanted, reset=reset)
@@ -141,7 +144,7 @@ class Agent:
             if not await self.supervisor.forget(game):
                 return
         self.dirty.discard(game)
-        self.publish({"games": {game: None}})
+        self.publish(protocol.StateUpdate(games={game: None}))
         self.event("game_removed", game, f"{game} removed")
 
     async def stop_trainer(self, game: str) -> None:
@@ -178,9 +181,9 @@ class Agent:
         self.supervisor.mark_paused(game, paused)
         self.flush_games()
 
-    def publish(self, partial_state: dict[str, Any]) -> None:
+    def publish(self, partial_state: protocol.StateUpdate) -> None:
         """Push an update to every client."""
-        self.server.broadcast({"type": "update", "state": partial_state})
+        self.server.broadcast(protocol.Update(state=partial_state))
 
     def save_config(self, cfg: Config) -> None:
         """Write the agent's config file (atomically) and use it from now on; a config
@@ -204,20 +207,21 @@ class Agent:
         return time.time()
 
     # ---- state for clients --------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self) -> protocol.State:
         """The whole State of the protocol."""
-        t = self.telemetry_source
-        return {
-            "host": self.host(),
-            **self.telemetry(),
-            "gpu_error": t.reader.error,
-            "games": self.games(),
-            "boots": self.store.boots(),
-            "events": self.store.events(SNAPSHOT_EVENTS),
-            "policy": self._policy_state(),
-            "history": t.history_dict(),
-            "catalogue": self.catalogue(),
-        }
+        t, now = self.telemetry_source, self.telemetry()
+        return protocol.State(
+            host=self.host(),
+            gpus=now.gpus,
+            gpu_error=t.reader.error,
+            system=now.system,
+            games=self.games(),
+            boots=self.store.boots(),
+            events=self.store.events(SNAPSHOT_EVENTS),
+            policy=self._policy_state(),
+            history=t.history_now(),
+            catalogue=self.catalogue(),
+        )
 
     def catalogue(self) -> list[str]:
         """The games this host can run, for the laptop's picker: with a trainer `command`
@@ -241,14 +245,13 @@ class Agent:
             state_dir=str(self.state_dir),
         )
 
-    def _policy_state(self) -> dict[str, Any]:
-        return {} if self.policy is None else self.policy.state()
+    def _policy_state(self) -> protocol.PolicyState:
+        if self.policy is None:
+            return protocol.PolicyState()
+        return msgspec.convert(self.policy.state(), protocol.PolicyState)  # validated
 
     def _greeting(self) -> list[Message]:
-        return [
-            protocol.hello(self.hostname, self.boot_id),
-            {"type": "snapshot", "state": self.state()},
-        ]
+        return [protocol.hello(self.hostname, self.boot_id), protocol.Snapshot(state=self.state())]
 
     def _on_event(self, event: protocol.Event) -> None:
         self.learning.on_event(event)
@@ -264,7 +267,10 @@ class Agent:
         names = sorted(self.dirty)
         self.dirty.clear()
         games = self.supervisor.games
-        self.publish({"games": {n: games[n].to_state() for n in names if n in games}})
+        changed: dict[str, protocol.GameState | None] = {
+            n: games[n].to_state() for n in names if n in games
+        }
+        self.publish(protocol.StateUpdate(games=changed))
 
     # ---- requests -----------------------------------------------------------------
     async def handle(self, obj: dict[str, Any]) -> protocol.Reply:
@@ -380,13 +386,15 @@ class Agent:
                 g.gpu_memory_used = used  # a measurement, not a state: no transition
                 self.dirty.add(g.name)
         now = time.time()
+        reading = self.telemetry()
         self.publish(
-            {
-                "host": self.host(),
-                **self.telemetry(),
-                "gpu_error": t.reader.error,
-                "history": t.history_dict(),
-            }
+            protocol.StateUpdate(
+                host=self.host(),
+                gpus=reading.gpus,
+                gpu_error=t.reader.error,
+                system=reading.system,
+                history=t.history_now(),
+            )
         )
         if t.due_for_store(now):
             self.store.add_sample(now, t.stored_sample())

@@ -7,13 +7,21 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from controlroom.agent.diagnosis import Finding
 from controlroom.agent.job import job_pids
 from controlroom.agent.process import TrainerProc
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
+from controlroom.config import Settings
 from controlroom.gpus import world_size
-from controlroom.protocol import JobSpan
+from controlroom.protocol import (
+    Checkpoint,
+    Diagnosis,
+    GameState,
+    GameStatus,
+    JobSpan,
+    JSONObject,
+)
 from controlroom.span import Span, node_ranks
 
 
@@ -22,7 +30,7 @@ class GameRun:
     """Wanted state plus everything observed about the game's current trainer."""
 
     name: str
-    settings: dict[str, Any]
+    settings: Settings
     run_dir: Path
     wanted: bool = True
     added_at: float = field(default_factory=time.time)
@@ -39,7 +47,7 @@ class GameRun:
     stopping_for: str | None = None  # "stop" | "hung" | "restart"
     last_activity: float = 0.0
     lines_this_run: int = 0
-    checkpoint: dict[str, Any] | None = None
+    checkpoint: Checkpoint | None = None
     checkpoint_mtime: float = 0.0
     gpu_memory_used: int | None = None
     # Progress marks, set when a trainer starts or is adopted: an exit with no newer
@@ -53,7 +61,7 @@ class GameRun:
     # restart or a reboot prefers them. Empty: not placed (no GPU on the host).
     gpus: list[int] = field(default_factory=list)
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
-    diagnosis: list[dict[str, str]] = field(default_factory=list)
+    diagnosis: list[Finding] = field(default_factory=list)
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +74,8 @@ class GameRun:
 
     def step_now(self) -> tuple[float, float]:
         """(newest checkpoint's global_step, newest metrics global_step), 0 if unknown."""
-        return (_step(self.checkpoint), _step(self.tail.metrics))
+        checkpoint = _finite(self.checkpoint.global_step) if self.checkpoint else 0.0
+        return (checkpoint, _finite((self.tail.metrics or {}).get("global_step")))
 
     def mark_progress(self) -> None:
         """Remember where a starting trainer begins."""
@@ -134,36 +143,37 @@ class GameRun:
             return []
         return job_pids(self.pid) if self.under_torchrun else [self.pid]
 
-    def to_state(self) -> dict[str, Any]:
-        """The protocol's GameState."""
+    def to_state(self) -> GameState:
+        """The protocol's GameState (a fresh one: a caller may keep or change it)."""
         s = self.settings
-        return {
-            "game": self.name,
-            "env_id": s.get("env_id"),
-            "wanted": self.wanted,
-            "state": self.state,
-            "settings": {k: v for k, v in s.items() if k != "command"},
-            "custom_command": bool(s.get("command")),
-            "target_episodes": s.get("target_episodes"),
-            "pid": self.pid,
-            "started_at": self.started_at,
-            "restarts": self.restarts,
-            "last_exit": self.last_exit,
-            "next_restart_at": self.next_restart_at,
-            "checkpoint": self.checkpoint,
-            "metrics": self.tail.metrics,
-            "return_history": list(self.tail.returns),
-            "gpu_memory_used": self.gpu_memory_used,
-            "added_at": self.added_at,
-            "gpus": list(self.gpus),
-            "world_size": self.world_size,
-            "span": self.job_span(),
-            "diagnosis": self.diagnosis,
-        }
+        metrics: JSONObject | None = self.tail.metrics
+        return GameState(
+            game=self.name,
+            env_id=s.get("env_id"),
+            wanted=self.wanted,
+            state=GameStatus(self.state),
+            settings={k: v for k, v in s.items() if k != "command"},
+            custom_command=bool(s.get("command")),
+            target_episodes=s.get("target_episodes"),
+            pid=self.pid,
+            started_at=self.started_at,
+            restarts=self.restarts,
+            last_exit=self.last_exit,
+            next_restart_at=self.next_restart_at,
+            checkpoint=self.checkpoint,
+            metrics=metrics,
+            return_history=list(self.tail.returns),
+            gpu_memory_used=self.gpu_memory_used,
+            added_at=self.added_at,
+            gpus=list(self.gpus),
+            world_size=self.world_size,
+            diagnosis=[Diagnosis(code=f["code"], message=f["message"]) for f in self.diagnosis],
+            span=self.job_span(),
+        )
 
 
-def _step(figures: dict[str, Any] | None) -> float:
-    value = (figures or {}).get("global_step")
+def _finite(value: object) -> float:
+    """A step figure as a float; 0 when it is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
     return float(value) if math.isfinite(value) else 0.0

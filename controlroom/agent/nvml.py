@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from controlroom.protocol import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,6 @@ class GpuReading:
     power_w: float
     power_limit_w: float
     processes: dict[int, int] = field(default_factory=dict)  # pid -> GPU memory bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """Protocol shape, less the per-process list (the agent maps pids to games)."""
-        out = asdict(self)
-        out.pop("processes")
-        return out
 
 
 class GpuReader(Protocol):
@@ -145,7 +141,7 @@ class RecordedReader:
         frames = json.loads(path.read_text())
         if frames and isinstance(frames[0], dict):
             frames = [frames]
-        self._frames: list[list[dict[str, Any]]] = frames
+        self._frames: list[list[JSONObject]] = frames  # raw rows, read by _reading
         self._next = 0
         self.error: str | None = None
 
@@ -161,7 +157,7 @@ class RecordedReader:
         """Nothing to release."""
 
 
-def _reading(d: dict[str, Any]) -> GpuReading:
+def _reading(d: JSONObject) -> GpuReading:
     procs = {int(pid): int(mem) for pid, mem in d.get("processes", {}).items()}
     return GpuReading(**{**d, "processes": procs})
 

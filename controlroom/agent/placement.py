@@ -11,7 +11,7 @@ free). When nothing fits, the refusal names the GPU and by how much.
 A device's load counts what its reading shows plus what games placed on it will still
 allocate (a trainer just started holds no memory yet), so two games placed a second
 apart do not land on the same empty GPU. The readings and the games come as the
-protocol's dicts (telemetry "gpus", GameStates), like the guard's inputs.
+protocol's Structs (telemetry's Gpus, GameStates), like the guard's inputs.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from controlroom.agent.reading import HostReading
+from controlroom.config import Settings
 from controlroom.gpus import pinned_gpus, world_size
+from controlroom.protocol import GameState, Gpu
 
 GIB = 1 << 30
 # Games in these states hold (or are about to hold) a trainer, its envs and its GPU
@@ -59,7 +61,7 @@ class Placement:
 
 def place(
     game: str,
-    settings: dict[str, Any],
+    settings: Settings,
     devices: Sequence[Device],
     *,
     need: int,
@@ -97,7 +99,7 @@ def place(
 
 def place_anyway(
     game: str,
-    settings: dict[str, Any],
+    settings: Settings,
     devices: Sequence[Device],
     *,
     need: int,
@@ -206,73 +208,65 @@ def _join(indices: list[int]) -> str:
     return ",".join(map(str, indices))
 
 
-# ---- the inputs, from the protocol's dicts --------------------------------------------
+# ---- the inputs, from the protocol's GPUs and GameStates ------------------------------
 def devices_from(
-    telemetry: dict[str, Any], games: dict[str, dict[str, Any]], exclude: str | None = None
+    gpus: list[Gpu], games: dict[str, GameState], exclude: str | None = None
 ) -> list[Device]:
     """Every GPU with its load: the reading, less the memory of `exclude` (the game
     being placed: it stops before it starts again), plus what each active game placed
     on it is expected to hold but does not show yet."""
     per_env = bytes_per_env(games)
     out = []
-    for reading in telemetry.get("gpus") or []:
-        index = int(reading.get("index") or 0)
-        on_it = {
-            n: s for n, s in games.items() if n != exclude and _active(s) and index in _gpus(s)
-        }
+    for reading in gpus:
+        index = reading.index
+        on_it = {n: s for n, s in games.items() if n != exclude and _active(s) and index in s.gpus}
         shown = _shown_by_game(reading)
-        used = int(reading.get("memory_used") or 0) - shown.get(exclude or "", 0)
-        pending = sum(max(0, expected(s, per_env) - shown.get(n, 0)) for n, s in on_it.items())
-        temp = reading.get("temperature_c")
-        total = int(reading.get("memory_total") or 0)
-        out.append(
-            Device(index, used + pending, total, len(on_it), None if temp is None else float(temp))
+        used = reading.memory_used - shown.get(exclude or "", 0)
+        pending = sum(
+            max(0, expected(s.settings, per_env) - shown.get(n, 0)) for n, s in on_it.items()
         )
+        temp = float(reading.temperature_c)
+        out.append(Device(index, used + pending, reading.memory_total, len(on_it), temp))
     return out
 
 
 def inputs(
-    game: str, settings: dict[str, Any], games: dict[str, dict[str, Any]], telemetry: dict[str, Any]
+    game: str, settings: Settings, games: dict[str, GameState], telemetry: HostReading
 ) -> tuple[list[Device], int]:
     """What `place` needs to place `game` (running or not) with `settings`: every GPU's
     load without the game's own, and the bytes it is expected to need on each GPU."""
-    return devices_from(telemetry, games, exclude=game), expected(settings, bytes_per_env(games))
+    devices = devices_from(telemetry.gpus, games, exclude=game)
+    return devices, expected(settings, bytes_per_env(games))
 
 
-def bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
+def bytes_per_env(games: dict[str, GameState]) -> float:
     """Measured GPU memory per env and device over the games that report it (0 when none
     does yet: then only the memory a device shows counts)."""
     pairs = [
-        (int(s["gpu_memory_used"]), _envs(s) * max(1, len(_gpus(s))))
+        (s.gpu_memory_used, _envs(s.settings) * max(1, len(s.gpus)))
         for s in games.values()
-        if _active(s) and s.get("gpu_memory_used")
+        if _active(s) and s.gpu_memory_used
     ]
     envs = sum(e for _, e in pairs)
     return sum(m for m, _ in pairs) / envs if envs else 0.0
 
 
-def expected(settings_or_state: dict[str, Any], per_env: float) -> int:
-    """Bytes a game is expected to hold on each of its devices."""
-    return int(per_env * _envs(settings_or_state))
+def expected(settings: Settings, per_env: float) -> int:
+    """Bytes a game with `settings` is expected to hold on each of its devices."""
+    return int(per_env * _envs(settings))
 
 
-def _shown_by_game(reading: dict[str, Any]) -> dict[str, int]:
+def _shown_by_game(reading: Gpu) -> dict[str, int]:
     out: dict[str, int] = {}
-    for proc in reading.get("processes") or []:
-        game = proc.get("game")
-        if game:
-            out[game] = out.get(game, 0) + int(proc.get("memory_used") or 0)
+    for proc in reading.processes:
+        if proc.game:
+            out[proc.game] = out.get(proc.game, 0) + proc.memory_used
     return out
 
 
-def _envs(s: dict[str, Any]) -> int:
-    settings = s.get("settings", s)
-    return int((settings or {}).get("num_envs") or 0)
+def _envs(settings: Settings) -> int:
+    return int(settings.get("num_envs") or 0)
 
 
-def _gpus(state: dict[str, Any]) -> list[int]:
-    return [int(i) for i in state.get("gpus") or []]
-
-
-def _active(state: dict[str, Any]) -> bool:
-    return bool(state.get("wanted")) and state.get("state") in ACTIVE_STATES
+def _active(state: GameState) -> bool:
+    return state.wanted and state.state in ACTIVE_STATES

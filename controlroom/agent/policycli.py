@@ -9,6 +9,8 @@ import tomllib
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from controlroom import protocol
 from controlroom.agent import show
 from controlroom.agent.client import Client
@@ -214,10 +216,10 @@ def _apply(args: argparse.Namespace, client: Client) -> int:
 
 def _ramp(args: argparse.Namespace, client: Client) -> int:
     if args.switch == "reset-ceiling":
-        view = client.call("reset_ceiling")["ramp"]
+        result = client.call("reset_ceiling")
     else:
-        view = client.call("set_ramp", enabled=args.switch == "on")["ramp"]
-    print(show.ramp_text(view))
+        result = client.call("set_ramp", enabled=args.switch == "on")
+    print(show.ramp_text(protocol.as_result(result["ramp"], protocol.RampView)))
     return EXIT_OK
 
 
@@ -287,7 +289,7 @@ def _trial(args: argparse.Namespace, client: Client) -> int:
 
 def _trial_decide(args: argparse.Namespace, client: Client) -> int:
     trial = client.call("trial_decide", game=args.game, keep=args.keep)["trial"]
-    print(show.trial_text(trial))
+    print(show.trial_text(msgspec.convert(trial, protocol.AnyTrial)))
     return EXIT_OK
 
 
@@ -295,9 +297,10 @@ def _queue(args: argparse.Namespace, client: Client) -> int:
     if args.clear and args.games:
         return _usage("queue: name games or --clear, not both")
     if args.clear or args.games:
-        queue = client.call("set_queue", games=list(args.games))["queue"]
+        result = client.call("set_queue", games=list(args.games))["queue"]
+        queue = protocol.as_result(result, protocol.QueueView)
     else:
-        queue = (client.call("status").get("policy") or {}).get("queue") or {}
+        queue = client.call_as(protocol.State, "status").policy.queue or protocol.QueueView()
     print(show.queue_text(queue))
     return EXIT_OK
 

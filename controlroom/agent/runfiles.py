@@ -18,6 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from controlroom.protocol import Checkpoint
+
 METRICS_FILE = "metrics.jsonl"
 HISTORY_FILE = "metrics.history.jsonl"  # the trainer's thinned long view (metrics.HISTORY_NAME)
 LOG_FILE = "trainer.log"
@@ -176,14 +180,12 @@ class MetricsTail:
             self.returns.append(float(found["return_mean"]))
 
 
-def read_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    """The newest checkpoint's {time, global_step, episodes}, or None."""
+def read_checkpoint(run_dir: Path) -> Checkpoint | None:
+    """The newest checkpoint (time, global_step, episodes, file), or None when there is
+    none or its latest.json is not one."""
     try:
-        meta = json.loads((run_dir / LATEST_FILE).read_text())
-        return {k: meta[k] for k in ("time", "global_step", "episodes")} | {
-            "file": meta.get("file")
-        }
-    except (OSError, ValueError, KeyError, TypeError):
+        return msgspec.json.decode((run_dir / LATEST_FILE).read_bytes(), type=Checkpoint)
+    except (OSError, msgspec.DecodeError):  # ValidationError is a DecodeError
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from controlroom import protocol
@@ -128,86 +129,86 @@ def policy_text(policy: protocol.PolicyState) -> list[str]:
     if not policy.engine:
         return ["policy: off (no policy engine in this agent)"]
     lines = [f"profile: {policy.profile or '-'}"]
-    if policy.ramp:
+    if policy.ramp is not None:
         lines.append(ramp_text(policy.ramp))
-    if policy.guard:
+    if policy.guard is not None:
         lines += guard_text(policy.guard)
-    lines.append(queue_text(policy.queue))
+    lines.append(queue_text(policy.queue or protocol.QueueView()))
     lines += [trial_text(t) for t in policy.trials.values()]
     return lines
 
 
-def ramp_text(r: dict[str, Any]) -> str:
+def ramp_text(r: protocol.RampView) -> str:
     """'ramp: waiting, step 1/3 (MsPacman, Pong), ceiling none; next: add X at T (in 3m)'."""
-    if not r.get("enabled"):
-        state = "off"
-    else:
-        state = r["phase"] + (f" ({r['hold']})" if r.get("hold") else "")
-    ceiling = (
-        "none"
-        if r.get("ceiling") is None
-        else (f"step {r['ceiling']} ({r['ceiling_games']} games)")
-    )
+    state = "off" if not r.enabled else r.phase + (f" ({r.hold})" if r.hold else "")
+    ceiling = "none" if r.ceiling is None else f"step {r.ceiling} ({r.ceiling_games} games)"
     text = (
-        f"ramp: {state}, step {r['step']}/{max(0, r['steps'] - 1)} "
-        f"({', '.join(r.get('games') or []) or 'no games'}), ceiling {ceiling}"
+        f"ramp: {state}, step {r.step}/{max(0, r.steps - 1)} "
+        f"({', '.join(r.games) or 'no games'}), ceiling {ceiling}"
     )
-    if r.get("next_action") and r.get("next_action_at"):
-        left = max(0.0, r["next_action_at"] - time.time())
-        text += f"; next: {r['next_action']} at {clock(r['next_action_at'])} (in {span(left)})"
+    if r.next_action and r.next_action_at:
+        left = max(0.0, r.next_action_at - time.time())
+        text += f"; next: {r.next_action} at {clock(r.next_action_at)} (in {span(left)})"
     return text
 
 
-def _worst(load: dict[str, Any], key: str) -> str:
-    """The label of the GPU with the highest `key` on a host of several ('GPU4 '; the
+def _worst(load: protocol.GuardLoad, figure: Callable[[protocol.GpuLoad], float | None]) -> str:
+    """The label of the GPU with the highest `figure` on a host of several ('GPU4 '; the
     budgets hold per GPU, so the worst one is the one that counts), else 'GPU '."""
-    gpus = [d for d in load.get("gpus") or [] if d.get(key) is not None]
-    if len(gpus) < 2:
+    known = [(value, d.index) for d in load.gpus if (value := figure(d)) is not None]
+    if len(known) < 2:
         return "GPU "
-    return f"GPU{max(gpus, key=lambda d: d[key])['index']} "
+    return f"GPU{max(known, key=lambda pair: pair[0])[1]} "
 
 
-def guard_text(g: dict[str, Any]) -> list[str]:
+def guard_text(g: protocol.GuardView) -> list[str]:
     """Each budget against the load now; the breach, paused games, last refusal."""
-    b, load = g.get("budgets") or {}, g.get("load") or {}
-    temp, ram = load.get("gpu_temp_c"), load.get("ram_fraction")
+    b, load = g.budgets, g.load
+    temp = load.gpu_temp_c
     parts = [
-        f"envs {load.get('envs', 0)}/{b.get('max_total_envs')}",
-        f"trainers {load.get('trainers', 0)}/{b.get('max_trainers')}",
-        f"{_worst(load, 'memory_fraction')}mem {pct(load.get('gpu_memory_fraction'))}"
-        f"/{pct(b.get('max_gpu_memory_fraction'))}",
-        f"{_worst(load, 'temp_c')}temp {'-' if temp is None else f'{temp:.0f}C'}"
-        f"/{num(b.get('max_gpu_temp_c'))}C",
-        f"RAM {pct(ram)}/{pct(b.get('max_host_ram_fraction'))}",
+        f"envs {load.envs}/{b.max_total_envs}",
+        f"trainers {load.trainers}/{b.max_trainers}",
+        f"{_worst(load, lambda d: d.memory_fraction)}mem {pct(load.gpu_memory_fraction)}"
+        f"/{pct(b.max_gpu_memory_fraction)}",
+        f"{_worst(load, lambda d: d.temp_c)}temp {'-' if temp is None else f'{temp:.0f}C'}"
+        f"/{num(b.max_gpu_temp_c)}C",
+        f"RAM {pct(load.ram_fraction)}/{pct(b.max_host_ram_fraction)}",
     ]
     lines = ["guard: " + "  ".join(parts)]
-    if g.get("breach"):
-        lines.append(f"guard: over a limit: {g['breach']}")
-    if g.get("paused"):
-        lines.append(f"guard: paused {', '.join(g['paused'])}")
-    if g.get("last_refusal"):
-        lines.append(f"guard: last refusal: {g['last_refusal']}")
+    if g.breach:
+        lines.append(f"guard: over a limit: {g.breach}")
+    if g.paused:
+        lines.append(f"guard: paused {', '.join(g.paused)}")
+    if g.last_refusal:
+        lines.append(f"guard: last refusal: {g.last_refusal}")
     return lines
 
 
-def queue_text(q: dict[str, Any]) -> str:
+def queue_text(q: protocol.QueueView) -> str:
     """'queue: Asteroids, Freeway (1 free slot)'."""
-    waiting, free = q.get("waiting") or [], int(q.get("free_slots") or 0)
+    waiting, free = q.waiting, q.free_slots
     return f"queue: {', '.join(waiting) or 'empty'} ({free} free slot{'' if free == 1 else 's'})"
 
 
-def trial_text(t: dict[str, Any]) -> str:
+def trial_text(t: protocol.AnyTrial) -> str:
     """One trial: running until when, or its comparison."""
-    kind = "beside trial" if t.get("mode") == "beside" else "trial"
-    if t.get("status") == "running":
-        return f"{kind} {t['game']}: running until {clock(t['ends_at'])}"
-    rows = {r["figure"]: r for r in t.get("comparison") or []}
-    eph, sps = rows.get("episodes_per_hour") or {}, rows.get("sps") or {}
+    kind = "beside trial" if isinstance(t, protocol.BesideTrial) else "trial"
+    if t.status == "running":
+        return f"{kind} {t.game}: running until {clock(t.ends_at)}"
+    rows = {r.figure: r for r in t.comparison or []}
+    eph, sps = rows.get("episodes_per_hour"), rows.get("sps")
+    outcome = t.outcome or ""
     return (
-        f"{kind} {t['game']}: {t.get('status')}; episodes/h {num(eph.get('current'))} -> "
-        f"{num(eph.get('trial'))}, steps/s {num(sps.get('current'))} -> "
-        f"{num(sps.get('trial'))}; {t.get('outcome') or ''}"
+        f"{kind} {t.game}: {t.status}; episodes/h {_side(eph, 'current')} -> "
+        f"{_side(eph, 'trial')}, steps/s {_side(sps, 'current')} -> "
+        f"{_side(sps, 'trial')}; {outcome}"
     ).rstrip("; ")
+
+
+def _side(row: protocol.ComparisonRow | None, side: str) -> str:
+    """One side of a compared figure ('?' when not measured)."""
+    value = None if row is None else getattr(row, side)
+    return "?" if isinstance(value, protocol.Shape) else num(value)
 
 
 def profile_text(result: dict[str, Any]) -> str:

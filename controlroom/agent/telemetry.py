@@ -10,11 +10,11 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from controlroom.agent.nvml import GpuReader, GpuReading, process_memory
+from controlroom.protocol import Gpu, GpuProcess, History, System
 
 HISTORY_POINTS = 300
 STORE_EVERY_S = 30.0
@@ -30,7 +30,7 @@ class Telemetry:
             k: deque(maxlen=HISTORY_POINTS) for k in HISTORY_KEYS
         }
         self.gpus: list[GpuReading] = []
-        self.system: dict[str, Any] = {}
+        self.system = System()
         self.last_stored = 0.0
         psutil.cpu_percent(interval=None)  # primes the counter; the first call reads 0
 
@@ -50,8 +50,8 @@ class Telemetry:
             "gpu_mem": g["memory_percent"],
             "gpu_temp": g["temperature_c"],
             "gpu_power": g["power_w"],
-            "cpu": self.system["cpu_percent"],
-            "ram": 100.0 * self.system["ram_used"] / max(1, self.system["ram_total"]),
+            "cpu": self.system.cpu_percent or 0.0,
+            "ram": 100.0 * (self.system.ram_used or 0) / max(1, self.system.ram_total or 0),
         }
         for key, value in values.items():
             self.history[key].append(round(float(value), 2))
@@ -63,49 +63,59 @@ class Telemetry:
         self.last_stored = now
         return True
 
-    def stored_sample(self) -> dict[str, Any]:
+    def stored_sample(self) -> dict[str, float]:
         """The compact row kept in the samples table."""
         return {
             **{k: v[-1] for k, v in self.history.items() if v},
             "gpu_memory_used": summarize_gpus(self.gpus)["memory_used"],
         }
 
-    def gpu_dicts(self, games_by_pid: dict[int, str]) -> list[dict[str, Any]]:
+    def gpu_states(self, games_by_pid: dict[int, str]) -> list[Gpu]:
         """Protocol "gpus": per GPU, with processes mapped to games."""
-        out = []
-        for reading in self.gpus:
-            d = reading.to_dict()
-            d["processes"] = [
-                {"pid": pid, "game": games_by_pid.get(pid), "memory_used": mem}
-                for pid, mem in sorted(reading.processes.items())
-            ]
-            out.append(d)
-        return out
+        return [gpu_state(reading, games_by_pid) for reading in self.gpus]
 
     def memory_by_pid(self) -> dict[int, int]:
         """GPU memory per pid over all GPUs."""
         return process_memory(self.gpus)
 
-    def history_dict(self) -> dict[str, list[float]]:
+    def history_now(self) -> History:
         """Protocol "history"."""
-        return {k: list(v) for k, v in self.history.items()}
+        return History(**{k: list(v) for k, v in self.history.items()})
 
 
-def read_system(disk_path: Path) -> dict[str, Any]:
+def gpu_state(reading: GpuReading, games_by_pid: dict[int, str]) -> Gpu:
+    """One reading as the protocol's Gpu, its processes attributed to games by pid."""
+    return Gpu(
+        index=reading.index,
+        name=reading.name,
+        utilization=reading.utilization,
+        memory_used=reading.memory_used,
+        memory_total=reading.memory_total,
+        temperature_c=reading.temperature_c,
+        power_w=reading.power_w,
+        power_limit_w=reading.power_limit_w,
+        processes=[
+            GpuProcess(pid=pid, game=games_by_pid.get(pid), memory_used=used)
+            for pid, used in sorted(reading.processes.items())
+        ],
+    )
+
+
+def read_system(disk_path: Path) -> System:
     """Protocol "system": CPU, RAM, load average and free disk where the runs live."""
     vm = psutil.virtual_memory()
     try:
         disk_free = psutil.disk_usage(str(disk_path)).free
     except OSError:
         disk_free = 0
-    return {
-        "cpu_percent": psutil.cpu_percent(interval=None),
-        "ram_used": vm.total - vm.available,
-        "ram_total": vm.total,
-        "load_avg": list(os.getloadavg()),
-        "disk_free": disk_free,
-        "cpu_count": psutil.cpu_count() or 1,
-    }
+    return System(
+        cpu_percent=psutil.cpu_percent(interval=None),
+        ram_used=vm.total - vm.available,
+        ram_total=vm.total,
+        load_avg=list(os.getloadavg()),
+        disk_free=disk_free,
+        cpu_count=psutil.cpu_count() or 1,
+    )
 
 
 def summarize_gpus(gpus: list[GpuReading]) -> dict[str, float]:

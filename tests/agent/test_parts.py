@@ -209,10 +209,11 @@ def test_gpu_processes_are_mapped_to_games(tmp_path: Path) -> None:
     )
     t = Telemetry(nvml.RecordedReader(path), tmp_path)
     t.sample()
-    [gpu] = t.gpu_dicts({111: "Pong"})
-    assert gpu["processes"] == [
-        {"pid": 111, "game": "Pong", "memory_used": 2**30},
-        {"pid": 222, "game": None, "memory_used": 5 * 2**30},
+    [gpu] = t.gpu_states({111: "Pong"})
+    assert gpu.processes == [
+        protocol.GpuProcess(pid=111, game="Pong", memory_used=2**30),
+        protocol.GpuProcess(pid=222, game=None, memory_used=5 * 2**30),
     ]
-    assert t.history_dict()["gpu_util"] == [7.5]
-    assert t.system["ram_total"] > 0 and len(t.system["load_avg"]) == 3
+    assert (gpu.name, gpu.memory_used, gpu.power_limit_w) == ("A100", 6 * 2**30, 400.0)
+    assert t.history_now().gpu_util == [7.5]
+    assert (t.system.ram_total or 0) > 0 and len(t.system.load_avg) == 3

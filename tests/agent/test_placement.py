@@ -4,8 +4,6 @@ naming the GPU. Properties (hypothesis) over any host and any request."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +14,8 @@ from controlroom.agent.placement import (
     place,
     place_anyway,
 )
+from controlroom.protocol import GameState
+from tests.gamestates import game_state, gpu
 
 GIB = 1 << 30
 TOTAL = 80 * GIB
@@ -115,23 +115,8 @@ def test_a_restart_is_never_refused() -> None:
     assert place_anyway("Pong", {"gpus": [1, 7]}, devices, need=4 * GIB, budget=0.5) == (1,)
 
 
-def game(envs: int, gpus: list[int], mem: int | None, state: str = "running") -> dict[str, Any]:
-    return {
-        "wanted": True,
-        "state": state,
-        "settings": {"num_envs": envs},
-        "gpus": gpus,
-        "gpu_memory_used": mem,
-    }
-
-
-def reading(index: int, used: int, procs: dict[str, int]) -> dict[str, Any]:
-    return {
-        "index": index,
-        "memory_used": used,
-        "memory_total": TOTAL,
-        "processes": [{"pid": 1, "game": g, "memory_used": m} for g, m in procs.items()],
-    }
+def game(envs: int, gpus: list[int], mem: int | None, state: str = "running") -> GameState:
+    return game_state({"num_envs": envs}, state=state, gpus=gpus, gpu_memory_used=mem)
 
 
 def test_devices_count_what_a_starting_game_will_hold() -> None:
@@ -139,7 +124,10 @@ def test_devices_count_what_a_starting_game_will_hold() -> None:
         "A": game(64, [0], 4 * GIB),  # 64 MiB per env, measured
         "B": game(32, [1], None, state="starting"),  # holds nothing yet: 2 GiB to come
     }
-    tel = {"gpus": [reading(0, 6 * GIB, {"A": 4 * GIB}), reading(1, GIB, {})]}
+    tel = [
+        gpu(0, used=6 * GIB, total=TOTAL, processes={"A": 4 * GIB}),
+        gpu(1, used=GIB, total=TOTAL),
+    ]
     assert bytes_per_env(games) == GIB / 16
     d0, d1 = devices_from(tel, games)
     assert (d0.used, d0.trainers) == (6 * GIB, 1)

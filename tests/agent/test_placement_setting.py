@@ -11,6 +11,7 @@ from controlroom import config
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import check_overrides, effective_settings, validate
 from controlroom.gpus import MAX_GPUS, gpus_problem, parse_gpus, pinned_gpus, world_size
+from tests.gamestates import game_state
 
 
 def test_count_and_pinned_list_read_as_world_size_and_devices() -> None:
@@ -89,8 +90,8 @@ def test_a_profile_moves_running_games_to_its_gpus() -> None:
     )
     shape = {"num_envs": 8, "num_steps": 128, "minibatch_size": 256}
     games = {
-        "Pong": {"wanted": True, "state": "running", "settings": {**shape, "gpus": [1]}},
-        "Breakout": {"wanted": True, "state": "running", "settings": {**shape, "gpus": 1}},
+        "Pong": game_state({**shape, "gpus": [1]}),
+        "Breakout": game_state({**shape, "gpus": 1}),
     }
     plan = profiles.diff(games, profiles.target_settings(cfg, "p"))
     assert [(a.kind, a.game) for a in plan] == [("migrate", "Breakout"), ("keep", "Pong")]

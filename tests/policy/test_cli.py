@@ -8,6 +8,9 @@ import json
 import time
 from typing import Any
 
+import msgspec
+
+from controlroom import protocol
 from controlroom.agent import show
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.test_live import runs_of
@@ -117,32 +120,32 @@ def test_apply_migrate_rollback_and_a_discarded_trial(policy_agent: AgentHarness
 
 
 def test_ramp_text_shows_the_next_action_and_when() -> None:
-    view = {
-        "enabled": True,
-        "phase": "waiting",
-        "step": 0,
-        "steps": 3,
-        "games": ["MsPacman", "Pong"],
-        "ceiling": None,
-        "ceiling_games": None,
-        "hold": None,
-        "next_action": "add Asteroids",
-        "next_action_at": time.time() + 125,
-    }
+    view = protocol.RampView(
+        enabled=True,
+        phase="waiting",
+        step=0,
+        steps=3,
+        games=["MsPacman", "Pong"],
+        ceiling=None,
+        ceiling_games=None,
+        hold=None,
+        next_action="add Asteroids",
+        next_action_at=time.time() + 125,
+    )
     text = show.ramp_text(view)
     assert text.startswith(
         "ramp: waiting, step 0/2 (MsPacman, Pong), ceiling none; next: add Asteroids at "
     )
     assert text.endswith("(in 2m04s)") or text.endswith("(in 2m05s)")
     held = show.ramp_text(
-        {
-            **view,
-            "phase": "at_ceiling",
-            "ceiling": 0,
-            "ceiling_games": 2,
-            "next_action": None,
-            "next_action_at": None,
-        }
+        msgspec.structs.replace(
+            view,
+            phase="at_ceiling",
+            ceiling=0,
+            ceiling_games=2,
+            next_action=None,
+            next_action_at=None,
+        )
     )
     assert held == "ramp: at_ceiling, step 0/2 (MsPacman, Pong), ceiling step 0 (2 games)"
 

@@ -4,10 +4,14 @@ the newest game and resumes it with hysteresis."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+
+import msgspec
 
 from controlroom.agent.policy.guard import Change, Load, Watch, change_for, load_from, verdict
+from controlroom.agent.reading import HostReading
 from controlroom.config import GuardConfig
+from controlroom.protocol import GameState
+from tests.gamestates import game_state, gpu, host
 
 G = GuardConfig(
     max_gpu_memory_fraction=0.5,
@@ -19,15 +23,12 @@ G = GuardConfig(
 GIB = 1 << 30
 
 
-def game(envs: int, state: str = "running", mem: int | None = None) -> dict[str, Any]:
-    return {"wanted": True, "state": state, "settings": {"num_envs": envs}, "gpu_memory_used": mem}
+def game(envs: int, state: str = "running", mem: int | None = None) -> GameState:
+    return game_state({"num_envs": envs}, state=state, gpu_memory_used=mem)
 
 
-def telemetry(used: int = 0, total: int = 80 * GIB, temp: float = 50.0) -> dict[str, Any]:
-    return {
-        "gpus": [{"memory_used": used, "memory_total": total, "temperature_c": temp}],
-        "system": {"ram_used": 10 * GIB, "ram_total": 100 * GIB},
-    }
+def telemetry(used: int = 0, total: int = 80 * GIB, temp: float = 50.0) -> HostReading:
+    return host(gpu(used=used, total=total, temp=temp), ram_used=10 * GIB)
 
 
 def test_total_envs_refusal_names_limit_and_numbers() -> None:
@@ -64,7 +65,7 @@ def test_load_and_change_from_agent_state() -> None:
         "A": game(256, mem=4 * GIB),
         "B": game(256, mem=4 * GIB),
         "C": game(512, state="paused"),
-        "D": {**game(64), "wanted": False},
+        "D": msgspec.structs.replace(game(64), wanted=False),
     }
     load = load_from(games, telemetry(used=8 * GIB))
     assert (load.envs, load.trainers) == (512, 2)

@@ -5,7 +5,6 @@ placed on it; the paused game resumes when its own GPUs are clear."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,21 +22,17 @@ from controlroom.agent.policy.guard import (
     load_from,
     verdict,
 )
+from controlroom.agent.reading import HostReading
 from controlroom.config import GuardConfig
+from tests.gamestates import game_state, gpu, host
 
 G = GuardConfig(max_gpu_memory_fraction=0.5, max_gpu_temp_c=83.0, action_interval_s=0.0)
 GIB = 1 << 30
 
 
-def telemetry(*gpus: tuple[float, float]) -> dict[str, Any]:
+def telemetry(*gpus: tuple[float, float]) -> HostReading:
     """GPU i with (GiB used of 80, Celsius)."""
-    return {
-        "gpus": [
-            {"index": i, "memory_used": int(u * GIB), "memory_total": 80 * GIB, "temperature_c": t}
-            for i, (u, t) in enumerate(gpus)
-        ],
-        "system": {"ram_used": GIB, "ram_total": 100 * GIB},
-    }
+    return host(*(gpu(i, used=int(u * GIB), temp=t) for i, (u, t) in enumerate(gpus)))
 
 
 EIGHT = telemetry((36, 60), (4, 55), (20, 70), (2, 50), (44, 86), (10, 60), (30, 65), (8, 58))
@@ -78,15 +73,7 @@ def test_a_change_is_checked_on_the_gpus_it_lands_on() -> None:
 
 
 def test_change_for_measures_memory_on_one_gpu_not_the_host() -> None:
-    games = {
-        "A": {
-            "wanted": True,
-            "state": "running",
-            "settings": {"num_envs": 64},
-            "gpus": [0],
-            "gpu_memory_used": 4 * GIB,
-        }
-    }
+    games = {"A": game_state({"num_envs": 64}, gpus=[0], gpu_memory_used=4 * GIB)}
     _, change = change_for(games, EIGHT, "B", {"num_envs": 64}, (3,))
     assert change.gpus == (3,) and change.gpu_memory_fraction == 4 / 80
     # A beside trial's second trainer on A's GPU takes the same share of that GPU.

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from controlroom.agent.policy import profiles
 from controlroom.config import loads, starter_text
+from controlroom.protocol import GameState
+from tests.gamestates import game_state
 
 
-def running(envs: int, mb: int = 512, state: str = "running") -> dict[str, Any]:
-    return {
-        "wanted": True,
-        "state": state,
-        "settings": {"num_envs": envs, "num_steps": 128, "minibatch_size": mb},
-    }
+def running(envs: int, mb: int = 512, state: str = "running", wanted: bool = True) -> GameState:
+    settings = {"num_envs": envs, "num_steps": 128, "minibatch_size": mb}
+    return game_state(settings, state=state, wanted=wanted)
 
 
 def test_medium_from_light() -> None:
@@ -22,7 +19,7 @@ def test_medium_from_light() -> None:
         "MsPacman": running(32),
         "Pong": running(32),
         "Enduro": running(32),
-        "Seaquest": {**running(32), "wanted": False, "state": "stopped"},
+        "Seaquest": running(32, wanted=False, state="stopped"),
     }
     target = profiles.target_settings(cfg, "medium")
     plan = profiles.diff(games, target)

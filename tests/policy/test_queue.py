@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from controlroom.agent.policy.queue import Queue, default_order, reached_target
 from controlroom.config import loads, starter_text
+from controlroom.protocol import Checkpoint, GameState
+from tests.gamestates import game_state
 
 
 def gs(
@@ -14,20 +14,22 @@ def gs(
     target: int = 100,
     envs: int = 32,
     wanted: bool = True,
-) -> dict[str, Any]:
-    return {
-        "wanted": wanted,
-        "state": state,
-        "target_episodes": target,
-        "metrics": {"episodes": episodes},
-        "settings": {"num_envs": envs},
-    }
+) -> GameState:
+    return game_state(
+        {"num_envs": envs},
+        state=state,
+        wanted=wanted,
+        target_episodes=target,
+        metrics={"episodes": episodes},
+    )
 
 
 def test_reached_target() -> None:
     assert reached_target(gs(state="done"))
     assert reached_target(gs(episodes=100))
     assert not reached_target(gs(episodes=99))
+    checkpoint = Checkpoint(time=1.0, global_step=5000, episodes=100)  # metrics not yet
+    assert reached_target(game_state(target_episodes=100, checkpoint=checkpoint))
 
 
 def test_next_game_takes_the_finished_slot() -> None:

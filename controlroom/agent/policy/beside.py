@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from controlroom.agent import paths, process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
@@ -39,6 +41,7 @@ from controlroom.agent.policy.host_actions import (
 )
 from controlroom.agent.policy.seam import Engine, TrialTrainer
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
+from controlroom.protocol import GameState
 
 CHECKPOINTS = migration.CHECKPOINTS
 
@@ -77,13 +80,12 @@ async def start(
     """Start the second trainer from a copy of the game's newest checkpoint."""
     st = game_state(engine, game)
     before = measure(engine, st)
-    current = dict(st.get("settings") or {})
+    current = dict(st.settings)
     candidate = new_settings(current, changes)  # a bad setting is named before anything else
-    if st.get("state") != "running":
+    if st.state != "running":
         raise OpError(
             "invalid",
-            f"a beside trial needs {game} running (it is "
-            f"{st.get('state')}); mode 'instead' runs it alone",
+            f"a beside trial needs {game} running (it is {st.state}); mode 'instead' runs it alone",
         )
     if candidate == current:
         raise OpError("invalid", "the candidate settings are the current ones")
@@ -96,7 +98,7 @@ async def start(
     origin = copy_newest_checkpoint(engine.agent.run_dir(game), trial_dir)
     argv = trainer_argv(game, candidate, trial_dir)
     # On its game's GPUs: the comparison is of settings, not of GPUs.
-    proc = process.spawn(argv, trial_dir, trainer_env(st.get("gpus") or []))
+    proc = process.spawn(argv, trial_dir, trainer_env(st.gpus))
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
     shown = {k: v for k, v in candidate.items() if k != "command"}
     trial = {
@@ -130,7 +132,8 @@ def check_guard_beside(engine: Engine, game: str, candidate: dict[str, Any]) -> 
     games, tel = engine.agent.games(), engine.agent.telemetry()
     load = engine.with_trials(guard.load_from(games, tel))
     envs = int(candidate.get("num_envs") or 0)
-    gpus = tuple((games.get(game) or {}).get("gpus") or ())
+    own = games.get(game)
+    gpus = tuple(own.gpus) if own else ()
     mem = guard.gpu_share(games, tel, envs, gpus)
     verdict = guard.verdict(engine.agent.config.guard, load, guard.Change(envs, 1, mem, gpus))
     if verdict is not None:
@@ -159,9 +162,7 @@ def adopt(engine: Engine) -> None:
         )
 
 
-def sample(
-    engine: Engine, game: str, st: dict[str, Any] | None, figures: dict[str, Any] | None
-) -> None:
+def sample(engine: Engine, game: str, st: GameState | None, figures: dict[str, Any] | None) -> None:
     """Record both trainers' figures over the same minutes."""
     trial, tt = engine.trials[game], engine.beside[game]
     tt.tail.poll()
@@ -170,12 +171,7 @@ def sample(
     m = tt.tail.metrics or {}
     if m.get("sps") or m.get("episodes_per_hour"):
         tel = engine.agent.telemetry()
-        used = sum(
-            int(p.get("memory_used") or 0)
-            for gp in tel.get("gpus") or []
-            for p in gp.get("processes") or []
-            if p.get("pid") == tt.proc.pid
-        )
+        used = sum(p.memory_used for gp in tel.gpus for p in gp.processes if p.pid == tt.proc.pid)
         temp = guard.load_from({}, tel).gpu_temp_c
         trial["trial"] = {
             "episodes_per_hour": m.get("episodes_per_hour"),
@@ -187,7 +183,7 @@ def sample(
         }
 
 
-async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: float) -> None:
+async def trial_pass(engine: Engine, game: str, st: GameState | None, now: float) -> None:
     """Sample a running beside trial; finish it when it is due."""
     if game not in engine.beside:  # gone with an agent restart: adopt() reported it
         return
@@ -197,7 +193,7 @@ async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: 
         await finish(engine, game, now, why)
 
 
-def due(engine: Engine, game: str, now: float, st: dict[str, Any] | None) -> str | None:
+def due(engine: Engine, game: str, now: float, st: GameState | None) -> str | None:
     """Why the trial ends now, or None."""
     trial, tt = engine.trials[game], engine.beside[game]
     if not tt.proc.alive():
@@ -233,7 +229,7 @@ def _ended(engine: Engine, game: str, now: float, why: str) -> None:
     trial = engine.trials[game]
     trial["ended_at"], trial["ended_because"] = now, why
     trial["comparison"] = compare(trial.get("current") or trial.get("before"), trial.get("trial"))
-    trial["trial_checkpoint"] = read_checkpoint(Path(trial["dir"]))
+    trial["trial_checkpoint"] = msgspec.to_builtins(read_checkpoint(Path(trial["dir"])))
     trial["outcome"] = f"waiting for trial_decide {game} (keep or discard)"
     trial["status"] = "finished"
     engine.event(
@@ -289,16 +285,16 @@ async def _keep(engine: Engine, game: str, trial: dict[str, Any], trial_dir: Pat
         raise OpError("invalid", f"the trial of {game} left no checkpoint; nothing to keep")
     st = game_state(engine, game)
     chosen = {k: v for k, v in trial["settings"].items() if k in CHANGEABLE}
-    candidate = new_settings(dict(st.get("settings") or {}), chosen)
+    candidate = new_settings(dict(st.settings), chosen)
     check_guard(engine, game, candidate)
-    was_wanted = bool(st.get("wanted"))
+    was_wanted = st.wanted
     st = await stop_for_snapshot(engine, game)
-    name = snapshot(engine, game, {**st, "wanted": was_wanted}, "trial")
+    name = snapshot(engine, game, msgspec.structs.replace(st, wanted=was_wanted), "trial")
     migration.restore(trial_dir, engine.agent.run_dir(game))
     await engine.agent.want_game(game, candidate, wanted=was_wanted)
     trial["snapshot"] = name
     return (
         f"learning kept: {game} resumes from the trial's checkpoint (step "
-        f"{ck['global_step']}, episode {ck['episodes']}) with the candidate settings; "
+        f"{ck.global_step}, episode {ck.episodes}) with the candidate settings; "
         f"rollback {game} restores snapshot {name}"
     )

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+import msgspec
+
 from controlroom.agent import placement
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import beside, guard, ramp, trial
@@ -25,6 +27,8 @@ from controlroom.agent.policy.queue import Queue, is_active, reached_target
 from controlroom.agent.policy.ramp import RampState
 from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
+from controlroom.agent.reading import HostReading
+from controlroom.protocol import GameState, PolicyState, StateUpdate
 
 KV_STATE = "policy.state"
 KV_SPEEDS = "policy.speeds"
@@ -102,7 +106,7 @@ class PolicyEngine:
             games, tel = self.agent.games(), self.agent.telemetry()
             self._record_speeds(games, tel, now)
             self.watch.paused = [
-                g for g in self.watch.paused if (games.get(g) or {}).get("state") == "paused"
+                g for g in self.watch.paused if g in games and games[g].state == "paused"
             ]
             await self._guard_pass(games, tel, now)
             await self._trials_pass(now)
@@ -122,7 +126,7 @@ class PolicyEngine:
             devices,
             need=need,
             budget=self.agent.config.guard.max_gpu_memory_fraction,
-            preferred=(games.get(game) or {}).get("gpus") or [],
+            preferred=games[game].gpus if game in games else [],
             max_temp_c=self.agent.config.guard.max_gpu_temp_c,
         )
         if where.refusal is not None:
@@ -234,7 +238,8 @@ class PolicyEngine:
         state = self.state()
         text = json.dumps(state, sort_keys=True, default=str)
         if force or text != self._published or now - self._published_at >= REPUBLISH_S:
-            self.agent.publish({"policy": state})
+            update = StateUpdate(policy=msgspec.convert(state, PolicyState))
+            self.agent.publish(update)
             self._published, self._published_at = text, now
 
     def ramp_settings(self, game: str) -> dict[str, Any]:
@@ -285,14 +290,14 @@ class PolicyEngine:
         """Why the stable window may not count now, or None."""
         games = self.agent.games()
         for name in all_steps[self.ramp.step]:
-            st = games.get(name) or {}
-            if reached_target(st):
+            st = games.get(name)
+            if st is not None and reached_target(st):
                 continue
-            if st.get("state") == "crash_loop":
+            if st is not None and st.state == "crash_loop":
                 return f"crash loop: {name}"
-            if st.get("state") == "paused":
+            if st is not None and st.state == "paused":
                 return f"guard paused {name}"
-            if st.get("state") != "running":
+            if st is None or st.state != "running":
                 return f"waiting for {name} to run"
         load = guard.load_from(games, self.agent.telemetry())
         over = guard.breach(self.agent.config.guard, load)
@@ -317,19 +322,15 @@ class PolicyEngine:
         }
 
     # ---- the guard's running check and the queue ------------------------------------
-    async def _guard_pass(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
-        running = {
-            n: float(s.get("added_at") or 0.0)
-            for n, s in games.items()
-            if s.get("wanted") and s.get("state") == "running"
-        }
+    async def _guard_pass(self, games: dict[str, GameState], tel: HostReading, now: float) -> None:
+        running = {n: s.added_at for n, s in games.items() if s.wanted and s.state == "running"}
         load = self.with_trials(guard.load_from(games, tel))
         over = guard.breach(self.agent.config.guard, load)
         if over is not None and self.beside:  # a trial is the first load to shed
             name = sorted(self.beside)[0]
             await beside.finish(self, name, now, f"the guard stopped it: {over}")
             return
-        placed = {n: list(s.get("gpus") or []) for n, s in games.items()}
+        placed = {n: list(s.gpus) for n, s in games.items()}
         act = self.watch.step(self.agent.config.guard, load, running, now, placed)
         if act is None:
             return
@@ -340,7 +341,7 @@ class PolicyEngine:
             self.event("guard_paused", name, f"paused {name}: {reason}", {"load": asdict(load)})
             return
         self.agent.mark_paused(name, False)
-        await self.agent.want_game(name, dict(games[name].get("settings") or {}))
+        await self.agent.want_game(name, dict(games[name].settings))
         self.event("guard_resumed", name, f"resumed {name}: {reason}", {"load": asdict(load)})
 
     async def _queue_pass(self) -> None:
@@ -363,12 +364,12 @@ class PolicyEngine:
             )
             games = self.agent.games()
 
-    def _record_speeds(self, games: dict[str, Any], tel: dict[str, Any], now: float) -> None:
+    def _record_speeds(self, games: dict[str, GameState], tel: HostReading, now: float) -> None:
         temp = guard.load_from(games, tel).gpu_temp_c
         for name, st in games.items():
-            speed = speed_from_game(st, temp) if st.get("state") == "running" else None
+            speed = speed_from_game(st, temp) if st.state == "running" else None
             if speed is not None:
-                self.book.record(name, st.get("settings") or {}, speed)
+                self.book.record(name, st.settings, speed)
         if now - self._speeds_at >= SPEEDS_SAVE_S:
             self.agent.store.kv_set(KV_SPEEDS, self.book.to_dict())
             self._speeds_at = now

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from controlroom.protocol import GameState
+
 SHAPE_KEYS = ("num_envs", "num_steps", "minibatch_size")
 FIGURES = ("episodes_per_hour", "sps", "gpu_memory_used", "gpu_temp_c")
 
@@ -60,16 +62,16 @@ def shape_present(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: settings[k] for k in SHAPE_KEYS if k in settings}
 
 
-def measure(st: dict[str, Any], gpu_temp_c: float | None) -> dict[str, Any]:
+def measure(st: GameState, gpu_temp_c: float | None) -> dict[str, Any]:
     """The figures a trial compares, from a GameState and the GPU temperature now."""
-    m = st.get("metrics") or {}
+    m = st.metrics or {}
     return {
         "episodes_per_hour": m.get("episodes_per_hour"),
         "sps": m.get("sps"),
-        "gpu_memory_used": st.get("gpu_memory_used"),
+        "gpu_memory_used": st.gpu_memory_used,
         "gpu_temp_c": gpu_temp_c,
         "episodes": m.get("episodes"),
-        "settings": shape_of(st.get("settings") or {}),
+        "settings": shape_of(st.settings),
     }
 
 

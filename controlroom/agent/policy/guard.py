@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
+from controlroom.agent.reading import HostReading
 from controlroom.config import GuardConfig
+from controlroom.protocol import GameState, Gpu
 
 __all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "breaches", "verdict"]
 # Hysteresis: back under the limit by this much before a paused game resumes, so one
@@ -264,57 +266,56 @@ def _on_gpu(
 
 
 def load_from(
-    games: dict[str, dict[str, Any]], telemetry: dict[str, Any], exclude: str | None = None
+    games: dict[str, GameState], telemetry: HostReading, exclude: str | None = None
 ) -> Load:
     """The host's load from protocol GameStates and telemetry, optionally without one
     game (the one about to change)."""
     active = [s for n, s in games.items() if n != exclude and _is_active(s)]
-    gpus = tuple(_gpu_load(i, gp) for i, gp in enumerate(telemetry.get("gpus") or []))
+    gpus = tuple(_gpu_load(gp) for gp in telemetry.gpus)
     temps = [d.temp_c for d in gpus if d.temp_c is not None]
-    system = telemetry.get("system") or {}
-    ram_total = float(system.get("ram_total") or 0)
+    system = telemetry.system
+    ram_total = float(system.ram_total or 0)
     return Load(
-        envs=sum(int((s.get("settings") or {}).get("num_envs") or 0) for s in active),
+        envs=sum(int(s.settings.get("num_envs") or 0) for s in active),
         trainers=len(active),
         gpu_memory_fraction=max((d.memory_fraction for d in gpus), default=0.0),
         gpu_temp_c=max(temps) if temps else None,
-        ram_fraction=float(system.get("ram_used") or 0) / ram_total if ram_total else None,
+        ram_fraction=float(system.ram_used or 0) / ram_total if ram_total else None,
         gpus=gpus,
     )
 
 
-def _gpu_load(position: int, gp: dict[str, Any]) -> GpuLoad:
-    total = int(gp.get("memory_total") or 0)
-    temp = gp.get("temperature_c")
+def _gpu_load(gp: Gpu) -> GpuLoad:
+    total = gp.memory_total
     return GpuLoad(
-        index=int(gp.get("index", position)),
-        memory_fraction=int(gp.get("memory_used") or 0) / total if total else 0.0,
-        temp_c=float(temp) if temp is not None else None,
+        index=gp.index,
+        memory_fraction=gp.memory_used / total if total else 0.0,
+        temp_c=float(gp.temperature_c),
     )
 
 
-def _is_active(state: dict[str, Any]) -> bool:
-    return bool(state.get("wanted")) and state.get("state") in ACTIVE_STATES
+def _is_active(state: GameState) -> bool:
+    return state.wanted and state.state in ACTIVE_STATES
 
 
-def gpu_bytes_per_env(games: dict[str, dict[str, Any]]) -> float:
+def gpu_bytes_per_env(games: dict[str, GameState]) -> float:
     """Measured GPU memory per env on one GPU (0 when no game reports it)."""
     return bytes_per_env(games)
 
 
 def gpu_share(
-    games: dict[str, dict[str, Any]], telemetry: dict[str, Any], envs: int, gpus: Sequence[int]
+    games: dict[str, GameState], telemetry: HostReading, envs: int, gpus: Sequence[int]
 ) -> float:
     """The share of one GPU (among `gpus`, default any) that `envs` more envs take at
     the measured memory per env: what a change adds to each GPU it lands on."""
-    devices = [gp for gp in telemetry.get("gpus") or [] if not gpus or gp.get("index") in gpus]
-    total = max((int(gp.get("memory_total") or 0) for gp in devices), default=0)
+    devices = [gp for gp in telemetry.gpus if not gpus or gp.index in gpus]
+    total = max((gp.memory_total for gp in devices), default=0)
     return gpu_bytes_per_env(games) * envs / total if total else 0.0
 
 
 def change_for(
-    games: dict[str, dict[str, Any]],
-    telemetry: dict[str, Any],
+    games: dict[str, GameState],
+    telemetry: HostReading,
     game: str,
     settings: dict[str, Any],
     gpus: Sequence[int] = (),
@@ -324,12 +325,10 @@ def change_for(
     share of one GPU's)."""
     load = load_from(games, telemetry)
     old = games.get(game)
-    old_envs = (
-        int((old.get("settings") or {}).get("num_envs") or 0) if old and _is_active(old) else 0
-    )
+    old_envs = int(old.settings.get("num_envs") or 0) if old and _is_active(old) else 0
     was_active = 1 if old and _is_active(old) else 0
     new_envs = int(settings.get("num_envs") or 0)
-    moved = bool(gpus) and old is not None and sorted(old.get("gpus") or []) != sorted(gpus)
+    moved = bool(gpus) and old is not None and sorted(old.gpus) != sorted(gpus)
     held = 0 if moved else old_envs  # moving to other GPUs frees nothing on them
     mem = gpu_share(games, telemetry, new_envs - held, gpus)
     change = Change(new_envs - old_envs, 1 - was_active, mem, tuple(gpus), moved and bool(old_envs))

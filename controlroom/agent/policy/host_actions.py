@@ -11,26 +11,29 @@ import dataclasses
 import time
 from typing import Any
 
+import msgspec
+
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import OVERRIDES, check_overrides, validate
 from controlroom.agent.policy import figures, guard, migration, profiles, ramp
 from controlroom.agent.policy.figures import shape_of as _shape
 from controlroom.agent.policy.queue import default_order
 from controlroom.agent.policy.seam import Engine
+from controlroom.protocol import GameState
 
 # What a migration or trial may change: the same settings a client may set on add.
 CHANGEABLE = OVERRIDES
 
 
-def game_state(engine: Engine, game: str) -> dict[str, Any]:
+def game_state(engine: Engine, game: str) -> GameState:
     """A known game's GameState, else a not_found OpError."""
     st = engine.agent.games().get(game)
     if st is None:
         raise OpError("not_found", f"{game} is not on this host; add it first")
-    return dict(st)
+    return st
 
 
-def measure(engine: Engine, st: dict[str, Any]) -> dict[str, Any]:
+def measure(engine: Engine, st: GameState) -> dict[str, Any]:
     """A trial's figures from a GameState, with the GPU temperature now."""
     temp = guard.load_from({}, engine.agent.telemetry()).gpu_temp_c
     return figures.measure(st, temp)
@@ -54,21 +57,21 @@ def check_guard(engine: Engine, game: str, settings: dict[str, Any]) -> None:
         raise OpError("refused", verdict)
 
 
-def snapshot(engine: Engine, game: str, st: dict[str, Any], reason: str) -> str:
+def snapshot(engine: Engine, game: str, st: GameState, reason: str) -> str:
     """Back up a stopped game's checkpoints with its settings and progress; prune."""
     agent = engine.agent
     meta = {
         "reason": reason,
-        "settings": st.get("settings") or {},
-        "checkpoint": st.get("checkpoint"),
-        "wanted": bool(st.get("wanted")),
+        "settings": st.settings,
+        "checkpoint": msgspec.to_builtins(st.checkpoint),
+        "wanted": st.wanted,
     }
     path = migration.take(agent.state_dir, agent.run_dir(game), game, meta, time.time())
     migration.prune(agent.state_dir, game, agent.config.agent.snapshot_retention)
     return path.name
 
 
-async def stop_for_snapshot(engine: Engine, game: str) -> dict[str, Any]:
+async def stop_for_snapshot(engine: Engine, game: str) -> GameState:
     """Stop the trainer (it checkpoints on SIGTERM); the GameState after that."""
     engine.watch.forget(game)
     engine.agent.mark_paused(game, False)
@@ -81,14 +84,14 @@ async def migrate(
 ) -> dict[str, Any]:
     """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
     st = game_state(engine, game)
-    before = dict(st.get("settings") or {})
+    before = dict(st.settings)
     after = new_settings(before, changes)
     if after == before:
         return {"game": st, "changed": False, "snapshot": None}
     check_guard(engine, game, after)
-    was_wanted = bool(st.get("wanted"))
+    was_wanted = st.wanted
     st = await stop_for_snapshot(engine, game)
-    name = snapshot(engine, game, {**st, "wanted": was_wanted}, reason)
+    name = snapshot(engine, game, msgspec.structs.replace(st, wanted=was_wanted), reason)
     state = await engine.agent.want_game(game, after, wanted=was_wanted)
     if reason == "migrate":
         text = ", ".join(
@@ -135,7 +138,7 @@ def profile_verdict(engine: Engine, target: dict[str, dict[str, Any]]) -> str | 
     games, tel = engine.agent.games(), engine.agent.telemetry()
     load = guard.load_from(games, tel)
     per_env = guard.gpu_bytes_per_env(games)
-    total = sum(int(g.get("memory_total") or 0) for g in tel.get("gpus") or [])
+    total = sum(g.memory_total for g in tel.gpus)
     envs = profiles.final_envs(target)
     mem = per_env * (envs - load.envs) / total if total else 0.0
     change = guard.Change(envs - load.envs, len(target) - load.trainers, mem)

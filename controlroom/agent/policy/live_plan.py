@@ -10,16 +10,18 @@ from controlroom.agent.policy.compare import compare_profiles
 from controlroom.agent.policy.plan_math import GameProgress
 from controlroom.agent.policy.queue import is_active
 from controlroom.agent.policy.seam import Engine
+from controlroom.protocol import GameState
 
 
-def progress(name: str, state: dict[str, Any] | None, target: int) -> GameProgress:
+def progress(name: str, state: GameState | None, target: int) -> GameProgress:
     """A game's progress from its GameState (or a fresh one for a game never run)."""
     if state is None:
         return GameProgress(name, 0, target, None)
-    m, ck = state.get("metrics") or {}, state.get("checkpoint") or {}
-    episodes = max(int(m.get("episodes") or 0), int(ck.get("episodes") or 0))
+    m = state.metrics or {}
+    checkpoint = int(state.checkpoint.episodes) if state.checkpoint else 0
+    episodes = max(int(m.get("episodes") or 0), checkpoint)
     eph = m.get("episodes_per_hour")
-    target = int(state.get("target_episodes") or target)
+    target = int(state.target_episodes or target)
     return GameProgress(name, episodes, target, float(eph) if eph else None)
 
 
@@ -61,7 +63,7 @@ def plan(engine: Engine, now: float) -> dict[str, Any]:
 
 
 def _every_game(
-    engine: Engine, games: dict[str, Any], known: list[GameProgress]
+    engine: Engine, games: dict[str, GameState], known: list[GameProgress]
 ) -> list[GameProgress]:
     """The work a profile comparison covers: the host's games and queue, plus every
     game some profile would run."""

@@ -13,6 +13,7 @@ from typing import Any
 from controlroom.agent.policy.figures import SHAPE_KEYS, shape_from, shape_of
 from controlroom.config import Config
 from controlroom.gpus import DEFAULT_GPUS
+from controlroom.protocol import GameState
 
 # What applying a profile converges a running game to: its shape and its GPUs.
 PROFILE_KEYS = (*SHAPE_KEYS, "gpus")
@@ -60,12 +61,12 @@ def target_settings(cfg: Config, name: str) -> dict[str, dict[str, Any]]:
     return {g: {**cfg.game_settings(g), **shape_from(p), **gpus} for g in p.games}
 
 
-def held(games: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def held(games: dict[str, GameState]) -> dict[str, GameState]:
     """The games that hold a slot now (wanted and not stopped or done)."""
-    return {n: s for n, s in games.items() if s.get("wanted") and s.get("state") in HELD_STATES}
+    return {n: s for n, s in games.items() if s.wanted and s.state in HELD_STATES}
 
 
-def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) -> list[Action]:
+def diff(games: dict[str, GameState], target: dict[str, dict[str, Any]]) -> list[Action]:
     """The ordered plan from the current GameStates to the target settings."""
     now = held(games)
     plan = [Action("stop", n, {}, _before(s)) for n, s in now.items() if n not in target]
@@ -80,8 +81,8 @@ def diff(games: dict[str, dict[str, Any]], target: dict[str, dict[str, Any]]) ->
     return sorted(plan, key=lambda a: ORDER[a.kind])
 
 
-def _before(state: dict[str, Any]) -> dict[str, Any]:
-    return profile_part(state.get("settings") or {})
+def _before(state: GameState) -> dict[str, Any]:
+    return profile_part(state.settings)
 
 
 def profile_part(settings: dict[str, Any]) -> dict[str, Any]:

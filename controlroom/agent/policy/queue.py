@@ -11,26 +11,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from controlroom.config import Config
+from controlroom.protocol import GameState
 
 RUNNING_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed", "paused"})
 
 
-def reached_target(state: dict[str, Any]) -> bool:
+def reached_target(state: GameState) -> bool:
     """Done by state, or by counted episodes (a trainer may not have exited yet)."""
-    if state.get("state") == "done":
+    if state.state == "done":
         return True
-    episodes = int((state.get("metrics") or {}).get("episodes") or 0)
-    ckpt = int((state.get("checkpoint") or {}).get("episodes") or 0)
-    target = int(state.get("target_episodes") or 0)
+    episodes = int((state.metrics or {}).get("episodes") or 0)
+    ckpt = int(state.checkpoint.episodes) if state.checkpoint else 0
+    target = int(state.target_episodes or 0)
     return target > 0 and max(episodes, ckpt) >= target
 
 
-def is_active(state: dict[str, Any]) -> bool:
+def is_active(state: GameState) -> bool:
     """Wanted and holding (or about to hold) a trainer."""
-    return bool(state.get("wanted")) and state.get("state") in RUNNING_STATES
+    return state.wanted and state.state in RUNNING_STATES
 
 
-def default_order(cfg: Config, games: dict[str, dict[str, Any]]) -> list[str]:
+def default_order(cfg: Config, games: dict[str, GameState]) -> list[str]:
     """Configured games that are neither active nor finished, in config.toml order."""
     return [
         g
@@ -47,24 +48,24 @@ class Queue:
     finished: list[str] = field(default_factory=list)  # slots already handed on
     free_slots: list[dict[str, Any]] = field(default_factory=list)  # {"from", "settings"}
 
-    def reset(self, waiting: list[str], games: dict[str, dict[str, Any]]) -> None:
+    def reset(self, waiting: list[str], games: dict[str, GameState]) -> None:
         """A new order (from a profile); games already finished free no slot now."""
         self.waiting = list(waiting)
         self.finished = [n for n, s in games.items() if reached_target(s)]
         self.free_slots = []
 
-    def collect(self, games: dict[str, dict[str, Any]]) -> list[str]:
+    def collect(self, games: dict[str, GameState]) -> list[str]:
         """Note games that reached their target since the last call; returns them."""
         new = [n for n, s in games.items() if reached_target(s) and n not in self.finished]
         for name in new:
             self.finished.append(name)
             self.waiting = [g for g in self.waiting if g != name]
-            if games[name].get("wanted"):
-                settings = dict(games[name].get("settings") or {})
+            if games[name].wanted:
+                settings = dict(games[name].settings)
                 self.free_slots.append({"from": name, "settings": settings})
         return new
 
-    def next_start(self, games: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    def next_start(self, games: dict[str, GameState]) -> tuple[str, dict[str, Any]] | None:
         """The next (game, slot) to start, removed from the queue; None when nothing
         waits or no slot is free. Call `put_back` if it could not start."""
         self.waiting = [g for g in self.waiting if not _taken(games.get(g))]
@@ -92,5 +93,5 @@ class Queue:
         )
 
 
-def _taken(state: dict[str, Any] | None) -> bool:
+def _taken(state: GameState | None) -> bool:
     return state is not None and (is_active(state) or reached_target(state))

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from controlroom.agent.policy.figures import shape
+from controlroom.protocol import GameState
 
 
 def key(game: str, settings: dict[str, Any]) -> str:
@@ -51,16 +52,16 @@ class SpeedBook:
         return dict(self._data)
 
 
-def speed_from_game(game_state: dict[str, Any], temp_c: float | None) -> Speed | None:
+def speed_from_game(game_state: GameState, temp_c: float | None) -> Speed | None:
     """A measurement from a protocol GameState, when its trainer reports a rate."""
-    m = game_state.get("metrics") or {}
+    m = game_state.metrics or {}
     eph, sps = m.get("episodes_per_hour"), m.get("sps")
     if not eph and not sps:
         return None
     return Speed(
         float(eph or 0.0),
         float(sps or 0.0),
-        game_state.get("gpu_memory_used"),
+        game_state.gpu_memory_used,
         temp_c,
         float(m.get("time") or 0.0),
     )

@@ -26,6 +26,7 @@ from controlroom.agent.policy.host_actions import (
     stop_for_snapshot,
 )
 from controlroom.agent.policy.seam import Engine
+from controlroom.protocol import GameState
 
 MODES = ("instead", "beside")
 
@@ -52,7 +53,7 @@ async def start(
     the trial's learning (keep None or True) or restoring the snapshot."""
     st = game_state(engine, game)
     keep = True if keep is None else keep
-    current = dict(st.get("settings") or {})
+    current = dict(st.settings)
     if new_settings(current, changes) == current:
         raise OpError("invalid", "the candidate settings are the current ones")
     before = measure(engine, st)
@@ -77,13 +78,13 @@ async def start(
         "trial_started",
         game,
         f"trial of {game} for {minutes:g} min: "
-        f"{shape_of(current)} -> {shape_of(result['game']['settings'])}",
+        f"{shape_of(current)} -> {shape_of(result['game'].settings)}",
         {},
     )
     return {"trial": trial}
 
 
-async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: float) -> None:
+async def trial_pass(engine: Engine, game: str, st: GameState | None, now: float) -> None:
     """Sample a running instead trial; finish it when its time is up."""
     trial = engine.trials[game]
     if st is None:
@@ -92,7 +93,7 @@ async def trial_pass(engine: Engine, game: str, st: dict[str, Any] | None, now: 
     figures = measure(engine, st)
     if figures["episodes_per_hour"] or figures["sps"]:
         trial["trial"] = figures
-    if now >= trial["ends_at"] or st.get("state") == "crash_loop":
+    if now >= trial["ends_at"] or st.state == "crash_loop":
         await finish(engine, game, now)
 
 
