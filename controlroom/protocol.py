@@ -48,7 +48,9 @@ last_exit: str|null, next_restart_at: float|null, checkpoint: {time, global_step
 episodes}|null, metrics: {global_step, episodes, episodes_per_hour, sps,
 return_mean, return_min, return_max, time}|null, return_history: [float],
 gpu_memory_used: int|null, added_at, diagnosis: [{code, message}] (what looks wrong in
-its learning curve, agent/diagnosis.py; empty when nothing does)}
+its learning curve, agent/diagnosis.py; empty when nothing does), span: {nodes,
+node_rank, ranks: [int], world_size, rendezvous, job_id}|null (this host's part of a job
+over several hosts, controlroom/span.py; null for a job on this host alone)}
 
 Event: {ts, kind (one of EVENT_KINDS), game: str|null, message: str, data: {...}}
 

@@ -181,6 +181,10 @@ def _train(
     sync = distributed.join(world, device, settings.collective_timeout)
     if world.size > 1:
         settings, resumed = _resume_like_rank0(sync, settings, resumed, overrides)
+        differ = _out_of_step(sync, settings)
+        if differ is not None:  # every rank sees it: the job ends as one, refused
+            sync.close()
+            return _fail(SettingsError(differ), EXIT_USAGE)
     configure_torch(settings, device, world.rank)
     if resumed:
         log.info("resuming from %s at step %d", resumed[0], resumed[1]["global_step"])
@@ -188,6 +192,28 @@ def _train(
     sync.close()  # only after a clean run: a failing rank just exits, torchrun ends the job
     log.info("exit: %s", reason)
     return EXIT_OK
+
+
+# Settings that decide how many collectives a rank calls per rollout (minibatches,
+# epochs, gradient chunks) or what it trains: ranks differing in one would wait for each
+# other forever. The nodes of a job over several hosts each have their own settings.
+LOCKSTEP: tuple[str, ...] = ("game", "num_envs", "num_steps", "minibatch_size")
+LOCKSTEP += ("update_epochs", "grad_chunk_size", "target_kl")
+
+
+def _out_of_step(sync: Local, settings: TrainerSettings) -> str | None:
+    """Why the job's ranks cannot train together (their LOCKSTEP settings differ), or
+    None; every rank gets the same answer."""
+    mine = {key: getattr(settings, key) for key in LOCKSTEP}
+    ranks = sync.gather([mine])
+    if all(theirs == ranks[0] for theirs in ranks):
+        return None
+    differing = [k for k in LOCKSTEP if len({str(r[k]) for r in ranks}) > 1]
+    shown = "; ".join(f"{k}: " + ", ".join(str(r[k]) for r in ranks) for k in differing)
+    return (
+        f"the job's ranks differ in settings that keep them in step ({shown}, by rank): "
+        "every node of a job over several hosts needs the same"
+    )
 
 
 def _resume_like_rank0(

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from controlroom.agent import spannet
+from controlroom.agent.client import OpFailed
 from controlroom.agent.job import torchrun_argv
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.span import NODE_RANK_ENV, Span
@@ -122,6 +123,8 @@ def test_one_job_over_two_agents_restarts_from_node_0s_checkpoint(
     checkpoint = wait_for(lambda: node0.game("CartPole").get("checkpoint"), 90, "a checkpoint")
     assert json.loads((run0 / "checkpoints" / "latest.json").read_text())["global_step"] > 0
     assert not (run1 / "checkpoints").exists()  # node 1's rank writes nothing
+    with pytest.raises(OpFailed, match="beside trial cannot run"):  # it would join the job
+        node0.call("trial", game="CartPole", settings={"num_envs": 4}, minutes=1, mode="beside")
 
     # kill -9 of node 1's rank: its torchrun ends, node 0's rank loses its peer: both
     # agents restart their parts, and the job resumes from node 0's checkpoint.

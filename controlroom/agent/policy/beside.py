@@ -42,6 +42,7 @@ from controlroom.agent.policy.host_actions import (
 from controlroom.agent.policy.seam import Engine, TrialTrainer
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
 from controlroom.protocol import GameState
+from controlroom.span import Span
 
 CHECKPOINTS = migration.CHECKPOINTS
 
@@ -89,6 +90,10 @@ async def start(
         )
     if candidate == current:
         raise OpError("invalid", "the candidate settings are the current ones")
+    if Span.of(current).spans:  # a second trainer of it would try to join the job
+        raise OpError(
+            "invalid", f"{game} is one job over several hosts: a beside trial cannot run next to it"
+        )
     check_guard_beside(engine, game, candidate)
     now = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
