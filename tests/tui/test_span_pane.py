@@ -16,14 +16,16 @@ from controlroom import protocol
 from controlroom.config import loads
 from controlroom.link.local import open_local
 from controlroom.tui import key_requests
-from controlroom.tui.app import SPAN_HOSTS, build_app
+from controlroom.tui.app import SPAN_HOSTS, ControlRoomApp, build_app
 from controlroom.tui.screens.modals import PickScreen
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.game_pane import GamePane
 from controlroom.tui.widgets.host_view import HostView
 from tests.agent.harness import AgentHarness
-from tests.agent.test_span_job import free_port
-from tests.link.realagent import wait_for
+from tests.agent.test_span_job import free_port, span_settings
+from tests.link.realagent import RealAgent, wait_for
+from tests.sshd import SshServer
+from tests.tui.test_live import SIZE, make_app
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +46,10 @@ def nodes(tmp_path: Path) -> Iterator[list[AgentHarness]]:
             agent.close()
 
 
-def pane_text(app: object, index: int) -> str:
-    view = app.query_one(f"#tab-{index}").query_one(HostView)  # type: ignore[attr-defined]
-    panes = list(view.query(GamePane))
+def pane_text(app: ControlRoomApp, index: int | None = None) -> str:
+    """The first pane's text on host tab `index` (None: the one host's)."""
+    where = app if index is None else app.query_one(f"#tab-{index}")
+    panes = list(where.query_one(HostView).query(GamePane))
     return str(panes[0].render()) if panes else ""
 
 
@@ -105,3 +108,17 @@ def test_span_requests_send_node_0s_shape_and_one_job_id() -> None:
     }
     assert zero == {"nodes": 2, "node_rank": 0, "rendezvous": "h:1", "job_id": "Pong-tnr-0-tnr-1"}
     protocol.check_settings(one)  # what the agent's edge accepts
+
+
+async def test_a_parts_span_travels_the_ssh_link(sshd: SshServer, agent: RealAgent) -> None:
+    """Through the real sshd: the agent's answer for its ranks reaches the pane."""
+    app = make_app(sshd, agent)
+    async with app.run_test(size=SIZE):
+        view = app.query_one(HostView)
+        await wait_for(lambda: view.status.up, what="link up")
+        part = span_settings(1, free_port())  # node 0 never comes: it waits, harmless
+        await view.request("add_game", game="CartPole", settings=part)
+        try:
+            await wait_for(lambda: "node 1/2 · rank 1" in pane_text(app), what="the span")
+        finally:
+            await view.request("remove_game", game="CartPole")
