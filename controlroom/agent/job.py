@@ -97,6 +97,17 @@ def job_joined(log_tail: str) -> bool:
     return _JOINED.search(log_tail) is not None
 
 
+# Each rank's last line of a clean run (trainer/cli.py): "... INFO exit: signal".
+_EXIT = re.compile(r" INFO exit: (\w+)\s*$", re.MULTILINE)
+
+
+def rank_exit_reason(log_tail: str) -> str | None:
+    """The reason a job's ranks on this host gave for ending ("signal", "budget"), read
+    from trainer.log, or None when they gave none."""
+    found = _EXIT.findall(log_tail)
+    return str(found[-1]) if found else None
+
+
 def rank_refusal(log_tail: str) -> str | None:
     """The refusal of a job's rank that exited 2 (bad settings: not worth a restart), read
     from trainer.log: torchrun itself exits 1 for any failed rank. None when no rank

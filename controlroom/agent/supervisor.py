@@ -25,7 +25,7 @@ from typing import Any
 
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
-from controlroom.agent.job import job_joined, rank_refusal
+from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
@@ -269,8 +269,16 @@ class Supervisor:
         except OSError:
             return ""
 
+    def _exit_reason(self, g: GameRun) -> str | None:
+        """Why the trainer ended, as it said: its metrics' exit line, or for a part of a job
+        over several hosts without metrics, its ranks' last words in trainer.log (a job
+        stopped on node 0 ends node 1's part with exit 0 too: a signal, not a target)."""
+        if g.writes_metrics or not g.builtin:
+            return g.tail.last_exit_reason
+        return rank_exit_reason(self._log_tail(g))
+
     def _finished(self, code: int | None, g: GameRun) -> bool:
-        reason = g.tail.last_exit_reason
+        reason = self._exit_reason(g)
         if code is None:  # adopted: only its own exit line can say it finished
             return reason == "budget"
         return code == 0 and reason != "signal"
@@ -280,7 +288,7 @@ class Supervisor:
         self._event("trainer_stopped", g, f"{g.name} trainer stopped ({g.last_exit})")
 
     def _crashed(self, g: GameRun, now: float, progressed: bool) -> None:
-        outside = g.tail.last_exit_reason == "signal"
+        outside = self._exit_reason(g) == "signal"
         why = "stopped by a signal from outside the agent" if outside else g.last_exit
         self._set(g, "crashed")
         self._record_crash(g, now, progressed)

@@ -139,6 +139,13 @@ def test_one_job_over_two_agents_restarts_from_node_0s_checkpoint(
     kinds = [e["kind"] for e in node1.call("events", limit=50)["events"]]
     assert "crash" in kinds and "restart" in kinds
 
+    # Stopped on node 0, the job ends node 1's part with exit 0 too: not its target, so
+    # node 1 waits at the rendezvous again instead of calling the game done.
+    wait_for(lambda: part_running(node0) and part_running(node1), 120, "both parts again")
+    node0.call("stop_game", game="CartPole")
+    wait_for(lambda: _said(node1, "stopped by a signal from outside"), 60, "node 1's part ended")
+    assert node1.game("CartPole")["state"] != "done"
+
 
 def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None:
     agent.start()
@@ -165,3 +172,7 @@ def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None
 
 def _flags(settings: dict[str, Any]) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+
+
+def _said(agent: AgentHarness, words: str) -> bool:
+    return any(words in e["message"] for e in agent.call("events", limit=50)["events"])
