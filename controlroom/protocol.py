@@ -590,6 +590,24 @@ class Plan(Struct, kw_only=True):
     boots: int = 0
 
 
+class SnapshotMeta(Struct, kw_only=True):
+    """A game's snapshot (agent/policy/migration.py): why it was taken, and the settings
+    and progress it holds, as its meta.json keeps them."""
+
+    game: str
+    time: float
+    reason: str = ""  # migrate | trial
+    settings: Settings = {}
+    checkpoint: Checkpoint | None = None
+    wanted: bool = True
+
+
+class SnapshotEntry(SnapshotMeta, kw_only=True):
+    """A snapshot as rollback lists them: its name (its folder), then its meta."""
+
+    name: str
+
+
 class PolicyState(Struct, kw_only=True):
     """The "policy" key (docs/policies.md): the applied profile, the ramp's and the
     guard's views, the queue, trials by game and the plan. An agent without a policy
@@ -884,7 +902,69 @@ class GameLogTail(Struct, kw_only=True):
     metrics: list[str] = []
 
 
-# What an op answers: its result Struct, or (the policy's ops, history) plain JSON.
+# ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------
+class ProfileAction(Struct, kw_only=True):
+    """One line of a profile's plan: what it does to a game, and the line it reads as."""
+
+    kind: str  # stop | migrate | start | keep
+    game: str
+    settings: Settings  # what the game runs with afterwards (empty for stop)
+    before: Settings  # its shape and GPUs now (empty when not running)
+    text: str
+
+
+class ProfilePlan(Struct, kw_only=True):
+    """apply_profile: the plan (carried out unless a dry run) and the guard's verdict."""
+
+    profile: str
+    dry_run: bool
+    actions: list[ProfileAction]
+    total_envs: int
+    verdict: str | None
+
+
+class RampChange(Struct, kw_only=True):
+    """set_ramp, reset_ceiling: the ramp now."""
+
+    ramp: RampView
+
+
+class Migration(Struct, kw_only=True):
+    """migrate: the game now, and the snapshot taken first (None: nothing changed)."""
+
+    game: GameState
+    changed: bool
+    snapshot: str | None
+
+
+class Rollback(Struct, kw_only=True):
+    """rollback: the game now, the snapshot restored, and the snapshots left."""
+
+    game: GameState
+    snapshot: str
+    restored: SnapshotMeta
+    snapshots: list[SnapshotEntry]
+
+
+class TrialChange(Struct, kw_only=True):
+    """trial, trial_decide: the trial's record."""
+
+    trial: AnyTrial
+
+
+class GuardChange(Struct, kw_only=True):
+    """set_guard: the budgets now."""
+
+    budgets: GuardBudgets
+
+
+class QueueChange(Struct, kw_only=True):
+    """set_queue: the queue now."""
+
+    queue: QueueView
+
+
+# What an op answers: its result Struct, or (history) plain JSON.
 Result = Struct | JSONObject
 
 

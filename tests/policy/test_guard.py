@@ -3,11 +3,21 @@ the newest game and resumes it with hysteresis."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import msgspec
 
-from controlroom.agent.policy.guard import Change, Load, Watch, change_for, load_from, verdict
+from controlroom import protocol
+from controlroom.agent.policy import saved
+from controlroom.agent.policy.guard import (
+    Change,
+    GpuLoad,
+    Load,
+    Watch,
+    change_for,
+    load_from,
+    verdict,
+)
 from controlroom.agent.reading import HostReading
 from controlroom.config import GuardConfig
 from controlroom.protocol import GameState
@@ -119,7 +129,18 @@ def test_watch_memory_breach_and_persistence() -> None:
         now=10.0,
     )
     assert act == ("pause", "B", "GPU memory 60% > max_gpu_memory_fraction 50%")
-    back = Watch.from_dict(w.to_dict())
-    assert back.paused == ["B"]
+    w.clear_since = 5.0
+    back = saved.load(saved.dump(saved.SavedPolicy(guard=w))).guard
+    assert back.paused == ["B"] and back.clear_since is None
     back.forget("B")
     assert back.paused == []
+
+
+def test_the_wire_shows_the_guard_as_the_agent_holds_it() -> None:
+    """protocol's GuardBudgets and GuardLoad are [guard] and guard.Load field for field,
+    so the policy state's JSON is what asdict gave before they were typed."""
+    budgets = msgspec.convert(G, protocol.GuardBudgets, from_attributes=True)
+    assert msgspec.to_builtins(budgets) == asdict(G)
+    load = Load(envs=3, trainers=1, gpus=(GpuLoad(0, 0.25, 60.0), GpuLoad(1)))
+    wire = msgspec.convert(load, protocol.GuardLoad, from_attributes=True)
+    assert msgspec.json.encode(wire) == msgspec.json.encode(asdict(load))

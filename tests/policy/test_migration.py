@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from controlroom import protocol
 from controlroom.agent.policy import migration
+
+
+def meta(reason: str = "migrate", now: float = 100.0, **settings: int) -> protocol.SnapshotMeta:
+    return protocol.SnapshotMeta(game="Pong", time=now, reason=reason, settings=settings)
 
 
 def write_run(run_dir: Path, step: int) -> None:
@@ -20,12 +25,12 @@ def write_run(run_dir: Path, step: int) -> None:
 def test_take_and_restore(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "Pong"
     write_run(run, 1000)
-    snap = migration.take(tmp_path, run, "Pong", {"settings": {"num_envs": 8}}, now=100.0)
+    snap = migration.take(tmp_path, run, meta(num_envs=8))
     assert sorted(p.name for p in (snap / "checkpoints").iterdir()) == [
         "ckpt-000000001000.pt",
         "latest.json",
     ]
-    assert migration.meta(snap)["settings"] == {"num_envs": 8}
+    assert migration.meta(snap) == meta(num_envs=8)
     write_run(run, 5000)
     migration.restore(snap, run)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
@@ -38,16 +43,19 @@ def test_take_and_restore(tmp_path: Path) -> None:
 def test_newest_first_and_prune(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "Pong"
     write_run(run, 1)
-    made = [migration.take(tmp_path, run, "Pong", {"n": i}, now=100.0) for i in range(4)]
+    made = [migration.take(tmp_path, run, meta(f"n{i}")) for i in range(4)]
     assert len({p.name for p in made}) == 4  # same millisecond, still distinct
     listed = migration.snapshots(tmp_path, "Pong")
-    assert [migration.meta(p)["n"] for p in listed] == [3, 2, 1, 0]
+    assert [migration.meta(p).reason for p in listed] == ["n3", "n2", "n1", "n0"]
     gone = migration.prune(tmp_path, "Pong", keep=2)
     assert len(gone) == 2
-    assert [s["n"] for s in migration.listing(tmp_path, "Pong")] == [3, 2]
+    assert [(s.name, s.reason) for s in migration.listing(tmp_path, "Pong")] == [
+        (listed[0].name, "n3"),
+        (listed[1].name, "n2"),
+    ]
 
 
 def test_a_run_without_checkpoints_snapshots_empty(tmp_path: Path) -> None:
-    snap = migration.take(tmp_path, tmp_path / "nothing", "Pong", {}, now=1.0)
+    snap = migration.take(tmp_path, tmp_path / "nothing", meta(now=1.0))
     assert list((snap / "checkpoints").iterdir()) == []
     assert migration.snapshots(tmp_path, "Freeway") == []

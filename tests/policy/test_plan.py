@@ -91,23 +91,25 @@ def test_host_plan_by_hand_with_downtime() -> None:
     active = [GameProgress("A", 0, 1000, 500.0), GameProgress("B", 500, 2500, 250.0)]
     queued = [GameProgress("C", 0, 1500, None)]
     plan = host_plan(active, queued, price_per_hour=2.0, downtime=0.2)
-    rows = {r["game"]: r for r in plan["games"]}
-    assert rows["C"]["estimated"] and rows["C"]["queued"]
-    assert rows["C"]["hours_to_target"] == pytest.approx(4.0)
-    assert plan["parallel"]["hours"] == pytest.approx(8.0)
-    assert plan["with_queue"]["hours"] == pytest.approx(8.0)
-    assert plan["with_queue"]["cost"] == pytest.approx(16.0)
-    assert plan["with_queue"]["effective_cost"] == pytest.approx(20.0)  # 16 / 0.8
-    assert plan["with_queue"]["effective_days"] == pytest.approx(10 / 24)
+    rows = {r.game: r for r in plan.games}
+    assert plan.parallel is not None and plan.with_queue is not None
+    assert rows["C"].estimated and rows["C"].queued
+    assert rows["C"].hours_to_target == pytest.approx(4.0)
+    assert plan.parallel.hours == pytest.approx(8.0)
+    assert plan.with_queue.hours == pytest.approx(8.0)
+    assert plan.with_queue.cost == pytest.approx(16.0)
+    assert plan.with_queue.effective_cost == pytest.approx(20.0)  # 16 / 0.8
+    assert plan.with_queue.effective_days == pytest.approx(10 / 24)
 
 
 def test_host_plan_one_slot_queue() -> None:
     active = [GameProgress("A", 0, 1000, 500.0)]
     queued = [GameProgress("B", 0, 3000, 500.0), GameProgress("C", 0, 500, 500.0)]
     plan = host_plan(active, queued, price_per_hour=2.0, downtime=0.0)
-    assert plan["parallel"]["hours"] == pytest.approx(6.0)
-    assert plan["with_queue"]["hours"] == pytest.approx(9.0)
-    assert plan["with_queue"]["cost"] == pytest.approx(18.0)
+    assert plan.parallel is not None and plan.with_queue is not None
+    assert plan.parallel.hours == pytest.approx(6.0)
+    assert plan.with_queue.hours == pytest.approx(9.0)
+    assert plan.with_queue.cost == pytest.approx(18.0)
 
 
 def test_profile_comparison_is_measured() -> None:
@@ -137,16 +139,16 @@ def test_profile_comparison_is_measured() -> None:
     lt, md = rows
     # Light: A 24 h, B 48 h; C, D unmeasured at 32 envs -> mean 750/h = 32 h each.
     # Slots: A(0-24) B(0-48); C 24-56; D 48-80 -> 80 h.
-    assert lt["hours"] == pytest.approx(80.0)
-    assert lt["cost"] == pytest.approx(160.0)
-    assert lt["downtime_measured"] is False and lt["effective_cost"] == pytest.approx(160.0)
-    assert lt["measured_games"] == 2 and lt["episodes_per_hour"] == pytest.approx(1500.0)
-    assert lt["gpu_memory_used"] == 4 << 30
+    assert lt.hours == pytest.approx(80.0)
+    assert lt.cost == pytest.approx(160.0)
+    assert lt.downtime_measured is False and lt.effective_cost == pytest.approx(160.0)
+    assert lt.measured_games == 2 and lt.episodes_per_hour == pytest.approx(1500.0)
+    assert lt.gpu_memory_used == 4 << 30
     # Medium: only A measured at 64 envs (2000/h); the rest borrow it: 12 h each, 4 slots.
-    assert md["hours"] == pytest.approx(12.0)
-    assert md["cost"] == pytest.approx(24.0)
-    assert md["effective_cost"] == pytest.approx(24.0 / 0.95)
-    assert md["total_envs"] == 256
+    assert md.hours == pytest.approx(12.0)
+    assert md.cost == pytest.approx(24.0)
+    assert md.effective_cost == pytest.approx(24.0 / 0.95)
+    assert md.total_envs == 256
 
 
 def test_profile_with_nothing_measured_has_no_figures() -> None:
@@ -158,4 +160,4 @@ def test_profile_with_nothing_measured_has_no_figures() -> None:
         price_per_hour=2.0,
         downtime_by_load={},
     )
-    assert row["days"] is None and row["cost"] is None and row["measured_games"] == 0
+    assert row.days is None and row.cost is None and row.measured_games == 0

@@ -30,7 +30,7 @@ def test_medium_from_light() -> None:
         ("start", "Asteroids"),
         ("start", "Freeway"),
     ]
-    text = [d["text"] for d in profiles.plan_dict(plan)]
+    text = [d.text for d in profiles.on_the_wire(plan)]
     assert text[1] == "migrate MsPacman: num_envs 32 -> 64, minibatch_size 512 -> 1024"
     assert text[3] == "start Asteroids: 64 envs, 128 steps, minibatch 1024"
     assert target["Asteroids"]["env_id"] == "Asteroids-v5"

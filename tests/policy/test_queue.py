@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from controlroom.agent.policy.queue import Queue, default_order, reached_target
+from controlroom.agent.policy import saved
+from controlroom.agent.policy.queue import Queue, Slot, default_order, reached_target
 from controlroom.config import loads, starter_text
 from controlroom.protocol import Checkpoint, GameState
 from tests.gamestates import game_state
@@ -41,11 +42,13 @@ def test_next_game_takes_the_finished_slot() -> None:
     assert q.collect(games) == ["A"]
     assert q.collect(games) == []  # only once
     nxt = q.next_start(games)
-    assert nxt == ("C", {"from": "A", "settings": {"num_envs": 64}})
+    assert nxt == ("C", Slot("A", {"num_envs": 64}))
     assert q.next_start(games) is None  # one slot, one game
     q.put_back(*nxt)
-    assert q.to_dict()["waiting"] == ["C", "D"]
-    back = Queue.from_dict(q.to_dict())
+    assert q.waiting == ["C", "D"]
+    raw = saved.dump(saved.SavedPolicy(queue=q))
+    assert raw["queue"]["free_slots"] == [{"from": "A", "settings": {"num_envs": 64}}]
+    back = saved.load(raw).queue
     assert back.next_start(games) == nxt
 
 
@@ -54,7 +57,7 @@ def test_already_running_or_finished_games_are_skipped() -> None:
     q = Queue()
     q.reset(["C", "D"], {})
     q.collect(games)
-    assert q.next_start(games) == ("D", {"from": "A", "settings": {"num_envs": 32}})
+    assert q.next_start(games) == ("D", Slot("A", {"num_envs": 32}))
 
 
 def test_reset_does_not_free_slots_for_old_finishes() -> None:

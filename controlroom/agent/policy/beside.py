@@ -20,16 +20,16 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from controlroom import protocol
 from controlroom.agent import paths, process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.policy import guard, migration
-from controlroom.agent.policy.figures import compare, shape_of, summary
+from controlroom.agent.policy.figures import compare, shape_data, shape_of, summary
 from controlroom.agent.policy.host_actions import (
     CHANGEABLE,
     check_guard,
@@ -41,7 +41,8 @@ from controlroom.agent.policy.host_actions import (
 )
 from controlroom.agent.policy.seam import Engine, TrialTrainer
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
-from controlroom.protocol import GameState
+from controlroom.config import Settings
+from controlroom.protocol import BesideTrial, GameState, TrialFigures
 from controlroom.span import Span
 
 CHECKPOINTS = migration.CHECKPOINTS
@@ -55,11 +56,11 @@ def root(state_dir: Path, game: str) -> Path:
 def added_load(engine: Engine) -> guard.Change:
     """The load the running beside trials add (the core's GameStates miss it)."""
     live = [t for g, t in engine.trials.items() if g in engine.beside]
-    envs = sum(int((t.get("settings") or {}).get("num_envs") or 0) for t in live)
+    envs = sum(int(t.settings.get("num_envs") or 0) for t in live if isinstance(t, BesideTrial))
     return guard.Change(envs=envs, trainers=len(live))
 
 
-def copy_newest_checkpoint(run_dir: Path, dest: Path) -> dict[str, Any]:
+def copy_newest_checkpoint(run_dir: Path, dest: Path) -> protocol.TrialOrigin:
     """Copy the running game's newest checkpoint (and latest.json) to dest; retried when
     the trainer prunes it between our reading latest.json and copying the file."""
     src = run_dir / CHECKPOINTS
@@ -71,13 +72,17 @@ def copy_newest_checkpoint(run_dir: Path, dest: Path) -> dict[str, Any]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         (dest / CHECKPOINTS / "latest.json").write_text(json.dumps(latest, indent=1))
-        return {k: latest.get(k) for k in ("file", "global_step", "episodes")}
+        return protocol.TrialOrigin(
+            file=latest["file"],
+            global_step=latest.get("global_step"),
+            episodes=latest.get("episodes"),
+        )
     raise OpError("invalid", f"{run_dir.name} has no checkpoint yet to start a trial from")
 
 
 async def start(
-    engine: Engine, game: str, changes: dict[str, Any], *, minutes: float, keep: bool | None
-) -> dict[str, Any]:
+    engine: Engine, game: str, changes: Settings, *, minutes: float, keep: bool | None
+) -> BesideTrial:
     """Start the second trainer from a copy of the game's newest checkpoint."""
     st = game_state(engine, game)
     before = measure(engine, st)
@@ -106,32 +111,31 @@ async def start(
     proc = process.spawn(argv, trial_dir, trainer_env(st.gpus))
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
     shown = {k: v for k, v in candidate.items() if k != "command"}
-    trial = {
-        "game": game,
-        "mode": "beside",
-        "status": "running",
-        "started_at": now,
-        "ends_at": now + minutes * 60.0,
-        "minutes": minutes,
-        "dir": str(trial_dir),
-        "from_checkpoint": origin,
-        "settings": shown,
-        "restore_settings": current,
-        "before": before,
-        "current": None,
-        "trial": None,
-        "keep": keep,
-        "decision": None,
-        "pid": proc.pid,
-        "create_time": proc.create_time,
-        "cmdline": proc.cmdline,
-    }
+    trial = BesideTrial(
+        game=game,
+        status="running",
+        started_at=now,
+        ends_at=now + minutes * 60.0,
+        minutes=minutes,
+        dir=str(trial_dir),
+        from_checkpoint=origin,
+        settings=shown,
+        restore_settings=current,
+        before=before,
+        current=None,
+        trial=None,
+        keep=keep,
+        decision=None,
+        pid=proc.pid,
+        create_time=proc.create_time,
+        cmdline=proc.cmdline,
+    )
     engine.trials[game] = trial
     engine.save()
     return trial
 
 
-def check_guard_beside(engine: Engine, game: str, candidate: dict[str, Any]) -> None:
+def check_guard_beside(engine: Engine, game: str, candidate: Settings) -> None:
     """The guard on a whole second trainer with the candidate's envs, on its game's GPUs
     (and its share of each at the measured bytes per env)."""
     games, tel = engine.agent.games(), engine.agent.telemetry()
@@ -150,42 +154,49 @@ def adopt(engine: Engine) -> None:
     """After an agent restart: take the running beside trials' trainers back, or end
     the trials whose trainer is gone (the decision stays the user's)."""
     for game, trial in engine.trials.items():
-        if trial.get("mode") != "beside" or trial.get("status") != "running":
+        if not isinstance(trial, BesideTrial) or trial.status != "running":
             continue
-        proc = process.adopt(trial.get("pid"), trial.get("create_time"), trial.get("cmdline"))
+        proc = process.adopt(trial.pid, trial.create_time, trial.cmdline)
         if proc is None:
             _ended(engine, game, time.time(), "the trial trainer was gone when the agent restarted")
             continue
-        tail = MetricsTail(Path(trial["dir"]) / METRICS_FILE)
+        tail = MetricsTail(Path(trial.dir) / METRICS_FILE)
         tail.start_at_end()
         engine.beside[game] = TrialTrainer(proc, tail)
         engine.event(
             "adopted",
             game,
             f"adopted the trial trainer of {game} (pid {proc.pid})",
-            {"pid": proc.pid, "trial": trial["dir"]},
+            {"pid": proc.pid, "trial": trial.dir},
         )
 
 
-def sample(engine: Engine, game: str, st: GameState | None, figures: dict[str, Any] | None) -> None:
+def record(engine: Engine, game: str) -> BesideTrial:
+    """The game's trial, which the engine hands this module only in mode "beside"."""
+    trial = engine.trials[game]
+    assert isinstance(trial, BesideTrial), f"{game}'s trial runs instead"
+    return trial
+
+
+def sample(engine: Engine, game: str, st: GameState | None, figures: TrialFigures | None) -> None:
     """Record both trainers' figures over the same minutes."""
-    trial, tt = engine.trials[game], engine.beside[game]
+    trial, tt = record(engine, game), engine.beside[game]
     tt.tail.poll()
-    if st is not None and figures and (figures["episodes_per_hour"] or figures["sps"]):
-        trial["current"] = figures
+    if st is not None and figures and (figures.episodes_per_hour or figures.sps):
+        trial.current = figures
     m = tt.tail.metrics or {}
     if m.get("sps") or m.get("episodes_per_hour"):
         tel = engine.agent.telemetry()
         used = sum(p.memory_used for gp in tel.gpus for p in gp.processes if p.pid == tt.proc.pid)
         temp = guard.load_from({}, tel).gpu_temp_c
-        trial["trial"] = {
-            "episodes_per_hour": m.get("episodes_per_hour"),
-            "sps": m.get("sps"),
-            "gpu_memory_used": used or None,
-            "gpu_temp_c": temp,
-            "episodes": m.get("episodes"),
-            "settings": shape_of(trial["settings"]),
-        }
+        trial.trial = TrialFigures(
+            episodes_per_hour=m.get("episodes_per_hour"),
+            sps=m.get("sps"),
+            gpu_memory_used=used or None,
+            gpu_temp_c=temp,
+            episodes=m.get("episodes"),
+            settings=shape_of(trial.settings),
+        )
 
 
 async def trial_pass(engine: Engine, game: str, st: GameState | None, now: float) -> None:
@@ -200,13 +211,13 @@ async def trial_pass(engine: Engine, game: str, st: GameState | None, now: float
 
 def due(engine: Engine, game: str, now: float, st: GameState | None) -> str | None:
     """Why the trial ends now, or None."""
-    trial, tt = engine.trials[game], engine.beside[game]
+    trial, tt = record(engine, game), engine.beside[game]
     if not tt.proc.alive():
         return f"the trial trainer exited early ({describe_exit(tt.proc.exit_code)})"
     if st is None:
         return f"{game} was removed"
-    if now >= trial["ends_at"]:
-        return f"{trial['minutes']:g} min done"
+    if now >= trial.ends_at:
+        return f"{trial.minutes:g} min done"
     return None
 
 
@@ -218,30 +229,31 @@ async def finish(engine: Engine, game: str, now: float, why: str) -> None:
         tt.tail.poll()
         engine.beside.pop(game, None)
     _ended(engine, game, now, why)
-    keep = engine.trials[game].get("keep")
+    keep = record(engine, game).keep
     if keep is None:
         return
     try:
-        await decide(engine, game, bool(keep))
+        await decide(engine, game, keep)
     except OpError as exc:  # e.g. the guard refuses the candidate now: the user decides
-        engine.trials[game]["outcome"] = (
+        record(engine, game).outcome = (
             f"could not {'keep' if keep else 'discard'} it: "
             f"{exc.message}; waiting for trial_decide {game}"
         )
 
 
 def _ended(engine: Engine, game: str, now: float, why: str) -> None:
-    trial = engine.trials[game]
-    trial["ended_at"], trial["ended_because"] = now, why
-    trial["comparison"] = compare(trial.get("current") or trial.get("before"), trial.get("trial"))
-    trial["trial_checkpoint"] = msgspec.to_builtins(read_checkpoint(Path(trial["dir"])))
-    trial["outcome"] = f"waiting for trial_decide {game} (keep or discard)"
-    trial["status"] = "finished"
+    trial = record(engine, game)
+    trial.ended_at, trial.ended_because = now, why
+    comparison = compare(trial.current or trial.before, trial.trial)
+    trial.comparison = comparison
+    trial.trial_checkpoint = read_checkpoint(Path(trial.dir))
+    trial.outcome = f"waiting for trial_decide {game} (keep or discard)"
+    trial.status = "finished"
     engine.event(
         "trial_finished",
         game,
-        f"beside trial of {game} ({why}): {summary(trial['comparison'])}",
-        {"comparison": trial["comparison"], "mode": "beside"},
+        f"beside trial of {game} ({why}): {summary(comparison)}",
+        {"comparison": msgspec.to_builtins(comparison), "mode": "beside"},
     )
 
 
@@ -256,40 +268,40 @@ async def _stop(engine: Engine, proc: process.TrainerProc) -> None:
         await asyncio.sleep(0.05)
 
 
-async def decide(engine: Engine, game: str, keep: bool) -> dict[str, Any]:
+async def decide(engine: Engine, game: str, keep: bool) -> BesideTrial:
     """Keep (adopt the trial's learning and settings) or discard a beside trial."""
     trial = engine.trials.get(game)
-    if trial is None or trial.get("mode") != "beside":
+    if not isinstance(trial, BesideTrial):
         raise OpError("not_found", f"{game} has no beside trial to decide")
-    if trial.get("decision") is not None:
-        raise OpError("invalid", f"the trial of {game} was already {trial['decision']}")
-    if trial["status"] == "running":  # decided early: end it now
-        trial["keep"] = None
+    if trial.decision is not None:
+        raise OpError("invalid", f"the trial of {game} was already {trial.decision}")
+    if trial.status == "running":  # decided early: end it now
+        trial.keep = None
         await finish(engine, game, time.time(), "decided before its time was up")
-    trial_dir = Path(trial["dir"])
+    trial_dir = Path(trial.dir)
     outcome = (
         await _keep(engine, game, trial, trial_dir)
         if keep
         else (f"learning discarded: trial dir removed, {game} unchanged")
     )
     shutil.rmtree(trial_dir, ignore_errors=True)
-    trial["decision"] = "kept" if keep else "discarded"
-    trial["outcome"] = outcome
+    trial.decision = "kept" if keep else "discarded"
+    trial.outcome = outcome
     engine.event(
         "trial_decided",
         game,
         f"trial of {game}: {outcome}",
-        {"decision": trial["decision"], "settings": shape_of(trial["settings"])},
+        {"decision": trial.decision, "settings": shape_data(trial.settings)},
     )
     return trial
 
 
-async def _keep(engine: Engine, game: str, trial: dict[str, Any], trial_dir: Path) -> str:
+async def _keep(engine: Engine, game: str, trial: BesideTrial, trial_dir: Path) -> str:
     ck = read_checkpoint(trial_dir)
     if ck is None:
         raise OpError("invalid", f"the trial of {game} left no checkpoint; nothing to keep")
     st = game_state(engine, game)
-    chosen = {k: v for k, v in trial["settings"].items() if k in CHANGEABLE}
+    chosen = {k: v for k, v in trial.settings.items() if k in CHANGEABLE}
     candidate = new_settings(dict(st.settings), chosen)
     check_guard(engine, game, candidate)
     was_wanted = st.wanted
@@ -297,7 +309,7 @@ async def _keep(engine: Engine, game: str, trial: dict[str, Any], trial_dir: Pat
     name = snapshot(engine, game, msgspec.structs.replace(st, wanted=was_wanted), "trial")
     migration.restore(trial_dir, engine.agent.run_dir(game))
     await engine.agent.want_game(game, candidate, wanted=was_wanted)
-    trial["snapshot"] = name
+    trial.snapshot = name
     return (
         f"learning kept: {game} resumes from the trial's checkpoint (step "
         f"{ck.global_step}, episode {ck.episodes}) with the candidate settings; "

@@ -3,9 +3,7 @@ cost), computed from measured speeds and the boot history instead of guessed."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
+from controlroom import protocol
 from controlroom.agent.policy.figures import shape_from
 from controlroom.agent.policy.plan_math import GameProgress, costing, hours_to_target, queue_hours
 from controlroom.agent.policy.speeds import SpeedBook
@@ -53,7 +51,7 @@ def profile_row(
     *,
     price_per_hour: float,
     downtime_by_load: dict[int, float],
-) -> dict[str, Any]:
+) -> protocol.ProfileRow:
     """One row of the table: every game in `work` done with this profile's slots."""
     rows = _rates(p, _ordered(p, work), book)
     hours = queue_hours([hours_to_target(g) for g in rows], len(p.games))
@@ -64,31 +62,24 @@ def profile_row(
         if (s := book.lookup(g.game, profile_settings(p))) and s.gpu_memory_used
     ]
     down = downtime_by_load.get(len(p.games))
-    row: dict[str, Any] = {
-        "profile": name,
-        "games": len(p.games),
-        "num_envs": p.num_envs,
-        "minibatch_size": p.minibatch_size,
-        "total_envs": p.num_envs * len(p.games),
-        "measured_games": sum(1 for g in mine if not g.estimated),
-        "episodes_per_hour": sum(g.episodes_per_hour or 0.0 for g in mine) or None,
-        "gpu_memory_used": sum(measured_mem) if measured_mem else None,
-        "downtime_measured": down is not None,
-    }
     cost = costing(hours, price_per_hour, down or 0.0) if hours is not None else None
-    row.update(
-        asdict(cost)
-        if cost
-        else {
-            "hours": None,
-            "days": None,
-            "cost": None,
-            "downtime_share": down,
-            "effective_days": None,
-            "effective_cost": None,
-        }
+    return protocol.ProfileRow(
+        profile=name,
+        games=len(p.games),
+        num_envs=p.num_envs,
+        minibatch_size=p.minibatch_size,
+        total_envs=p.num_envs * len(p.games),
+        measured_games=sum(1 for g in mine if not g.estimated),
+        episodes_per_hour=sum(g.episodes_per_hour or 0.0 for g in mine) or None,
+        gpu_memory_used=sum(measured_mem) if measured_mem else None,
+        downtime_measured=down is not None,
+        hours=cost.hours if cost else None,
+        days=cost.days if cost else None,
+        cost=cost.cost if cost else None,
+        downtime_share=cost.downtime_share if cost else down,
+        effective_days=cost.effective_days if cost else None,
+        effective_cost=cost.effective_cost if cost else None,
     )
-    return row
 
 
 def compare_profiles(
@@ -98,7 +89,7 @@ def compare_profiles(
     *,
     price_per_hour: float,
     downtime_by_load: dict[int, float],
-) -> list[dict[str, Any]]:
+) -> list[protocol.ProfileRow]:
     """The whole table, one row per configured profile."""
     return [
         profile_row(

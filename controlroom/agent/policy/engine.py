@@ -11,24 +11,23 @@ loses nothing) and pushes the "policy" part of the State when it changes.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import asdict, replace
-from typing import Any
 
 import msgspec
 
+from controlroom import protocol
 from controlroom.agent import placement
 from controlroom.agent.core import AgentCore
-from controlroom.agent.policy import beside, guard, ramp, trial
-from controlroom.agent.policy.figures import shape_from, shape_of, shape_present
+from controlroom.agent.policy import beside, guard, host_actions, ramp, saved, trial
+from controlroom.agent.policy.figures import shape_data, shape_from, shape_present
 from controlroom.agent.policy.live_plan import plan
-from controlroom.agent.policy.queue import Queue, is_active, reached_target
-from controlroom.agent.policy.ramp import RampState
+from controlroom.agent.policy.queue import is_active, reached_target
 from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
 from controlroom.agent.reading import HostReading
-from controlroom.protocol import GameState, PolicyState, StateUpdate
+from controlroom.config import Settings
+from controlroom.protocol import AnyTrial, GameState, PolicyState, StateUpdate
 
 KV_STATE = "policy.state"
 KV_SPEEDS = "policy.speeds"
@@ -44,21 +43,19 @@ class PolicyEngine:
 
     def __init__(self, agent: AgentCore) -> None:
         self.agent = agent
-        raw: dict[str, Any] = agent.store.kv_get(KV_STATE) or {}
-        self.ramp = RampState.from_dict(raw.get("ramp"))
-        self.watch = guard.Watch.from_dict(raw.get("guard"))
-        self.queue = Queue.from_dict(raw.get("queue"))
-        self.trials: dict[str, dict[str, Any]] = dict(raw.get("trials") or {})
-        self.profile: str | None = raw.get("profile")
+        kept = saved.load(agent.store.kv_get(KV_STATE))
+        self.ramp, self.watch, self.queue = kept.ramp, kept.guard, kept.queue
+        self.trials: dict[str, AnyTrial] = kept.trials
+        self.profile: str | None = kept.profile
         self.beside: dict[str, TrialTrainer] = {}  # beside trials' second trainers
-        self.book = SpeedBook(agent.store.kv_get(KV_SPEEDS))
+        self.book = SpeedBook.load(agent.store.kv_get(KV_SPEEDS))
         # One policy action at a time, ops and ticks alike; taken before the core's
         # locks, never after (daemon.py gives the order).
         self.lock = asyncio.Lock()
         self.last_refusal: str | None = None
-        self._plan: dict[str, Any] | None = None
+        self._plan: protocol.Plan | None = None
         self._plan_at = self._speeds_at = self._published_at = 0.0
-        self._published = ""
+        self._published = b""
         self._booted = False
         beside.adopt(self)
 
@@ -115,7 +112,7 @@ class PolicyEngine:
             self.save()
         self.publish(now)
 
-    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+    def check_scale(self, game: str, settings: Settings) -> str | None:
         """The guard's verdict on running `game` with `settings`, on the GPUs placement
         would give it (a GPU too full goes to another, or the refusal names it)."""
         games, tel = self.agent.games(), self.agent.telemetry()
@@ -139,38 +136,35 @@ class PolicyEngine:
         more = beside.added_load(self)
         return replace(load, envs=load.envs + more.envs, trainers=load.trainers + more.trainers)
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> PolicyState:
         """The snapshot's "policy" value."""
         cfg = self.agent.config
         load = self.with_trials(guard.load_from(self.agent.games(), self.agent.telemetry()))
-        return {
-            "profile": self.profile,
-            "ramp": ramp.view(self.ramp, self.steps(), cfg.ramp.stable_minutes * 60.0),
-            "guard": {
-                "budgets": asdict(cfg.guard),
-                "load": asdict(load),
-                "breach": guard.breach(cfg.guard, load),
-                "paused": list(self.watch.paused),
-                "last_refusal": self.last_refusal,
-            },
-            "queue": {
-                "waiting": list(self.queue.waiting),
-                "free_slots": len(self.queue.free_slots),
-            },
-            "trials": self.trials,
-            "plan": self.plan(time.time()),
-        }
+        return PolicyState(
+            profile=self.profile,
+            ramp=ramp.view(self.ramp, self.steps(), cfg.ramp.stable_minutes * 60.0),
+            guard=protocol.GuardView(
+                budgets=host_actions.budgets_of(cfg.guard),
+                load=msgspec.convert(load, protocol.GuardLoad, from_attributes=True),
+                breach=guard.breach(cfg.guard, load),
+                paused=list(self.watch.paused),
+                last_refusal=self.last_refusal,
+            ),
+            queue=host_actions.queue_view(self),
+            trials=self.trials,
+            plan=self.plan(time.time()),
+        )
 
     # ---- trials: the engine picks the mode -----------------------------------------
     async def start_trial(
         self,
         game: str,
-        changes: dict[str, Any],
+        changes: Settings,
         *,
         minutes: float,
         keep: bool | None = None,
         mode: str = "instead",
-    ) -> dict[str, Any]:
+    ) -> AnyTrial:
         """Instead (trial.py): the candidate in place of the current settings. Beside
         (beside.py): a second trainer; `keep` None waits for trial_decide."""
         trial.check_request(self, game, minutes, mode)
@@ -181,10 +175,10 @@ class PolicyEngine:
             "trial_started",
             game,
             f"beside trial of {game} for {minutes:g} min: "
-            f"{shape_of(record['restore_settings'])} -> {shape_of(record['settings'])}",
-            {"mode": "beside", "dir": record["dir"]},
+            f"{shape_data(record.restore_settings)} -> {shape_data(record.settings)}",
+            {"mode": "beside", "dir": record.dir},
         )
-        return {"trial": record}
+        return record
 
     async def _trials_pass(self, now: float) -> None:
         """Sample every running trial; finish the ones whose time is up."""
@@ -192,8 +186,8 @@ class PolicyEngine:
         for game in sorted(self.trials_running()):
             mode_pass = (
                 beside.trial_pass
-                if self.trials[game].get("mode") == "beside"
-                else (trial.trial_pass)
+                if isinstance(self.trials[game], protocol.BesideTrial)
+                else trial.trial_pass
             )
             await mode_pass(self, game, games.get(game), now)
 
@@ -203,7 +197,7 @@ class PolicyEngine:
         return ramp.steps(self.agent.config.ramp)
 
     def event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: protocol.JSONObject | None = None
     ) -> None:
         """Record and push an event."""
         self.agent.store.add_event(kind, game, message, data)
@@ -216,18 +210,16 @@ class PolicyEngine:
 
     def save(self) -> None:
         """Persist everything but the speed book (saved on its own, less often)."""
-        self.agent.store.kv_set(
-            KV_STATE,
-            {
-                "ramp": self.ramp.to_dict(),
-                "guard": self.watch.to_dict(),
-                "queue": self.queue.to_dict(),
-                "trials": self.trials,
-                "profile": self.profile,
-            },
+        kept = saved.SavedPolicy(
+            ramp=self.ramp,
+            guard=self.watch,
+            queue=self.queue,
+            trials=self.trials,
+            profile=self.profile,
         )
+        self.agent.store.kv_set(KV_STATE, saved.dump(kept))
 
-    def plan(self, now: float, fresh: bool = False) -> dict[str, Any]:
+    def plan(self, now: float, fresh: bool = False) -> protocol.Plan:
         """The plan, recomputed at most every PLAN_EVERY_S unless `fresh`."""
         if fresh or self._plan is None or now - self._plan_at >= PLAN_EVERY_S:
             self._plan, self._plan_at = plan(self, now), now
@@ -236,13 +228,12 @@ class PolicyEngine:
     def publish(self, now: float, force: bool = False) -> None:
         """Push the policy state when it changed (or every REPUBLISH_S for the clocks)."""
         state = self.state()
-        text = json.dumps(state, sort_keys=True, default=str)
+        text = msgspec.json.encode(state)
         if force or text != self._published or now - self._published_at >= REPUBLISH_S:
-            update = StateUpdate(policy=msgspec.convert(state, PolicyState))
-            self.agent.publish(update)
+            self.agent.publish(StateUpdate(policy=state))
             self._published, self._published_at = text, now
 
-    def ramp_settings(self, game: str) -> dict[str, Any]:
+    def ramp_settings(self, game: str) -> Settings:
         """A ramp game's settings: its config settings at the ramp's shape."""
         return {**self.agent.config.game_settings(game), **shape_from(self.agent.config.ramp)}
 
@@ -314,7 +305,7 @@ class PolicyEngine:
             self.refuse(nxt, verdict)
         return verdict
 
-    def _ramp_data(self) -> dict[str, Any]:
+    def _ramp_data(self) -> protocol.JSONObject:
         return {
             "step": self.ramp.step,
             "ceiling": self.ramp.ceiling,
@@ -349,7 +340,7 @@ class PolicyEngine:
         self.queue.collect(games)
         while (nxt := self.queue.next_start(games)) is not None:
             name, slot = nxt
-            shape = shape_present(slot["settings"])
+            shape = shape_present(slot.settings)
             verdict = self.check_scale(name, shape)
             if verdict is not None:
                 self.queue.put_back(name, slot)
@@ -359,8 +350,8 @@ class PolicyEngine:
             self.event(
                 "queue_started",
                 name,
-                f"{name} started in the slot {slot['from']} freed",
-                {"from": slot["from"], "settings": shape},
+                f"{name} started in the slot {slot.game} freed",
+                {"from": slot.game, "settings": shape},
             )
             games = self.agent.games()
 
@@ -371,9 +362,9 @@ class PolicyEngine:
             if speed is not None:
                 self.book.record(name, st.settings, speed)
         if now - self._speeds_at >= SPEEDS_SAVE_S:
-            self.agent.store.kv_set(KV_SPEEDS, self.book.to_dict())
+            self.agent.store.kv_set(KV_SPEEDS, self.book.dump())
             self._speeds_at = now
 
     def trials_running(self) -> set[str]:
         """Games in a trial now."""
-        return {g for g, t in self.trials.items() if t.get("status") == "running"}
+        return {g for g, t in self.trials.items() if t.status == "running"}

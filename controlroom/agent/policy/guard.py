@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
 from controlroom.agent.reading import HostReading
-from controlroom.config import GuardConfig
+from controlroom.config import GuardConfig, Settings
 from controlroom.protocol import GameState, Gpu
 
 __all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "breaches", "verdict"]
@@ -188,9 +187,9 @@ class Watch:
     [guard]: action_interval_s between actions, resume_hold_s under the limits before
     a resume."""
 
-    paused: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # kept across agent restarts (saved.py)
     last_action_at: float = 0.0
-    clear_since: float | None = None
+    clear_since: float | None = None  # not: the hold is seen again after a restart
 
     def step(
         self,
@@ -241,18 +240,6 @@ class Watch:
         """The user took over this game (started, removed or migrated it)."""
         if game in self.paused:
             self.paused.remove(game)
-
-    def to_dict(self) -> dict[str, Any]:
-        """For kv persistence: paused games stay paused across agent restarts."""
-        return {"paused": list(self.paused), "last_action_at": self.last_action_at}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> Watch:
-        """Back from kv."""
-        raw = raw or {}
-        return cls(
-            paused=list(raw.get("paused", [])), last_action_at=float(raw.get("last_action_at", 0.0))
-        )
 
 
 def _on_gpu(
@@ -317,7 +304,7 @@ def change_for(
     games: dict[str, GameState],
     telemetry: HostReading,
     game: str,
-    settings: dict[str, Any],
+    settings: Settings,
     gpus: Sequence[int] = (),
 ) -> tuple[Load, Change]:
     """The load now, and what running `game` with `settings` on `gpus` would add to it

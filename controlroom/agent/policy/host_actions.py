@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 import msgspec
 
+from controlroom import protocol
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import OVERRIDES, check_overrides, validate
 from controlroom.agent.policy import figures, guard, migration, profiles, ramp
-from controlroom.agent.policy.figures import shape_of as _shape
+from controlroom.agent.policy.figures import shape_data as _shape
 from controlroom.agent.policy.queue import default_order
 from controlroom.agent.policy.seam import Engine
+from controlroom.config import ConfigError, GuardConfig, Settings, check_value
 from controlroom.protocol import GameState
 
 # What a migration or trial may change: the same settings a client may set on add.
@@ -33,13 +34,13 @@ def game_state(engine: Engine, game: str) -> GameState:
     return st
 
 
-def measure(engine: Engine, st: GameState) -> dict[str, Any]:
+def measure(engine: Engine, st: GameState) -> protocol.TrialFigures:
     """A trial's figures from a GameState, with the GPU temperature now."""
     temp = guard.load_from({}, engine.agent.telemetry()).gpu_temp_c
     return figures.measure(st, temp)
 
 
-def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def new_settings(current: Settings, changes: Settings) -> Settings:
     """The current settings with `changes` on top, checked whole (each value's type and
     bounds, the shape, the env id) exactly as want_game will check them: an op that
     stops a trainer or takes a snapshot validates first, so a refusal changes nothing."""
@@ -49,7 +50,7 @@ def new_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, 
     return merged
 
 
-def check_guard(engine: Engine, game: str, settings: dict[str, Any]) -> None:
+def check_guard(engine: Engine, game: str, settings: Settings) -> None:
     """Refuse (event + OpError) when the guard says no."""
     verdict = engine.check_scale(game, settings)
     if verdict is not None:
@@ -60,13 +61,15 @@ def check_guard(engine: Engine, game: str, settings: dict[str, Any]) -> None:
 def snapshot(engine: Engine, game: str, st: GameState, reason: str) -> str:
     """Back up a stopped game's checkpoints with its settings and progress; prune."""
     agent = engine.agent
-    meta = {
-        "reason": reason,
-        "settings": st.settings,
-        "checkpoint": msgspec.to_builtins(st.checkpoint),
-        "wanted": st.wanted,
-    }
-    path = migration.take(agent.state_dir, agent.run_dir(game), game, meta, time.time())
+    meta = protocol.SnapshotMeta(
+        game=game,
+        time=time.time(),
+        reason=reason,
+        settings=st.settings,
+        checkpoint=st.checkpoint,
+        wanted=st.wanted,
+    )
+    path = migration.take(agent.state_dir, agent.run_dir(game), meta)
     migration.prune(agent.state_dir, game, agent.config.agent.snapshot_retention)
     return path.name
 
@@ -80,14 +83,14 @@ async def stop_for_snapshot(engine: Engine, game: str) -> GameState:
 
 
 async def migrate(
-    engine: Engine, game: str, changes: dict[str, Any], reason: str = "migrate"
-) -> dict[str, Any]:
+    engine: Engine, game: str, changes: Settings, reason: str = "migrate"
+) -> protocol.Migration:
     """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
     st = game_state(engine, game)
     before = dict(st.settings)
     after = new_settings(before, changes)
     if after == before:
-        return {"game": st, "changed": False, "snapshot": None}
+        return protocol.Migration(game=st, changed=False, snapshot=None)
     check_guard(engine, game, after)
     was_wanted = st.wanted
     st = await stop_for_snapshot(engine, game)
@@ -103,10 +106,10 @@ async def migrate(
             f"migrated {game}: {text}",
             {"from": _shape(before), "to": _shape(after), "snapshot": name},
         )
-    return {"game": state, "changed": True, "snapshot": name}
+    return protocol.Migration(game=state, changed=True, snapshot=name)
 
 
-async def rollback(engine: Engine, game: str) -> dict[str, Any]:
+async def rollback(engine: Engine, game: str) -> protocol.Rollback:
     """Restore the newest snapshot's checkpoints and settings, and resume from them."""
     game_state(engine, game)
     if game in engine.beside:  # its trainer must not be orphaned by dropping the record
@@ -114,26 +117,32 @@ async def rollback(engine: Engine, game: str) -> dict[str, Any]:
     snaps = migration.snapshots(engine.agent.state_dir, game)
     if not snaps:
         raise OpError("not_found", f"{game} has no snapshot to roll back to")
-    meta = migration.meta(snaps[0])
-    validate(dict(meta.get("settings") or {}))  # a bad snapshot is refused before a stop
+    try:
+        meta = migration.meta(snaps[0])
+    except msgspec.DecodeError as exc:  # a bad snapshot is refused before a stop
+        raise OpError("invalid", f"snapshot {snaps[0].name} is unreadable: {exc}") from None
+    validate(dict(meta.settings))
     await stop_for_snapshot(engine, game)
     migration.restore(snaps[0], engine.agent.run_dir(game))
     engine.trials.pop(game, None)
-    state = await engine.agent.want_game(
-        game, dict(meta["settings"]), wanted=bool(meta.get("wanted", True))
-    )
-    episodes = (meta.get("checkpoint") or {}).get("episodes")
+    state = await engine.agent.want_game(game, dict(meta.settings), wanted=meta.wanted)
+    episodes = meta.checkpoint.episodes if meta.checkpoint else None
     engine.event(
         "rolled_back",
         game,
         f"rolled {game} back to snapshot {snaps[0].name} "
-        f"(episode {episodes}, {_shape(meta['settings'])})",
-        {"snapshot": snaps[0].name, "settings": _shape(meta["settings"])},
+        f"(episode {episodes}, {_shape(meta.settings)})",
+        {"snapshot": snaps[0].name, "settings": _shape(meta.settings)},
     )
-    return {"game": state, "snapshot": snaps[0].name, "restored": meta}
+    return protocol.Rollback(
+        game=state,
+        snapshot=snaps[0].name,
+        restored=meta,
+        snapshots=migration.listing(engine.agent.state_dir, game),
+    )
 
 
-def profile_verdict(engine: Engine, target: dict[str, dict[str, Any]]) -> str | None:
+def profile_verdict(engine: Engine, target: dict[str, Settings]) -> str | None:
     """The guard on the profile as a whole: the load it leaves against the load now."""
     games, tel = engine.agent.games(), engine.agent.telemetry()
     load = guard.load_from(games, tel)
@@ -145,7 +154,7 @@ def profile_verdict(engine: Engine, target: dict[str, dict[str, Any]]) -> str | 
     return guard.verdict(engine.agent.config.guard, load, change)
 
 
-async def apply_profile(engine: Engine, name: str, dry_run: bool) -> dict[str, Any]:
+async def apply_profile(engine: Engine, name: str, dry_run: bool) -> protocol.ProfilePlan:
     """Converge to a profile (or only show the plan); the ramp steps aside."""
     cfg = engine.agent.config
     if name not in cfg.profiles:
@@ -153,13 +162,13 @@ async def apply_profile(engine: Engine, name: str, dry_run: bool) -> dict[str, A
     target = profiles.target_settings(cfg, name)
     plan = profiles.diff(engine.agent.games(), target)
     verdict = profile_verdict(engine, target)
-    result = {
-        "profile": name,
-        "dry_run": dry_run,
-        "actions": profiles.plan_dict(plan),
-        "total_envs": profiles.final_envs(target),
-        "verdict": verdict,
-    }
+    result = protocol.ProfilePlan(
+        profile=name,
+        dry_run=dry_run,
+        actions=profiles.on_the_wire(plan),
+        total_envs=profiles.final_envs(target),
+        verdict=verdict,
+    )
     if dry_run:
         return result
     if verdict is not None:
@@ -190,7 +199,7 @@ async def _carry_out(engine: Engine, plan: list[profiles.Action]) -> None:
             await engine.agent.want_game(action.game, action.settings)
 
 
-async def set_ramp(engine: Engine, enabled: bool) -> dict[str, Any]:
+async def set_ramp(engine: Engine, enabled: bool) -> protocol.RampView:
     """Turn the ramp on or off, in the state and in the agent's config file."""
     cfg = engine.agent.config
     if cfg.ramp.enabled != enabled:
@@ -207,12 +216,10 @@ async def set_ramp(engine: Engine, enabled: bool) -> dict[str, Any]:
     return ramp.view(engine.ramp, engine.steps(), cfg.ramp.stable_minutes * 60.0)
 
 
-def set_queue(engine: Engine, games: list[Any]) -> dict[str, Any]:
+def set_queue(engine: Engine, games: list[str]) -> protocol.QueueView:
     """Set the waiting games explicitly, in order; free slots stay free for them."""
     configured = engine.agent.config.games
     for game in games:
-        if not isinstance(game, str):
-            raise OpError("bad_request", "set_queue: games must be a list of game names")
         if game not in configured:
             raise OpError(
                 "invalid",
@@ -224,16 +231,21 @@ def set_queue(engine: Engine, games: list[Any]) -> dict[str, Any]:
         raise OpError("invalid", f"named twice: {', '.join(dupes)}")
     engine.queue.waiting = list(games)
     engine.save()
-    return {"waiting": list(engine.queue.waiting), "free_slots": len(engine.queue.free_slots)}
+    return queue_view(engine)
 
 
-def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
+def queue_view(engine: Engine) -> protocol.QueueView:
+    """The queue as the policy state and set_queue show it."""
+    return protocol.QueueView(
+        waiting=list(engine.queue.waiting), free_slots=len(engine.queue.free_slots)
+    )
+
+
+def set_guard(engine: Engine, budgets: protocol.JSONObject) -> protocol.GuardBudgets:
     """New [guard] budgets, each checked against its type and bounds in config.py (the
     same as config.toml's), the whole config checked again as it is written to the
     agent's config file; the running check uses them from its next tick. A refusal
     names the key and changes nothing."""
-    from controlroom.config import ConfigError, GuardConfig, check_value
-
     known = [f.name for f in dataclasses.fields(GuardConfig)]
     unknown = sorted(set(budgets) - set(known))
     if unknown:
@@ -250,8 +262,11 @@ def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
         engine.agent.save_config(new)
     except ConfigError as exc:
         raise OpError("invalid", str(exc)) from None
-    before, after = asdict_guard(cfg), asdict_guard(new)
-    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    changed = {
+        k: [getattr(cfg.guard, k), getattr(new.guard, k)]
+        for k in known
+        if getattr(cfg.guard, k) != getattr(new.guard, k)
+    }
     if changed:
         engine.event(
             "guard_changed",
@@ -259,15 +274,15 @@ def set_guard(engine: Engine, budgets: dict[str, Any]) -> dict[str, Any]:
             "guard budgets: " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()),
             {"changed": changed},
         )
-    return after
+    return budgets_of(new.guard)
 
 
-def asdict_guard(cfg: Any) -> dict[str, Any]:
-    """A config's [guard] as a dict."""
-    return dataclasses.asdict(cfg.guard)
+def budgets_of(g: GuardConfig) -> protocol.GuardBudgets:
+    """[guard] as the policy state and set_guard show it."""
+    return msgspec.convert(g, protocol.GuardBudgets, from_attributes=True)
 
 
-def reset_ceiling(engine: Engine) -> dict[str, Any]:
+def reset_ceiling(engine: Engine) -> protocol.RampView:
     """Forget the ramp's ceiling (the host was fixed, or moved): it may climb again."""
     was = engine.ramp.ceiling
     engine.ramp.ceiling = None

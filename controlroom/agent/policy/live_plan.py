@@ -3,8 +3,7 @@ the price from the config, downtime from the boot history."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from controlroom import protocol
 from controlroom.agent.policy import plan_math as arithmetic
 from controlroom.agent.policy.compare import compare_profiles
 from controlroom.agent.policy.plan_math import GameProgress
@@ -34,7 +33,7 @@ def _target(engine: Engine, name: str) -> int:
     )
 
 
-def plan(engine: Engine, now: float) -> dict[str, Any]:
+def plan(engine: Engine, now: float) -> protocol.Plan:
     """The whole plan: the host's (per game, parallel, with the queue) and the profile
     comparison table."""
     cfg, games = engine.agent.config, engine.agent.games()
@@ -52,14 +51,14 @@ def plan(engine: Engine, now: float) -> dict[str, Any]:
         price_per_hour=cfg.agent.price_per_hour,
         downtime_by_load=by_load,
     )
-    return {
-        "computed_at": now,
-        "host": host,
-        "profiles": table,
-        "downtime_share": down,
-        "downtime_by_load": {str(k): v for k, v in by_load.items()},
-        "boots": len(boots),
-    }
+    return protocol.Plan(
+        computed_at=now,
+        host=host,
+        profiles=table,
+        downtime_share=down,
+        downtime_by_load={str(k): v for k, v in by_load.items()},
+        boots=len(boots),
+    )
 
 
 def _every_game(

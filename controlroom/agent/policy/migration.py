@@ -9,11 +9,13 @@ looks whole. Restoring swaps the run's checkpoints/ for the snapshot's copy the 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+
+import msgspec
+
+from controlroom import protocol
 
 CHECKPOINTS = "checkpoints"
 META = "meta.json"
@@ -29,14 +31,14 @@ def _stamp(now: float) -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{ms:03d}"
 
 
-def take(state_dir: Path, run_dir: Path, game: str, meta: dict[str, Any], now: float) -> Path:
-    """Copy the run's checkpoints and `meta` (settings, progress, reason) into a new
-    snapshot; returns its folder."""
-    base = root(state_dir, game)
+def take(state_dir: Path, run_dir: Path, meta: protocol.SnapshotMeta) -> Path:
+    """Copy the run's checkpoints and `meta` (game, time, reason, settings, progress)
+    into a new snapshot of meta.game named for meta.time; returns its folder."""
+    base = root(state_dir, meta.game)
     base.mkdir(parents=True, exist_ok=True)
-    name, n = _stamp(now), 1
+    name, n = _stamp(meta.time), 1
     while (base / name).exists():  # two snapshots in the same millisecond
-        name, n = f"{_stamp(now)}-{n}", n + 1
+        name, n = f"{_stamp(meta.time)}-{n}", n + 1
     tmp = base / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     src = run_dir / CHECKPOINTS
@@ -44,7 +46,7 @@ def take(state_dir: Path, run_dir: Path, game: str, meta: dict[str, Any], now: f
         shutil.copytree(src, tmp / CHECKPOINTS, ignore=shutil.ignore_patterns(".*"))
     else:
         (tmp / CHECKPOINTS).mkdir(parents=True)
-    (tmp / META).write_text(json.dumps({"game": game, "time": now, **meta}, indent=1))
+    (tmp / META).write_bytes(msgspec.json.format(msgspec.json.encode(meta), indent=1))
     tmp.rename(base / name)
     return base / name
 
@@ -58,10 +60,10 @@ def snapshots(state_dir: Path, game: str) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def meta(snapshot: Path) -> dict[str, Any]:
-    """The settings and progress a snapshot was taken with."""
-    data: dict[str, Any] = json.loads((snapshot / META).read_text())
-    return data
+def meta(snapshot: Path) -> protocol.SnapshotMeta:
+    """The settings and progress a snapshot was taken with (a meta.json that is not
+    one: msgspec.DecodeError)."""
+    return msgspec.json.decode((snapshot / META).read_bytes(), type=protocol.SnapshotMeta)
 
 
 def restore(snapshot: Path, run_dir: Path) -> None:
@@ -86,6 +88,9 @@ def prune(state_dir: Path, game: str, keep: int) -> list[Path]:
     return gone
 
 
-def listing(state_dir: Path, game: str) -> list[dict[str, Any]]:
+def listing(state_dir: Path, game: str) -> list[protocol.SnapshotEntry]:
     """Snapshots as the wire shows them, newest first."""
-    return [{"name": p.name, **meta(p)} for p in snapshots(state_dir, game)]
+    return [
+        protocol.SnapshotEntry(name=p.name, **msgspec.structs.asdict(meta(p)))
+        for p in snapshots(state_dir, game)
+    ]

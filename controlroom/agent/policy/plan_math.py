@@ -9,10 +9,10 @@ host that is down a share d of the wall clock needs 1/(1-d) of the hours to do t
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from controlroom import protocol
+from controlroom.protocol import Costing
 
 HOURS_PER_DAY = 24.0
 
@@ -31,18 +31,6 @@ class GameProgress:
     def remaining(self) -> int:
         """Episodes still to go."""
         return max(0, self.target - self.episodes)
-
-
-@dataclass(frozen=True)
-class Costing:
-    """Hours of work turned into days and dollars, with and without downtime."""
-
-    hours: float
-    days: float
-    cost: float
-    downtime_share: float
-    effective_days: float
-    effective_cost: float
 
 
 def hours_to_target(p: GameProgress) -> float | None:
@@ -127,35 +115,35 @@ def host_plan(
     queued: list[GameProgress],
     price_per_hour: float,
     downtime: float,
-) -> dict[str, Any]:
+) -> protocol.HostPlan:
     """The host's plan: per game ETA, then every game in parallel and with the queue
     (as many slots as games are active now)."""
     every = fill_rates(active + queued)
     hours = [hours_to_target(p) for p in every]
     par, que = parallel_hours(hours), queue_hours(hours, len(active))
-    return {
-        "games": [
+    return protocol.HostPlan(
+        games=[
             _game_row(p, h, i >= len(active))
             for i, (p, h) in enumerate(zip(every, hours, strict=True))
         ],
-        "price_per_hour": price_per_hour,
-        "downtime_share": downtime,
-        "parallel": _costed(par, price_per_hour, downtime),
-        "with_queue": _costed(que, price_per_hour, downtime),
-    }
+        price_per_hour=price_per_hour,
+        downtime_share=downtime,
+        parallel=_costed(par, price_per_hour, downtime),
+        with_queue=_costed(que, price_per_hour, downtime),
+    )
 
 
-def _game_row(p: GameProgress, hours: float | None, queued: bool) -> dict[str, Any]:
-    return {
-        "game": p.game,
-        "episodes": p.episodes,
-        "target": p.target,
-        "episodes_per_hour": p.episodes_per_hour,
-        "estimated": p.estimated,
-        "hours_to_target": hours,
-        "queued": queued,
-    }
+def _game_row(p: GameProgress, hours: float | None, queued: bool) -> protocol.PlanGame:
+    return protocol.PlanGame(
+        game=p.game,
+        episodes=p.episodes,
+        target=p.target,
+        episodes_per_hour=p.episodes_per_hour,
+        estimated=p.estimated,
+        hours_to_target=hours,
+        queued=queued,
+    )
 
 
-def _costed(hours: float | None, price: float, downtime: float) -> dict[str, Any] | None:
-    return None if hours is None else asdict(costing(hours, price, downtime))
+def _costed(hours: float | None, price: float, downtime: float) -> Costing | None:
+    return None if hours is None else costing(hours, price, downtime)

@@ -7,57 +7,59 @@ game), calls the action, pushes the new policy state."""
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from controlroom import protocol
 from controlroom.agent.policy import beside, host_actions
-from controlroom.agent.policy.migration import listing
 from controlroom.agent.policy.seam import Engine
 
 # Each handler takes its op's own protocol.Args subclass, validated by the decoder.
-PolicyOp = Callable[[Engine, Any], Awaitable[dict[str, Any]]]
-Act = Callable[[Engine], "dict[str, Any] | Awaitable[dict[str, Any]]"]
+PolicyOp = Callable[[Engine, Any], Awaitable[msgspec.Struct]]
+R = TypeVar("R")
 
 
 async def _locked(
-    engine: Engine, act: Act, *, save: bool = False, game: str | None = None
-) -> dict[str, Any]:
+    engine: Engine,
+    act: Callable[[Engine], Awaitable[R]],
+    *,
+    save: bool = False,
+    game: str | None = None,
+) -> R:
     """Run one action under the policy lock (and `game`'s lock when it names one),
     persist if asked, then push the new state."""
     async with AsyncExitStack() as held:
         await held.enter_async_context(engine.lock)
         if game is not None:
             await held.enter_async_context(engine.agent.game_lock(game))
-        result = act(engine)
-        if inspect.isawaitable(result):
-            result = await result
+        result = await act(engine)
         if save:
             engine.save()
     engine.publish(time.time(), force=True)
     return result
 
 
-async def apply_profile(engine: Engine, args: protocol.ApplyProfile) -> dict[str, Any]:
+async def apply_profile(engine: Engine, args: protocol.ApplyProfile) -> protocol.ProfilePlan:
     """Converge to a profile, or with dry_run only show the plan."""
     return await _locked(
         engine, lambda e: host_actions.apply_profile(e, args.name, args.dry_run), save=True
     )
 
 
-async def set_ramp(engine: Engine, args: protocol.SetRamp) -> dict[str, Any]:
+async def set_ramp(engine: Engine, args: protocol.SetRamp) -> protocol.RampChange:
     """Turn the gradual ramp on or off."""
 
-    async def act(e: Engine) -> dict[str, Any]:
-        return {"ramp": await host_actions.set_ramp(e, args.enabled)}
+    async def act(e: Engine) -> protocol.RampChange:
+        return protocol.RampChange(ramp=await host_actions.set_ramp(e, args.enabled))
 
     return await _locked(engine, act)
 
 
-async def migrate(engine: Engine, args: protocol.Migrate) -> dict[str, Any]:
+async def migrate(engine: Engine, args: protocol.Migrate) -> protocol.Migration:
     """Change a game's settings keeping its progress (snapshot first)."""
     settings = dict(args.settings)
     return await _locked(
@@ -65,57 +67,67 @@ async def migrate(engine: Engine, args: protocol.Migrate) -> dict[str, Any]:
     )
 
 
-async def rollback(engine: Engine, args: protocol.GameArgs) -> dict[str, Any]:
+async def rollback(engine: Engine, args: protocol.GameArgs) -> protocol.Rollback:
     """Restore a game's newest snapshot: settings and progress."""
-    result = await _locked(
+    return await _locked(
         engine, lambda e: host_actions.rollback(e, args.game), save=True, game=args.game
     )
-    return {**result, "snapshots": listing(engine.agent.state_dir, args.game)}
 
 
-async def start_trial(engine: Engine, args: protocol.Trial) -> dict[str, Any]:
+async def start_trial(engine: Engine, args: protocol.Trial) -> protocol.TrialChange:
     """Run candidate settings for N minutes; the figures land in policy.trials."""
-    return await _locked(
-        engine,
-        lambda e: e.start_trial(
+
+    async def act(e: Engine) -> protocol.TrialChange:
+        record = await e.start_trial(
             args.game, dict(args.settings), minutes=args.minutes, keep=args.keep, mode=args.mode
-        ),
-        game=args.game,
-    )
+        )
+        return protocol.TrialChange(trial=record)
+
+    return await _locked(engine, act, game=args.game)
 
 
-async def trial_decide(engine: Engine, args: protocol.TrialDecide) -> dict[str, Any]:
+async def trial_decide(engine: Engine, args: protocol.TrialDecide) -> protocol.TrialChange:
     """Keep or discard a beside trial's learning (ends it first if still running)."""
 
-    async def act(e: Engine) -> dict[str, Any]:
-        return {"trial": await beside.decide(e, args.game, args.keep)}
+    async def act(e: Engine) -> protocol.TrialChange:
+        return protocol.TrialChange(trial=await beside.decide(e, args.game, args.keep))
 
     return await _locked(engine, act, save=True, game=args.game)
 
 
-async def set_guard(engine: Engine, args: protocol.SetGuard) -> dict[str, Any]:
+async def set_guard(engine: Engine, args: protocol.SetGuard) -> protocol.GuardChange:
     """Change [guard] budgets; written to the agent's config file."""
-    budgets = dict(args.budgets)
-    return await _locked(engine, lambda e: {"budgets": host_actions.set_guard(e, budgets)})
+
+    async def act(e: Engine) -> protocol.GuardChange:
+        return protocol.GuardChange(budgets=host_actions.set_guard(e, dict(args.budgets)))
+
+    return await _locked(engine, act)
 
 
-async def set_queue(engine: Engine, args: protocol.SetQueue) -> dict[str, Any]:
+async def set_queue(engine: Engine, args: protocol.SetQueue) -> protocol.QueueChange:
     """Set the waiting games explicitly (configured games, in order)."""
-    games = list(args.games)
-    return await _locked(engine, lambda e: {"queue": host_actions.set_queue(e, games)})
+
+    async def act(e: Engine) -> protocol.QueueChange:
+        return protocol.QueueChange(queue=host_actions.set_queue(e, list(args.games)))
+
+    return await _locked(engine, act)
 
 
-async def reset_ceiling(engine: Engine, args: protocol.NoArgs) -> dict[str, Any]:
+async def reset_ceiling(engine: Engine, args: protocol.NoArgs) -> protocol.RampChange:
     """Forget the ramp's recorded ceiling."""
-    return await _locked(engine, lambda e: {"ramp": host_actions.reset_ceiling(e)})
+
+    async def act(e: Engine) -> protocol.RampChange:
+        return protocol.RampChange(ramp=host_actions.reset_ceiling(e))
+
+    return await _locked(engine, act)
 
 
-async def plan(engine: Engine, args: protocol.NoArgs) -> dict[str, Any]:
+async def plan(engine: Engine, args: protocol.NoArgs) -> protocol.Plan:
     """The plan, freshly computed."""
     return engine.plan(time.time(), fresh=True)
 
 
-# op name -> async handler(engine, args) -> result dict; the core looks ops up here.
+# op name -> async handler(engine, args) -> its result Struct; the core looks ops up here.
 POLICY_OPS: dict[str, PolicyOp] = {
     "apply_profile": apply_profile,
     "set_ramp": set_ramp,

@@ -7,13 +7,12 @@ confirming) shows, so what is shown is exactly what is done.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
-from controlroom.agent.policy.figures import SHAPE_KEYS, shape_from, shape_of
-from controlroom.config import Config
+from controlroom.agent.policy.figures import SHAPE_KEYS, shape_data, shape_from
+from controlroom.config import Config, Settings
 from controlroom.gpus import DEFAULT_GPUS
-from controlroom.protocol import GameState
+from controlroom.protocol import GameState, ProfileAction
 
 # What applying a profile converges a running game to: its shape and its GPUs.
 PROFILE_KEYS = (*SHAPE_KEYS, "gpus")
@@ -31,8 +30,8 @@ class Action:
 
     kind: str  # stop | migrate | start | keep
     game: str
-    settings: dict[str, Any]  # what the game runs with afterwards (empty for stop)
-    before: dict[str, Any]  # its shape now (empty when not running)
+    settings: Settings  # what the game runs with afterwards (empty for stop)
+    before: Settings  # its shape and GPUs now (empty when not running)
 
     def describe(self) -> str:
         """One human line: 'migrate Pong: 8 -> 32 envs, minibatch 256 -> 512'."""
@@ -48,13 +47,13 @@ class Action:
         return f"migrate {self.game}: {', '.join(changes)}"
 
 
-def _shape_text(s: dict[str, Any]) -> str:
+def _shape_text(s: Settings) -> str:
     return (
         f"{s.get('num_envs')} envs, {s.get('num_steps')} steps, minibatch {s.get('minibatch_size')}"
     )
 
 
-def target_settings(cfg: Config, name: str) -> dict[str, dict[str, Any]]:
+def target_settings(cfg: Config, name: str) -> dict[str, Settings]:
     """Game -> full trainer settings for every game of profile `name` (KeyError if none)."""
     p = cfg.profiles[name]
     gpus = {"gpus": p.gpus} if p.gpus else {}
@@ -66,7 +65,7 @@ def held(games: dict[str, GameState]) -> dict[str, GameState]:
     return {n: s for n, s in games.items() if s.wanted and s.state in HELD_STATES}
 
 
-def diff(games: dict[str, GameState], target: dict[str, dict[str, Any]]) -> list[Action]:
+def diff(games: dict[str, GameState], target: dict[str, Settings]) -> list[Action]:
     """The ordered plan from the current GameStates to the target settings."""
     now = held(games)
     plan = [Action("stop", n, {}, _before(s)) for n, s in now.items() if n not in target]
@@ -81,20 +80,25 @@ def diff(games: dict[str, GameState], target: dict[str, dict[str, Any]]) -> list
     return sorted(plan, key=lambda a: ORDER[a.kind])
 
 
-def _before(state: GameState) -> dict[str, Any]:
+def _before(state: GameState) -> Settings:
     return profile_part(state.settings)
 
 
-def profile_part(settings: dict[str, Any]) -> dict[str, Any]:
+def profile_part(settings: Settings) -> Settings:
     """The settings a profile converges (PROFILE_KEYS): a migrate action changes these."""
-    return {**shape_of(settings), "gpus": settings.get("gpus", DEFAULT_GPUS)}
+    return {**shape_data(settings), "gpus": settings.get("gpus", DEFAULT_GPUS)}
 
 
-def plan_dict(actions: list[Action]) -> list[dict[str, Any]]:
+def on_the_wire(actions: list[Action]) -> list[ProfileAction]:
     """The plan on the wire: each action plus its human line."""
-    return [{**asdict(a), "text": a.describe()} for a in actions]
+    return [
+        ProfileAction(
+            kind=a.kind, game=a.game, settings=a.settings, before=a.before, text=a.describe()
+        )
+        for a in actions
+    ]
 
 
-def final_envs(target: dict[str, dict[str, Any]]) -> int:
+def final_envs(target: dict[str, Settings]) -> int:
     """Envs summed over the profile: what the guard weighs before applying it."""
     return sum(int(s.get("num_envs") or 0) for s in target.values())

@@ -7,10 +7,11 @@ can carry stays the same while the games change.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-from controlroom.config import Config
+import msgspec
+
+from controlroom.config import Config, Settings
 from controlroom.protocol import GameState
 
 RUNNING_STATES = frozenset({"starting", "running", "backoff", "hung", "crashed", "paused"})
@@ -40,13 +41,20 @@ def default_order(cfg: Config, games: dict[str, GameState]) -> list[str]:
     ]
 
 
+class Slot(msgspec.Struct, frozen=True):
+    """A slot freed by a game that reached its target, with that game's settings."""
+
+    game: str = msgspec.field(name="from")  # kept as "from": the name older agents wrote
+    settings: Settings
+
+
 @dataclass
 class Queue:
     """Waiting games in order, and slots freed by finished games not yet refilled."""
 
     waiting: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)  # slots already handed on
-    free_slots: list[dict[str, Any]] = field(default_factory=list)  # {"from", "settings"}
+    free_slots: list[Slot] = field(default_factory=list)
 
     def reset(self, waiting: list[str], games: dict[str, GameState]) -> None:
         """A new order (from a profile); games already finished free no slot now."""
@@ -62,10 +70,10 @@ class Queue:
             self.waiting = [g for g in self.waiting if g != name]
             if games[name].wanted:
                 settings = dict(games[name].settings)
-                self.free_slots.append({"from": name, "settings": settings})
+                self.free_slots.append(Slot(name, settings))
         return new
 
-    def next_start(self, games: dict[str, GameState]) -> tuple[str, dict[str, Any]] | None:
+    def next_start(self, games: dict[str, GameState]) -> tuple[str, Slot] | None:
         """The next (game, slot) to start, removed from the queue; None when nothing
         waits or no slot is free. Call `put_back` if it could not start."""
         self.waiting = [g for g in self.waiting if not _taken(games.get(g))]
@@ -73,24 +81,10 @@ class Queue:
             return None
         return self.waiting.pop(0), self.free_slots.pop(0)
 
-    def put_back(self, game: str, slot: dict[str, Any]) -> None:
+    def put_back(self, game: str, slot: Slot) -> None:
         """Undo `next_start` (the guard refused it); it is retried on a later tick."""
         self.waiting.insert(0, game)
         self.free_slots.insert(0, slot)
-
-    def to_dict(self) -> dict[str, Any]:
-        """For kv_set."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> Queue:
-        """From kv_get."""
-        raw = raw or {}
-        return cls(
-            list(raw.get("waiting", [])),
-            list(raw.get("finished", [])),
-            list(raw.get("free_slots", [])),
-        )
 
 
 def _taken(state: GameState | None) -> bool:

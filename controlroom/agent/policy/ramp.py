@@ -4,15 +4,15 @@ Step k runs the first start_games + k games of [ramp].games (capped by max_games
 stable_minutes with no reboot, no crash loop and the guard satisfied, the next step is
 added. A reboot while ramping means the step was too much for this host: come back one
 step lower and remember that step as the host's ceiling; the ramp never climbs past it.
-The state is a plain dict in the agent's kv store, so it survives the very reboots it
-is measuring.
+The state is kept in the agent's kv store (engine.py), so it survives the very reboots
+it is measuring.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
+from controlroom import protocol
 from controlroom.config import RampConfig
 
 
@@ -34,16 +34,6 @@ class RampState:
     boot_id: str | None = None
     hold: str | None = None  # why the stable window is not counting now
     last_step_at: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """For kv_set."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> RampState:
-        """From kv_get; unknown keys (an older or newer agent) are dropped."""
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in (raw or {}).items() if k in known})
 
 
 def top(state: RampState, all_steps: list[list[str]]) -> int:
@@ -108,23 +98,23 @@ def phase(state: RampState, all_steps: list[list[str]]) -> str:
     return "holding" if state.hold else "waiting"
 
 
-def view(state: RampState, all_steps: list[list[str]], stable_s: float) -> dict[str, Any]:
+def view(state: RampState, all_steps: list[list[str]], stable_s: float) -> protocol.RampView:
     """The ramp as `agent status` and the TUI show it: state, next action and when."""
     ph = phase(state, all_steps)
     nxt = None if state.step + 1 >= len(all_steps) else all_steps[state.step + 1]
     counting = ph == "waiting" and state.stable_since is not None
-    return {
-        "enabled": state.enabled,
-        "phase": ph,
-        "step": state.step,
-        "steps": len(all_steps),
-        "games": all_steps[min(state.step, len(all_steps) - 1)],
-        "ceiling": state.ceiling,
-        "ceiling_games": None if state.ceiling is None else len(all_steps[state.ceiling]),
-        "stable_since": state.stable_since,
-        "stable_s": stable_s,
-        "hold": state.hold,
-        "next_action": f"add {nxt[-1]}" if counting and nxt else None,
-        "next_action_at": (state.stable_since or 0.0) + stable_s if counting and nxt else None,
-        "last_step_at": state.last_step_at,
-    }
+    return protocol.RampView(
+        enabled=state.enabled,
+        phase=ph,
+        step=state.step,
+        steps=len(all_steps),
+        games=all_steps[min(state.step, len(all_steps) - 1)],
+        ceiling=state.ceiling,
+        ceiling_games=None if state.ceiling is None else len(all_steps[state.ceiling]),
+        stable_since=state.stable_since,
+        stable_s=stable_s,
+        hold=state.hold,
+        next_action=f"add {nxt[-1]}" if counting and nxt else None,
+        next_action_at=(state.stable_since or 0.0) + stable_s if counting and nxt else None,
+        last_step_at=state.last_step_at,
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from controlroom import protocol
 from controlroom.agent import process
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import guard
@@ -17,6 +18,7 @@ from controlroom.agent.policy.queue import Queue
 from controlroom.agent.policy.ramp import RampState
 from controlroom.agent.policy.speeds import SpeedBook
 from controlroom.agent.runfiles import MetricsTail
+from controlroom.config import Settings
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Engine(Protocol):
     ramp: RampState
     watch: guard.Watch
     queue: Queue
-    trials: dict[str, dict[str, Any]]
+    trials: dict[str, protocol.AnyTrial]
     profile: str | None
     beside: dict[str, TrialTrainer]
     book: SpeedBook
@@ -45,7 +47,7 @@ class Engine(Protocol):
         ...
 
     def event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: protocol.JSONObject | None = None
     ) -> None:
         """Record and push an event."""
         ...
@@ -58,7 +60,7 @@ class Engine(Protocol):
         """Persist the policy state."""
         ...
 
-    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+    def check_scale(self, game: str, settings: Settings) -> str | None:
         """The guard's verdict on running `game` with `settings`."""
         ...
 
@@ -70,7 +72,7 @@ class Engine(Protocol):
         """Games in a trial now."""
         ...
 
-    def plan(self, now: float, fresh: bool = False) -> dict[str, Any]:
+    def plan(self, now: float, fresh: bool = False) -> protocol.Plan:
         """The plan."""
         ...
 
@@ -81,12 +83,12 @@ class Engine(Protocol):
     async def start_trial(
         self,
         game: str,
-        changes: dict[str, Any],
+        changes: Settings,
         *,
         minutes: float,
         keep: bool | None = None,
         mode: str = "instead",
-    ) -> dict[str, Any]:
+    ) -> protocol.AnyTrial:
         """Start a trial in either mode."""
         ...
 

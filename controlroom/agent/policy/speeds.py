@@ -7,14 +7,17 @@ measured wherever the host has run those settings once.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from controlroom.agent.policy.figures import shape
+from controlroom.config import Settings
 from controlroom.protocol import GameState
 
 
-def key(game: str, settings: dict[str, Any]) -> str:
+def key(game: str, settings: Settings) -> str:
     """The book's key: game and shape."""
     envs, steps, mb = shape(settings)
     return f"{game}|{envs}|{steps}|{mb}"
@@ -32,24 +35,35 @@ class Speed:
 
 
 class SpeedBook:
-    """Newest measured speed per (game, shape); a plain dict for kv persistence."""
+    """Newest measured speed per (game, shape), kept in the agent's kv store."""
 
-    def __init__(self, data: dict[str, dict[str, Any]] | None = None) -> None:
-        self._data: dict[str, dict[str, Any]] = dict(data or {})
+    def __init__(self, speeds: dict[str, Speed] | None = None) -> None:
+        self._speeds: dict[str, Speed] = dict(speeds or {})
 
-    def record(self, game: str, settings: dict[str, Any], speed: Speed) -> None:
+    @classmethod
+    def load(cls, raw: Any) -> SpeedBook:
+        """From kv_get's JSON (None: an empty book); an entry this agent cannot read
+        is dropped, the rest kept: a speed is measured again within minutes."""
+        book = cls()
+        for k, entry in (raw if isinstance(raw, dict) else {}).items():
+            try:
+                book._speeds[k] = msgspec.convert(entry, Speed)
+            except msgspec.ValidationError:
+                continue
+        return book
+
+    def dump(self) -> Any:
+        """For kv_set."""
+        return msgspec.to_builtins(self._speeds)
+
+    def record(self, game: str, settings: Settings, speed: Speed) -> None:
         """Keep the newest positive measurement."""
         if speed.episodes_per_hour > 0 or speed.sps > 0:
-            self._data[key(game, settings)] = asdict(speed)
+            self._speeds[key(game, settings)] = speed
 
-    def lookup(self, game: str, settings: dict[str, Any]) -> Speed | None:
+    def lookup(self, game: str, settings: Settings) -> Speed | None:
         """The measurement for this game at this shape, if any."""
-        raw = self._data.get(key(game, settings))
-        return Speed(**raw) if raw else None
-
-    def to_dict(self) -> dict[str, dict[str, Any]]:
-        """For kv_set."""
-        return dict(self._data)
+        return self._speeds.get(key(game, settings))
 
 
 def speed_from_game(game_state: GameState, temp_c: float | None) -> Speed | None:

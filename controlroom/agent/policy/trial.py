@@ -13,11 +13,13 @@ other, and both take their figures from figures.py.
 from __future__ import annotations
 
 import time
-from typing import Any
 
+import msgspec
+
+from controlroom import protocol
 from controlroom.agent.errors import OpError
 from controlroom.agent.policy import migration
-from controlroom.agent.policy.figures import compare, shape_of, summary
+from controlroom.agent.policy.figures import compare, shape_data, summary
 from controlroom.agent.policy.host_actions import (
     game_state,
     measure,
@@ -26,7 +28,8 @@ from controlroom.agent.policy.host_actions import (
     stop_for_snapshot,
 )
 from controlroom.agent.policy.seam import Engine
-from controlroom.protocol import GameState
+from controlroom.config import Settings
+from controlroom.protocol import GameState, InsteadTrial
 
 MODES = ("instead", "beside")
 
@@ -39,16 +42,16 @@ def check_request(engine: Engine, game: str, minutes: float, mode: str) -> None:
         raise OpError("invalid", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if game in engine.trials_running():
         raise OpError("invalid", f"a trial of {game} is already running")
-    undecided = engine.trials.get(game) or {}
-    if undecided.get("mode") == "beside" and undecided.get("decision") is None:
+    undecided = engine.trials.get(game)
+    if isinstance(undecided, protocol.BesideTrial) and undecided.decision is None:
         raise OpError(
             "invalid", f"the beside trial of {game} waits for trial_decide (keep or discard) first"
         )
 
 
 async def start(
-    engine: Engine, game: str, changes: dict[str, Any], *, minutes: float, keep: bool | None
-) -> dict[str, Any]:
+    engine: Engine, game: str, changes: Settings, *, minutes: float, keep: bool | None
+) -> InsteadTrial:
     """Snapshot, switch to the candidate settings, and finish after `minutes`, keeping
     the trial's learning (keep None or True) or restoring the snapshot."""
     st = game_state(engine, game)
@@ -59,74 +62,81 @@ async def start(
     before = measure(engine, st)
     result = await migrate(engine, game, changes, reason="trial")
     now = time.time()
-    trial = {
-        "game": game,
-        "status": "running",
-        "started_at": now,
-        "ends_at": now + minutes * 60.0,
-        "minutes": minutes,
-        "snapshot": result["snapshot"],
-        "restore_settings": current,
-        "before": before,
-        "trial": None,
-        "keep": keep,
-        "mode": "instead",
-    }
+    trial = InsteadTrial(
+        game=game,
+        status="running",
+        started_at=now,
+        ends_at=now + minutes * 60.0,
+        minutes=minutes,
+        snapshot=result.snapshot,
+        restore_settings=current,
+        before=before,
+        trial=None,
+        keep=keep,
+    )
     engine.trials[game] = trial
     engine.save()
     engine.event(
         "trial_started",
         game,
         f"trial of {game} for {minutes:g} min: "
-        f"{shape_of(current)} -> {shape_of(result['game'].settings)}",
+        f"{shape_data(current)} -> {shape_data(result.game.settings)}",
         {},
     )
-    return {"trial": trial}
+    return trial
+
+
+def _record(engine: Engine, game: str) -> InsteadTrial:
+    """The game's trial, which the engine hands this module only in mode "instead"."""
+    trial = engine.trials[game]
+    assert isinstance(trial, InsteadTrial), f"{game}'s trial runs beside"
+    return trial
 
 
 async def trial_pass(engine: Engine, game: str, st: GameState | None, now: float) -> None:
     """Sample a running instead trial; finish it when its time is up."""
-    trial = engine.trials[game]
+    trial = _record(engine, game)
     if st is None:
-        trial["status"] = "abandoned"
+        trial.status = "abandoned"
         return
     figures = measure(engine, st)
-    if figures["episodes_per_hour"] or figures["sps"]:
-        trial["trial"] = figures
-    if now >= trial["ends_at"] or st.state == "crash_loop":
+    if figures.episodes_per_hour or figures.sps:
+        trial.trial = figures
+    if now >= trial.ends_at or st.state == "crash_loop":
         await finish(engine, game, now)
 
 
 async def finish(engine: Engine, game: str, now: float) -> None:
     """Back to the settings from before the trial, its learning kept or discarded;
     report side by side."""
-    trial = engine.trials[game]
+    trial = _record(engine, game)
     # Status last: a client reading state() during the await sees a whole record.
-    trial["ended_at"], trial["comparison"] = now, compare(trial["before"], trial["trial"])
-    discarded = not trial.get("keep", True) and await _discard(engine, game, trial)
+    comparison = compare(trial.before, trial.trial)
+    trial.ended_at, trial.comparison = now, comparison
+    discarded = not trial.keep and await _discard(engine, game, trial)
     if discarded:
-        outcome = f"learning discarded (back to snapshot {trial['snapshot']})"
+        outcome = f"learning discarded (back to snapshot {trial.snapshot})"
     else:
-        await engine.agent.want_game(game, dict(trial["restore_settings"]))
+        await engine.agent.want_game(game, dict(trial.restore_settings))
         outcome = f"learning kept (rollback {game} discards it)"
-        if not trial.get("keep", True):
-            outcome = f"learning kept: snapshot {trial['snapshot']} is gone"
-    trial["discarded"], trial["outcome"], trial["status"] = discarded, outcome, "finished"
+        if not trial.keep:
+            outcome = f"learning kept: snapshot {trial.snapshot} is gone"
+    trial.discarded, trial.outcome, trial.status = discarded, outcome, "finished"
     engine.event(
         "trial_finished",
         game,
-        f"trial of {game}: {summary(trial['comparison'])}; {outcome}",
-        {"comparison": trial["comparison"], "discarded": discarded},
+        f"trial of {game}: {summary(comparison)}; {outcome}",
+        {"comparison": msgspec.to_builtins(comparison), "discarded": discarded},
     )
 
 
-async def _discard(engine: Engine, game: str, trial: dict[str, Any]) -> bool:
+async def _discard(engine: Engine, game: str, trial: InsteadTrial) -> bool:
     """Restore the pre-trial snapshot and resume from it; False when it is gone
     (pruned by later migrations)."""
-    snap = migration.root(engine.agent.state_dir, game) / str(trial.get("snapshot"))
+    snap = migration.root(engine.agent.state_dir, game) / str(trial.snapshot)
     if not (snap / migration.META).is_file():
         return False
     await stop_for_snapshot(engine, game)
     migration.restore(snap, engine.agent.run_dir(game))
-    await engine.agent.want_game(game, dict(trial["restore_settings"]))
+    await engine.agent.want_game(game, dict(trial.restore_settings))
     return True
