@@ -36,7 +36,8 @@ replaces the whole value:
 - boots:  [{boot_id, boot_time, first_seen, last_heartbeat, uptime_s, downtime_before_s,
             load: {games, trainers, gpu_memory_used, gpu_temp_c}}]  oldest first
 - events: [Event]  the newest ones, oldest first
-- policy: {profile, ramp: {...}, guard: {...}, plan: {...}}  (filled by the policy issue)
+- policy: {profile, ramp, guard, queue, trials: {game: trial}, plan}  (PolicyState below;
+           all but trials null from an agent without a policy engine)
 - catalogue: [str]  the game names this host can run (the built-in catalogue, or the
             [games] of a host whose trainer is its own `command`); the picker offers these
 - history: {gpu_util: [float], gpu_mem: [float], gpu_temp: [float], gpu_power: [float],
