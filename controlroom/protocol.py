@@ -903,6 +903,29 @@ class GameLogTail(Struct, kw_only=True):
     metrics: list[str] = []
 
 
+class Mark(Struct, kw_only=True):
+    """A moment on a learning curve: a start, a crash, a migration (one of MARK_KINDS)."""
+
+    time: float
+    global_step: int | None
+    kind: str
+    message: str
+
+
+class LearningCurve(Struct, kw_only=True):
+    """history: a game's learning curve, one row per update (values in HISTORY_COLUMNS'
+    order, null where the trainer did not say), the marks on it, the cursor for the next
+    request and what looks wrong in it."""
+
+    game: str
+    run: str
+    columns: list[str]
+    rows: list[list[int | float | None]]
+    marks: list[Mark]
+    cursor: float | None
+    diagnosis: list[Diagnosis] = []
+
+
 # ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------
 class ProfileAction(Struct, kw_only=True):
     """One line of a profile's plan: what it does to a game, and the line it reads as."""

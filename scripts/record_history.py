@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controlroom import protocol
 from controlroom.agent.client import AgentUnavailable, Client
 from controlroom.agent.diagnosis import diagnose
 from controlroom.agent.history import History
@@ -42,7 +43,7 @@ def from_metrics(path: Path, game: str, limits: DiagnosticsConfig) -> dict[str, 
         (Path(tmp) / "metrics.jsonl").write_bytes(path.read_bytes())
         for line in read_lines(Path(tmp)):
             history.add_line(line)
-    return history.result(game, "main", None, diagnose(history.rows, limits))
+    return protocol.plain(history.result(game, "main", None, diagnose(history.rows, limits)))
 
 
 def with_restart_and_reboot() -> dict[str, Any]:

@@ -24,7 +24,7 @@ def rows(reply: dict[str, Any]) -> list[Row]:
 
 
 def codes(found: list[dict[str, str]]) -> list[str]:
-    return [f["code"] for f in found]
+    return [f.code for f in found]
 
 
 def test_learning_and_restarted_runs_look_fine() -> None:
@@ -39,7 +39,7 @@ def test_flat_pong_is_flat_once_the_window_is_covered() -> None:
     assert diagnose(flat, DEFAULTS) == []  # 300 updates: younger than 2000
     found = diagnose(flat, DiagnosticsConfig(flat_updates=200))
     assert codes(found) == ["return_flat"]
-    assert "for the last 200 updates (204,800 steps)" in found[0]["message"]
+    assert "for the last 200 updates (204,800 steps)" in found[0].message
     assert steps_per_update(flat) == 1024  # 8 envs x 128 steps
     # Pong did gain 0.4 since its start: a tolerance under 2% of 21 counts that.
     assert diagnose(flat, DiagnosticsConfig(flat_updates=200, flat_min_gain=0.01)) == []
@@ -51,7 +51,7 @@ def test_collapsed_entropy_is_flagged_only_when_early() -> None:
         row[COLUMN["entropy"]] = 0.01  # from 0.69: a deterministic policy after 200k steps
     found = diagnose(collapsed, DEFAULTS, 0.2)
     assert codes(found) == ["entropy_collapsed"]
-    assert "entropy collapsed early: 0.01 now" in found[0]["message"]
+    assert "entropy collapsed early: 0.01 now" in found[0].message
     late = DiagnosticsConfig(entropy_early_steps=100_000)
     assert diagnose(collapsed, late, 0.2) == []
     assert diagnose(collapsed, DiagnosticsConfig(entropy_collapse_fraction=0.01), 0.2) == []
@@ -62,7 +62,7 @@ def test_kl_far_above_the_clip_range_is_flagged() -> None:
     for row in wild[-10:]:
         row[COLUMN["approx_kl"]] = 0.5
     found = diagnose(wild, DEFAULTS, 0.2)
-    assert codes(found) == ["kl_high"] and "approx KL 0.5" in found[0]["message"]
+    assert codes(found) == ["kl_high"] and "approx KL 0.5" in found[0].message
     assert diagnose(wild, DiagnosticsConfig(kl_clip_factor=5.0), 0.2) == []
     wild[-1][COLUMN["approx_kl"]] = None  # a missing value is skipped, not a crash
     assert codes(diagnose(wild, DEFAULTS, None)) == ["kl_high"]  # default clip 0.1

@@ -239,21 +239,22 @@ def _events(args: argparse.Namespace, client: Client) -> int:
     return EXIT_OK
 
 
-def as_event(plain: dict[str, Any]) -> protocol.Event:
+def as_event(plain: protocol.JSONObject) -> protocol.Event:
     """One event (as --json prints it) as the typed Event."""
     return protocol.as_result(plain, protocol.Event)
 
 
-def fetch_events(client: Client, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` events, oldest first, following the agent's pages (each reply
-    fits one line, so a big log comes in several)."""
-    pages: list[list[dict[str, Any]]] = []
-    args: dict[str, Any] = {"limit": limit}
+def fetch_events(client: Client, limit: int) -> list[protocol.JSONObject]:
+    """The newest `limit` events, oldest first, as sent (`--json` prints them so),
+    following the agent's pages (each reply fits one line, so a big log comes in
+    several)."""
+    pages: list[list[protocol.JSONObject]] = []
+    cursor: dict[str, int] = {}  # `before`, from the second page on
     while True:
-        result = client.call("events", **args)
+        result = client.call("events", limit=limit, **cursor)
         pages.append(result["events"])
-        args["limit"] -= len(result["events"])
-        if not result.get("more") or not result["events"] or args["limit"] <= 0:
+        limit -= len(result["events"])
+        if not result.get("more") or not result["events"] or limit <= 0:
             break
-        args["before"] = result["next_before"]
+        cursor = {"before": result["next_before"]}
     return [e for page in reversed(pages) for e in page]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from controlroom import protocol
+from controlroom.protocol import JSONObject
 
 
 class AgentUnavailable(Exception):
@@ -36,23 +37,23 @@ class Client:
             raise AgentUnavailable(f"no agent at {path}: {exc.strerror or exc}") from None
         self.file = self.sock.makefile("rb")
         self._ids = itertools.count(1)
-        self.pending: list[dict[str, Any]] = []  # updates/events read while waiting
+        self.pending: list[JSONObject] = []  # updates/events read while waiting, as sent
         self.hello = self.read()
         protocol.check_hello(self.hello)
-        self.snapshot: dict[str, Any] = self.read()["state"]
+        self.snapshot: JSONObject = self.read()["state"]  # as sent: `status --json` prints it
 
-    def read(self) -> dict[str, Any]:
+    def read(self) -> JSONObject:
         """The next message from the agent."""
         line = self.file.readline(protocol.MAX_LINE_BYTES + 1)
         if not line:
             raise AgentUnavailable("the agent closed the connection")
         return protocol.decode(line)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: JSONObject) -> None:
         """Send one message as is."""
         self.sock.sendall(protocol.encode(message))
 
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
+    def call(self, op: str, **args: Any) -> JSONObject:
         """One request; its result, or OpFailed."""
         req_id = next(self._ids)
         self.send(protocol.request(req_id, op, **args))
@@ -60,7 +61,7 @@ class Client:
             msg = self.read()
             if msg.get("type") == "reply" and msg.get("id") == req_id:
                 if msg.get("ok"):
-                    result: dict[str, Any] = msg.get("result", {})
+                    result: JSONObject = msg.get("result", {})
                     return result
                 err = msg.get("error", {})
                 raise OpFailed(str(err.get("code")), str(err.get("message")))
@@ -71,7 +72,7 @@ class Client:
         """One request; its result as the op's result Struct (protocol.as_result)."""
         return protocol.as_result(self.call(op, **args), kind)
 
-    def messages(self) -> Iterator[dict[str, Any]]:
+    def messages(self) -> Iterator[JSONObject]:
         """Every pushed message, starting with those read while waiting for replies."""
         while self.pending:
             yield self.pending.pop(0)

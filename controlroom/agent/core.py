@@ -12,7 +12,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from controlroom.protocol import GameState, State, StateUpdate
+from controlroom.config import Settings
+from controlroom.protocol import GameState, JSONObject, State, StateUpdate
 
 if TYPE_CHECKING:
     from controlroom.agent.learning import Learning
@@ -37,7 +38,7 @@ class PolicyView(Protocol):
         """One periodic pass (every telemetry interval)."""
         ...
 
-    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+    def check_scale(self, game: str, settings: Settings) -> str | None:
         """The load guard's verdict: None = allowed, else the refusal message."""
         ...
 
@@ -84,13 +85,13 @@ class AgentCore(Protocol):
         ...
 
     async def want_game(
-        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+        self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> GameState:
         """Persist the wanted state, then converge; returns the GameState."""
         ...
 
     async def want_valid_game(
-        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+        self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> GameState:
         """want_game for whole settings the caller has already validated."""
         ...
@@ -119,12 +120,12 @@ class AgentCore(Protocol):
         """Write the agent's config file and use it from now on."""
         ...
 
-    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+    def check_scale(self, game: str, settings: Settings) -> str | None:
         """The load guard's verdict (None = allowed)."""
         ...
 
     def event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: JSONObject | None = None
     ) -> None:
         """Record and push an event."""
         ...

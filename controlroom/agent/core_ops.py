@@ -17,6 +17,7 @@ from controlroom.agent.core import AgentCore as Agent
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import check_game, check_whole
 from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
+from controlroom.config import Settings
 
 # Each handler takes its op's own Args subclass (protocol.OPS pairs them); a Callable
 # over the base class would refuse them all (parameters are contravariant).
@@ -164,7 +165,7 @@ async def game_log(agent: Agent, args: protocol.GameLog) -> protocol.GameLogTail
     )
 
 
-async def history(agent: Agent, args: protocol.LearningHistory) -> dict[str, Any]:
+async def history(agent: Agent, args: protocol.LearningHistory) -> protocol.LearningCurve:
     """A game's learning curve, whole (bounded) or after a cursor (protocol: `history`)."""
     g = agent.supervisor.games[_known(agent, args.game)]
     return agent.learning.reply(g, args.run, args.after)
@@ -177,9 +178,7 @@ def _known(agent: Agent, game: str) -> str:
     return game
 
 
-def _settings(
-    agent: Agent, game: str, overrides: dict[str, Any], base: dict[str, Any] | None
-) -> dict[str, Any]:
+def _settings(agent: Agent, game: str, overrides: Settings, base: Settings | None) -> Settings:
     """The whole settings the op asks for: the client's overrides over the game's own
     (an existing game keeps its settings; only what the client named changes) or the
     config's. Validated once: each override as the request was decoded, the config's
@@ -190,14 +189,14 @@ def _settings(
     return settings
 
 
-def _guard(agent: Agent, game: str, settings: dict[str, Any]) -> None:
+def _guard(agent: Agent, game: str, settings: Settings) -> None:
     verdict = agent.check_scale(game, settings)
     if verdict is not None:
         agent.event("guard_refused", game, verdict, {"settings": _shown(settings)})
         raise OpError("refused", verdict)
 
 
-def _shown(settings: dict[str, Any]) -> dict[str, Any]:
+def _shown(settings: Settings) -> Settings:
     return {k: v for k, v in settings.items() if k != "command"}
 
 

@@ -52,7 +52,7 @@ from controlroom.agent.server import Message, Server
 from controlroom.agent.store import Store
 from controlroom.agent.supervisor import Supervisor
 from controlroom.agent.telemetry import Telemetry, summarize_gpus
-from controlroom.config import Config, save
+from controlroom.config import Config, Settings, save
 from controlroom.games import known_names
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class Agent:
         return HostReading(gpus=t.gpu_states(self._games_by_pid()), system=t.system)
 
     async def want_game(
-        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+        self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> protocol.GameState:
         """Validate the merged settings (for callers that have not), then let the
         supervisor persist the wanted state and converge (a settings change restarts
@@ -130,7 +130,7 @@ class Agent:
             return await self.want_valid_game(game, merged, wanted=wanted, reset=reset)
 
     async def want_valid_game(
-        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+        self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> protocol.GameState:
         """want_game for whole settings the caller has validated (core ops: once)."""
         async with self.game_lock(game):
@@ -192,12 +192,12 @@ class Agent:
         self.config = cfg
         self.store.max_events = cfg.agent.max_events
 
-    def check_scale(self, game: str, settings: dict[str, Any]) -> str | None:
+    def check_scale(self, game: str, settings: Settings) -> str | None:
         """The load guard's verdict (None = allowed; no policy engine = allowed)."""
         return None if self.policy is None else self.policy.check_scale(game, settings)
 
     def event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: protocol.JSONObject | None = None
     ) -> None:
         """Record and push an event."""
         self.store.add_event(kind, game, message, data)
@@ -273,7 +273,7 @@ class Agent:
         self.publish(protocol.StateUpdate(games=changed))
 
     # ---- requests -----------------------------------------------------------------
-    async def handle(self, obj: dict[str, Any]) -> protocol.Reply:
+    async def handle(self, obj: protocol.JSONObject) -> protocol.Reply:
         """One request -> one reply; nothing a client sends can raise out of here."""
         req_id = obj.get("id") if isinstance(obj.get("id"), int | str) else None
         try:

@@ -21,8 +21,9 @@ from collections.abc import Iterable, Sequence
 
 from controlroom.agent.history import COLUMN, Row
 from controlroom.config import DiagnosticsConfig
+from controlroom.protocol import Diagnosis
 
-Finding = dict[str, str]
+Finding = Diagnosis  # what looks wrong, as the GameState and the history op carry it
 DEFAULT_CLIP = 0.1  # the built-in trainer's default clip_coef (trainer/settings.py)
 EDGE_ROWS = 3  # rows averaged for "where it began" and "where it is"
 MIN_FLAT_ROWS = 8  # fewer rows in the window say nothing about flatness
@@ -55,14 +56,14 @@ def entropy_collapsed(rows: Sequence[Row], limits: DiagnosticsConfig) -> Finding
     fell_at = next(step for step, v in points if v < floor)
     if fell_at - first_step > limits.entropy_early_steps:
         return None
-    return {
-        "code": "entropy_collapsed",
-        "message": (
+    return Diagnosis(
+        code="entropy_collapsed",
+        message=(
             f"entropy collapsed early: {now:.3g} now, {start:.3g} at the start (below "
             f"{limits.entropy_collapse_fraction:g}x by step {fell_at:,}): the policy "
             "stopped exploring; try a larger ent_coef or a lower learning rate"
         ),
-    }
+    )
 
 
 def kl_high(rows: Sequence[Row], limits: DiagnosticsConfig, clip_coef: float) -> Finding | None:
@@ -74,14 +75,14 @@ def kl_high(rows: Sequence[Row], limits: DiagnosticsConfig, clip_coef: float) ->
     limit = limits.kl_clip_factor * clip_coef
     if kl <= limit:
         return None
-    return {
-        "code": "kl_high",
-        "message": (
+    return Diagnosis(
+        code="kl_high",
+        message=(
             f"approx KL {kl:.3g} (median of the last {len(recent)} updates) is far above "
             f"the clip range {clip_coef:g} (limit {limit:.3g}): updates overshoot; try a "
             "lower learning rate, fewer epochs or a target_kl"
         ),
-    }
+    )
 
 
 def return_flat(rows: Sequence[Row], limits: DiagnosticsConfig) -> Finding | None:
@@ -103,14 +104,14 @@ def return_flat(rows: Sequence[Row], limits: DiagnosticsConfig) -> Finding | Non
     scale = max(1.0, abs(begin), abs(end))
     if max(end - begin, end - start) > limits.flat_min_gain * scale:
         return None
-    return {
-        "code": "return_flat",
-        "message": (
+    return Diagnosis(
+        code="return_flat",
+        message=(
             f"return flat at {end:.4g} for the last {limits.flat_updates:,} updates "
             f"({newest - since:,.0f} steps) and no better than at the start ({start:.4g}): "
             "not learning; check the reward, the learning rate and the env"
         ),
-    }
+    )
 
 
 def steps_per_update(rows: Sequence[Row]) -> float | None:

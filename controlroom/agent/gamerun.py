@@ -16,11 +16,9 @@ from controlroom.config import Settings
 from controlroom.gpus import world_size
 from controlroom.protocol import (
     Checkpoint,
-    Diagnosis,
     GameState,
     GameStatus,
     JobSpan,
-    JSONObject,
 )
 from controlroom.span import Span, node_ranks
 
@@ -146,7 +144,6 @@ class GameRun:
     def to_state(self) -> GameState:
         """The protocol's GameState (a fresh one: a caller may keep or change it)."""
         s = self.settings
-        metrics: JSONObject | None = self.tail.metrics
         return GameState(
             game=self.name,
             env_id=s.get("env_id"),
@@ -161,13 +158,13 @@ class GameRun:
             last_exit=self.last_exit,
             next_restart_at=self.next_restart_at,
             checkpoint=self.checkpoint,
-            metrics=metrics,
+            metrics=self.tail.metrics,
             return_history=list(self.tail.returns),
             gpu_memory_used=self.gpu_memory_used,
             added_at=self.added_at,
             gpus=list(self.gpus),
             world_size=self.world_size,
-            diagnosis=[Diagnosis(code=f["code"], message=f["message"]) for f in self.diagnosis],
+            diagnosis=list(self.diagnosis),
             span=self.job_span(),
         )
 

@@ -28,7 +28,11 @@ from controlroom.protocol import (
     INT_MAX,
     INT_MIN,
     MARK_KINDS,
+    Diagnosis,
     Event,
+    JSONObject,
+    LearningCurve,
+    Mark,
 )
 
 Value = float | int | None
@@ -78,7 +82,7 @@ def rounded(value: Any) -> Value:
     return float(f"{value:.{SIGNIFICANT}g}") if isinstance(value, float) else value
 
 
-def row_from_line(line: dict[str, Any]) -> Row | None:
+def row_from_line(line: JSONObject) -> Row | None:
     """The row of an update line of metrics.jsonl, or None for any other line."""
     if line.get("kind") != "update":
         return None
@@ -115,8 +119,8 @@ class History:
             raise ValueError("a history holds at least 4 rows")
         self.capacity = capacity
         self.rows: list[Row] = []
-        self.marks: list[dict[str, Any]] = []
-        self.settings: dict[str, Any] = {}  # the newest trainer start line's settings
+        self.marks: list[Mark] = []
+        self.settings: JSONObject = {}  # the newest trainer start line's settings
         self.version = 0  # moves on every change: a reader recomputes what it derived
 
     @property
@@ -124,7 +128,7 @@ class History:
         """The newest row's time, or -inf."""
         return _time(self.rows[-1]) if self.rows else -math.inf
 
-    def add_line(self, line: dict[str, Any]) -> None:
+    def add_line(self, line: JSONObject) -> None:
         """Take one parsed metrics line: an update is a row, a start line a mark."""
         row = row_from_line(line)
         if row is not None:
@@ -146,13 +150,11 @@ class History:
         keep = self.capacity // 2
         self.rows = evenly(self.rows[:-keep], max(2, self.capacity // 4)) + self.rows[-keep:]
 
-    def _trainer_started(self, line: dict[str, Any]) -> None:
+    def _trainer_started(self, line: JSONObject) -> None:
         t = number(line.get("time"))
         if t is None:
             return
-        if any(
-            m["time"] == round(t, TIME_DIGITS) and m["kind"] in TRAINER_MARKS for m in self.marks
-        ):
+        if any(m.time == round(t, TIME_DIGITS) and m.kind in TRAINER_MARKS for m in self.marks):
             return  # read before (a tail starting over)
         settings = line.get("settings")
         if isinstance(settings, dict):
@@ -171,40 +173,41 @@ class History:
         if kind not in MARK_KINDS:
             raise ValueError(f"unknown mark kind {kind!r}")
         t = round(t, TIME_DIGITS)
-        if any(m["time"] == t and m["kind"] == kind for m in self.marks):
+        if any(m.time == t and m.kind == kind for m in self.marks):
             return
-        mark = {
-            "time": t,
-            "global_step": self.step_at(t) if step is None else step,
-            "kind": kind,
-            "message": " ".join(message.split())[:MESSAGE_CHARS],
-        }
-        bisect.insort(self.marks, mark, key=lambda m: m["time"])
+        mark = Mark(
+            time=t,
+            global_step=self.step_at(t) if step is None else step,
+            kind=kind,
+            message=" ".join(message.split())[:MESSAGE_CHARS],
+        )
+        bisect.insort(self.marks, mark, key=lambda m: m.time)
         del self.marks[:-MAX_MARKS]
         self.version += 1
 
-    def since(self, after: float | None) -> tuple[list[Row], list[dict[str, Any]]]:
+    def since(self, after: float | None) -> tuple[list[Row], list[Mark]]:
         """Rows and marks newer than `after` (all of them for None)."""
         if after is None:
             return list(self.rows), list(self.marks)
         i = bisect.bisect_right(self.rows, after, key=_time)
-        j = bisect.bisect_right(self.marks, after, key=lambda m: m["time"])
+        j = bisect.bisect_right(self.marks, after, key=lambda m: m.time)
         return self.rows[i:], self.marks[j:]
 
     def result(
-        self, game: str, run: str, after: float | None, diagnosis: list[dict[str, str]]
-    ) -> dict[str, Any]:
+        self, game: str, run: str, after: float | None, diagnosis: list[Diagnosis]
+    ) -> LearningCurve:
         """The `history` op's result (protocol.py gives the shape)."""
         rows, marks = self.since(after)
-        return {
-            "game": game,
-            "run": run,
-            "columns": list(HISTORY_COLUMNS),
-            "rows": rows,
-            "marks": marks,
-            "cursor": self.rows[-1][TIME] if self.rows else None,
-            "diagnosis": diagnosis,
-        }
+        cursor = self.rows[-1][TIME] if self.rows else None
+        return LearningCurve(
+            game=game,
+            run=run,
+            columns=list(HISTORY_COLUMNS),
+            rows=rows,
+            marks=marks,
+            cursor=None if cursor is None else float(cursor),
+            diagnosis=diagnosis,
+        )
 
 
 # The agent's events that mark a run (protocol.EVENT_KINDS -> MARK_KINDS). A hang is
@@ -230,7 +233,7 @@ def mark_event(history: History, event: Event) -> None:
     history.add_mark(float(t), kind, event.message or kind)
 
 
-def _start_kind(line: dict[str, Any], step: Value, before: int | None) -> tuple[str, str]:
+def _start_kind(line: JSONObject, step: Value, before: int | None) -> tuple[str, str]:
     """A trainer start line's mark: a fresh start, a resume, or a resume from a checkpoint
     older than where the curve had got to (the steps in between are trained again)."""
     pid = line.get("pid")

@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+from controlroom import protocol
 from controlroom.agent.client import Client
 
 
@@ -35,24 +36,23 @@ def run(args: argparse.Namespace, client: Client) -> str:
     result = client.call("history", game=args.game, run="trial" if args.trial else "main")
     if args.json:
         return json.dumps(result)
-    if args.csv:
-        return as_csv(result)
-    return as_text(result)
+    curve = protocol.as_result(result, protocol.LearningCurve)
+    return as_csv(curve) if args.csv else as_text(curve)
 
 
-def as_csv(result: dict[str, Any]) -> str:
+def as_csv(result: protocol.LearningCurve) -> str:
     """Header and rows; null as an empty field."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(result["columns"])
-    writer.writerows(["" if v is None else v for v in row] for row in result["rows"])
+    writer.writerow(result.columns)
+    writer.writerows(["" if v is None else v for v in row] for row in result.rows)
     return buf.getvalue().rstrip("\n")
 
 
-def as_text(result: dict[str, Any]) -> str:
+def as_text(result: protocol.LearningCurve) -> str:
     """A few lines: span, return then and now, marks, what looks wrong."""
-    cols, rows = result["columns"], result["rows"]
-    head = f"{result['game']} ({result['run']} run): {len(rows)} points"
+    cols, rows = result.columns, result.rows
+    head = f"{result.game} ({result.run} run): {len(rows)} points"
     if not rows:
         return head + " (no update from its trainer yet)"
     at = {name: i for i, name in enumerate(cols)}
@@ -63,9 +63,9 @@ def as_text(result: dict[str, Any]) -> str:
         f" (newest min {_f(last[at['return_min']])}, max {_f(last[at['return_max']])});"
         f" entropy {_f(last[at['entropy']])}, approx KL {_f(last[at['approx_kl']])}",
     ]
-    lines += [f"  {_when(m['time'])} {m['kind']:<19} {m['message']}" for m in result["marks"][-10:]]
-    looks = result["diagnosis"]
-    lines += [f"  looks wrong: {d['message']}" for d in looks] or ["  nothing looks wrong"]
+    lines += [f"  {_when(m.time)} {m.kind:<19} {m.message}" for m in result.marks[-10:]]
+    looks = result.diagnosis
+    lines += [f"  looks wrong: {d.message}" for d in looks] or ["  nothing looks wrong"]
     return "\n".join(lines)
 
 

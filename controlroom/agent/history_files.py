@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from controlroom.agent.history import History, number
 from controlroom.agent.runfiles import HISTORY_FILE, METRICS_FILE, OLD_SEGMENTS
+from controlroom.protocol import JSONObject
 
 # A line that is neither an update nor a start line is skipped before it is parsed:
 # heartbeats are most of a file.
@@ -44,9 +44,9 @@ def signature(run_dir: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def read_lines(run_dir: Path) -> list[dict[str, Any]]:
+def read_lines(run_dir: Path) -> list[JSONObject]:
     """Every update and start line of the run, in time order, each once."""
-    seen: dict[float, dict[str, Any]] = {}
+    seen: dict[float, JSONObject] = {}
     for path in run_files(run_dir):
         for obj in _lines(path):
             seen.setdefault(float(obj["time"]), obj)
@@ -61,7 +61,7 @@ def rebuild(run_dir: Path) -> History:
     return history
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
+def _lines(path: Path) -> list[JSONObject]:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES)

@@ -21,6 +21,7 @@ from controlroom.config import (
     Config,
     ConfigError,
     GameConfig,
+    Settings,
     TrainerDefaults,
     check_value,
     command_problem,
@@ -69,7 +70,7 @@ def check_game(game: str) -> str:
     return env_id
 
 
-def effective_settings(cfg: Config, game: str, overrides: dict[str, Any]) -> dict[str, Any]:
+def effective_settings(cfg: Config, game: str, overrides: Settings) -> Settings:
     """Config settings for `game` with `overrides` on top, validated (OpError otherwise)."""
     check_game(game)
     settings = cfg.game_settings(game)
@@ -79,7 +80,7 @@ def effective_settings(cfg: Config, game: str, overrides: dict[str, Any]) -> dic
     return settings
 
 
-def check_overrides(overrides: dict[str, Any]) -> None:
+def check_overrides(overrides: Settings) -> None:
     """Refuse a setting a client may not set, or a value config.toml would refuse
     (wrong type, out of range, NaN): OpError("invalid") naming the key."""
     for key, value in overrides.items():
@@ -95,7 +96,7 @@ def _check(key: str, value: Any) -> None:
         raise OpError("invalid", str(exc)) from None
 
 
-def validate(s: dict[str, Any]) -> None:
+def validate(s: Settings) -> None:
     """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
     each within config.toml's bounds, and whole (check_whole). For settings of unknown
     origin (a stored row, a snapshot); a client's are checked key by key as the request
@@ -106,7 +107,7 @@ def validate(s: dict[str, Any]) -> None:
     check_whole(s)
 
 
-def check_whole(s: dict[str, Any]) -> None:
+def check_whole(s: Settings) -> None:
     """What only the whole set of settings can say, its values each checked already:
     every key present (`command` optional), the minibatch dividing the rollout and the
     env id known. OpError("invalid") otherwise."""
@@ -123,7 +124,7 @@ def check_whole(s: dict[str, Any]) -> None:
         raise OpError("invalid", f"env_id {s['env_id']!r} is not a known game")
 
 
-def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
+def trainer_argv(game: str, s: Settings, run_dir: Path) -> list[str]:
     """The command line for this game: the built-in trainer, as a torchrun job when the
     game asks for several GPUs (job.py), or the configured template."""
     if s.get("command"):
@@ -137,7 +138,7 @@ def trainer_argv(game: str, s: dict[str, Any], run_dir: Path) -> list[str]:
     return [sys.executable, "-m", TRAINER_MODULE, *flags]
 
 
-def _trainer_flags(s: dict[str, Any], run_dir: Path) -> list[str]:
+def _trainer_flags(s: Settings, run_dir: Path) -> list[str]:
     return [
         "--game",
         s["env_id"],
@@ -182,7 +183,7 @@ def trainer_env(gpus: Sequence[int], span: Span | None = None) -> dict[str, str]
     return {**env, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": devices}
 
 
-def placeholders(game: str, s: dict[str, Any], run_dir: Path) -> dict[str, str]:
+def placeholders(game: str, s: Settings, run_dir: Path) -> dict[str, str]:
     """The values a command template may use."""
     values = {key: str(s[key]) for key in PLACEHOLDERS if key in s}
     return values | {"game": game, "run_dir": str(run_dir)}

@@ -17,7 +17,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from controlroom import protocol
 from controlroom.agent import history_files, paths
@@ -109,7 +108,7 @@ class Learning:
         self._diagnosed[game] = (h.version, limits, found)
         return found
 
-    def reply(self, g: GameRun, run: str, after: float | None) -> dict[str, Any]:
+    def reply(self, g: GameRun, run: str, after: float | None) -> protocol.LearningCurve:
         """The `history` op's result for a game of the supervisor's."""
         if run not in protocol.HISTORY_RUNS:
             raise OpError("invalid", f"run must be one of {', '.join(protocol.HISTORY_RUNS)}")
@@ -137,10 +136,10 @@ class Learning:
         return h
 
 
-def _feeder(game: str, h: History) -> Callable[[dict[str, Any]], None]:
+def _feeder(game: str, h: History) -> Callable[[protocol.JSONObject], None]:
     """h.add_line for the metrics tail, which must go on whatever one line does."""
 
-    def feed(line: dict[str, Any]) -> None:
+    def feed(line: protocol.JSONObject) -> None:
         try:
             h.add_line(line)
         except Exception:
@@ -156,13 +155,13 @@ def _diagnose(h: History, limits: DiagnosticsConfig) -> list[Finding]:
     return diagnose(h.rows, limits, clip)
 
 
-def fit(result: dict[str, Any]) -> dict[str, Any]:
+def fit(result: protocol.LearningCurve) -> protocol.LearningCurve:
     """The result cut to protocol.REPLY_BUDGET (oldest rows and marks first); by the
     history's bounds it fits already, this is the guarantee."""
     while len(protocol.encode(result)) > protocol.REPLY_BUDGET - 1024:
-        rows, marks = result["rows"], result["marks"]
+        rows, marks = result.rows, result.marks
         if not rows and not marks:
             break
-        result["rows"] = rows[len(rows) // 4 or 1 :] if rows else rows
-        result["marks"] = marks[len(marks) // 4 or 1 :] if marks else marks
+        result.rows = rows[len(rows) // 4 or 1 :] if rows else rows
+        result.marks = marks[len(marks) // 4 or 1 :] if marks else marks
     return result

@@ -17,12 +17,13 @@ from typing import Any
 
 from controlroom import protocol
 from controlroom.agent.store import Store
+from controlroom.protocol import JSONObject
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 2.0  # while failing: each try may block for SQLite's busy timeout
 
-Event = tuple[float, str, str | None, str, dict[str, Any] | None]
+Event = tuple[float, str, str | None, str, JSONObject | None]
 
 
 class PendingWrites:
@@ -43,7 +44,7 @@ class PendingWrites:
         self._write_unless_failing()
 
     def add_event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: JSONObject | None = None
     ) -> None:
         """Append an event now, or later with the time it happened in its data."""
         self.events.append((time.time(), kind, game, message, data))
@@ -120,7 +121,7 @@ class PendingWrites:
         self.events.append((time.time(), "error", None, message, data))
         self._write_events()
 
-    def _push_live(self, kind: str, game: str | None, message: str, data: dict[str, Any]) -> None:
+    def _push_live(self, kind: str, game: str | None, message: str, data: JSONObject) -> None:
         """Tell connected clients now, without the store (it refuses writes)."""
         if self.store.on_event is not None:
             self.store.on_event(

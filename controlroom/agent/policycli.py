@@ -14,6 +14,7 @@ import msgspec
 from controlroom import protocol
 from controlroom.agent import show
 from controlroom.agent.client import Client
+from controlroom.config import Settings
 from controlroom.gpus import Gpus, parse_gpus
 
 COMMANDS = (
@@ -186,7 +187,7 @@ def _shape_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _changes(args: argparse.Namespace) -> dict[str, Any]:
+def _changes(args: argparse.Namespace) -> Settings:
     """Only the settings given on the command line (`--gpus` where the command has it)."""
     names = [n for n, _ in SHAPE_FLAGS] + (["gpus"] if hasattr(args, "gpus") else [])
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
@@ -332,7 +333,8 @@ def _budget(item: str) -> tuple[str, Any]:
 
 def _plan(args: argparse.Namespace, client: Client) -> int:
     result = client.call("plan")
-    print(json.dumps(result, indent=1) if args.json else show.plan_text(result))
+    shown = show.plan_text(protocol.as_result(result, protocol.Plan))
+    print(json.dumps(result, indent=1) if args.json else shown)
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import SETTINGS, check_game, validate
 from controlroom.agent.store import Store
-from controlroom.config import Config, ConfigError, check_value, shape_problem
+from controlroom.config import Config, ConfigError, Settings, check_value, shape_problem
 
 SHAPE = ("num_envs", "num_steps", "minibatch_size")
 
@@ -27,7 +27,7 @@ class Quarantined:
 
     game: str
     problems: list[str]
-    settings: dict[str, Any]
+    settings: Settings
 
     def message(self) -> str:
         """The event's line."""
@@ -67,7 +67,7 @@ def _inspect(cfg: Config, name: str, text: Any) -> Quarantined | None:
     return Quarantined(name, problems or [first], settings)
 
 
-def repaired(cfg: Config, name: str, stored: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def repaired(cfg: Config, name: str, stored: Settings) -> tuple[Settings, list[str]]:
     """The stored settings with each invalid one replaced by the config's, and what was."""
     out = cfg.game_settings(name)
     problems = []

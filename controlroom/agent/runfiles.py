@@ -16,11 +16,10 @@ import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from controlroom.protocol import Checkpoint
+from controlroom.protocol import Checkpoint, JSONObject
 
 METRICS_FILE = "metrics.jsonl"
 HISTORY_FILE = "metrics.history.jsonl"  # the trainer's thinned long view (metrics.HISTORY_NAME)
@@ -31,7 +30,7 @@ RETURN_HISTORY = 100
 OLD_SEGMENTS = 2  # metrics.1.jsonl, metrics.2.jsonl: the trainer's metrics.OLD_SEGMENTS
 READ_CAP = 4 * TAIL_BYTES  # most bytes one poll reads; the rest waits for the next tick
 
-LineSink = Callable[[dict[str, Any]], None]
+LineSink = Callable[[JSONObject], None]  # a trainer's line, parsed, as it wrote it
 Ident = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name now
 
 # metrics.jsonl key -> GameState.metrics key (docs/trainer-contract.md).
@@ -54,7 +53,7 @@ class MetricsTail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
-        self.metrics: dict[str, Any] | None = None
+        self.metrics: JSONObject | None = None  # GameState.metrics: the trainer's figures
         self.returns: deque[float] = deque(maxlen=RETURN_HISTORY)
         self.last_line_at: float | None = None  # wall time of the newest line read
         self.last_kind: str | None = None
@@ -167,7 +166,7 @@ class MetricsTail:
         if self.on_line is not None:
             self.on_line(obj)
 
-    def _merge(self, obj: dict[str, Any]) -> None:
+    def _merge(self, obj: JSONObject) -> None:
         found = {
             out: obj[key]
             for key, out in METRIC_KEYS.items()

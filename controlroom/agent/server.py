@@ -22,11 +22,11 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from msgspec import Struct
 
 from controlroom import protocol
+from controlroom.protocol import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ MAX_IN_FLIGHT = 4  # enough for a TUI's overlapping ops; a flood waits in its ow
 WRITE_TIMEOUT_S = 10.0
 DISCARD_S, DISCARD_BYTES = 5.0, 64 * 2**20
 
-Message = Struct | dict[str, Any]  # a protocol message Struct, or its plain JSON
-Handler = Callable[[dict[str, Any]], Awaitable[Message]]
+Message = Struct | JSONObject  # a protocol message Struct, or its plain JSON
+Handler = Callable[[JSONObject], Awaitable[Message]]
 Greeting = Callable[[], list[Message]]
 
 
@@ -222,7 +222,7 @@ def wire_bytes(struct_or_plain: Message) -> bytes | None:
     )
 
 
-def _encode_or_none(message: dict[str, Any]) -> bytes | None:
+def _encode_or_none(message: JSONObject) -> bytes | None:
     try:
         return protocol.encode(message)
     except (ValueError, TypeError, RecursionError):
@@ -230,7 +230,7 @@ def _encode_or_none(message: dict[str, Any]) -> bytes | None:
         return None
 
 
-def _error_instead(message: dict[str, Any], code: str, text: str) -> bytes | None:
+def _error_instead(message: JSONObject, code: str, text: str) -> bytes | None:
     if message.get("type") != "reply":
         return None  # an update or event that cannot be sent is skipped (and was logged)
     req_id = message.get("id")
@@ -239,7 +239,7 @@ def _error_instead(message: dict[str, Any], code: str, text: str) -> bytes | Non
     return protocol.encode(protocol.reply_error(req_id, code, text))
 
 
-def _shortened(message: dict[str, Any]) -> bytes | None:
+def _shortened(message: JSONObject) -> bytes | None:
     """A snapshot (or status reply) without its oldest events until it fits."""
     body_key = "state" if message.get("type") in ("snapshot", "update") else "result"
     body = message.get(body_key)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controlroom import protocol
+from controlroom.config import Settings
 from controlroom.span import describe
 
 
@@ -223,7 +224,7 @@ def profile_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def shape_text(s: dict[str, Any]) -> str:
+def shape_text(s: Settings) -> str:
     """'32 envs x 128 steps, minibatch 512'."""
     return (
         f"{s.get('num_envs')} envs x {s.get('num_steps')} steps, "
@@ -231,60 +232,55 @@ def shape_text(s: dict[str, Any]) -> str:
     )
 
 
-def plan_text(p: dict[str, Any]) -> str:
+def plan_text(p: protocol.Plan) -> str:
     """The plan: per game, the host in parallel and with the queue, then the profiles."""
-    host = p.get("host") or {}
+    host = p.host
     lines = [f"{'GAME':<14} {'EPISODES':>15} {'EPS/H':>8} {'TO TARGET':>10}"]
-    for g in host.get("games") or []:
-        rate = (
-            "-"
-            if not g.get("episodes_per_hour")
-            else (("~" if g.get("estimated") else "") + f"{g['episodes_per_hour']:.0f}")
-        )
+    for g in host.games:
+        eph = g.episodes_per_hour
+        rate = "-" if not eph else ("~" if g.estimated else "") + f"{eph:.0f}"
         lines.append(
-            f"{g['game']:<14} {g['episodes']:>7}/{g['target']:<7} {rate:>8} "
-            f"{hours(g.get('hours_to_target')):>10}" + ("  queued" if g.get("queued") else "")
+            f"{g.game:<14} {g.episodes:>7}/{g.target:<7} {rate:>8} "
+            f"{hours(g.hours_to_target):>10}" + ("  queued" if g.queued else "")
         )
-    price = host.get("price_per_hour", 0.0)
     lines += [
         "",
-        f"host at ${price:g}/h, downtime {pct(p.get('downtime_share'))} "
-        f"over {p.get('boots', 0)} boots:",
-        "  every game at once: " + costed(host.get("parallel")),
-        "  with the queue:     " + costed(host.get("with_queue")),
+        f"host at ${host.price_per_hour:g}/h, downtime {pct(p.downtime_share)} "
+        f"over {p.boots} boots:",
+        "  every game at once: " + costed(host.parallel),
+        "  with the queue:     " + costed(host.with_queue),
         "",
     ]
-    lines += profiles_table(p.get("profiles") or [])
+    lines += profiles_table(p.profiles)
     lines.append("~ = estimated from the other games' rate; DOWN - = no boot ran that many games")
     return "\n".join(lines)
 
 
-def profiles_table(rows: list[dict[str, Any]]) -> list[str]:
+def profiles_table(rows: list[protocol.ProfileRow]) -> list[str]:
     """The log's comparison table, measured."""
     out = [
         f"{'PROFILE':<10} {'GAMES':>5} {'ENVS':>5} {'MB':>5} {'MEASURED':>8} {'EPS/H':>8} "
         f"{'DAYS':>6} {'COST':>8} {'DOWN':>5} {'EFF DAYS':>8} {'EFF COST':>9}"
     ]
     for r in rows:
-        down = pct(r.get("downtime_share")) if r.get("downtime_measured") else "-"
-        eph = f"{r['episodes_per_hour']:.0f}" if r.get("episodes_per_hour") else "-"
+        down = pct(r.downtime_share) if r.downtime_measured else "-"
+        eph = f"{r.episodes_per_hour:.0f}" if r.episodes_per_hour else "-"
         out.append(
-            f"{r['profile']:<10} {r['games']:>5} {r['num_envs']:>5} "
-            f"{r['minibatch_size']:>5} {r['measured_games']:>4}/{r['games']:<3} "
-            f"{eph:>8} {fixed(r.get('days')):>6} {money(r.get('cost')):>8} {down:>5} "
-            f"{fixed(r.get('effective_days')):>8} {money(r.get('effective_cost')):>9}"
+            f"{r.profile:<10} {r.games:>5} {r.num_envs:>5} "
+            f"{r.minibatch_size:>5} {r.measured_games:>4}/{r.games:<3} "
+            f"{eph:>8} {fixed(r.days):>6} {money(r.cost):>8} {down:>5} "
+            f"{fixed(r.effective_days):>8} {money(r.effective_cost):>9}"
         )
     return out
 
 
-def costed(c: dict[str, Any] | None) -> str:
+def costed(c: protocol.Costing | None) -> str:
     """'3.2d, $154; with 17% downtime 3.9d, $185'."""
-    if not c:
+    if c is None:
         return "unknown (a rate is not measured yet)"
-    effective = c["effective_days"] * 24
     return (
-        f"{hours(c['hours'])}, {money(c['cost'])}; with {pct(c['downtime_share'])} "
-        f"downtime {hours(effective)}, {money(c['effective_cost'])}"
+        f"{hours(c.hours)}, {money(c.cost)}; with {pct(c.downtime_share)} "
+        f"downtime {hours(c.effective_days * 24)}, {money(c.effective_cost)}"
     )
 
 

@@ -13,13 +13,15 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from controlroom import protocol
-from controlroom.protocol import EVENT_KINDS
+from controlroom.config import Settings
+from controlroom.protocol import EVENT_KINDS, JSONObject
 
 EventSink = Callable[[protocol.Event], None]
 
@@ -70,6 +72,26 @@ _GAME_COLUMNS = (
 _JSON_COLUMNS = ("settings", "cmdline", "gpus")
 
 
+@dataclass(frozen=True)
+class StoredGame:
+    """One row of the games table: the wanted state and what was last observed."""
+
+    name: str
+    wanted: bool
+    settings: Settings
+    added_at: float
+    updated_at: float
+    paused: bool = False
+    pid: int | None = None
+    pid_create_time: float | None = None
+    cmdline: list[str] | None = None
+    started_at: float | None = None
+    restarts: int = 0
+    last_exit: str | None = None
+    state: str | None = None
+    gpus: list[int] = field(default_factory=list)
+
+
 class Store:
     """A thin, typed layer over the SQLite file; every write commits at once."""
 
@@ -97,12 +119,12 @@ class Store:
         self.db.close()
 
     # ---- games --------------------------------------------------------------------
-    def games(self) -> list[dict[str, Any]]:
+    def games(self) -> list[StoredGame]:
         """Every stored game row, oldest added first."""
         rows = self.db.execute("SELECT * FROM games ORDER BY added_at, name").fetchall()
         return [_game_row(row) for row in rows]
 
-    def put_game(self, name: str, wanted: bool, settings: dict[str, Any]) -> None:
+    def put_game(self, name: str, wanted: bool, settings: Settings) -> None:
         """Insert or update a game's wanted state (kept: added_at and observations)."""
         now = time.time()
         self.db.execute(
@@ -173,7 +195,7 @@ class Store:
 
     # ---- events -------------------------------------------------------------------
     def add_event(
-        self, kind: str, game: str | None, message: str, data: dict[str, Any] | None = None
+        self, kind: str, game: str | None, message: str, data: JSONObject | None = None
     ) -> protocol.Event:
         """Append an event and hand it to the sink (which pushes it to clients)."""
         if kind not in EVENT_KINDS:
@@ -235,14 +257,14 @@ class Store:
         return [_event_row(row) for row in reversed(cur.fetchall())]
 
     # ---- samples and kv -----------------------------------------------------------
-    def add_sample(self, ts: float, data: dict[str, Any]) -> None:
+    def add_sample(self, ts: float, data: dict[str, float]) -> None:
         """Keep one telemetry sample; drop those past the retention window."""
         self.db.execute(
             "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)", (ts, json.dumps(data))
         )
         self.db.execute("DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,))
 
-    def samples(self, since: float = 0.0) -> list[dict[str, Any]]:
+    def samples(self, since: float = 0.0) -> list[dict[str, float]]:
         """Stored samples after `since`, oldest first, each with its ts."""
         rows = self.db.execute(
             "SELECT ts, data FROM samples WHERE ts > ? ORDER BY ts", (since,)
@@ -261,12 +283,26 @@ class Store:
         )
 
 
-def _game_row(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
+def _game_row(row: sqlite3.Row) -> StoredGame:
+    raw = dict(row)
     for key in _JSON_COLUMNS:
-        out[key] = json.loads(out[key]) if out[key] is not None else None
-    out["wanted"], out["paused"] = bool(out["wanted"]), bool(out["paused"])
-    return out
+        raw[key] = json.loads(raw[key]) if raw[key] is not None else None
+    return StoredGame(
+        name=raw["name"],
+        wanted=bool(raw["wanted"]),
+        settings=raw["settings"],
+        added_at=raw["added_at"],
+        updated_at=raw["updated_at"],
+        paused=bool(raw["paused"]),
+        pid=raw["pid"],
+        pid_create_time=raw["pid_create_time"],
+        cmdline=raw["cmdline"],
+        started_at=raw["started_at"],
+        restarts=raw["restarts"],
+        last_exit=raw["last_exit"],
+        state=raw["state"],
+        gpus=[int(i) for i in raw["gpus"] or []],
+    )
 
 
 def _boot_row(row: sqlite3.Row) -> protocol.Boot:

@@ -29,8 +29,9 @@ from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
-from controlroom.agent.store import Store
-from controlroom.config import AgentConfig
+from controlroom.agent.store import Store, StoredGame
+from controlroom.config import AgentConfig, Settings
+from controlroom.protocol import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +71,15 @@ class Supervisor:
         fresh = []
         for row in self.store.games():
             g = GameRun(
-                row["name"],
-                row["settings"],
-                self.runs / row["name"],
-                wanted=row["wanted"],
-                added_at=row["added_at"],
-                paused=row["paused"],
-                restarts=row["restarts"],
-                last_exit=row["last_exit"],
-                gpus=list(row.get("gpus") or []),
+                row.name,
+                row.settings,
+                self.runs / row.name,
+                wanted=row.wanted,
+                added_at=row.added_at,
+                paused=row.paused,
+                restarts=row.restarts,
+                last_exit=row.last_exit,
+                gpus=list(row.gpus),
             )
             g.tail.start_at_end()
             g.checkpoint = read_checkpoint(g.run_dir)
@@ -89,8 +90,8 @@ class Supervisor:
                 fresh.append(g.name)
         return fresh
 
-    def _adopt(self, g: GameRun, row: dict[str, Any]) -> None:
-        recorded = (row["pid"], row["pid_create_time"], row["cmdline"])
+    def _adopt(self, g: GameRun, row: StoredGame) -> None:
+        recorded = (row.pid, row.pid_create_time, row.cmdline)
         proc = process.adopt(*recorded) or process.adopt_group(*recorded, g.run_dir)
         if proc is None and g.wanted:
             argv = trainer_argv(g.name, g.settings, g.run_dir)
@@ -100,7 +101,7 @@ class Supervisor:
             self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}", {"pid": proc.pid})
             return
         # A finished or crash-looping game stays so until someone starts it again.
-        kept = row["state"] if row["state"] in ("done", "crash_loop") else None
+        kept = row.state if row.state in ("done", "crash_loop") else None
         self._set(g, kept or ("paused" if g.paused else "stopped"), pid=None)
 
     def _attach(self, g: GameRun, proc: process.TrainerProc, state: str) -> None:
@@ -381,7 +382,7 @@ class Supervisor:
             self.observe(g, time.time())
 
     async def want(
-        self, game: str, settings: dict[str, Any], *, wanted: bool = True, reset: bool = False
+        self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> GameRun:
         """Persist the wanted state (written before acting on it), then converge: new
         settings for a running game stop it first, so the restart uses them. The
@@ -440,9 +441,7 @@ class Supervisor:
         self.pending.update_game(g.name, state=state, **columns)
         self.on_change(g.name)
 
-    def _event(
-        self, kind: str, g: GameRun, message: str, data: dict[str, Any] | None = None
-    ) -> None:
+    def _event(self, kind: str, g: GameRun, message: str, data: JSONObject | None = None) -> None:
         log.info("%s", message)
         self.pending.add_event(kind, g.name, message, data)
 

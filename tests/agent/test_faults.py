@@ -317,7 +317,7 @@ def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Pa
     locker.execute("ROLLBACK")
     owed.next_try = 0.0
     assert owed.flush()
-    assert store.games()[0]["state"] == "backoff"
+    assert store.games()[0].state == "backoff"
     kinds = [(e.kind, e.game) for e in store.events()]
     assert kinds == [("crash", "Pong"), ("error", None)]
     assert store.events()[-1].data["failed_writes"] >= 1

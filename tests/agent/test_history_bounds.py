@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,24 +87,30 @@ def test_ten_million_steps_fit_a_few_hundred_kb() -> None:
         h.add_line(update_line(1.7e9 + 0.6 * i, i * steps_per_update, rng))
     for i in range(MAX_MARKS + 50):
         h.add_mark(1.7e9 + 10.0 * i, "restart", "x" * 500)
-    reply = h.result("Pong", "main", None, [{"code": "return_flat", "message": "y" * 300}])
+    reply = h.result(
+        "Pong", "main", None, [protocol.Diagnosis(code="return_flat", message="y" * 300)]
+    )
     size = len(protocol.encode(reply))
-    print(f"10M-step history reply: {size:,} bytes, {len(reply['rows'])} rows")
-    rows = reply["rows"]
+    print(f"10M-step history reply: {size:,} bytes, {len(reply.rows)} rows")
+    rows = reply.rows
     assert HISTORY_POINTS // 2 < len(rows) <= HISTORY_POINTS and rows[-1][1] > 9_990_000
     gaps = [b[1] - a[1] for a, b in itertools.pairwise(rows)]
     assert max(gaps) < 4 * 10_000_000 / (HISTORY_POINTS // 4)  # the whole run's shape
-    assert len(reply["marks"]) == MAX_MARKS and len(reply["marks"][0]["message"]) == MESSAGE_CHARS
+    assert len(reply.marks) == MAX_MARKS and len(reply.marks[0].message) == MESSAGE_CHARS
     assert size < 400_000 < protocol.REPLY_BUDGET
-    without_marks = len(protocol.encode({**reply, "marks": []}))
+    without_marks = len(protocol.encode(msgspec.structs.replace(reply, marks=[])))
     assert without_marks < 300_000  # the curve alone: what opening the screen costs
 
 
 def test_fit_cuts_a_reply_over_the_budget() -> None:
     rows = [[1.0 + i, i, *["z" * 40] * 12] for i in range(2000)]
-    reply = fit({"rows": rows, "marks": [{"time": 1.0, "message": "m" * 100}] * 500})
+    mark = protocol.Mark(time=1.0, global_step=None, kind="restart", message="m" * 100)
+    curve = protocol.LearningCurve(
+        game="Pong", run="main", columns=[], rows=rows, marks=[mark] * 500, cursor=None
+    )
+    reply = fit(curve)
     assert len(protocol.encode(reply)) <= protocol.REPLY_BUDGET
-    assert reply["rows"][-1] == rows[-1]  # the newest kept
+    assert reply.rows[-1] == rows[-1]  # the newest kept
 
 
 def test_rows_read_from_lines() -> None:
@@ -157,7 +164,7 @@ def test_rebuilt_from_rotated_segments_and_the_thinned_history(tmp_path: Path) -
     h = rebuild(tmp_path)
     times = [r[0] for r in h.rows]
     assert times == sorted(set(times)) and len(h.rows) == 301  # every update, once
-    assert [m["kind"] for m in h.marks] == ["start", "resume"]
+    assert [m.kind for m in h.marks] == ["start", "resume"]
     assert h.settings == {"clip_coef": 0.2}
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert h.rows[-1][0] == round(lines[-1]["time"], 3)

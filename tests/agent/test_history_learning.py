@@ -39,15 +39,15 @@ def test_marks_games_and_diagnosis(tmp_path: Path) -> None:
     store.add_event("crash", "Breakout", "Breakout trainer crashed")
     store.add_event("crash", "Pong", "another game's crash")
     assert learning.sync({"Breakout": g}) == ["Breakout"]  # kl_high: a change
-    assert [d["code"] for d in g.diagnosis] == ["kl_high"]
+    assert [d.code for d in g.diagnosis] == ["kl_high"]
     h = learning.histories["Breakout"]
-    assert [m["kind"] for m in h.marks] == ["start", "crash"] and len(h.rows) == 12
+    assert [m.kind for m in h.marks] == ["start", "crash"] and len(h.rows) == 12
     assert learning.sync({"Breakout": g}) == []  # nothing moved: nothing to send
     g.tail.poll()  # the supervisor's tail feeds the history: the same lines add nothing
     assert len(h.rows) == 12
     learning.on_event(protocol.Event(ts=200.0, kind="reboot", game=None, message="rebooted"))
-    reboot = next(m for m in h.marks if m["time"] == 200.0)
-    assert reboot["kind"] == "reboot" and reboot["global_step"] == 64 * 12  # the step then
+    reboot = next(m for m in h.marks if m.time == 200.0)
+    assert reboot.kind == "reboot" and reboot.global_step == 64 * 12  # the step then
     again = GameRun("Breakout", {}, run_dir(tmp_path, kl=0.001), added_at=0.0)
     assert learning.sync({"Breakout": again}) == []  # re-added: rebuilt, nothing wrong
     assert learning.histories["Breakout"] is not h and again.tail.on_line is not None
@@ -61,9 +61,9 @@ def test_a_store_that_cannot_answer_leaves_the_curve_without_old_marks(tmp_path:
     store.db.execute("DROP TABLE events")  # any sqlite3.Error on reading the event log
     assert learning.sync({"Breakout": g}) == []
     h = learning.histories["Breakout"]
-    assert len(h.rows) == 12 and [m["kind"] for m in h.marks] == ["start"]
+    assert len(h.rows) == 12 and [m.kind for m in h.marks] == ["start"]
     learning.on_event(protocol.Event(ts=300.0, kind="crash", game="Breakout", message="x"))
-    assert [m["kind"] for m in h.marks] == ["start", "crash"]  # live events still mark
+    assert [m.kind for m in h.marks] == ["start", "crash"]  # live events still mark
 
 
 def test_games_are_rebuilt_a_few_per_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

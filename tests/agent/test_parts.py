@@ -24,8 +24,8 @@ def test_store_migrates_once_and_keeps_wanted_state(tmp_path: Path) -> None:
     store.close()
     again = Store(tmp_path / "a.db")  # reopening must not re-run migrations
     [row] = again.games()
-    assert row["wanted"] is True and row["settings"] == {"num_envs": 8}
-    assert row["pid"] == 42 and row["cmdline"] == ["python", "x"]
+    assert row.wanted is True and row.settings == {"num_envs": 8}
+    assert row.pid == 42 and row.cmdline == ["python", "x"]
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(ValueError, match="unknown game columns"):
         again.update_game("Pong", evil=1)
