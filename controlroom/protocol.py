@@ -988,7 +988,7 @@ class QueueChange(Struct, kw_only=True):
     queue: QueueView
 
 
-# What an op answers: its result Struct, or (history) plain JSON.
+# What an op answers: its result Struct (reply_ok also takes a plain JSON object).
 Result = Struct | JSONObject
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from controlroom.config import Settings
-from controlroom.protocol import GameState, JSONObject, State, StateUpdate
+from controlroom.protocol import GameState, JSONObject, PolicyState, State, StateUpdate
 
 if TYPE_CHECKING:
     from controlroom.agent.learning import Learning
@@ -42,7 +42,7 @@ class PolicyView(Protocol):
         """The load guard's verdict: None = allowed, else the refusal message."""
         ...
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> PolicyState:
         """The snapshot's "policy" value."""
         ...
 

@@ -33,8 +33,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from controlroom import __version__, protocol
 from controlroom.agent import boots, paths, placement
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
@@ -248,7 +246,7 @@ class Agent:
     def _policy_state(self) -> protocol.PolicyState:
         if self.policy is None:
             return protocol.PolicyState()
-        return msgspec.convert(self.policy.state(), protocol.PolicyState)  # validated
+        return self.policy.state()
 
     def _greeting(self) -> list[Message]:
         return [protocol.hello(self.hostname, self.boot_id), protocol.Snapshot(state=self.state())]

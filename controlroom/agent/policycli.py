@@ -210,17 +210,19 @@ def run(args: argparse.Namespace, client: Client) -> int:
 
 
 def _apply(args: argparse.Namespace, client: Client) -> int:
-    result = client.call("apply_profile", name=args.name, dry_run=args.dry_run)
-    print(show.profile_text(result))
-    return EXIT_REFUSED if result.get("verdict") else EXIT_OK
+    plan = client.call_as(
+        protocol.ProfilePlan, "apply_profile", name=args.name, dry_run=args.dry_run
+    )
+    print(show.profile_text(plan))
+    return EXIT_REFUSED if plan.verdict else EXIT_OK
 
 
 def _ramp(args: argparse.Namespace, client: Client) -> int:
     if args.switch == "reset-ceiling":
-        result = client.call("reset_ceiling")
+        change = client.call_as(protocol.RampChange, "reset_ceiling")
     else:
-        result = client.call("set_ramp", enabled=args.switch == "on")
-    print(show.ramp_text(protocol.as_result(result["ramp"], protocol.RampView)))
+        change = client.call_as(protocol.RampChange, "set_ramp", enabled=args.switch == "on")
+    print(show.ramp_text(change.ramp))
     return EXIT_OK
 
 
@@ -230,24 +232,24 @@ def _migrate(args: argparse.Namespace, client: Client) -> int:
         return _usage(
             "migrate: name at least one of --num-envs, --num-steps, --minibatch-size, --gpus"
         )
-    result = client.call("migrate", game=args.game, settings=changes)
-    g = protocol.as_result(result["game"], protocol.GameState)
-    if not result["changed"]:
+    result = client.call_as(protocol.Migration, "migrate", game=args.game, settings=changes)
+    g = result.game
+    if not result.changed:
         print(f"{args.game}: already at {show.shape_text(g.settings)}, unchanged")
     else:
         print(
             f"{args.game}: migrated to {show.shape_text(g.settings)}{show.placed_text(g)} "
-            f"({g.state}); snapshot {result['snapshot']} (`rollback {args.game}` restores it)"
+            f"({g.state}); snapshot {result.snapshot} (`rollback {args.game}` restores it)"
         )
     return EXIT_OK
 
 
 def _rollback(args: argparse.Namespace, client: Client) -> int:
-    result = client.call("rollback", game=args.game)
-    g, meta = protocol.as_result(result["game"], protocol.GameState), result["restored"]
-    episodes = (meta.get("checkpoint") or {}).get("episodes", "?")
+    result = client.call_as(protocol.Rollback, "rollback", game=args.game)
+    g, checkpoint = result.game, result.restored.checkpoint
+    episodes = "?" if checkpoint is None else checkpoint.episodes
     print(
-        f"{args.game}: rolled back to snapshot {result['snapshot']} (episode {episodes}), "
+        f"{args.game}: rolled back to snapshot {result.snapshot} (episode {episodes}), "
         f"{show.shape_text(g.settings)} ({g.state})"
     )
     return EXIT_OK
@@ -258,19 +260,20 @@ def _trial(args: argparse.Namespace, client: Client) -> int:
     if not changes:
         return _usage("trial: name at least one of --num-envs, --num-steps, --minibatch-size")
     extra = {} if args.keep is None else {"keep": args.keep}
-    trial = client.call(
+    trial = client.call_as(
+        protocol.TrialChange,
         "trial",
         game=args.game,
         settings=changes,
         minutes=args.minutes,
         mode="beside" if args.beside else "instead",
         **extra,
-    )["trial"]
+    ).trial
     shapes = (
-        f"{show.shape_text(trial['restore_settings'])} -> "
-        f"{show.shape_text({**trial['restore_settings'], **changes})}"
+        f"{show.shape_text(trial.restore_settings)} -> "
+        f"{show.shape_text({**trial.restore_settings, **changes})}"
     )
-    if args.beside:
+    if isinstance(trial, protocol.BesideTrial):
         then = {
             None: f"then `trial-decide {args.game} --keep|--discard`",
             True: "then its learning is kept",
@@ -278,19 +281,19 @@ def _trial(args: argparse.Namespace, client: Client) -> int:
         }
         print(
             f"beside trial of {args.game}: {shapes} in a second trainer (pid "
-            f"{trial['pid']}) until {show.when(trial['ends_at'])}; {then[args.keep]}"
+            f"{trial.pid}) until {show.when(trial.ends_at)}; {then[args.keep]}"
         )
         return EXIT_OK
     print(
-        f"trial of {args.game}: {shapes} until {show.when(trial['ends_at'])}; then back, "
+        f"trial of {args.game}: {shapes} until {show.when(trial.ends_at)}; then back, "
         f"learning {'discarded' if args.keep is False else 'kept'}"
     )
     return EXIT_OK
 
 
 def _trial_decide(args: argparse.Namespace, client: Client) -> int:
-    trial = client.call("trial_decide", game=args.game, keep=args.keep)["trial"]
-    print(show.trial_text(msgspec.convert(trial, protocol.AnyTrial)))
+    decided = client.call_as(protocol.TrialChange, "trial_decide", game=args.game, keep=args.keep)
+    print(show.trial_text(decided.trial))
     return EXIT_OK
 
 
@@ -298,8 +301,7 @@ def _queue(args: argparse.Namespace, client: Client) -> int:
     if args.clear and args.games:
         return _usage("queue: name games or --clear, not both")
     if args.clear or args.games:
-        result = client.call("set_queue", games=list(args.games))["queue"]
-        queue = protocol.as_result(result, protocol.QueueView)
+        queue = client.call_as(protocol.QueueChange, "set_queue", games=list(args.games)).queue
     else:
         queue = client.call_as(protocol.State, "status").policy.queue or protocol.QueueView()
     print(show.queue_text(queue))
@@ -312,10 +314,11 @@ def _guard(args: argparse.Namespace, client: Client) -> int:
     except ValueError as exc:
         return _usage(f"guard: {exc}")
     if budgets:
-        now = client.call("set_guard", budgets=budgets)["budgets"]
+        now = client.call_as(protocol.GuardChange, "set_guard", budgets=budgets).budgets
     else:
-        now = ((client.call("status").get("policy") or {}).get("guard") or {}).get("budgets")
-    for key, value in sorted((now or {}).items()):
+        guard = client.call_as(protocol.State, "status").policy.guard
+        now = guard.budgets if guard is not None else protocol.GuardBudgets()
+    for key, value in sorted(msgspec.structs.asdict(now).items()):
         print(f"{key} = {value}")
     return EXIT_OK
 

@@ -212,15 +212,15 @@ def _side(row: protocol.ComparisonRow | None, side: str) -> str:
     return "?" if isinstance(value, protocol.Shape) else num(value)
 
 
-def profile_text(result: dict[str, Any]) -> str:
+def profile_text(result: protocol.ProfilePlan) -> str:
     """An apply_profile result: the actions, then the guard's verdict."""
-    dry = " (dry run: nothing changed)" if result.get("dry_run") else ""
-    lines = [f"profile {result['profile']}{dry}: {result.get('total_envs', 0)} envs in all"]
-    lines += [f"  {a['text']}" for a in result.get("actions") or []]
-    verdict = result.get("verdict")
+    dry = " (dry run: nothing changed)" if result.dry_run else ""
+    lines = [f"profile {result.profile}{dry}: {result.total_envs} envs in all"]
+    lines += [f"  {a.text}" for a in result.actions]
+    verdict = result.verdict
     lines.append(f"guard: {verdict}" if verdict else "guard: allowed")
-    if not result.get("dry_run") and not verdict:
-        lines.append(f"applied profile {result['profile']} (the ramp is off)")
+    if not result.dry_run and not verdict:
+        lines.append(f"applied profile {result.profile} (the ramp is off)")
     return "\n".join(lines)
 
 
