@@ -31,6 +31,8 @@ def status_text(state: protocol.State) -> str:
     lines.append(_game_header())
     for g in state.games.values():
         lines.append(_game_line(g))
+        if g.span is not None:
+            lines.append(f"  {span_text(g.span)}")
         lines += [f"  looks wrong: {d.message}" for d in g.diagnosis]
     lines += policy_text(state.policy)
     return "\n".join(lines)
@@ -61,6 +63,14 @@ def placed_text(g: protocol.GameState) -> str:
     if span is None:
         return placed
     return f"{placed}, {describe(span.nodes, span.node_rank, span.ranks)}"
+
+
+def span_text(span: protocol.JobSpan) -> str:
+    """This host's part of a job over several hosts, with what every node must name."""
+    return (
+        f"{describe(span.nodes, span.node_rank, span.ranks)} · world {span.world_size} · "
+        f"rendezvous {span.rendezvous} · job id {span.job_id}"
+    )
 
 
 def _game_line(g: protocol.GameState) -> str:

@@ -19,9 +19,12 @@ from controlroom.agent import spannet
 from controlroom.agent.client import OpFailed
 from controlroom.agent.job import torchrun_argv
 from controlroom.agent.launch import trainer_argv, trainer_env
+from controlroom.agent.show import status_text
+from controlroom.protocol import JobSpan, State
 from controlroom.span import NODE_RANK_ENV, Span
 from tests.agent.harness import AgentHarness, wait_for
 from tests.agent.test_supervise import start_lines
+from tests.gamestates import game_state
 
 JOB_ID = "cartpole-span"
 
@@ -176,3 +179,19 @@ def _flags(settings: dict[str, Any]) -> list[str]:
 
 def _said(agent: AgentHarness, words: str) -> bool:
     return any(words in e["message"] for e in agent.call("events", limit=50)["events"])
+
+
+def test_agent_status_names_a_parts_place_in_the_job() -> None:
+    """`controlroom agent status` (text, not only --json) says which part of which job
+    this host runs, and what every node must name to join it."""
+    part = JobSpan(
+        nodes=2, node_rank=1, ranks=[2, 3], world_size=4, rendezvous="10.0.0.5:29400", job_id=JOB_ID
+    )
+    state = State(games={"Pong": game_state(game="Pong", span=part), "CartPole": game_state()})
+    lines = status_text(state).splitlines()
+    pong = next(i for i, line in enumerate(lines) if line.startswith("Pong"))
+    assert lines[pong + 1] == (
+        f"  job 2 nodes · node 1/2 · ranks 2-3 · world 4 · rendezvous 10.0.0.5:29400 · "
+        f"job id {JOB_ID}"
+    )
+    assert not any("rendezvous" in line for line in lines[pong + 2 :])

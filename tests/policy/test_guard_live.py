@@ -50,17 +50,24 @@ def test_ram_breach_pauses_newest_game_then_resumes(policy_agent: AgentHarness) 
     ), paused["message"]
     assert paused["data"]["load"]["ram_fraction"] >= limit
     pong = wait_for(lambda: (g := h.game("Pong"))["state"] == "paused" and g, 30, "paused")
-    assert pong["pid"] is None and pong["checkpoint"] and not h.trainers()[1:]
-    assert running(h, "CartPole")
-    assert h.call("status")["policy"]["guard"]["paused"] == ["Pong"]
+    assert pong["pid"] is None and pong["checkpoint"]
+    # Pong goes first. Whether pausing it brought RAM back under the limit depends on the
+    # rest of this machine (other tests, the page cache): if RAM stays over, the guard
+    # sheds the next newest game on its next tick, which is its rule, not a fault.
+    paused_now = h.call("status")["policy"]["guard"]["paused"]
+    assert paused_now[0] == "Pong" and set(paused_now) <= {"Pong", "CartPole"}
     # Back under the limit (with its margin) for resume_hold_s: Pong resumes.
     h.call("set_guard", budgets={"max_host_ram_fraction": 1.0})
     saved = tomllib.loads((h.state_dir / "config.toml").read_text())
     assert saved["guard"]["max_host_ram_fraction"] == 1.0
-    [resumed] = wait_for(lambda: events(h, "guard_resumed"), 30, "the guard to resume Pong")
+    resumed = wait_for(
+        lambda: next((e for e in events(h, "guard_resumed") if e["game"] == "Pong"), None),
+        30,
+        "the guard to resume Pong",
+    )
     assert resumed["message"] == "resumed Pong: back under the guard's limits"
     assert resumed["ts"] - paused["ts"] >= 2.0
-    wait_for(lambda: running(h, "Pong"), 90, "Pong to run again")
+    wait_for(lambda: running(h, "Pong") and running(h, "CartPole"), 90, "both to run again")
     assert h.call("status")["policy"]["guard"]["paused"] == []
     changes = [e["data"]["changed"] for e in events(h, "guard_changed")]
     assert changes == [
