@@ -51,7 +51,12 @@ HOST_CHANGING_ACTIONS = {
 SPAN_HOSTS = "Span hosts"
 SPAN_HOSTS_TIP = "Run the selected game as one job over this tab's host and another linked host"
 """The fleet's command (palette only: the help and footer list keys, and it has none)."""
-NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {"show_log", "show_plan", "show_detail"}
+NEED_AGENT = HOST_CHANGING_ACTIONS - {"install"} | {
+    "show_log",
+    "show_plan",
+    "show_detail",
+    "toggle_compare",
+}
 LOG_LINES = 300
 """Lines of trainer output (and of metrics) the log screen asks for each time."""
 NAVIGATION = "←/h →  ↑/k ↓/j"
@@ -85,6 +90,13 @@ class ControlRoomApp(App[int]):
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
         _b("enter", "show_detail", "Detail", "The selected game's learning curves and marks"),
+        _b(
+            "m",
+            "toggle_compare",
+            "Compare",
+            "Mark/unmark the game to compare in Enter's plots",
+            show=False,
+        ),
         _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
@@ -312,12 +324,27 @@ class ControlRoomApp(App[int]):
         enabled = not key_requests.ramp_enabled(t[0].state)
         self.send(t[0], f"ramp {'on' if enabled else 'off'}", "set_ramp", enabled=enabled)
 
+    def action_toggle_compare(self) -> None:
+        if (t := self._target("toggle_compare")) is None:
+            return
+        view, game = t
+        marked = view.toggle_compare(game)
+        others = len(view.compared_games())
+        said = f"{game} marked to compare ({others} marked; Enter overlays them)"
+        self.notify(said if marked else f"{game} unmarked ({others} marked)")
+
     def action_show_detail(self) -> None:
         if (t := self._target("show_detail")) is None:
             return
         view, game = t
+        overlays = [g for g in view.compared_games() if g != game]
         screen = DetailScreen(
-            game, view.target.name, view.request, lambda: view.state, clock=view.agent_now
+            game,
+            view.target.name,
+            view.request,
+            lambda: view.state,
+            clock=view.agent_now,
+            overlays=overlays,
         )
         self.push_screen(screen)
 

@@ -11,7 +11,7 @@ from controlroom.tui.recorded_history import flat_run, learning_cartpole, with_r
 from controlroom.tui.screens.detail import DetailScreen
 from controlroom.tui.screens.main import MainScreen
 from controlroom.tui.screens.modals import PickScreen
-from controlroom.tui.widgets.game_pane import GameGrid
+from controlroom.tui.widgets.game_pane import GameGrid, GamePane
 from controlroom.tui.widgets.host_view import HostView
 from tests.tui.detail_support import (
     SIZE,
@@ -196,6 +196,48 @@ async def test_overlay_another_game_on_the_same_axes() -> None:
         assert "Pong" in text_of(screen, "compare")
         screen.toggle_overlay("Pong")  # picked again: off
         assert labels(screen, "return_mean") == ["min", "max", "CartPole"]
+
+
+async def test_games_marked_on_the_main_screen_open_overlaid() -> None:
+    pong = synthetic()
+    pong["game"] = "Pong"
+    agent = RecordedAgent({("CartPole", "main"): synthetic(), ("Pong", "main"): pong})
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.query_one(HostView)
+        view.load_state(state_with_cartpole(), where="ssh")
+        view.request = agent.request  # type: ignore[method-assign]  # the recorded agent
+        await pilot.pause()
+        grid = view.query_one(GameGrid)
+        for game in ("Pong", "MsPacman", "CartPole", "MsPacman"):  # MsPacman: on, then off
+            grid.select(game)
+            await pilot.press("m")
+        await pilot.pause()
+        titles = {p.game: str(p.border_title) for p in grid.query(GamePane)}
+        assert titles["Pong"].startswith("◆ Pong") and titles["CartPole"].startswith("◆ ")
+        assert not titles["MsPacman"].startswith("◆") and not titles["Breakout"].startswith("◆")
+        assert view.compared_games() == ["Pong", "CartPole"]
+        grid.select("CartPole")  # marked itself: the others are its overlays
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen) and screen.view.overlays == ["Pong"]
+        for _ in range(50):
+            if screen.polls:
+                break
+            await pilot.pause(0.02)
+        assert labels(screen, "return_mean") == ["min", "max", "CartPole", "Pong"]
+        assert {"game": "Pong", "run": "main", "after": None} in agent.history_calls()
+        assert "Pong" in text_of(screen, "compare")
+        screen.toggle_overlay("Pong")  # off here only: the main screen keeps its marks
+        await pilot.press("escape")
+        await pilot.pause()
+        assert view.compared_games() == ["Pong", "CartPole"]
+        state = state_with_cartpole()
+        del state["games"]["Pong"]  # removed on the host: its mark goes with its pane
+        view.load_state(state, where="ssh")
+        await pilot.pause()
+        assert view.compared_games() == ["CartPole"]
 
 
 async def test_an_overlay_the_agent_no_longer_has_leaves_it() -> None:

@@ -81,14 +81,17 @@ class DetailScreen(ModalScreen[None]):
         *,
         interval: float = FOLLOW_S,
         clock: Callable[[], float] = time.time,
+        overlays: list[str] | None = None,
     ) -> None:
         """Args: game: whose curves; host: its host's name; request: sends an op to the
         agent (HostView.request); state: the host's newest State; interval: seconds
-        between requests for what is new; clock: the agent's time (for the trial's)."""
+        between requests for what is new; clock: the agent's time (for the trial's);
+        overlays: the games overlaid at first (those marked on the main screen; `o`
+        changes them here only)."""
         super().__init__()
         self.game, self.host, self.request, self.state = game, host, request, state
         self.interval, self.clock = interval, clock
-        self.view = View()
+        self.view = View(overlays=[g for g in overlays or [] if g != game])
         self.main = RunHistory(game)
         self.others: dict[str, RunHistory] = {}
         """Overlaid games by name, and the beside trial's run under "trial"."""

@@ -2,7 +2,8 @@
 
 One pane is always the selected one (the action keys apply to it): marked from the first
 frame, moved by the arrow keys, kept across updates, and handed to a neighbour when its
-game goes away.
+game goes away. Any number of panes may carry the compare mark (◆ before the title):
+the detail screen opens with those games overlaid.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ STATE_LABELS = {
     "done": "done",
 }
 PANE_BAR_W = 12
+COMPARE_MARK = "◆"
+"""Before the title of a game marked for comparison (the compare key)."""
 LIVE_STATES = frozenset({"running"})
 """Only a running trainer has rates that mean something now; any other state shows the
 last ones it measured, dimmed and labelled as such."""
@@ -42,6 +45,9 @@ class GamePane(QuietStatic, can_focus=True):
     def __init__(self, game: str) -> None:
         super().__init__(id=f"game-{_css_id(game)}", classes="game-pane", markup=False)
         self.game = game
+        self.marked = False
+        """Marked for comparison: the detail screen overlays it (shown in the title)."""
+        self._title = game
         self.show_titles(title=game)
         self._shown_state = ""
 
@@ -52,8 +58,18 @@ class GamePane(QuietStatic, can_focus=True):
             self.remove_class(f"-{self._shown_state}")
             self.add_class(f"-{state}")
             self._shown_state = state
-        self.show_titles(title=pane_title(g), subtitle=_subtitle(g, agent_now))
+        self._title = pane_title(g)
+        self.show_titles(title=self.title(), subtitle=_subtitle(g, agent_now))
         self.show_text(render_game(g, agent_now))
+
+    def title(self) -> str:
+        """The border title: the game (and its GPUs), after the compare mark if marked."""
+        return f"{COMPARE_MARK} {self._title}" if self.marked else self._title
+
+    def mark(self, marked: bool) -> None:
+        """Show (or take off) the compare mark."""
+        self.marked = marked
+        self.show_titles(title=self.title())
 
     def on_focus(self, _: events.Focus) -> None:
         """A click (or tab) on a pane selects its game."""
@@ -157,6 +173,9 @@ class GameGrid(Grid):
         super().__init__(id=id)
         self.selected_game: str | None = None
         """The game the action keys apply to; None only while there is no game."""
+        self.marked: list[str] = []
+        """Games marked for comparison, in the order marked (the detail screen's overlays
+        start from them, in their colours' order)."""
 
     def compose(self) -> ComposeResult:
         yield Static("no games yet: press a to add one", id="no-games")
@@ -170,6 +189,7 @@ class GameGrid(Grid):
             panes[name] = self._mount_sorted(GamePane(name), panes)
         for name, pane in panes.items():
             pane.show(games[name], agent_now)
+        self.marked = [g for g in self.marked if g in panes]  # a gone game's mark goes too
         if self.selected_game not in panes:
             self.select(successor(before, self.selected_game, sorted(panes)))
         placeholder = self.query_one("#no-games")
@@ -197,6 +217,18 @@ class GameGrid(Grid):
             pane.set_class(pane.game == game, "-selected")
             if pane.game == game:
                 pane.scroll_visible(animate=False)
+
+    def toggle_mark(self, game: str) -> bool:
+        """Mark `game` for comparison, or take its mark off; True when it is now marked."""
+        marked = game not in self.marked
+        if marked:
+            self.marked.append(game)
+        else:
+            self.marked.remove(game)
+        for pane in self.query(GamePane):
+            if pane.game == game:
+                pane.mark(marked)
+        return marked
 
     def move(self, dx: int, dy: int) -> None:
         """Select the pane `dx` columns and `dy` rows away, if there is one."""

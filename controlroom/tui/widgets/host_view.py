@@ -146,6 +146,14 @@ class HostView(Vertical):
     def selected_game(self) -> str | None:
         return self.query_one("#games", GameGrid).selected()
 
+    def toggle_compare(self, game: str) -> bool:
+        """Mark `game` for comparison (or unmark it); True when it is now marked."""
+        return self.query_one("#games", GameGrid).toggle_mark(game)
+
+    def compared_games(self) -> list[str]:
+        """The games marked for comparison, in the order marked."""
+        return list(self.query_one("#games", GameGrid).marked)
+
     def move_selection(self, dx: int, dy: int) -> None:
         """Select the game pane `dx` columns and `dy` rows away."""
         self.query_one("#games", GameGrid).move(dx, dy)
