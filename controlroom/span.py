@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "Span",
     "describe",
     "job_id_problem",
+    "node_rank_clash",
     "node_ranks",
     "rendezvous_problem",
     "split_endpoint",
@@ -82,6 +84,23 @@ def node_ranks(node_rank: int, per_node: int) -> range:
     """The job's ranks on node `node_rank` when every node runs `per_node` ranks: node 0
     holds ranks 0..per_node-1, so the job's rank 0 (checkpoints, metrics) is on node 0."""
     return range(node_rank * per_node, (node_rank + 1) * per_node)
+
+
+def node_rank_clash(given: Sequence[int], nodes: int) -> str | None:
+    """Why the node ranks the job's nodes were given (one per node, as the ranks report
+    them when they meet) do not number its `nodes` nodes 0..nodes-1 once each, or None.
+    Two hosts given one node rank would both number their ranks alike and wait on each
+    other forever: the job refuses instead, naming the duplicate."""
+    counts = Counter(given)
+    twice = sorted(rank for rank, n in counts.items() if n > 1)
+    if twice:
+        missing = [rank for rank in range(nodes) if rank not in counts]
+        lacking = f"; node_rank {', '.join(map(str, missing))} is on none" if missing else ""
+        return (
+            f"node_rank {twice[0]} is given to {counts[twice[0]]} nodes of a job of {nodes} "
+            f"nodes{lacking}: give each node its own node_rank, 0..{nodes - 1}"
+        )
+    return None
 
 
 @dataclass(frozen=True)

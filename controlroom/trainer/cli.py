@@ -178,7 +178,10 @@ def _train(
     # A job's device (and so its backend) comes from the command line, which every rank
     # reads alike; the agent always passes --device.
     device = distributed.rank_device(world, pick_device(settings.device))
-    sync = distributed.join(world, device, settings.collective_timeout)
+    try:
+        sync = distributed.join(world, device, settings.collective_timeout)
+    except distributed.NodeRanksClash as exc:  # every rank sees it: the job ends refused
+        return _fail(exc, EXIT_USAGE)
     if world.size > 1:
         settings, resumed = _resume_like_rank0(sync, settings, resumed, overrides)
         differ = _out_of_step(sync, settings)

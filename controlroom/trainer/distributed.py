@@ -20,15 +20,18 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch._C._distributed_c10d import PrefixStore, TCPStore  # dist's, typed
 
+from controlroom.span import NODE_RANK_ENV, node_rank_clash
 from controlroom.trainer.world import World
 
 log = logging.getLogger(__name__)
@@ -187,10 +190,39 @@ class RanksDiverged(RuntimeError):
 
 
 def join(world: World, device: torch.device, timeout_s: float) -> Local:
-    """The job's collectives: a process group when there are several ranks, else Local."""
+    """The job's collectives: a process group when there are several ranks, else Local.
+    NodeRanksClash when the nodes of a job over several hosts were given clashing node
+    ranks (checked first: such ranks could never form the group)."""
     if world.size == 1:
         return Local()
+    check_node_ranks(os.environ, timeout_s)
     return ProcessGroup(world, device, timeout_s)
+
+
+class NodeRanksClash(ValueError):
+    """Two nodes of a job over several hosts were given the same node rank."""
+
+
+def check_node_ranks(env: Mapping[str, str], timeout_s: float) -> None:
+    """NodeRanksClash unless the job's nodes were given node ranks 0..nodes-1 once each.
+
+    Ranks numbered by a duplicate node rank would claim the same rank of the process
+    group and wait for each other forever, so each rank first posts its node's given
+    node rank in torchrun's store (the one the process group is about to use, which
+    every rank reaches once the rendezvous has formed) keyed by its torchrun rank
+    (unique whatever was given), reads every rank's, and all reach the same verdict."""
+    if NODE_RANK_ENV not in env or env.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return  # not a part of a job over several hosts, or not under torchrun's agent
+    timeout = datetime.timedelta(seconds=timeout_s)
+    client = TCPStore(env["MASTER_ADDR"], int(env["MASTER_PORT"]), None, False, timeout)
+    store = PrefixStore("controlroom/node_rank/", client)
+    store.set(env["RANK"], f"{env['GROUP_RANK']} {env[NODE_RANK_ENV]}")
+    ranks = [str(r) for r in range(int(env["WORLD_SIZE"]))]
+    store.wait(ranks, timeout)
+    given = dict(store.get(rank).decode().split() for rank in ranks)  # torchrun node: given
+    problem = node_rank_clash([int(v) for v in given.values()], len(given))
+    if problem is not None:
+        raise NodeRanksClash(problem)
 
 
 def rank_device(world: World, device: torch.device) -> torch.device:

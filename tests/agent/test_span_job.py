@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,37 @@ def test_one_job_over_two_agents_restarts_from_node_0s_checkpoint(
     node0.call("stop_game", game="CartPole")
     wait_for(lambda: _said(node1, "stopped by a signal from outside"), 60, "node 1's part ended")
     assert node1.game("CartPole")["state"] != "done"
+
+
+def test_two_nodes_given_one_node_rank_end_the_job_refused_on_every_node(
+    tmp_path: Path,
+) -> None:
+    """Nodes 0, 1, 1 of a job of 3 (node 2 on none): the rendezvous forms, the ranks see
+    the clash when they meet, and every part exits 2 naming the duplicate, so each
+    agent puts the game in crash_loop with that line instead of waiting for ever."""
+    roots = [tmp_path / f"node{i}" for i in range(3)]
+    for root in roots:
+        root.mkdir()
+    agents = [AgentHarness(root) for root in roots]
+    port = free_port()
+    try:
+        for agent in agents:
+            agent.start()
+        for agent, node_rank in zip(agents, (1, 1, 0), strict=True):
+            part = {**span_settings(node_rank, port), "nodes": 3}
+            agent.call("add_game", game="CartPole", settings=part)
+        for agent in agents:
+            g = wait_for(partial(_refused, agent), 90, "each part refused")
+            assert "node_rank 1 is given to 2 nodes" in g["last_exit"], g["last_exit"]
+            assert g["restarts"] == 0
+    finally:
+        for agent in agents:
+            agent.close()
+
+
+def _refused(agent: AgentHarness) -> dict[str, Any] | None:
+    g = agent.game("CartPole")
+    return g if g.get("state") == "crash_loop" else None
 
 
 def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from controlroom.agent.job import torchrun_argv
-from controlroom.span import NODE_RANK_ENV, Span
+from controlroom.span import NODE_RANK_ENV, Span, node_rank_clash
 from controlroom.trainer.world import World
 from tests.agent.test_span_job import free_port
 from tests.trainer.helpers import REPO, trainer_cmd, trainer_env
@@ -45,6 +45,14 @@ def test_nodes_of_unequal_rank_counts_are_refused() -> None:
         World.from_env(env)
     with pytest.raises(ValueError, match="not one of the job's 2 nodes"):
         World.from_env(spanning(2, 0, 0))
+
+
+def test_node_ranks_given_twice_are_named() -> None:
+    assert node_rank_clash([1, 0], 2) is None
+    assert node_rank_clash([0, 0], 2) == (
+        "node_rank 0 is given to 2 nodes of a job of 2 nodes; node_rank 1 is on none: "
+        "give each node its own node_rank, 0..1"
+    )
 
 
 def test_ranks_out_of_step_end_the_job_refused_on_both_nodes(tmp_path: Path) -> None:
