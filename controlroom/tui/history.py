@@ -17,7 +17,31 @@ row (fine recent, coarse old, as the agent keeps it), so a screen left open for 
 stays small."""
 
 STEP, WALL = "step", "wall"
-"""The x axis: the trainer's global step, or wall time (minutes since the first row)."""
+"""The x axis: the trainer's global step, or wall time (seconds since the first row,
+drawn in the unit `wall_unit` picks from the span)."""
+
+
+@dataclass(frozen=True)
+class TimeUnit:
+    """A unit the wall-time axis is drawn in."""
+
+    name: str
+    seconds: float
+
+
+WALL_UNITS = (
+    (120.0, TimeUnit("seconds", 1.0)),
+    (3 * 3600.0, TimeUnit("minutes", 60.0)),
+    (2 * 86400.0, TimeUnit("hours", 3600.0)),
+    (math.inf, TimeUnit("days", 86400.0)),
+)
+"""(span below which, unit): the axis keeps a handful of short labels, so a 10-hour run
+reads 0 to 10 hours, not 0 to 600 minutes, and a minute-old one 0 to 60 seconds."""
+
+
+def wall_unit(span_s: float) -> TimeUnit:
+    """The unit for a wall-time axis spanning `span_s` seconds."""
+    return next(unit for below, unit in WALL_UNITS if span_s < below)
 
 
 @dataclass(frozen=True)
@@ -78,11 +102,15 @@ class RunHistory:
         return [row[i] for row in self.rows]
 
     def xs(self, axis: str) -> list[float | None]:
-        """The x of each row: its global step, or minutes since the first row."""
+        """The x of each row: its global step, or seconds since the first row."""
         if axis == STEP:
             return self.column("global_step")
         start = self.rows[0][0] if self.rows else 0.0
-        return [None if t is None else (t - (start or 0.0)) / 60 for t in self.column("time")]
+        return [None if t is None else t - (start or 0.0) for t in self.column("time")]
+
+    def wall_span(self) -> float:
+        """Seconds from the first row to the last (0 with fewer than two)."""
+        return (self.rows[-1][0] or 0.0) - (self.rows[0][0] or 0.0) if self.rows else 0.0
 
     def series(self, name: str, axis: str) -> tuple[list[float], list[float]]:
         """(xs, ys) of one column over the axis, rows where either is missing left out."""
@@ -102,10 +130,10 @@ class RunHistory:
 
     def mark_x(self, mark: Mark, axis: str) -> float | None:
         """Where a mark sits on the axis: its step (or, when it has none, the step of the
-        last row before it), or its minute; None before the first row."""
+        last row before it), or its second since the first row; None before the first row."""
         first = self.rows[0][0] if self.rows else None
         if axis == WALL:
-            return None if first is None else (mark.time - first) / 60
+            return None if first is None else mark.time - first
         if mark.global_step is not None:
             return float(mark.global_step)
         before = [r[1] for r in self.rows if (r[0] or 0.0) <= mark.time and r[1] is not None]

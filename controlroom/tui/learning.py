@@ -5,10 +5,10 @@ the tests check the plot's data without reading pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controlroom import protocol
-from controlroom.tui.history import STEP, WALL, RunHistory, ema
+from controlroom.tui.history import STEP, WALL, RunHistory, TimeUnit, ema, wall_unit
 
 SMOOTHING = (0.0, 0.6, 0.9)
 """The EMA weights the smoothing key cycles through (TensorBoard's slider, in three steps)."""
@@ -80,9 +80,41 @@ class View:
     """The trial record (policy.trials[game]) while the trial view is on."""
 
 
+def x_unit(main: RunHistory, others: dict[str, RunHistory], view: View) -> TimeUnit | None:
+    """The unit of the wall-time axis (None on the step axis), one for every plot of the
+    screen: from the longest run shown (in the trial view, the trial's window)."""
+    if view.axis != WALL:
+        return None
+    if view.trial is not None:
+        t = view.trial
+        last = main.rows[-1][0] if main.rows else None
+        end = trial_end(t) or last or t.started_at
+        return wall_unit(end - t.started_at)
+    shown = [main, *(others[g] for g in view.overlays if g in others)]
+    return wall_unit(max(run.wall_span() for run in shown))
+
+
+def x_label(main: RunHistory, others: dict[str, RunHistory], view: View) -> str:
+    """The x axis's name: "global step", or "wall time (hours)" in the unit drawn."""
+    unit = x_unit(main, others, view)
+    return "global step" if unit is None else f"wall time ({unit.name})"
+
+
 def traces(column: str, main: RunHistory, others: dict[str, RunHistory], view: View) -> list[Trace]:
     """The lines of one plot: the game's own (with the min-max band under the mean
-    return), then one per overlaid game; or, in the trial view, the trial's two sides."""
+    return), then one per overlaid game; or, in the trial view, the trial's two sides.
+    Wall time is drawn in the screen's unit (x_unit)."""
+    unit = x_unit(main, others, view)
+    drawn = traces_in_seconds(column, main, others, view)
+    if unit is None or unit.seconds == 1.0:
+        return drawn
+    return [replace(t, xs=[x / unit.seconds for x in t.xs]) for t in drawn]
+
+
+def traces_in_seconds(
+    column: str, main: RunHistory, others: dict[str, RunHistory], view: View
+) -> list[Trace]:
+    """`traces` with wall time in seconds."""
     if view.trial is not None:
         return trial_traces(column, main, others.get("trial"), view)
     out = own_traces(column, main, view, color="cyan", label=main.game)
@@ -133,9 +165,18 @@ def trial_traces(
     ]
 
 
-def marks(main: RunHistory, view: View) -> list[PlotMark]:
+def marks(main: RunHistory, others: dict[str, RunHistory], view: View) -> list[PlotMark]:
     """The game's marks on the x axis (in the trial view: its start, and its end once
-    known, at their place from the trial's start)."""
+    known, at their place from the trial's start), wall time in the screen's unit."""
+    unit = x_unit(main, others, view)
+    placed = marks_in_seconds(main, view)
+    if unit is None or unit.seconds == 1.0:
+        return placed
+    return [replace(m, x=m.x / unit.seconds) for m in placed]
+
+
+def marks_in_seconds(main: RunHistory, view: View) -> list[PlotMark]:
+    """`marks` with wall time in seconds."""
     if view.trial is not None:
         return trial_marks(main, view)
     out = []
@@ -154,7 +195,7 @@ def trial_marks(main: RunHistory, view: View) -> list[PlotMark]:
     out = [PlotMark(0.0, "trial_start", MARK_COLORS["trial_start"])]
     if end is not None:
         if view.axis == WALL:
-            out.append(PlotMark((end - start) / 60, "trial_end", MARK_COLORS["trial_end"]))
+            out.append(PlotMark(end - start, "trial_end", MARK_COLORS["trial_end"]))
         else:
             xs, _ = main.aligned("global_step", STEP, start, end)
             if xs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 
-from controlroom.tui.history import RunHistory
+from controlroom.tui.history import RunHistory, wall_unit
 from controlroom.tui.recorded_history import flat_run, learning_cartpole, with_restart_and_reboot
 from controlroom.tui.screens.detail import DetailScreen
 from controlroom.tui.screens.main import MainScreen
@@ -118,12 +118,13 @@ async def test_restart_and_reboot_are_marked_on_every_axis() -> None:
             assert [(m.x, m.kind) for m in plot(screen, column).marks] == expected
         shown = text_of(screen, "marks")
         assert "reboot" in shown and "checkpoint_restored" in shown  # the newest four
-        await pilot.press("w")  # wall time: minutes since the first row
+        await pilot.press("w")  # wall time: seconds since the first row (a 79 s run)
         await pilot.pause()
         first = reply["rows"][0][0]
         wall = [(round(m.x, 3), m.kind) for m in plot(screen, "sps").marks]
-        assert wall == [(round((m["time"] - first) / 60, 3), m["kind"]) for m in reply["marks"]]
+        assert wall == [(round(m["time"] - first, 3), m["kind"]) for m in reply["marks"]]
         assert plot(screen, "sps").traces[0].xs[0] == 0.0
+        assert plot(screen, "sps").x_label == "wall time (seconds)"
 
 
 def test_a_mark_without_a_step_sits_at_the_last_row_before_it() -> None:
@@ -132,7 +133,33 @@ def test_a_mark_without_a_step_sits_at_the_last_row_before_it() -> None:
     reply["marks"].append({"time": T0 + 805, "global_step": None, "kind": "reboot", "message": ""})
     run.merge(reply)
     assert run.mark_x(run.marks[-1], "step") == 80 * 2048
-    assert run.mark_x(run.marks[-1], "wall") == 805 / 60
+    assert run.mark_x(run.marks[-1], "wall") == 805
+
+
+def test_the_wall_time_unit_follows_the_span() -> None:
+    spans = [(0, "seconds"), (119, "seconds"), (120, "minutes"), (3 * 3600 - 1, "minutes")]
+    spans += [(3 * 3600, "hours"), (10 * 3600, "hours"), (2 * 86400, "days"), (9e6, "days")]
+    assert [(s, wall_unit(s).name) for s, _ in spans] == spans
+
+
+async def test_a_ten_hour_run_reads_in_hours_on_the_wall_axis() -> None:
+    long = synthetic(n=121)  # a row every 5 minutes: 10 hours
+    long["rows"] = [[T0 + 300 * i, *r[1:]] for i, r in enumerate(long["rows"])]
+    long["marks"].append({"time": T0 + 5 * 3600, "global_step": None, "kind": "reboot"})
+    long["cursor"] = long["rows"][-1][0]
+    agent = RecordedAgent({("CartPole", "main"): long})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        await pilot.press("w")
+        await pilot.pause()
+        sps = plot(screen, "sps")
+        assert sps.x_label == "wall time (hours)" and "wall time (hours)" in text_of(
+            screen, "detail-title"
+        )
+        assert sps.traces[0].xs[0] == 0.0 and sps.traces[0].xs[-1] == 10.0
+        assert [(m.x, m.kind) for m in sps.marks] == [(0.0, "start"), (5.0, "reboot")]
+        ticks = "".join(chars for chars, _ in sps.draw(60, 12)[-1])
+        assert ticks.split() == ["0", "2.5", "5", "7.5", "10", "wall", "time", "(hours)"]
 
 
 async def test_asks_once_then_only_after_the_cursor() -> None:

@@ -33,6 +33,7 @@ from controlroom.tui.learning import (
     View,
     marks,
     traces,
+    x_label,
 )
 from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
 from controlroom.tui.widgets.plots import MetricPlot
@@ -46,7 +47,6 @@ DRAW_EVERY_S = 1.0
 does not need repainting at 2 Hz (the plots are most of the screen's CPU)."""
 LOG_TAIL = 40
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
-X_LABELS = {STEP: "global step", WALL: "wall time (minutes)"}
 
 
 class DetailScreen(ModalScreen[None]):
@@ -213,20 +213,21 @@ class DetailScreen(ModalScreen[None]):
             diagnosis.set_class(bool(self.diagnosis()), "-wrong")
         self.query_one("#compare", QuietStatic).show_text(self.compare_line())
         self.query_one("#marks", QuietStatic).show_text(self.marks_line())
-        shown_marks = marks(self.main, self.view)
+        shown_marks = marks(self.main, self.others, self.view)
+        axis = x_label(self.main, self.others, self.view)
         for plot in self.query_one(f"#{self.page}", Grid).query(MetricPlot):
             plot.show(
                 traces(plot.column, self.main, self.others, self.view),
                 shown_marks,
                 log_y=self.view.log_y,
-                x_label=X_LABELS[self.view.axis],
+                x_label=axis,
             )
 
     def title_line(self) -> Text:
         v = self.view
         text = Text.assemble(
             (f"{self.game} on {self.host} ", "bold"),
-            f"· x {X_LABELS[v.axis]} · smoothing {v.smoothing:g}",
+            f"· x {x_label(self.main, self.others, v)} · smoothing {v.smoothing:g}",
             f" · y {'log' if v.log_y else 'linear'} · {len(self.main.rows)} points",
         )
         if self.error:
