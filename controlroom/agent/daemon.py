@@ -71,7 +71,7 @@ class Agent:
     ) -> None:
         self.config, self.config_path, self.state_dir = config, config_path, state_dir
         self.server = Server(paths.socket_path(state_dir), self.handle, self._greeting)
-        self.store = Store(paths.db_path(state_dir), config.agent.max_events)
+        self.store = Store(paths.db_path(state_dir), config.agent.max_events, loop_safe=True)
         self.learning = Learning(state_dir, self.store, lambda: self.config.diagnostics)
         self.store.on_event = self._on_event
         self.hostname = socket.gethostname()

@@ -1,7 +1,8 @@
 """The supervisor's writes to the store, kept in memory while the store refuses them.
 
 A state transition happens in memory first and is then persisted. When SQLite fails (a
-lock held past the busy timeout, a full disk), the columns and events wait here and
+full disk, a read-only file; another process's lock is waited out by the store itself,
+see Store.flush_owed), the columns and events wait here and
 a later tick (every RETRY_S) writes them, newest values winning; the supervisor carries on from
 memory meanwhile, so a trainer that died is still restarted. The failure is logged when
 it starts, pushed live to clients, and recorded as an `error` event once writes work

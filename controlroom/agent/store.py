@@ -9,9 +9,11 @@ instead of losing it.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,16 @@ from controlroom import protocol
 from controlroom.config import Settings
 from controlroom.protocol import EVENT_KINDS, JSONObject
 
+log = logging.getLogger(__name__)
+
 EventSink = Callable[[protocol.Event], None]
+
+# How long a one-shot process (the CLI, a migration at start) waits for another
+# process's lock before SQLite says "database is locked".
+BLOCKING_BUSY_TIMEOUT_S = 5.0
+# How long the agent's event loop may wait for a lock on one write: its writes run on
+# the loop, so anything longer stalls every client's reply (see Store._execute_write).
+LOOP_BUSY_TIMEOUT_S = 0.05
 
 SAMPLE_RETENTION_S = 7 * 24 * 3600.0
 DEFAULT_MAX_EVENTS = 50_000
@@ -92,10 +103,21 @@ class StoredGame:
     gpus: list[int] = field(default_factory=list)
 
 
-class Store:
-    """A thin, typed layer over the SQLite file; every write commits at once."""
+Write = tuple[str, tuple[Any, ...], str]  # sql, parameters, what it saves (for the log)
 
-    def __init__(self, path: Path, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+
+class Store:
+    """A thin, typed layer over the SQLite file; every write commits at once.
+
+    With `loop_safe` (the agent), a write that finds the database locked by another
+    process (the CLI, a reader with a long transaction) waits at most
+    LOOP_BUSY_TIMEOUT_S, then is owed: kept in order in memory and written by the next
+    write or `flush_owed()` (each supervise tick) once the lock clears. Without it (a
+    one-shot CLI), a write waits BLOCKING_BUSY_TIMEOUT_S and raises."""
+
+    def __init__(
+        self, path: Path, max_events: int = DEFAULT_MAX_EVENTS, *, loop_safe: bool = False
+    ) -> None:
         self.path = path
         self.max_events = max_events
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -103,11 +125,100 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL under WAL loses at most the last commits on power loss, never corrupts.
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self._set_busy_timeout(BLOCKING_BUSY_TIMEOUT_S)  # the start may wait: no client yet
         self._migrate()
         self.on_event: EventSink | None = None
         self._inserts = 0
+        self._owed: deque[Write] = deque()
+        self._owed_since: float | None = None
+        self._owed_count = 0
+        self._owed_what: set[str] = set()
+        self._last_rowcount = 0
+        self._lock_error = ""
+        self.loop_safe = loop_safe
         self.prune_events()  # a lowered max_events applies from the start
+        if loop_safe:
+            self._set_busy_timeout(LOOP_BUSY_TIMEOUT_S)
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self.db.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
+    # ---- writes -------------------------------------------------------------------
+    # Why owed writes and not a writer thread: the agent's writes are tiny and its
+    # state lives in memory, so only the wait for another process's lock hurts. A queue
+    # on the one connection keeps every write in order (a thread would need its own
+    # connection and ordering between the two) and lets the loop wait 50 ms at most.
+    def _execute_write(self, sql: str, params: tuple[Any, ...], what: str) -> int:
+        """Run one write, or owe it while the database is locked (loop_safe); the rows
+        it changed (0 when owed)."""
+        if not self.loop_safe:
+            return self.db.execute(sql, params).rowcount
+        write = (sql, params, what)
+        self._owed.append(write)
+        try:
+            written = self.flush_owed()
+        except sqlite3.Error:
+            if self._owed and self._owed[-1] is write:  # the caller keeps it, not we
+                self._owed.pop()
+            raise
+        if not written:
+            self._now_owing(what)
+        return self._last_rowcount if written else 0
+
+    def owed(self) -> int:
+        """How many writes wait for a lock to clear."""
+        return len(self._owed)
+
+    def flush_owed(self) -> bool:
+        """Write what is owed, oldest first, until the lock is met again; whether
+        nothing is owed now. A write SQLite refuses for another reason than a lock
+        raises here (its caller, PendingWrites, keeps it) and is not kept."""
+        self._last_rowcount = 0
+        while self._owed:
+            sql, params, _ = self._owed[0]
+            try:
+                self._last_rowcount = self.db.execute(sql, params).rowcount
+            except sqlite3.OperationalError as exc:
+                if _locked(exc):
+                    self._lock_error = str(exc)
+                    return False
+                self._owed.popleft()
+                raise
+            self._owed.popleft()
+        if self._owed_since is not None:
+            self._lock_cleared()
+        return True
+
+    def _now_owing(self, what: str) -> None:
+        self._owed_count += 1
+        if what in self._owed_what:  # each thing said once per outage
+            return
+        self._owed_what.add(what)
+        message = (
+            f"could not save {what} to the store ({self._lock_error}): another process holds its "
+            "lock; kept in memory, written when the lock clears"
+        )
+        log.error("%s", message)
+        if self._owed_since is not None:
+            return
+        self._owed_since = time.time()
+        if self.on_event is not None:  # told live: the store cannot take it now
+            event = protocol.Event(
+                ts=time.time(), kind="error", game=None, message=message, data={}
+            )
+            self.on_event(event)
+
+    def _lock_cleared(self) -> None:
+        assert self._owed_since is not None
+        down = time.time() - self._owed_since
+        owed, self._owed_since, self._owed_count = self._owed_count, None, 0
+        self._owed_what.clear()
+        message = (
+            f"the store was locked by another process for {down:.1f}s; the writes "
+            "kept in memory meanwhile are saved now"
+        )
+        log.warning("%s", message)
+        self.add_event("error", None, message, {"down_s": round(down, 1), "failed_writes": owed})
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -115,7 +226,12 @@ class Store:
             self.db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Write what is owed (waiting for a lock as a one-shot process does), then
+        close the connection."""
+        if self._owed:
+            self._set_busy_timeout(BLOCKING_BUSY_TIMEOUT_S)
+            if not self.flush_owed():
+                log.error("closing the store with %d writes unsaved (locked)", len(self._owed))
         self.db.close()
 
     # ---- games --------------------------------------------------------------------
@@ -127,11 +243,12 @@ class Store:
     def put_game(self, name: str, wanted: bool, settings: Settings) -> None:
         """Insert or update a game's wanted state (kept: added_at and observations)."""
         now = time.time()
-        self.db.execute(
+        self._execute_write(
             "INSERT INTO games(name, wanted, settings, added_at, updated_at) "
             "VALUES(?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
             "wanted=excluded.wanted, settings=excluded.settings, updated_at=excluded.updated_at",
             (name, int(wanted), json.dumps(settings), now, now),
+            name,
         )
 
     def update_game(self, name: str, **fields: Any) -> None:
@@ -143,14 +260,15 @@ class Store:
             json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in fields.items()
         ]
         sets = ", ".join(f"{k}=?" for k in fields)  # names checked against _GAME_COLUMNS
-        self.db.execute(
+        self._execute_write(
             f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
             (*values, time.time(), name),
+            name,
         )
 
     def delete_game(self, name: str) -> None:
         """Forget a game."""
-        self.db.execute("DELETE FROM games WHERE name=?", (name,))
+        self._execute_write("DELETE FROM games WHERE name=?", (name,), name)
 
     # ---- boots --------------------------------------------------------------------
     def boot(self, boot_id: str) -> protocol.Boot | None:
@@ -167,7 +285,7 @@ class Store:
         self, boot_id: str, boot_time: float, now: float, prev: protocol.Boot | None
     ) -> None:
         """Record a boot seen for the first time, linked to the one before it."""
-        self.db.execute(
+        self._execute_write(
             "INSERT INTO boots(boot_id, boot_time, first_seen, last_heartbeat, prev_boot_id, "
             "uptime_before_s, downtime_before_s) VALUES(?, ?, ?, ?, ?, ?, ?)",
             (
@@ -179,13 +297,15 @@ class Store:
                 prev and prev.uptime_s,
                 prev and max(0.0, boot_time - prev.last_heartbeat),
             ),
+            "the boot",
         )
 
     def heartbeat(self, boot_id: str, now: float, load: protocol.Load) -> None:
         """Move a boot's last heartbeat forward and keep the load seen then."""
-        self.db.execute(
+        self._execute_write(
             "UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
             (now, protocol.encode(load).decode().strip(), boot_id),
+            "the heartbeat",
         )
 
     def boots(self) -> list[protocol.Boot]:
@@ -203,9 +323,10 @@ class Store:
         event = protocol.Event(
             ts=time.time(), kind=kind, game=game, message=message, data=data or {}
         )
-        self.db.execute(
+        self._execute_write(
             "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
             (event.ts, kind, game, message, json.dumps(event.data)),
+            "events",
         )
         self._inserts += 1
         if self._inserts >= self._prune_every():
@@ -222,12 +343,12 @@ class Store:
     def prune_events(self) -> int:
         """Delete all but the newest `max_events` events; returns how many went."""
         self._inserts = 0
-        cur = self.db.execute(
+        return self._execute_write(
             "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC "
             "LIMIT 1 OFFSET ?)",
             (max(0, self.max_events),),
+            "events",
         )
-        return cur.rowcount
 
     def events(self, limit: int = 100, since: float | None = None) -> list[protocol.Event]:
         """The newest `limit` events (after `since` when given), oldest first."""
@@ -259,10 +380,14 @@ class Store:
     # ---- samples and kv -----------------------------------------------------------
     def add_sample(self, ts: float, data: dict[str, float]) -> None:
         """Keep one telemetry sample; drop those past the retention window."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)", (ts, json.dumps(data))
+        self._execute_write(
+            "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)",
+            (ts, json.dumps(data)),
+            "telemetry",
         )
-        self.db.execute("DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,))
+        self._execute_write(
+            "DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,), "telemetry"
+        )
 
     def samples(self, since: float = 0.0) -> list[dict[str, float]]:
         """Stored samples after `since`, oldest first, each with its ts."""
@@ -278,9 +403,20 @@ class Store:
 
     def kv_set(self, key: str, value: Any) -> None:
         """Keep a JSON value across restarts and reboots."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)", (key, json.dumps(value))
+        self._execute_write(
+            "INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)",
+            (key, json.dumps(value)),
+            f"the policy's {key}",
         )
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock (try again
+    later), not for a lasting reason (a full disk, a read-only file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(exc) or "busy" in str(exc)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _game_row(row: sqlite3.Row) -> StoredGame:

@@ -122,6 +122,7 @@ class Supervisor:
     def tick(self, now: float) -> None:
         """Write what the store still owes, then one pass over every game."""
         try:
+            self.store.flush_owed()  # writes that met another process's lock
             self.pending.flush()
         except Exception:  # supervision goes on from memory whatever the store does
             log.exception("writing pending state")
