@@ -247,7 +247,7 @@ class Store:
             "INSERT INTO games(name, wanted, settings, added_at, updated_at) "
             "VALUES(?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
             "wanted=excluded.wanted, settings=excluded.settings, updated_at=excluded.updated_at",
-            (name, int(wanted), json.dumps(settings), now, now),
+            (name, int(wanted), _settings_json(name, settings), now, now),
             name,
         )
 
@@ -257,7 +257,8 @@ class Store:
         if bad:
             raise ValueError(f"unknown game columns {sorted(bad)}")
         values = [
-            json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in fields.items()
+            _column_json(name, k, v) if k in _JSON_COLUMNS and v is not None else v
+            for k, v in fields.items()
         ]
         sets = ", ".join(f"{k}=?" for k in fields)  # names checked against _GAME_COLUMNS
         self._execute_write(
@@ -325,7 +326,7 @@ class Store:
         )
         self._execute_write(
             "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
-            (event.ts, kind, game, message, json.dumps(event.data)),
+            (event.ts, kind, game, message, _json(event.data)),
             "events",
         )
         self._inserts += 1
@@ -382,7 +383,7 @@ class Store:
         """Keep one telemetry sample; drop those past the retention window."""
         self._execute_write(
             "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)",
-            (ts, json.dumps(data)),
+            (ts, _json(data)),
             "telemetry",
         )
         self._execute_write(
@@ -394,7 +395,11 @@ class Store:
         rows = self.db.execute(
             "SELECT ts, data FROM samples WHERE ts > ? ORDER BY ts", (since,)
         ).fetchall()
-        return [{"ts": row["ts"], **json.loads(row["data"])} for row in rows]
+        # A number that was not finite is stored as null (see _json): not a sample.
+        return [
+            {"ts": row["ts"], **{k: v for k, v in json.loads(row["data"]).items() if v is not None}}
+            for row in rows
+        ]
 
     def kv_get(self, key: str) -> Any | None:
         """A JSON value kept for the policy engine, or None."""
@@ -405,9 +410,48 @@ class Store:
         """Keep a JSON value across restarts and reboots."""
         self._execute_write(
             "INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)",
-            (key, json.dumps(value)),
+            (key, _json(value)),
             f"the policy's {key}",
         )
+
+
+# ---- JSON into the store: the one place a value becomes stored text -------------------
+# Python's json writes NaN and Infinity, which are not JSON: a reader (the wire, another
+# tool) would refuse the row. Observations (event data, telemetry, the policy's state)
+# keep the row with the number made null; wanted settings are refused, because a game
+# must never be started with a setting nobody meant.
+def _json(value: object) -> str:
+    """An observation as JSON text, any non-finite number made null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(protocol.finite(value), allow_nan=False)
+
+
+def _settings_json(game: str, settings: Settings) -> str:
+    """A game's settings as JSON text; ValueError (nothing stored) naming a non-finite
+    value."""
+    try:
+        return json.dumps(settings, allow_nan=False)
+    except ValueError:
+        bad = sorted(k for k, v in settings.items() if _has_non_finite(v))
+        raise ValueError(
+            f"{game}: settings {', '.join(bad)} not a finite number; not stored"
+        ) from None
+
+
+def _column_json(game: str, column: str, value: Any) -> str:
+    return _settings_json(game, value) if column == "settings" else _json(value)
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
