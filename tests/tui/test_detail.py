@@ -26,6 +26,7 @@ from tests.tui.detail_support import (
     synthetic,
     with_trial,
 )
+from tests.tui.test_live import footer
 
 
 def text_of(screen: DetailScreen, id_: str) -> str:
@@ -87,6 +88,23 @@ async def test_ppo_page_draws_the_diagnostics() -> None:
             assert len(trace.ys) == len(reply["rows"]), column
         (entropy,) = plot(screen, "entropy").traces
         assert entropy.ys[-1] < entropy.ys[0]  # a policy that learnt is surer of itself
+
+
+async def test_the_page_key_says_which_page_it_shows() -> None:
+    agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
+    async with recorded_app().run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        assert ("p", "PPO") in footer(pilot.app) and screen.page == "learning"
+        await pilot.press("p")
+        await pilot.pause()
+        assert ("p", "Learning") in footer(pilot.app) and screen.page == "ppo"
+        assert ("p", "PPO") not in footer(pilot.app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert ("p", "PPO") in footer(pilot.app) and screen.page == "learning"
+        await pilot.press("p", "escape")  # a screen opened again starts on its own label
+        screen = await open_detail(pilot, agent, state_with_cartpole())
+        assert ("p", "PPO") in footer(pilot.app)
 
 
 async def test_flat_run_says_what_looks_wrong_on_screen_and_pane() -> None:

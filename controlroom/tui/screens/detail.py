@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, RichLog
@@ -46,6 +47,9 @@ DRAW_EVERY_S = 1.0
 """New rows redraw the plots at most this often: asked at 2 Hz, a 2,000-point curve
 does not need repainting at 2 Hz (the plots are most of the screen's CPU)."""
 LOG_TAIL = 40
+PAGE_KEY = "detail_page"
+PAGE_LABELS = {"learning": "Learning", "ppo": "PPO"}
+"""The page key's footer label: the page a press shows (the other one)."""
 """Lines of trainer output asked for each time (the log screen's `l` asks for more)."""
 
 
@@ -57,7 +61,9 @@ class DetailScreen(ModalScreen[None]):
         Binding("w", "toggle_axis", "Step/Wall", id="detail_axis", tooltip="x: step or wall time"),
         Binding("s", "cycle_smoothing", "Smooth", id="detail_smoothing", tooltip="EMA 0/0.6/0.9"),
         Binding("y", "toggle_log_y", "Log y", id="detail_log_y", tooltip="y axis log or linear"),
-        Binding("p", "toggle_page", "PPO", id="detail_page", tooltip="Learning or PPO plots"),
+        Binding(
+            "p", "toggle_page", PAGE_LABELS["ppo"], id=PAGE_KEY, tooltip="Learning or PPO plots"
+        ),
         Binding("o", "pick_overlay", "Overlay", id="detail_overlay", tooltip="Add/remove a game"),
         Binding("v", "toggle_trial", "Trial", id="detail_trial", tooltip="The trial's two sides"),
     ]
@@ -273,8 +279,11 @@ class DetailScreen(ModalScreen[None]):
         self.redraw()
 
     def action_toggle_page(self) -> None:
-        self.page = "ppo" if self.page == "learning" else "learning"
+        other = "ppo" if self.page == "learning" else "learning"
+        relabel(self._bindings, PAGE_KEY, PAGE_LABELS[self.page])  # back to this one
+        self.page = other
         self.query_one("#pages", ContentSwitcher).current = self.page
+        self.refresh_bindings()
         self.redraw()
 
     def action_pick_overlay(self) -> None:
@@ -320,3 +329,12 @@ class DetailScreen(ModalScreen[None]):
         """Redraw at once, and fetch what a new overlay or trial view needs."""
         self.redraw()
         self.run_worker(self.poll(), group="detail-now", exit_on_error=False)
+
+
+def relabel(bindings: BindingsMap, binding_id: str, description: str) -> None:
+    """Give the binding `binding_id` a new footer label, on whatever key it is (a keymap
+    may have moved it): Textual's labels are fixed, a toggle's says what it will do."""
+    for key, key_bindings in bindings.key_to_bindings.items():
+        bindings.key_to_bindings[key] = [
+            replace(b, description=description) if b.id == binding_id else b for b in key_bindings
+        ]
