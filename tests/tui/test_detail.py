@@ -92,19 +92,20 @@ async def test_ppo_page_draws_the_diagnostics() -> None:
 
 async def test_the_page_key_says_which_page_it_shows() -> None:
     agent = RecordedAgent({("CartPole", "main"): learning_cartpole()})
-    async with recorded_app().run_test(size=SIZE) as pilot:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
         screen = await open_detail(pilot, agent, state_with_cartpole())
-        assert ("p", "PPO") in footer(pilot.app) and screen.page == "learning"
+        assert ("p", "PPO") in footer(app) and screen.page == "learning"
         await pilot.press("p")
         await pilot.pause()
-        assert ("p", "Learning") in footer(pilot.app) and screen.page == "ppo"
-        assert ("p", "PPO") not in footer(pilot.app)
+        assert ("p", "Learning") in footer(app) and screen.page == "ppo"
+        assert ("p", "PPO") not in footer(app)
         await pilot.press("p")
         await pilot.pause()
-        assert ("p", "PPO") in footer(pilot.app) and screen.page == "learning"
+        assert ("p", "PPO") in footer(app) and screen.page == "learning"
         await pilot.press("p", "escape")  # a screen opened again starts on its own label
         screen = await open_detail(pilot, agent, state_with_cartpole())
-        assert ("p", "PPO") in footer(pilot.app)
+        assert ("p", "PPO") in footer(app)
 
 
 async def test_flat_run_says_what_looks_wrong_on_screen_and_pane() -> None:
@@ -155,7 +156,12 @@ def test_a_mark_without_a_step_sits_at_the_last_row_before_it() -> None:
 
 
 def test_the_wall_time_unit_follows_the_span() -> None:
-    spans = [(0, "seconds"), (119, "seconds"), (120, "minutes"), (3 * 3600 - 1, "minutes")]
+    spans: list[tuple[float, str]] = [
+        (0, "seconds"),
+        (119, "seconds"),
+        (120, "minutes"),
+        (3 * 3600 - 1, "minutes"),
+    ]
     spans += [(3 * 3600, "hours"), (10 * 3600, "hours"), (2 * 86400, "days"), (9e6, "days")]
     assert [(s, wall_unit(s).name) for s, _ in spans] == spans
 
