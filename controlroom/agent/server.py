@@ -129,8 +129,11 @@ class Connection:
                 return
             try:
                 line = await self.reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as exc:
-                self.handle_line(exc.partial)
+            except asyncio.IncompleteReadError as exc:  # EOF: a last unterminated line?
+                if exc.partial.strip():
+                    self.handle_line(exc.partial)
+                else:  # the client only closed: nothing was asked
+                    self.slots.release()
                 return
             except asyncio.LimitOverrunError:
                 self.send(
@@ -165,8 +168,9 @@ class Connection:
     def handle_line(self, line: bytes) -> None:
         """Answer one line (holding a slot): a protocol error at once, a request in its
         own task, so that a slow op blocks nothing."""
-        if not line.strip():
-            self.slots.release()
+        if not line.strip():  # answered like any bad line: a client waiting on it learns why
+            message = "an empty line is not a request: send one JSON object per line"
+            self.send(protocol.reply_error(None, "bad_json", message), slot=True)
             return
         try:
             obj = protocol.decode(line)

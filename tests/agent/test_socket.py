@@ -59,6 +59,8 @@ def test_hostile_input_gets_error_replies_and_agent_keeps_serving(agent: AgentHa
     sock, reader = raw(agent)
     cases = [
         (b"this is not json\n", "bad_json"),
+        (b"\n", "bad_json"),  # a blank line is answered too, the connection kept
+        (b"  \t \r\n", "bad_json"),
         (b"\xff\xfe\x00garbage\n", "bad_json"),
         (b"[1, 2, 3]\n", "bad_json"),
         (b"[" * 100_000 + b"\n", "bad_json"),
