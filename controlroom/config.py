@@ -175,8 +175,11 @@ class TrainerDefaults:
             check=gpus_problem,
         ),
     )
-    checkpoint_interval_s: int = field(
-        default=60, metadata=doc("seconds between checkpoints", lo=1, hi=int(DAY_S))
+    # A float, as the trainer's --checkpoint-interval is, with its bounds (0, a week]:
+    # one range on every path (config file, wire, CLI, trainer flag; a contract test).
+    checkpoint_interval_s: float = field(
+        default=60.0,
+        metadata=doc("seconds between checkpoints", lo=0.0, hi=WEEK_S, lo_open=True),
     )
     keep_checkpoints: int = field(
         default=3, metadata=doc("newest checkpoints kept per game", lo=1, hi=1000)

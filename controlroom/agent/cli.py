@@ -28,6 +28,7 @@ SETTING_FLAGS = (
     ("target_episodes", int),
     ("seed", int),
     ("device", str),
+    ("checkpoint_interval_s", float),
     # A job over several hosts (docs/multi-gpu.md): the same --rendezvous and --job-id
     # on every host, each its own --node-rank.
     ("nodes", int),
