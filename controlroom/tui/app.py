@@ -63,6 +63,11 @@ NAVIGATION = "←/h →  ↑/k ↓/j"
 """The main screen's keys that move the selection (MainScreen.BINDINGS), as typed."""
 
 
+ENVS = Binding.Group("Envs", compact=True)
+"""+ and - share one footer label ("+- Envs"), so that every key fits at 120 columns
+(the help keeps a line each)."""
+
+
 def _b(key: str, action: str, text: str, tip: str, **kw: Any) -> Binding:
     return Binding(key, action, text, id=action, tooltip=tip, **kw)
 
@@ -75,28 +80,14 @@ class ControlRoomApp(App[int]):
     BINDINGS = [
         _b("a", "add_game", "Add", "Pick a game the host can run and start training it"),
         _b("d", "remove_game", "Remove", "Stop the selected game and forget it (asks first)"),
-        _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs"),
-        _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs"),
-        # Not in the footer, which is full at 120 columns (it would push out Quit): in the
-        # help and the palette, like the other keys.
-        _b(
-            "g",
-            "change_gpus",
-            "GPUs",
-            "Move the selected game to other or more GPUs",
-            show=False,
-        ),
+        _b("plus", "scale_up", "+Envs", "Double the selected game's parallel envs", group=ENVS),
+        _b("minus", "scale_down", "-Envs", "Halve the selected game's parallel envs", group=ENVS),
+        _b("g", "change_gpus", "GPUs", "Move the selected game to other or more GPUs"),
         _b("s", "toggle_game", "Stop/Start", "Stop the selected game, or start it again"),
         _b("p", "apply_profile", "Profile", "Apply a load profile (light, medium, heavy...)"),
         _b("r", "toggle_ramp", "Ramp", "Turn the gradual ramp on or off"),
         _b("enter", "show_detail", "Detail", "The selected game's learning curves and marks"),
-        _b(
-            "m",
-            "toggle_compare",
-            "Compare",
-            "Mark/unmark the game to compare in Enter's plots",
-            show=False,
-        ),
+        _b("m", "toggle_compare", "Compare", "Mark/unmark the game to compare in Enter's plots"),
         _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),

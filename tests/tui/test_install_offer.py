@@ -67,7 +67,7 @@ async def test_no_agent_is_said_plainly_and_the_key_runs_the_bootstrap(
         assert notice.startswith("no agent on tnr-0"), notice
         assert "not found" in notice and "press i to install it" in notice, notice
         assert "no agent on tnr-0" in header_text(app)
-        assert footer(app) == [("i", "Install"), ("?", "Help"), ("q", "Quit"), ("^p", "palette")]
+        assert footer(app) == [("i", "Install"), ("?", "Help"), ("q", "Quit")]
 
         await pilot.press("i")
         await wait_for(

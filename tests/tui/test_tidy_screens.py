@@ -7,13 +7,16 @@ lost, a plan whose rows say what they cover, and the picker offering the agent's
 from __future__ import annotations
 
 import copy
+import itertools
 import sys
 from typing import Any
 
 import msgspec
 from rich.console import Console
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Label, RichLog
+from textual.widgets._footer import FooterKey, FooterLabel
 from textual.widgets._toast import Toast
 
 from controlroom import protocol
@@ -22,7 +25,7 @@ from controlroom.games import known_names
 from controlroom.link.errors import LinkError
 from controlroom.link.session import AgentSession
 from controlroom.tui import key_requests
-from controlroom.tui.app import ControlRoomApp, build_app
+from controlroom.tui.app import HOST_CHANGING_ACTIONS, NEED_AGENT, ControlRoomApp, build_app
 from controlroom.tui.cli import _config, _still_training_note
 from controlroom.tui.messages import AgentEvent, LinkDown
 from controlroom.tui.plan_view import render_plan
@@ -88,6 +91,33 @@ async def test_readonly_hides_the_keys_it_refuses_in_footer_and_help() -> None:
         assert any("read-only" in n.message for n in app._notifications)
 
 
+def assert_footer_fits(app: ControlRoomApp) -> None:
+    """Every footer key lies whole inside the screen's width, none over another."""
+    regions = sorted((k.region for k in app.screen.query(FooterKey)), key=lambda r: r.x)
+    assert regions and all(r.width > 0 and r.right <= app.size.width for r in regions), regions
+    assert all(a.right <= b.x for a, b in itertools.pairwise(regions)), regions
+
+
+async def test_every_key_is_in_the_footer_at_120_columns_and_in_the_help() -> None:
+    app = recorded_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(HostView).load_state(recorded_state())
+        await pilot.pause()
+        shown = footer(app)
+        assert_footer_fits(app)
+        assert ("g", "GPUs") in shown and ("m", "Compare") in shown and ("q", "Quit") in shown
+        assert ("+", "") in shown and ("-", "") in shown  # one label for both: "+- Envs"
+        assert "Envs" in {str(label.render()) for label in app.screen.query(FooterLabel)}
+        offered = {a for a in HOST_CHANGING_ACTIONS | NEED_AGENT if a not in ("install",)}
+        keys = {k for k, _ in shown}
+        help_text = "\n".join(app.help_lines())
+        for b in app.BINDINGS:
+            assert isinstance(b, Binding)
+            assert f" {b.description} " in help_text, b.description
+            if b.action in offered or b.action in ("help", "quit", "show_detail"):
+                assert app.get_key_display(b) in keys, b.action
+
+
 async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> None:
     tries: list[float] = []
 
@@ -101,6 +131,8 @@ async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> Non
         view.link.backoff.initial = view.link.backoff.cap = 60.0  # a long wait
         await wait_for(lambda: ("c", "Retry now") in footer(app), what="the retry key")
         assert view.status.down_since is not None and len(tries) == 1
+        await pilot.pause()  # the footer laid out again
+        assert_footer_fits(app)  # the widest footer: every key and the retry key
         await pilot.press("c")
         await wait_for(lambda: len(tries) == 2, timeout=10, what="a try at once, not in 60 s")
     up = recorded_app()

@@ -42,6 +42,11 @@ class MainScreen(Screen[None]):
     # One host: nothing takes the focus at first, so the arrow keys reach the panes; a
     # fleet's tab bar takes it (left/right change tabs there, up/down still select).
     AUTO_FOCUS = "Tabs"
+    # The compact footer's key group ("+- Envs"): one space either side, as each key has.
+    DEFAULT_CSS = """
+    MainScreen Footer.-compact KeyGroup { padding-left: 0; }
+    MainScreen Footer.-compact FooterLabel { margin: 0 1 0 0; }
+    """
 
     def __init__(
         self,
@@ -66,7 +71,10 @@ class MainScreen(Screen[None]):
                 for i, target in enumerate(self.targets):
                     with TabPane(target.name, id=f"tab-{i}"):
                         yield self._view(target)
-        yield Footer()
+        # Every key fits at 120 columns, the retry key too while a link is down: compact
+        # (no padding around the keys) and without Textual's "^p palette", which the help
+        # lists (the palette still opens on ctrl+p).
+        yield Footer(compact=True, show_command_palette=False)
 
     def _view(self, target: HostTarget) -> HostView:
         return HostView(
