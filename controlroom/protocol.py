@@ -40,6 +40,9 @@ replaces the whole value:
            all but trials null from an agent without a policy engine)
 - catalogue: [str]  the game names this host can run (the built-in catalogue, or the
             [games] of a host whose trainer is its own `command`); the picker offers these
+- game_defaults: {name: {num_envs, num_steps, minibatch_size, target_episodes}}  what the
+            agent starts each catalogue game with (its own config's settings); the picker
+            labels its choices with these (an older agent sends none: the laptop's then)
 - history: {gpu_util: [float], gpu_mem: [float], gpu_temp: [float], gpu_power: [float],
             cpu: [float], ram: [float]}  recent samples for the gauges, oldest first
 
@@ -320,6 +323,16 @@ class Diagnosis(Struct, kw_only=True):
 
     code: str
     message: str
+
+
+class GameDefaults(Struct, kw_only=True):
+    """What the agent starts a game of its catalogue with when added with no settings
+    (its config's [trainer] under the game's own [games.X]): the picker's label."""
+
+    num_envs: int
+    num_steps: int
+    minibatch_size: int
+    target_episodes: int
 
 
 class GameState(Struct, kw_only=True):
@@ -640,6 +653,7 @@ class State(Struct, kw_only=True):
     policy: PolicyState = msgspec.field(default_factory=PolicyState)
     history: History = msgspec.field(default_factory=History)
     catalogue: list[str] = []
+    game_defaults: dict[str, GameDefaults] = {}
 
 
 class StateUpdate(Struct, kw_only=True):
@@ -657,6 +671,7 @@ class StateUpdate(Struct, kw_only=True):
     policy: PolicyState | UnsetType = UNSET
     history: History | UnsetType = UNSET
     catalogue: list[str] | UnsetType = UNSET
+    game_defaults: dict[str, GameDefaults] | UnsetType = UNSET
 
 
 # ---- agent -> client messages ---------------------------------------------------------

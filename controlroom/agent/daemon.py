@@ -219,6 +219,7 @@ class Agent:
             policy=self._policy_state(),
             history=t.history_now(),
             catalogue=self.catalogue(),
+            game_defaults=self.game_defaults(),
         )
 
     def catalogue(self) -> list[str]:
@@ -227,6 +228,20 @@ class Agent:
         if self.config.trainer.command:
             return sorted(self.config.games)
         return known_names()
+
+    def game_defaults(self) -> dict[str, protocol.GameDefaults]:
+        """What each catalogue game starts with here (this host's config, not the
+        laptop's), for the picker's labels."""
+        out = {}
+        for name in self.catalogue():
+            s = self.config.game_settings(name)
+            out[name] = protocol.GameDefaults(
+                num_envs=s["num_envs"],
+                num_steps=s["num_steps"],
+                minibatch_size=s["minibatch_size"],
+                target_episodes=s["target_episodes"],
+            )
+        return out
 
     def host(self) -> protocol.Host:
         """The "host" key."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from controlroom import protocol
 from controlroom.config import Config, Settings
 from controlroom.games import known_names
@@ -27,20 +29,46 @@ def game_names(config: Config, state: protocol.State | None) -> list[str]:
 
 
 def game_choices(config: Config, state: protocol.State | None) -> list[tuple[str, str]]:
-    """The host's runnable games not already wanted, as (name, label) for the picker."""
+    """The host's runnable games not already wanted, as (name, label) for the picker,
+    each labelled with the settings the agent will start it with (start_settings)."""
     games = {} if state is None else state.games
-    names = game_names(config, state)
     choices = []
-    for name in names:
+    for name in game_names(config, state):
         if name in games and games[name].wanted:
             continue
-        s = config.game_settings(name)
+        s = start_settings(config, state, name)
         label = (
-            f"{name:<14} {s['num_envs']} envs · mb {s['minibatch_size']} · "
-            f"target {s['target_episodes']:,}"
+            f"{name:<14} {s.num_envs} envs · mb {s.minibatch_size} · target {s.target_episodes:,}"
         )
         choices.append((name, label))
     return choices
+
+
+def start_settings(
+    config: Config, state: protocol.State | None, name: str
+) -> protocol.GameDefaults:
+    """What adding `name` starts: a game the agent still knows (stopped, unwanted) with
+    its own settings; else the agent's defaults for it (State.game_defaults, from the
+    host's config); else, from an agent that sends none, the laptop config's."""
+    known = None if state is None else state.games.get(name)
+    if known is not None and known.settings:
+        return _defaults({**config.game_settings(name), **known.settings, **_target(known)})
+    if state is not None and name in state.game_defaults:
+        return state.game_defaults[name]
+    return _defaults(config.game_settings(name))
+
+
+def _target(game: protocol.GameState) -> dict[str, Any]:
+    return {"target_episodes": game.target_episodes} if game.target_episodes else {}
+
+
+def _defaults(settings: Settings) -> protocol.GameDefaults:
+    return protocol.GameDefaults(
+        num_envs=int(settings["num_envs"]),
+        num_steps=int(settings["num_steps"]),
+        minibatch_size=int(settings["minibatch_size"]),
+        target_episodes=int(settings["target_episodes"]),
+    )
 
 
 # What a part of a job over several hosts takes from node 0's game: every rank must

@@ -30,7 +30,7 @@ from controlroom.tui.cli import _config, _still_training_note
 from controlroom.tui.messages import AgentEvent, LinkDown
 from controlroom.tui.plan_view import render_plan
 from controlroom.tui.recorded import NOW, recorded_state
-from controlroom.tui.screens.modals import ConfirmScreen, TextScreen
+from controlroom.tui.screens.modals import ConfirmScreen, PickScreen, TextScreen
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.event_log import EventLog, render_event
 from controlroom.tui.widgets.game_pane import GamePane
@@ -344,6 +344,35 @@ def test_picker_offers_the_agents_catalogue() -> None:
     assert [n for n, _ in key_requests.game_choices(config, state)] == [
         n for n in known_names() if n not in state.games
     ]
+
+
+async def test_the_add_key_labels_games_with_what_the_agent_starts() -> None:
+    app = recorded_app(config_text="[trainer]\nnum_envs = 64\n[games.Qbert]\nnum_envs = 128\n")
+    async with app.run_test(size=SIZE) as pilot:
+        state = recorded_state()
+        state["catalogue"] = ["Pong", "Qbert", "Seaquest", "Freeway"]
+        state["game_defaults"] = {
+            "Qbert": {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "target_episodes": 9},
+        }  # Seaquest's left out: what an older agent does for all
+        state["games"]["Freeway"] = {
+            **copy.deepcopy(state["games"]["Pong"]),
+            "game": "Freeway",
+            "wanted": False,
+            "state": "stopped",
+            "settings": {"num_envs": 2, "num_steps": 16, "minibatch_size": 8},
+            "target_episodes": 50,
+        }
+        app.query_one(HostView).load_state(state)
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, PickScreen)
+        labels = dict(picker.choices)
+        assert list(labels) == ["Qbert", "Seaquest", "Freeway"]  # Pong is wanted
+        assert "4 envs · mb 32 · target 9" in labels["Qbert"]  # the agent's, not 128
+        assert "64 envs" in labels["Seaquest"]  # none sent: the laptop config's
+        assert "2 envs · mb 8 · target 50" in labels["Freeway"]  # its own, kept by the agent
 
 
 def _config_built_in() -> Config:
