@@ -156,12 +156,16 @@ class Agent:
         """Persist wanted/unwanted without touching the process."""
         self.supervisor.mark_wanted(game, wanted)
 
-    def _place(self, g: GameRun) -> list[int]:
+    def _place(self, g: GameRun) -> placement.Placement:
         """The GPUs a starting trainer gets, from the latest readings: where placement
-        puts it, its previous GPUs first when they still fit. Never refused here: the
-        guard let the game in, and its running check pauses it if a GPU goes over."""
+        puts it, its previous GPUs first when they still fit. Not refused for load: the
+        guard let the game in, and its running check pauses it if a GPU goes over. Only
+        a host without the GPUs it needs (one was lost) makes it wait (a refusal)."""
         games = self.games()
         devices, need = placement.inputs(g.name, g.settings, games, self.telemetry())
+        short = placement.shortfall(g.name, g.settings, devices)
+        if short is not None:
+            return placement.Placement(refusal=short)
         guard = self.config.guard
         chosen = placement.place_anyway(
             g.name,
@@ -172,7 +176,7 @@ class Agent:
             preferred=g.gpus,
             max_temp_c=guard.max_gpu_temp_c,
         )
-        return list(chosen)
+        return placement.Placement(chosen)
 
     def mark_paused(self, game: str, paused: bool) -> None:
         """The guard's pause flag; a paused game shows "paused" and is not restarted."""

@@ -58,6 +58,8 @@ class GameRun:
     # The GPUs its trainer was placed on (CUDA_VISIBLE_DEVICES); kept in the store so a
     # restart or a reboot prefers them. Empty: not placed (no GPU on the host).
     gpus: list[int] = field(default_factory=list)
+    # Why it waits to start (the GPUs it needs are not all on the host); None: it does not.
+    held_for: str | None = None
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Finding] = field(default_factory=list)
     tail: MetricsTail = field(init=False)

@@ -135,18 +135,30 @@ class NvmlReader:
 
 
 class RecordedReader:
-    """Test-only: replays a JSON list of readings (or of lists of readings, in a loop)."""
+    """Test-only: replays a JSON list of readings (or of lists of readings, in a loop).
+    A rewritten file is read again: a test changes the host under a running agent (a
+    GPU lost, then back)."""
 
     def __init__(self, path: Path) -> None:
-        frames = json.loads(path.read_text())
-        if frames and isinstance(frames[0], dict):
-            frames = [frames]
-        self._frames: list[list[JSONObject]] = frames  # raw rows, read by _reading
+        self._path = path
+        self._frames: list[list[JSONObject]] = []  # raw rows, read by _reading
+        self._mtime_ns = -1
         self._next = 0
         self.error: str | None = None
+        self._load()
+
+    def _load(self) -> None:
+        mtime_ns = self._path.stat().st_mtime_ns
+        if mtime_ns == self._mtime_ns:
+            return
+        frames = json.loads(self._path.read_text())
+        if frames and isinstance(frames[0], dict):
+            frames = [frames]
+        self._frames, self._mtime_ns, self._next = frames, mtime_ns, 0
 
     def read(self) -> list[GpuReading]:
         """The next recorded frame."""
+        self._load()
         if not self._frames:
             return []
         frame = self._frames[self._next % len(self._frames)]

@@ -133,6 +133,33 @@ def place_anyway(
     return tuple(sorted(d.index for d in emptiest[:count]))
 
 
+def shortfall(game: str, settings: Settings, devices: Sequence[Device]) -> str | None:
+    """Why `game` cannot start on the GPUs this host reads now: more than it has (a host
+    that lost a GPU), or a pinned GPU that is gone. Starting it on fewer would only
+    crash-loop its ranks, so it waits for them. None when it can start (or trains on the
+    CPU: a host reading no GPU at all, a game set to `device = "cpu"`)."""
+    if not devices or settings.get("device") == "cpu":
+        return None
+    present = sorted(d.index for d in devices)
+    have = f"{len(present)} ({_gpu_list(present)})"
+    pinned = pinned_gpus(settings)
+    if pinned is not None:
+        gone = [i for i in pinned if i not in present]
+        if not gone:
+            return None
+        return (
+            f"{game} is pinned to {_gpu_list(pinned)}; {_gpu_list(gone)} gone: this host has {have}"
+        )
+    count = world_size(settings)
+    if count <= len(present):
+        return None
+    return f"{game} needs {count} GPUs; this host has {have}"
+
+
+def _gpu_list(indices: Sequence[int]) -> str:
+    return f"GPU {indices[0]}" if len(indices) == 1 else f"GPUs {_join(list(indices))}"
+
+
 def _fits(device: Device, need: int, budget: float, max_temp_c: float) -> bool:
     return device.fraction_with(need) <= budget and not device.too_hot(max_temp_c)
 

@@ -28,6 +28,7 @@ from controlroom.agent.gamerun import GameRun, describe_exit
 from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
 from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.pending import PendingWrites
+from controlroom.agent.placement import Placement
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
 from controlroom.agent.store import Store, StoredGame
 from controlroom.config import AgentConfig, Settings
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CUSTOM_STARTUP_S = 5.0  # a BYO trainer with no metrics counts as running after this
 WAITING = ("crashed", "backoff", "hung", "starting", "stopped")
+HOLD_RECHECK_S = 5.0  # how often a game waiting for GPUs looks at the host again
 USAGE_EXIT = 2  # argparse's code for bad arguments: restarting cannot fix it
 LOG_LINE_CHARS = 300
 
@@ -52,12 +54,12 @@ class Supervisor:
         runs: Path,
         knobs: Callable[[], AgentConfig],
         on_change: Callable[[str], None],
-        place: Callable[[GameRun], list[int]] | None = None,
+        place: Callable[[GameRun], Placement] | None = None,
     ) -> None:
         self.store, self.runs, self.knobs, self.on_change = store, runs, knobs, on_change
-        # Where a starting trainer runs (the agent's placement, from telemetry); without
-        # one, where it ran before.
-        self.place: Callable[[GameRun], list[int]] = place or (lambda g: list(g.gpus))
+        # Where a starting trainer runs (the agent's placement, from telemetry), or why it
+        # must wait (a refusal); without one, where it ran before.
+        self.place: Callable[[GameRun], Placement] = place or (lambda g: Placement(tuple(g.gpus)))
         self.games: dict[str, GameRun] = {}
         self.pending = PendingWrites(store)
 
@@ -334,10 +336,18 @@ class Supervisor:
             self._attach(g, twin, "running")
             self._event("adopted", g, f"{g.name}: found its trainer running (pid {twin.pid})")
             return
-        restart = g.next_restart_at is not None
+        placed = self.place(g)
+        if placed.refusal is not None:
+            self._hold(g, now, placed.refusal)
+            return
+        back = g.held_for is not None  # it waited for its GPUs: a start, not a restart
+        restart = g.next_restart_at is not None and not back
+        if back:
+            g.held_for, g.next_restart_at, g.last_exit = None, None, None
+            self.pending.update_game(g.name, last_exit=None)
         g.tail.start_at_end()
         g.log_offset = _size(g.run_dir / LOG_FILE)
-        g.gpus = self.place(g)
+        g.gpus = list(placed.gpus)
         self.pending.update_game(g.name, gpus=g.gpus)
         self._attach(g, process.spawn(argv, g.run_dir, trainer_env(g.gpus, g.span)), "starting")
         if restart:
@@ -353,9 +363,26 @@ class Supervisor:
             self._event(
                 "trainer_started",
                 g,
-                f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})",
+                f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})"
+                + ("; the GPUs it waited for are back" if back else ""),
                 {"pid": g.pid, "argv": argv, "gpus": g.gpus},
             )
+
+    def _hold(self, g: GameRun, now: float, reason: str) -> None:
+        """Keep a game that cannot start on the GPUs here waiting (backoff, its reason
+        as last_exit, looked at again every HOLD_RECHECK_S), said once per reason; its
+        stored settings and GPUs stay as they are, and it starts when they are back."""
+        g.next_restart_at = now + HOLD_RECHECK_S
+        if g.held_for == reason and g.state == "backoff":
+            return
+        g.held_for, g.last_exit = reason, f"waiting for GPUs: {reason}"
+        self._set(g, "backoff", last_exit=g.last_exit)
+        self._event(
+            "error",
+            g,
+            f"{g.name} not started: {reason}; it waits and starts when they are back",
+            {"waiting_for_gpus": reason},
+        )
 
     # ---- requests -----------------------------------------------------------------
     def request_stop(self, g: GameRun, why: str, now: float) -> None:
