@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from controlroom import protocol
 from controlroom.config import Config, Settings
-from controlroom.gpus import parse_gpus, show_gpus
+from controlroom.gpus import Gpus, parse_gpus, show_gpus
 from controlroom.link.errors import LinkError
 from controlroom.tui import key_requests
 from controlroom.tui.format import about
@@ -227,21 +227,63 @@ class ControlRoomApp(App[int]):
             return
         view, game = t
         envs = key_requests.scaled_envs(self._game_state(view, game), up)
-        self.send(view, f"{game}: {envs} envs", "scale_game", game=game, num_envs=envs)
+        if (parts := self._job_parts(view, game)) is None:
+            return
+        changes = [(part, "scale_game", {"game": name, "num_envs": envs}) for part, name in parts]
+        self.send_parts(changes, f"{game}: {envs} envs")
 
     def action_change_gpus(self) -> None:
         if (t := self._target("change_gpus")) is None:
             return
         view, game = t
+        if (parts := self._job_parts(view, game)) is None:
+            return  # before the picker: a change that cannot reach every part is none
 
         def chosen(value: str | None) -> None:
-            if value:
-                gpus = parse_gpus(value)
-                done = f"{game}: {show_gpus(gpus)}, from its checkpoint"
-                self.send(view, done, "migrate", game=game, settings={"gpus": gpus})
+            if not value:
+                return
+            gpus = parse_gpus(value)
+            changes = [
+                (v, "migrate", {"game": n, "settings": {"gpus": part_gpus(gpus, v)}})
+                for v, n in parts
+            ]
+            self.send_parts(changes, f"{game}: {show_gpus(gpus)}, from its checkpoint")
+
+        def part_gpus(gpus: Gpus, part: HostView) -> Gpus:
+            return key_requests.gpus_for_part(gpus, part is view)
 
         choices = key_requests.gpu_choices(view.state, self._game_state(view, game))
         self.push_screen(PickScreen(f"GPUs for {game} on {view.target.name}", choices), chosen)
+
+    def _job_parts(self, view: HostView, game: str) -> list[tuple[HostView, str]] | None:
+        """Where a change to `game` on `view`'s host goes, as (host's view, game): to it
+        alone, or to every part of its job over several hosts (key_requests.job_parts);
+        None, said why, when a part is on no linked host."""
+        state = self._game_state(view, game)
+        if state is None:
+            return [(view, game)]
+        views = {v.target.name: v for v in self.screen.query(HostView)}
+        fleet = {n: None if v.link_down else v.state for n, v in views.items() if v is not view}
+        try:
+            parts = key_requests.job_parts(view.target.name, state, fleet)
+        except key_requests.PartMissing as exc:
+            self.notify(str(exc), severity="warning", timeout=10)
+            return None
+        return [(views[host], name) for host, name in parts]
+
+    @work(group="actions", exit_on_error=False, description="change a job's parts")
+    async def send_parts(
+        self, changes: list[tuple[HostView, str, dict[str, Any]]], done: str
+    ) -> None:
+        """Send each (host's view, op, args) in turn (a job's node 1.. first, node 0
+        last), stopping at the first refusal."""
+        for view, op, args in changes:
+            try:
+                await view.link.request(op, **args)
+            except LinkError as exc:
+                self.notify(about(view.target.name, exc.message), severity="error", timeout=8)
+                return
+        self.notify(about(" and ".join(v.target.name for v, _, _ in changes), done))
 
     def action_span_hosts(self) -> None:
         """The fleet's action: the selected game of this tab's host (node 0) and a part on

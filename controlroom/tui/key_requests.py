@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from controlroom import protocol
 from controlroom.config import Config, Settings
 from controlroom.games import known_names
+from controlroom.gpus import Gpus
 from controlroom.tui.format import gib
 
 MIN_ENVS, MAX_ENVS = 1, 4096
@@ -94,6 +96,48 @@ def _job_id(text: str) -> str:
     """`text` as a job id (span.job_id_problem): other characters as '-', at most 64."""
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in text).lstrip("_.-")
     return (cleaned or "job")[:64]
+
+
+class PartMissing(ValueError):
+    """A node of a game's job over several hosts is on no host linked here."""
+
+
+def job_parts(
+    host: str, game: protocol.GameState, fleet: Mapping[str, protocol.State | None]
+) -> list[tuple[str, str]]:
+    """Where a change to `game` on `host` must go, as (host, game), in the order to send
+    it: the game alone for a job on one host; for a job over several, its part on every
+    host (the games of `fleet`, each linked host's State or None when its link is down,
+    naming the same job id), node 1.. first and node 0 last, as Span hosts sends them
+    (a node left out would make the job refuse to start). PartMissing, naming the node,
+    when a node's part is on no linked host."""
+    span = game.span
+    if span is None or span.nodes < 2:
+        return [(host, game.game)]
+    found: dict[int, tuple[str, str]] = {span.node_rank: (host, game.game)}
+    down: list[str] = []
+    for name, state in fleet.items():
+        if state is None:
+            down.append(name)
+            continue
+        for other in state.games.values():
+            if other.span is not None and other.span.job_id == span.job_id:
+                found.setdefault(other.span.node_rank, (name, other.game))
+    missing = [rank for rank in range(span.nodes) if rank not in found]
+    if missing:
+        where = f" (link down: {', '.join(down)})" if down else ""
+        raise PartMissing(
+            f"{game.game} is one job over {span.nodes} hosts (job {span.job_id}): node "
+            f"{', '.join(map(str, missing))} is on no linked host{where}; nothing changed. "
+            "Link every node's host (controlroom A B) and try again: all must change alike"
+        )
+    return [found[rank] for rank in (*range(1, span.nodes), 0)]
+
+
+def gpus_for_part(gpus: Gpus, here: bool) -> Gpus:
+    """A GPU change for one part of a job: this tab's host takes it as picked; another
+    node its rank count (its GPUs are its own, the count must match)."""
+    return gpus if here or isinstance(gpus, int) else len(gpus)
 
 
 def span_host_choices(hosts: list[str]) -> list[tuple[str, str]]:
