@@ -91,6 +91,12 @@ async def test_readonly_hides_the_keys_it_refuses_in_footer_and_help() -> None:
         assert any("read-only" in n.message for n in app._notifications)
 
 
+def footer_laid_out(app: ControlRoomApp) -> bool:
+    """Every footer key has its place (a recomposed footer's keys have none at first)."""
+    keys = list(app.screen.query(FooterKey))
+    return bool(keys) and all(k.region.width > 0 for k in keys)
+
+
 def assert_footer_fits(app: ControlRoomApp) -> None:
     """Every footer key lies whole inside the screen's width, none over another."""
     regions = sorted((k.region for k in app.screen.query(FooterKey)), key=lambda r: r.x)
@@ -103,6 +109,7 @@ async def test_every_key_is_in_the_footer_at_120_columns_and_in_the_help() -> No
     async with app.run_test(size=SIZE) as pilot:
         app.query_one(HostView).load_state(recorded_state())
         await pilot.pause()
+        await wait_for(lambda: footer_laid_out(app), what="the footer laid out")
         shown = footer(app)
         assert_footer_fits(app)
         assert ("g", "GPUs") in shown and ("m", "Compare") in shown and ("q", "Quit") in shown
@@ -131,7 +138,7 @@ async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> Non
         view.link.backoff.initial = view.link.backoff.cap = 60.0  # a long wait
         await wait_for(lambda: ("c", "Retry now") in footer(app), what="the retry key")
         assert view.status.down_since is not None and len(tries) == 1
-        await pilot.pause()  # the footer laid out again
+        await wait_for(lambda: footer_laid_out(app), what="the footer laid out again")
         assert_footer_fits(app)  # the widest footer: every key and the retry key
         await pilot.press("c")
         await wait_for(lambda: len(tries) == 2, timeout=10, what="a try at once, not in 60 s")
