@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     scale = _sub(sub, "scale", "change a game's env count (restarts from its checkpoint)")
     scale.add_argument("game")
     scale.add_argument("--num-envs", type=int, required=True)
+    scale.add_argument(
+        "--this-node",
+        action="store_true",
+        help="a part of a job over several hosts: change this node alone (scale the others "
+        "alike, node 1.. first, node 0 last; the job refuses to start until they match)",
+    )
     _sub(sub, "stop-all", "stop every trainer")
     down = _sub(sub, "shutdown", "stop the agent (trainers keep running unless told)")
     down.add_argument("--stop-trainers", action="store_true", help="stop every trainer first")
@@ -188,6 +194,9 @@ def _request(args: argparse.Namespace, client: Client) -> int:
         print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
     elif cmd in policycli.COMMANDS:
         return policycli.run(args, client)
+    elif cmd == "scale" and not args.this_node and (part := _part_of_job(args, client)):
+        print(f"controlroom agent: {_scale_refusal(part, args.num_envs)}", file=sys.stderr)
+        return EXIT_USAGE
     else:
         print(_mutate(args, client))
     return EXIT_OK
@@ -211,7 +220,12 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
         g = client.call_as(
             protocol.GameChange, "scale_game", game=args.game, num_envs=args.num_envs
         ).game
-        return f"{g.game}: {g.settings['num_envs']} envs ({g.state})"
+        done = f"{g.game}: {g.settings['num_envs']} envs ({g.state})"
+        if g.span is not None and g.span.nodes > 1:
+            done += (
+                f"\n  node {g.span.node_rank} of job {g.span.job_id}: scale every other node alike"
+            )
+        return done
     if cmd == "stop-all":
         stopped = client.call_as(protocol.Stopped, "stop_all").stopped
         return f"stopped: {', '.join(stopped) or 'nothing running'}"
@@ -223,6 +237,26 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
         return f"{client.call_as(protocol.Removed, 'remove_game', game=args.game).removed}: removed"
     op = {"start": "start_game", "stop": "stop_game"}[cmd]
     return f"{args.game}: {client.call_as(protocol.GameChange, op, game=args.game).game.state}"
+
+
+def _part_of_job(args: argparse.Namespace, client: Client) -> protocol.GameState | None:
+    """The game to scale when it is a part of a job over several hosts, else None."""
+    g = protocol.as_state(client.call("status")).games.get(args.game)
+    return g if g is not None and g.span is not None and g.span.nodes > 1 else None
+
+
+def _scale_refusal(g: protocol.GameState, num_envs: int) -> str:
+    """Why `scale` leaves a part of a job over several hosts alone: one node changed
+    alone makes the whole job refuse to start (its ranks would be out of step)."""
+    span = g.span
+    assert span is not None
+    return (
+        f"{g.game} is node {span.node_rank} of job {span.job_id} over {span.nodes} hosts, "
+        f"and every node must run the same num_envs: nothing changed. Scale every node "
+        f"from the laptop linked to all of them (+/- there changes each part), or on each "
+        f"host with `controlroom agent scale {g.game} --num-envs {num_envs} --this-node`, "
+        f"node 1.. first and node 0 last"
+    )
 
 
 def _events(args: argparse.Namespace, client: Client) -> int:

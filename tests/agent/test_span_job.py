@@ -205,6 +205,26 @@ def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None
     agent.call("stop_game", game="CartPole")
 
 
+def test_scale_on_the_host_leaves_a_part_of_a_job_alone_unless_told(
+    agent: AgentHarness,
+) -> None:
+    """`agent scale` of one part would leave the job's nodes out of step: refused with
+    what to do instead, unless --this-node says the other nodes will follow."""
+    agent.start()
+    agent.call("add_game", game="CartPole", settings=span_settings(1, free_port()))
+    envs = agent.game("CartPole")["settings"]["num_envs"]
+    refused = agent.cli("scale", "CartPole", "--num-envs", str(2 * envs))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"node 1 of job {JOB_ID} over 2 hosts" in refused.stderr
+    assert "--this-node" in refused.stderr and "nothing changed" in refused.stderr
+    assert agent.game("CartPole")["settings"]["num_envs"] == envs
+    told = agent.cli("scale", "CartPole", "--num-envs", str(2 * envs), "--this-node")
+    assert told.returncode == 0, told.stderr
+    assert "scale every other node alike" in told.stdout
+    assert agent.game("CartPole")["settings"]["num_envs"] == 2 * envs
+    agent.call("stop_game", game="CartPole")
+
+
 def _flags(settings: dict[str, Any]) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
 
