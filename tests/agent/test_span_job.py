@@ -182,6 +182,46 @@ def _refused(agent: AgentHarness) -> dict[str, Any] | None:
     return g if g.get("state") == "crash_loop" else None
 
 
+HANG_TIMEOUT_S = 20.0  # above a part's start and rendezvous on 2 busy cores (~10 s)
+
+
+@pytest.mark.slow
+def test_a_rank_hung_on_node_1_is_seen_on_node_0_and_the_job_comes_back(
+    two_agents: tuple[AgentHarness, AgentHarness],
+) -> None:
+    """SIGSTOP of node 1's rank: node 0's rank 0 waits in its all-reduce and holds its
+    heartbeats, node 0's agent calls the part hung and restarts it, node 1's torchrun
+    loses the rendezvous store and ends its part, and the job resumes from node 0's
+    checkpoint. Short timings: the agents' hang timeout, and torchrun's grace for ranks
+    that ignore SIGTERM (TORCH_ELASTIC_SHUTDOWN_TIMEOUT, 30 s by default; a stopped rank
+    ignores it), which the agents hand on to their torchrun."""
+    node0, node1 = two_agents
+    port = free_port()
+    for agent in two_agents:
+        agent.write_config(agent={"hang_timeout_s": HANG_TIMEOUT_S})
+        agent.env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] = "2"
+        agent.start()
+    node1.call("add_game", game="CartPole", settings=span_settings(1, port))
+    node0.call("add_game", game="CartPole", settings=span_settings(0, port))
+    run0 = node0.state_dir / "runs" / "CartPole"
+    wait_for(lambda: part_running(node0) and part_running(node1), 60, "both parts running")
+    checkpoint = wait_for(lambda: node0.game("CartPole").get("checkpoint"), 60, "a checkpoint")
+
+    stopped = rank_procs(node1)[0]
+    stopped.suspend()
+    try:
+        wait_for(lambda: _said(node0, "no metrics for"), 2 * HANG_TIMEOUT_S, "node 0's hang")
+        wait_for(lambda: len(start_lines(run0)) >= 2, 40, "the job's second start")
+    finally:
+        if stopped.is_running():
+            stopped.kill()
+    resumed = start_lines(run0)[-1]
+    assert resumed["resumed_from"] and resumed["global_step"] >= checkpoint["global_step"]
+    assert resumed["settings/world_size"] == 2
+    assert not stopped.is_running()  # node 1's torchrun ended the stopped rank
+    wait_for(lambda: part_running(node0) and part_running(node1), 30, "both parts again")
+
+
 def test_span_settings_that_make_no_job_are_refused(agent: AgentHarness) -> None:
     agent.start()
     refusals = {
