@@ -21,6 +21,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "apply_profile": ("p", "app"),
     "toggle_ramp": ("r", "app"),
     "show_detail": ("enter", "app"),
+    "toggle_compare": ("m", "app"),
     "show_log": ("l", "app"),
     "show_plan": ("t", "app"),
     "install": ("i", "app"),
