@@ -49,6 +49,18 @@ FAST_TRAINER = {
     "torch_threads": 1,
 }
 
+# Every flag of a tiny CartPole trainer, as trainer_argv takes them: for tests of the
+# command line the agent builds.
+CARTPOLE_FLAGS = {
+    "env_id": "CartPole-v1",
+    **FAST_TRAINER,
+    "target_episodes": 0,
+    "seed": 1,
+    "device": "auto",
+    "gpu_memory_fraction": 0.0,
+    "keep_checkpoints": 3,
+}
+
 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll until check() is truthy; its value, or AssertionError after timeout."""

@@ -15,7 +15,7 @@ import pytest
 
 from controlroom.agent.job import torchrun_argv
 from controlroom.agent.launch import trainer_argv
-from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.harness import CARTPOLE_FLAGS, AgentHarness, wait_for
 from tests.agent.test_supervise import running, start_lines, steps_after_last_start
 
 pytestmark = pytest.mark.slow
@@ -41,19 +41,7 @@ def job_running(agent: AgentHarness, game: str) -> dict[str, Any] | None:
 
 
 def test_a_game_of_two_gpus_is_launched_as_torchrun_of_two_ranks(tmp_path: Path) -> None:
-    settings = {
-        "env_id": "CartPole-v1",
-        "num_envs": 2,
-        "num_steps": 16,
-        "minibatch_size": 16,
-        "target_episodes": 0,
-        "seed": 1,
-        "device": "auto",
-        "torch_threads": 1,
-        "gpu_memory_fraction": 0.0,
-        "checkpoint_interval_s": 1,
-        "keep_checkpoints": 3,
-    }
+    settings = CARTPOLE_FLAGS
     single = trainer_argv("CartPole", settings, tmp_path)
     job = trainer_argv("CartPole", {**settings, "gpus": [0, 3]}, tmp_path)
     assert job == torchrun_argv(2, single[3:])  # the same trainer flags, under torchrun

@@ -23,7 +23,7 @@ from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.show import status_text
 from controlroom.protocol import JobSpan, State
 from controlroom.span import NODE_RANK_ENV, Span
-from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.harness import CARTPOLE_FLAGS, AgentHarness, wait_for
 from tests.agent.test_supervise import start_lines
 from tests.gamestates import game_state
 
@@ -76,19 +76,7 @@ def part_running(agent: AgentHarness) -> dict[str, Any] | None:
 
 
 def test_a_part_on_each_host_is_torchrun_with_the_c10d_rendezvous(tmp_path: Path) -> None:
-    settings = {
-        "env_id": "CartPole-v1",
-        "num_envs": 2,
-        "num_steps": 16,
-        "minibatch_size": 16,
-        "target_episodes": 0,
-        "seed": 1,
-        "device": "auto",
-        "torch_threads": 1,
-        "gpu_memory_fraction": 0.0,
-        "checkpoint_interval_s": 1,
-        "keep_checkpoints": 3,
-    }
+    settings = CARTPOLE_FLAGS
     single = trainer_argv("CartPole", settings, tmp_path)
     host = trainer_argv("CartPole", {**settings, **span_settings(0, 29400)}, tmp_path)
     other = trainer_argv("CartPole", {**settings, **span_settings(1, 29400)}, tmp_path)
