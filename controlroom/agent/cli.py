@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from controlroom import __version__, protocol
-from controlroom.agent import history_cli, paths, policycli
+from controlroom.agent import history_cli, job_parts, paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
 from controlroom.config import ConfigError
@@ -221,10 +221,8 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
             protocol.GameChange, "scale_game", game=args.game, num_envs=args.num_envs
         ).game
         done = f"{g.game}: {g.settings['num_envs']} envs ({g.state})"
-        if g.span is not None and g.span.nodes > 1:
-            done += (
-                f"\n  node {g.span.node_rank} of job {g.span.job_id}: scale every other node alike"
-            )
+        if (span := job_parts.part_of_job(g)) is not None:
+            done += f"\n  node {span.node_rank} of job {span.job_id}: scale every other node alike"
         return done
     if cmd == "stop-all":
         stopped = client.call_as(protocol.Stopped, "stop_all").stopped
@@ -242,21 +240,15 @@ def _mutate(args: argparse.Namespace, client: Client) -> str:
 def _part_of_job(args: argparse.Namespace, client: Client) -> protocol.GameState | None:
     """The game to scale when it is a part of a job over several hosts, else None."""
     g = protocol.as_state(client.call("status")).games.get(args.game)
-    return g if g is not None and g.span is not None and g.span.nodes > 1 else None
+    return g if g is not None and job_parts.part_of_job(g) is not None else None
 
 
 def _scale_refusal(g: protocol.GameState, num_envs: int) -> str:
     """Why `scale` leaves a part of a job over several hosts alone: one node changed
     alone makes the whole job refuse to start (its ranks would be out of step)."""
-    span = g.span
+    span = job_parts.part_of_job(g)
     assert span is not None
-    return (
-        f"{g.game} is node {span.node_rank} of job {span.job_id} over {span.nodes} hosts, "
-        f"and every node must run the same num_envs: nothing changed. Scale every node "
-        f"from the laptop linked to all of them (+/- there changes each part), or on each "
-        f"host with `controlroom agent scale {g.game} --num-envs {num_envs} --this-node`, "
-        f"node 1.. first and node 0 last"
-    )
+    return job_parts.scale_refusal(g.game, span, num_envs)
 
 
 def _events(args: argparse.Namespace, client: Client) -> int:
