@@ -13,6 +13,7 @@ import time
 import msgspec
 
 from controlroom import protocol
+from controlroom.agent import job_parts
 from controlroom.agent.errors import OpError
 from controlroom.agent.launch import OVERRIDES, check_overrides, validate
 from controlroom.agent.policy import figures, guard, migration, profiles, ramp
@@ -32,6 +33,15 @@ def game_state(engine: Engine, game: str) -> GameState:
     if st is None:
         raise OpError("not_found", f"{game} is not on this host; add it first")
     return st
+
+
+def refuse_part_of_job(st: GameState, what: str) -> None:
+    """An `invalid` OpError when `st` is a part of a job over several hosts: `what` (a
+    migration, a trial) would change its settings on this node alone, and the job
+    would then refuse to start. Nothing is changed."""
+    span = job_parts.part_of_job(st)
+    if span is not None:
+        raise OpError("invalid", job_parts.refusal(st.game, span, what))
 
 
 def measure(engine: Engine, st: GameState) -> protocol.TrialFigures:
@@ -87,6 +97,7 @@ async def migrate(
 ) -> protocol.Migration:
     """Checkpoint, snapshot, restart from the checkpoint with the new settings."""
     st = game_state(engine, game)
+    refuse_part_of_job(st, "a migration" if reason == "migrate" else f"a {reason}")
     before = dict(st.settings)
     after = new_settings(before, changes)
     if after == before:

@@ -25,6 +25,7 @@ from controlroom.agent.policy.host_actions import (
     measure,
     migrate,
     new_settings,
+    refuse_part_of_job,
     stop_for_snapshot,
 )
 from controlroom.agent.policy.seam import Engine
@@ -55,6 +56,7 @@ async def start(
     """Snapshot, switch to the candidate settings, and finish after `minutes`, keeping
     the trial's learning (keep None or True) or restoring the snapshot."""
     st = game_state(engine, game)
+    refuse_part_of_job(st, "an instead trial")
     keep = True if keep is None else keep
     current = dict(st.settings)
     if new_settings(current, changes) == current:
