@@ -945,7 +945,7 @@ class LearningCurve(Struct, kw_only=True):
 class ProfileAction(Struct, kw_only=True):
     """One line of a profile's plan: what it does to a game, and the line it reads as."""
 
-    kind: str  # stop | migrate | start | keep
+    kind: str  # stop | migrate | start | keep | skip (a part of a job over several hosts)
     game: str
     settings: Settings  # what the game runs with afterwards (empty for stop)
     before: Settings  # its shape and GPUs now (empty when not running)
