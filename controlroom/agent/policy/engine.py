@@ -53,6 +53,7 @@ class PolicyEngine:
         # locks, never after (daemon.py gives the order).
         self.lock = asyncio.Lock()
         self.last_refusal: str | None = None
+        self._ramp_said: set[str] = set()  # the ramp's skip lines already in an event
         self._plan: protocol.Plan | None = None
         self._plan_at = self._speeds_at = self._published_at = 0.0
         self._published = b""
@@ -245,10 +246,14 @@ class PolicyEngine:
         games = self.agent.games()
         for name in self.agent.config.ramp.games:
             st = games.get(name)
+            if self._ramp_leaves(name, st):
+                continue
             if name not in step_games and st is not None and is_active(st):
                 await self.agent.stop_trainer(name)
         for name in step_games:
             st = games.get(name)
+            if self._ramp_leaves(name, st):
+                continue
             if st is not None and (is_active(st) or reached_target(st)):
                 continue
             settings = self.ramp_settings(name)
@@ -258,6 +263,15 @@ class PolicyEngine:
                 continue
             await self.agent.want_game(name, settings)
             self.queue.waiting = [g for g in self.queue.waiting if g != name]
+
+    def _ramp_leaves(self, name: str, st: GameState | None) -> bool:
+        """Whether the ramp leaves a part of a job over several hosts alone (an event
+        says so, once per reason)."""
+        why = ramp.left_alone(name, st, self.ramp_settings(name))
+        if why is not None and why not in self._ramp_said:
+            self._ramp_said.add(why)
+            self.event("ramp_skipped", name, why)
+        return why is not None
 
     async def _ramp_pass(self, now: float) -> None:
         if not self.ramp.enabled:
@@ -282,7 +296,7 @@ class PolicyEngine:
         games = self.agent.games()
         for name in all_steps[self.ramp.step]:
             st = games.get(name)
-            if st is not None and reached_target(st):
+            if (st is not None and reached_target(st)) or self._ramp_leaves(name, st):
                 continue
             if st is not None and st.state == "crash_loop":
                 return f"crash loop: {name}"

@@ -6,6 +6,10 @@ added. A reboot while ramping means the step was too much for this host: come ba
 step lower and remember that step as the host's ceiling; the ramp never climbs past it.
 The state is kept in the agent's kv store (engine.py), so it survives the very reboots
 it is measuring.
+
+A game that is a part of a job over several hosts (here, or as the ramp would start it)
+is left out of what the ramp starts and stops (`left_alone`): every node of its job
+must change alike, from the laptop; the ramp says so once in an event.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controlroom import protocol
-from controlroom.config import RampConfig
+from controlroom.agent import job_parts
+from controlroom.config import RampConfig, Settings
+from controlroom.span import Span
 
 
 def steps(cfg: RampConfig) -> list[list[str]]:
@@ -34,6 +40,17 @@ class RampState:
     boot_id: str | None = None
     hold: str | None = None  # why the stable window is not counting now
     last_step_at: float | None = None
+
+
+def left_alone(name: str, st: protocol.GameState | None, settings: Settings) -> str | None:
+    """Why the ramp leaves `name` alone (its line, "Pong: part of a job over 2 hosts
+    ...; change it from the laptop"), or None: it is a part of a job over several hosts
+    here (`st`), or would start as one (`settings`, the ramp's settings for it)."""
+    span = job_parts.part_of_job(st) if st is not None else None
+    if span is not None:
+        return job_parts.skipped(name, span)
+    wanted = Span.of(settings)
+    return job_parts.skipped(name, wanted) if wanted.spans else None
 
 
 def top(state: RampState, all_steps: list[list[str]]) -> int:
