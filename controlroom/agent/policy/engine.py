@@ -343,7 +343,8 @@ class PolicyEngine:
         if kind == "pause":
             await self.agent.stop_trainer(name)
             self.agent.mark_paused(name, True)
-            self.event("guard_paused", name, f"paused {name}: {reason}", {"load": asdict(load)})
+            message = guard.pause_text(games[name], reason)
+            self.event("guard_paused", name, message, {"load": asdict(load)})
             return
         self.agent.mark_paused(name, False)
         await self.agent.want_game(name, dict(games[name].settings))

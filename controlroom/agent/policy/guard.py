@@ -8,6 +8,13 @@ one on a healthy neighbour. Envs, trainers and RAM are the host's.
 The log's host rebooted under 8 games x 256 envs (35+ GB, 365 processes) and held under
 2 x 32: the budgets are how a user writes that finding down once, so that no later
 click, profile or ramp step repeats the heavy load.
+
+A part of a job over several hosts is paused like any game, on its own host's figures:
+the guard protects this host, and a host past a limit may not wait for the others.
+Pausing one part stops the whole job (the other nodes' ranks lose it and wait at the
+rendezvous until it resumes; node 0's checkpoint is where the job goes on from), and
+the pause's event says so (`pause_text`). Its resume restarts this part with its own
+unchanged settings, so the job forms again as it was.
 """
 
 from __future__ import annotations
@@ -15,12 +22,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from controlroom.agent import job_parts
 from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
 from controlroom.agent.reading import HostReading
 from controlroom.config import GuardConfig, Settings
 from controlroom.protocol import GameState, Gpu
 
-__all__ = ["ACTIVE_STATES", "Change", "GpuLoad", "Load", "Watch", "breach", "breaches", "verdict"]
+__all__ = [
+    "ACTIVE_STATES",
+    "Change",
+    "GpuLoad",
+    "Load",
+    "Watch",
+    "breach",
+    "breaches",
+    "pause_text",
+    "verdict",
+]
 # Hysteresis: back under the limit by this much before a paused game resumes, so one
 # game does not flap between paused and running at the edge.
 TEMP_MARGIN_C = 5.0
@@ -240,6 +258,19 @@ class Watch:
         """The user took over this game (started, removed or migrated it)."""
         if game in self.paused:
             self.paused.remove(game)
+
+
+def pause_text(st: GameState, reason: str) -> str:
+    """The guard_paused event's message: for a part of a job over several hosts, that
+    the whole job stops until it resumes."""
+    text = f"paused {st.game}: {reason}"
+    span = job_parts.part_of_job(st)
+    if span is None:
+        return text
+    return (
+        f"{text}; {job_parts.part_text(st.game, span)}: the whole job stops, its other "
+        f"nodes waiting at the rendezvous until this part resumes"
+    )
 
 
 def _on_gpu(
