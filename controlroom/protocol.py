@@ -137,6 +137,7 @@ class EventKind(StrEnum):
     CHECKPOINT = "checkpoint"
     RAMP_STEP = "ramp_step"
     RAMP_CEILING = "ramp_ceiling"
+    RAMP_SKIPPED = "ramp_skipped"  # a part of a job over several hosts, left alone
     GUARD_REFUSED = "guard_refused"
     GUARD_PAUSED = "guard_paused"
     GUARD_RESUMED = "guard_resumed"

@@ -84,7 +84,8 @@ def _free_port() -> int:
 
 def test_a_real_agent_refuses_to_change_a_part_alone(policy_agent: AgentHarness) -> None:
     """A lone agent's part waits at the rendezvous for its other node: enough to be
-    refused (migrate op and CLI, instead trial) and skipped (profile), nothing changed."""
+    refused (migrate op and CLI, instead trial) and skipped (profile, ramp), nothing
+    changed."""
     h = policy_agent
     h.start()
     spans = {"nodes": 2, "node_rank": 1, "rendezvous": f"127.0.0.1:{_free_port()}"}
@@ -110,4 +111,10 @@ def test_a_real_agent_refuses_to_change_a_part_alone(policy_agent: AgentHarness)
     g = h.game("CartPole")
     assert (g["settings"], g["wanted"]) == (before, True)
     assert not Path(h.state_dir / "snapshots").exists()
+    h.call("set_ramp", enabled=True)  # its first step is CartPole, at the ramp's shape
+    skipped = [e for e in h.call("events", limit=50)["events"] if e["kind"] == "ramp_skipped"]
+    assert [e["message"] for e in skipped] == [
+        f"CartPole: part of a job over 2 hosts (node 1 of job {JOB_ID}); change it from the laptop"
+    ]
+    assert h.game("CartPole")["settings"] == before
     h.call("stop_game", game="CartPole")
