@@ -93,7 +93,7 @@ def _start_agent(state: Path, config: Path, env: dict[str, str]) -> subprocess.P
     raise SystemExit("the agent did not start")
 
 
-def _call(sock: Path, op: str, **args: Any) -> Any:
+def _call(sock: Path, op: str, **args: Any) -> protocol.JSONObject:
     with Client(sock, timeout=60) as client:
         return client.call(op, **args)
 

@@ -26,17 +26,17 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from controlroom.config import find_config, load
 from controlroom.link import local
 from controlroom.link.errors import LinkError
 from controlroom.link.local import open_local, where
 from controlroom.link.session import AgentSession
+from controlroom.protocol import JSONObject, State
 from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.cli import LOCAL_GAMES
 from controlroom.tui.recorded import NOW, recorded_state
-from controlroom.tui.screens.detail import DetailScreen, get
+from controlroom.tui.screens.detail import DetailScreen
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.host_view import HostView
@@ -51,7 +51,7 @@ async def _no_session() -> AgentSession:
     raise LinkError("lost", "recorded state: no agent")
 
 
-async def live_state(state_dir: str) -> dict[str, object] | None:
+async def live_state(state_dir: str) -> State | None:
     """The State of the agent under `state_dir`, or None when none answers."""
     try:
         session = await open_local(where(Path(state_dir)))
@@ -62,7 +62,7 @@ async def live_state(state_dir: str) -> dict[str, object] | None:
     return state
 
 
-async def shoot(app: ControlRoomApp, state: dict[str, object], svg: Path) -> None:
+async def shoot(app: ControlRoomApp, state: State | JSONObject, svg: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         app.query_one(HostView).load_state(state, where="ssh")
         await pilot.pause()
@@ -119,9 +119,10 @@ async def shoot_detail(state_dir: Path, config: Path | None, svg: Path, seconds:
     return f"{DETAIL_GAME}: {rows} history rows, return_mean {m.get('return_mean')}"
 
 
-def _metrics(view: HostView, name: str = LOCAL_GAME) -> dict[str, Any] | None:
-    game = (get(view.state, "games") or {}).get(name)
-    metrics = get(game, "metrics") or {}
+def _metrics(view: HostView, name: str = LOCAL_GAME) -> JSONObject | None:
+    """The game's newest metrics line once it has a steps/s figure, else None."""
+    game = None if view.state is None else view.state.games.get(name)
+    metrics = (game.metrics if game else None) or {}
     return metrics if metrics.get("sps") is not None else None
 
 
@@ -200,13 +201,10 @@ def main() -> None:
 
 
 def _shoot_state(state_dir: str | None, svg: Path) -> None:
-    state = asyncio.run(live_state(state_dir)) if state_dir else None
-    clock = None
-    if state is None:
-        state, clock = recorded_state(), (lambda: NOW)
-    app = build_app(
-        [HostTarget("tnr-0", _no_session)], live=False, **({"clock": clock} if clock else {})
-    )
+    live = asyncio.run(live_state(state_dir)) if state_dir else None
+    state: State | JSONObject = live if live is not None else recorded_state()
+    clock = time.time if live is not None else (lambda: NOW)  # the recording's own hour
+    app = build_app([HostTarget("tnr-0", _no_session)], live=False, clock=clock)
     asyncio.run(shoot(app, state, svg))
 
 
