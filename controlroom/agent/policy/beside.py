@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import paths, process
+from controlroom.agent import job_parts, paths, process
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamerun import describe_exit
 from controlroom.agent.launch import trainer_argv, trainer_env
@@ -43,7 +43,6 @@ from controlroom.agent.policy.seam import Engine, TrialTrainer
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
 from controlroom.config import Settings
 from controlroom.protocol import BesideTrial, GameState, TrialFigures
-from controlroom.span import Span
 
 CHECKPOINTS = migration.CHECKPOINTS
 
@@ -95,9 +94,11 @@ async def start(
         )
     if candidate == current:
         raise OpError("invalid", "the candidate settings are the current ones")
-    if Span.of(current).spans:  # a second trainer of it would try to join the job
+    if (span := job_parts.part_of_job(st)) is not None:  # a second trainer would join the job
         raise OpError(
-            "invalid", f"{game} is one job over several hosts: a beside trial cannot run next to it"
+            "invalid",
+            f"{job_parts.part_text(game, span)}: a beside trial cannot run next to it "
+            "(its second trainer would try to join the job)",
         )
     check_guard_beside(engine, game, candidate)
     now = time.time()
