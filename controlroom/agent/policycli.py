@@ -45,7 +45,8 @@ def add_parsers(sub: Any, make: Maker) -> None:
         sub,
         "apply",
         "converge the host to a profile of config.toml",
-        epilog="Prints each action (stop, migrate, start, keep) and the load "
+        epilog="Prints each action (stop, migrate, start, keep; skip for a part of a "
+        "job over several hosts, which changes from the laptop) and the load "
         "guard's verdict on the profile as a whole. Applying turns the ramp off "
         "and queues the configured games the profile does not run. Exit 3 when "
         "the guard refuses (with --dry-run: would refuse), 2 for an unknown "
