@@ -236,12 +236,16 @@ async def bench_trainer(agent: Any) -> float:
             await pilot.press("a")
             await pilot.pause()
             await pilot.press("enter")  # Pong is first in the picker
-            while not pid_alive_path(
-                ((view.state or {}).get("games") or {}).get("Pong", {}).get("pid")
-            ):
+            while not pid_alive_path(_pid(view, "Pong")):
                 await asyncio.sleep(0.01)
             return time.perf_counter() - t0
     raise ValueError("no agent")
+
+
+def _pid(view: HostView, game: str) -> int | None:
+    """The pid of `game`'s trainer as the view last heard it, if it has one."""
+    known = None if view.state is None else view.state.games.get(game)
+    return known.pid if known else None
 
 
 def use_widget(plot: str) -> None:
@@ -251,12 +255,12 @@ def use_widget(plot: str) -> None:
     if plot == "textual-plotext":
         from bench.plot_textual_plotext import TextualPlotextMetric
 
-        detail.MetricPlot = TextualPlotextMetric  # type: ignore[misc,assignment]
+        detail.MetricPlot = TextualPlotextMetric  # type: ignore[attr-defined,assignment]
         return
     from bench.plot_textual_plot import TextualPlotMetric
 
     TextualPlotMetric.thin = plot.endswith("thinned")
-    detail.MetricPlot = TextualPlotMetric  # type: ignore[misc,assignment]
+    detail.MetricPlot = TextualPlotMetric  # type: ignore[attr-defined,assignment]
 
 
 def bench_panes(seconds: float) -> None:
