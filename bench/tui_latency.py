@@ -27,6 +27,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import OptionList
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from controlroom import protocol
@@ -235,8 +237,13 @@ async def bench_trainer(agent: Any) -> float:
             t0 = time.perf_counter()
             await pilot.press("a")
             await pilot.pause()
-            await pilot.press("enter")  # Pong is first in the picker
+            # The picker lists the agent's whole catalogue; highlight Pong, then Enter.
+            choices = app.screen.query_one("#choices", OptionList)
+            choices.highlighted = choices.get_option_index("Pong")
+            await pilot.press("enter")
             while not pid_alive_path(_pid(view, "Pong")):
+                if time.perf_counter() - t0 > 60:  # never wait forever: say what is wrong
+                    raise SystemExit("no Pong trainer 60 s after the key press")
                 await asyncio.sleep(0.01)
             return time.perf_counter() - t0
     raise ValueError("no agent")

@@ -25,8 +25,12 @@ JOB = {"gpus": 2}
 
 def ranks(job_pid: int) -> dict[int, psutil.Process]:
     """The job's rank processes by rank, from their torchrun environment."""
-    found = {}
-    for child in psutil.Process(job_pid).children():
+    found: dict[int, psutil.Process] = {}
+    try:
+        children = psutil.Process(job_pid).children()
+    except psutil.Error:  # the job ended since its state was read (a restart under way)
+        return found
+    for child in children:
         try:
             found[int(child.environ()["RANK"])] = child
         except (psutil.Error, KeyError):
