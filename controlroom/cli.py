@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from controlroom import __version__
+from controlroom import __version__, extras
 from controlroom.config import ConfigError, default_config_path, dump, find_config, load, loads
 from controlroom.config import starter_text as _starter_text
 
@@ -86,10 +86,6 @@ def _dispatch(args: list[str]) -> int:
     return _delegate_hosts(args)
 
 
-# What the [agent] extra brings; a laptop install has none of them.
-_HOST_EXTRA = ("torch", "envpool", "pynvml", "psutil", "numpy")
-
-
 def _delegate(command: str, rest: list[str]) -> int:
     module, function = _DELEGATES[command]
     return _run_entry(module, function, command, rest)
@@ -107,11 +103,12 @@ def _run_entry(module: str, function: str, what: str, argv: list[str]) -> int:
         return entry(argv)
     except ModuleNotFoundError as exc:
         missing = exc.name or "?"
-        if missing.split(".")[0] not in _HOST_EXTRA and not missing.startswith("controlroom"):
+        in_extra = missing.split(".")[0] in extras.AGENT_EXTRA
+        if not in_extra and not missing.startswith("controlroom"):
             raise
         hint = (
-            "install the host extra: pip install 'controlroom[agent]'"
-            if missing.split(".")[0] in _HOST_EXTRA
+            f"install the host extra: {extras.INSTALL_HINT}"
+            if in_extra
             else f"`controlroom {what}` is not built yet"
         )
         print(f"controlroom: {what}: missing module {missing!r}; {hint}", file=sys.stderr)

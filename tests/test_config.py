@@ -10,6 +10,7 @@ import pytest
 
 from controlroom import config
 from controlroom.config import ConfigError
+from tests.agent.test_run_entry import HIDE_EXTRA
 
 BAD_CONFIGS = {
     "toml-syntax": ("[trainer\nnum_envs = 8\n", "TOML syntax error"),
@@ -167,16 +168,13 @@ def _controlroom(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-BLOCK_HOST_EXTRA = """
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "envpool", "psutil", "pynvml", "numpy"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-sys.meta_path.insert(0, Block())
+BLOCK_HOST_EXTRA = (
+    HIDE_EXTRA
+    + """
 from controlroom.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+)
 
 
 @pytest.mark.parametrize("argv", [["agent", "run"], ["train", "--game", "Pong"]])

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from controlroom.extras import AGENT_EXTRA
+
 # A laptop install: the extra's modules are not found at all.
-HIDE_EXTRA = """
+HIDE_EXTRA = f"""
 import importlib.abc, sys
 class Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "envpool", "psutil", "pynvml", "numpy"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        if name.split(".")[0] in {AGENT_EXTRA!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, Hide())
 """
 
