@@ -18,8 +18,9 @@ __all__ = ["part_of_job", "part_text", "refusal", "scale_refusal", "skipped"]
 
 def part_of_job(st: GameState) -> JobSpan | None:
     """This host's part of the game's job when the job spans several hosts, else None:
-    the one test of "spans hosts" for everything that changes a game on this host."""
-    return st.span if st.span is not None and st.span.nodes > 1 else None
+    the one test of "spans hosts" for everything that changes a game on this host.
+    GameState.span is set only for such a job (GameRun.job_span, Span.spans)."""
+    return st.span
 
 
 def part_text(game: str, span: JobSpan) -> str:

@@ -111,8 +111,8 @@ def job_parts(
     naming the same job id), node 1.. first and node 0 last, as Span hosts sends them
     (a node left out would make the job refuse to start). PartMissing, naming the node,
     when a node's part is on no linked host."""
-    span = game.span
-    if span is None or span.nodes < 2:
+    span = game.span  # set only for a job over several hosts (protocol.GameState)
+    if span is None:
         return [(host, game.game)]
     found: dict[int, tuple[str, str]] = {span.node_rank: (host, game.game)}
     down: list[str] = []
