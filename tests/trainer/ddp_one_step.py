@@ -5,6 +5,7 @@ Prints the largest parameter difference; rank 0 prints "ok" when every rank agre
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -64,4 +65,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # os._exit, not sys.exit: past sync.close() gloo's threads can still abort the
+    # interpreter's teardown ("terminate called without an active exception", exit -6)
+    # after the figures are out, which is torch's teardown, not what this checks.
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)
