@@ -196,7 +196,10 @@ def multi_gpu(root: Path, seconds: float) -> list[dict[str, Any]]:
 
     pong = ["--game", "Pong", "--num-envs", "64", "--minibatch-size", "1024", "--device", "cuda"]
     a = parser().parse_args([*pong, "--torch-threads", "0", "--seconds", str(seconds)])
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if torch.cuda.device_count() < 2:
+        print("one GPU: no multi-GPU figures (a job of one rank is the plain trainer above)")
+        return rows
     for ranks in [r for r in RANKS if r <= torch.cuda.device_count()]:
         rows.append(measure(ranks, a, root))
         print(rows[-1], flush=True)
