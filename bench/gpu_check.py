@@ -30,6 +30,7 @@ from typing import Any
 
 SHAPES = [(8, 256), (32, 512), (64, 1024), (256, 2048)]  # (num_envs, minibatch_size)
 RANKS = [1, 2, 4, 8]  # job sizes for the multi-GPU figures, up to the host's GPU count
+CKPT_OFTEN = ("--checkpoint-interval", "2")  # seconds: the kill check needs one soon
 SMI_FIELDS = (
     "utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,name,driver_version"
 )
@@ -131,6 +132,15 @@ def wait_updates(run_dir: Path, count: int, timeout: float) -> list[dict[str, An
     return [m for m in metrics(run_dir) if m["kind"] == "update"]
 
 
+def wait_checkpoint(run_dir: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any((run_dir / "checkpoints").glob("*.pt")):
+            return True
+        time.sleep(1)
+    return False
+
+
 def throughput(root: Path, seconds: float) -> list[dict[str, Any]]:
     rows = []
     for envs, mb in SHAPES:
@@ -160,19 +170,20 @@ def capped_and_killed(root: Path, cap: float) -> dict[str, Any]:
     procs = []
     for run in runs:
         run.mkdir()
-        procs.append(trainer(run, 32, 512, "--gpu-memory-fraction", str(cap)))
+        procs.append(trainer(run, 32, 512, "--gpu-memory-fraction", str(cap), *CKPT_OFTEN))
     for run in runs:
         wait_updates(run, 2, 240)
     nvml = check_nvml([p.pid for p in procs])
     last = [(wait_updates(r, 1, 1) or [{}])[-1] for r in runs]
     reserved = [m.get("sys/cuda_reserved_bytes") for m in last]
+    wait_checkpoint(runs[0], 240)  # a kill before the first checkpoint resumes nothing
     victim, before = procs[0], wait_updates(runs[0], 1, 1)[-1]["global_step"]
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     for p in procs[1:]:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=120)
-    resumed = trainer(runs[0], 32, 512, "--resume", "--gpu-memory-fraction", str(cap))
+    resumed = trainer(runs[0], 32, 512, "--resume", "--gpu-memory-fraction", str(cap), *CKPT_OFTEN)
     starts = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(starts) < 2:

@@ -91,9 +91,19 @@ class NvmlReader:
         """Every GPU now; a field the driver will not give reads as 0."""
         return [self._one(i, h) for i, h in enumerate(self._handles)]
 
+    def _memory(self, handle: Any) -> Any:
+        """The v2 reading, whose `used` leaves out the driver's reserved memory as
+        nvidia-smi does (v1's counted it: 4451 MiB against smi's 3836 on an H200, driver
+        580); v1 where the driver or binding has no v2."""
+        nv = self._nv
+        try:
+            return nv.nvmlDeviceGetMemoryInfo(handle, version=nv.nvmlMemory_v2)
+        except (AttributeError, TypeError, nv.NVMLError):
+            return nv.nvmlDeviceGetMemoryInfo(handle)
+
     def _one(self, index: int, handle: Any) -> GpuReading:
         nv = self._nv
-        mem = self._try(lambda: nv.nvmlDeviceGetMemoryInfo(handle), None)
+        mem = self._try(lambda: self._memory(handle), None)
         return GpuReading(
             index=index,
             name=str(self._try(lambda: nv.nvmlDeviceGetName(handle), "GPU")),

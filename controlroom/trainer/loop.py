@@ -40,7 +40,10 @@ def configure_torch(s: TrainerSettings, device: torch.device, rank: int = 0) -> 
         torch.set_num_threads(s.torch_threads)
     seed_everything(s.seed + rank * RANK_SEED_STRIDE)
     if device.type == "cuda" and s.gpu_memory_fraction > 0:
-        torch.cuda.set_per_process_memory_fraction(s.gpu_memory_fraction, device)
+        # The cap takes a device index: a bare "cuda" (what 'auto' picks) has none, and
+        # torch raises on it (seen on an H200 with torch 2.11; CI has no GPU to see it).
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        torch.cuda.set_per_process_memory_fraction(s.gpu_memory_fraction, index)
 
 
 def seed_everything(seed: int) -> None:
