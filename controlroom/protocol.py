@@ -149,6 +149,7 @@ class EventKind(StrEnum):
     GUARD_CHANGED = "guard_changed"
     TARGET_REACHED = "target_reached"
     QUEUE_STARTED = "queue_started"
+    WRITES_DROPPED = "writes_dropped"  # owed store writes beyond the cap (agent/store.py)
     ERROR = "error"
 
 
