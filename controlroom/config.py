@@ -36,6 +36,8 @@ from controlroom.gpus import Gpus, gpus_override_problem, gpus_problem
 from controlroom.span import MAX_NODES, SPAN_KEYS, Span, job_id_problem, rendezvous_problem
 
 __all__ = [
+    "CLIENT_SETTINGS",
+    "SETTING_SECTIONS",
     "AgentConfig",
     "Config",
     "ConfigError",
@@ -52,6 +54,7 @@ __all__ = [
     "load",
     "loads",
     "save",
+    "settings_problem",
     "shape_problem",
     "span_problem",
     "starter_text",
@@ -581,6 +584,47 @@ def check_value(section: type[Any], name: str, value: Any) -> Any:
     becomes a float), or ConfigError("name: is X; must be ...")."""
     f, hint = field_hint(section, name)
     return check_field(f, hint, value, (name,), Located("", ""))
+
+
+# Every setting of a game's, with the section that declares its type and bounds: what
+# a client sends, what the store holds and what config.toml says all pass the same
+# check. `command` is not a client's: what runs on the host is chosen in its config file.
+SETTING_SECTIONS: dict[str, type[Any]] = {
+    **{f.name: TrainerDefaults for f in dataclasses.fields(TrainerDefaults)},
+    **dict.fromkeys(("target_episodes", *SPAN_KEYS), GameConfig),
+}
+CLIENT_SETTINGS: tuple[str, ...] = tuple(k for k in SETTING_SECTIONS if k != "command")
+# Keys whole settings may lack: a GameState leaves `command` out (empty = built-in), and
+# a game stored before `gpus` or the span existed runs on one GPU of one host.
+OPTIONAL_SETTINGS = ("command", "gpus", *SPAN_KEYS)
+
+
+def settings_problem(settings: Settings) -> str | None:
+    """Why a game's whole settings may not run, as one line naming the key, or None.
+
+    The one check every path that gives a game new settings passes before anything
+    changes (add, scale, migrate, trial, profile, queue slot, ramp step, rollback, the
+    supervisor's own `want` behind them all): each value's type and bounds exactly as
+    config.toml declares them, then what only the whole set can say (every key
+    present, the minibatch dividing the rollout, the span, the env id)."""
+    for key, section in SETTING_SECTIONS.items():
+        if key in settings:
+            try:
+                check_value(section, key, settings[key])
+            except ConfigError as exc:
+                return str(exc)
+    required = (*CLIENT_SETTINGS, "env_id")
+    missing = [k for k in required if k not in settings and k not in OPTIONAL_SETTINGS]
+    if missing:
+        return f"settings lack {', '.join(missing)}"
+    envs, steps, mb = (settings[k] for k in ("num_envs", "num_steps", "minibatch_size"))
+    problem = shape_problem(envs, steps, mb) or span_problem(settings)
+    if problem is not None:
+        return f"{problem[0]} {problem[1]}"
+    env_id = settings["env_id"]
+    if not isinstance(env_id, str) or env_id_for(env_id) is None:
+        return f"env_id {env_id!r} is not a known game"
+    return None
 
 
 def span_problem(settings: Settings) -> tuple[str, str] | None:

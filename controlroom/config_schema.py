@@ -45,12 +45,12 @@ class Bounds:
         """Why `value` is out of range, or None. NaN fails every comparison, so each
         test is written as "inside" and negated."""
         if not math.isfinite(value):
-            return f"must be a finite number, not {value}"
+            return f"must be a finite number in {self.text()}, not {value}"
         if not (self.lo < value if self.lo_open else self.lo <= value):
             op = ">" if self.lo_open else ">="
-            return f"must be {op} {_show(self.lo)}, not {_show(value)}"
+            return f"must be {op} {_show(self.lo)}, not {_show(value)} (range {self.text()})"
         if not value <= self.hi:
-            return f"must be <= {_show(self.hi)}, not {_show(value)}"
+            return f"must be <= {_show(self.hi)}, not {_show(value)} (range {self.text()})"
         return None
 
     def text(self) -> str:

@@ -87,14 +87,13 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from controlroom import __version__
 from controlroom.config import (
+    CLIENT_SETTINGS,
+    SETTING_SECTIONS,
     ConfigError,
-    GameConfig,
     GuardConfig,
     Settings,
-    TrainerDefaults,
     check_value,
 )
-from controlroom.span import SPAN_KEYS
 
 PROTOCOL_VERSION: Final = 1
 MAX_LINE_BYTES: Final = 1 << 20  # a line longer than this is refused, never buffered whole
@@ -150,6 +149,7 @@ class EventKind(StrEnum):
     GUARD_CHANGED = "guard_changed"
     TARGET_REACHED = "target_reached"
     QUEUE_STARTED = "queue_started"
+    WRITES_DROPPED = "writes_dropped"  # owed store writes beyond the cap (agent/store.py)
     ERROR = "error"
 
 
@@ -757,6 +757,9 @@ class ScaleGame(GameArgs):
 
     num_envs: Int64
 
+    def __post_init__(self) -> None:
+        check_settings({"num_envs": self.num_envs})
+
 
 class Shutdown(Args):
     """Exit the agent, its trainers stopped first when asked."""
@@ -1026,16 +1029,6 @@ class Request(Struct, kw_only=True):
 
 
 # ---- settings and budgets: the bounds config.py declares ------------------------------
-def _setting_sections() -> dict[str, type[Any]]:
-    """Each setting a client may send, with the config section declaring its type and
-    bounds. `command` is deliberately absent: what runs on the host is chosen in the
-    host's config file, not over the socket."""
-    names = (f.name for f in dataclasses.fields(TrainerDefaults) if f.name != "command")
-    per_game = ("target_episodes", *SPAN_KEYS)
-    return {**dict.fromkeys(names, TrainerDefaults), **dict.fromkeys(per_game, GameConfig)}
-
-
-CLIENT_SETTINGS: Final = _setting_sections()
 GUARD_BUDGETS: Final = tuple(f.name for f in dataclasses.fields(GuardConfig))
 
 
@@ -1043,12 +1036,11 @@ def check_settings(settings: JSONObject) -> None:
     """Refuse a setting a client may not send, or a value config.toml would refuse
     (wrong type, out of range): ProtocolError("invalid") naming the key."""
     for key, value in settings.items():
-        section = CLIENT_SETTINGS.get(key)
-        if section is None:
+        if key not in CLIENT_SETTINGS:
             known = ", ".join(CLIENT_SETTINGS)
             raise ProtocolError("invalid", f"unknown setting {key!r}; known: {known}")
         try:
-            check_value(section, key, value)
+            check_value(SETTING_SECTIONS[key], key, value)
         except ConfigError as exc:
             raise ProtocolError("invalid", str(exc)) from None
 

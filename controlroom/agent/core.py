@@ -93,7 +93,7 @@ class AgentCore(Protocol):
     async def want_valid_game(
         self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> GameState:
-        """want_game for whole settings the caller has already validated."""
+        """want_game for whole settings (the supervisor checks them all the same)."""
         ...
 
     async def forget_game(self, game: str) -> None:

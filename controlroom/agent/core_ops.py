@@ -15,7 +15,7 @@ from typing import Any
 from controlroom import protocol
 from controlroom.agent.core import AgentCore as Agent
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import check_game, check_whole
+from controlroom.agent.launch import check_game, validate
 from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 from controlroom.config import Settings
 
@@ -181,11 +181,11 @@ def _known(agent: Agent, game: str) -> str:
 def _settings(agent: Agent, game: str, overrides: Settings, base: Settings | None) -> Settings:
     """The whole settings the op asks for: the client's overrides over the game's own
     (an existing game keeps its settings; only what the client named changes) or the
-    config's. Validated once: each override as the request was decoded, the config's
-    as it loaded, the whole set here (want_valid_game does not check it again)."""
+    config's. Checked whole (launch.validate: every value's bounds, then the shape)
+    before the guard or anything else sees it, so a refusal changes nothing."""
     check_game(game)
     settings = {**(agent.config.game_settings(game) if base is None else base), **overrides}
-    check_whole(settings)
+    validate(settings)
     return settings
 
 

@@ -39,7 +39,7 @@ from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.gamerun import GameRun
-from controlroom.agent.launch import check_game, check_template, validate
+from controlroom.agent.launch import check_game, check_template
 from controlroom.agent.learning import Learning
 from controlroom.agent.nvml import GpuReader, open_reader
 from controlroom.agent.policy.engine import PolicyEngine
@@ -114,15 +114,14 @@ class Agent:
     async def want_game(
         self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> protocol.GameState:
-        """Validate the merged settings (for callers that have not), then let the
-        supervisor persist the wanted state and converge (a settings change restarts
-        the trainer)."""
+        """Merge the settings over the game's own, then let the supervisor check them
+        (launch.validate), persist the wanted state and converge (a settings change
+        restarts the trainer)."""
         check_game(game)
         async with self.game_lock(game):
             g = self.supervisor.games.get(game)
             base = g.settings if g else self.config.game_settings(game)
             merged = {**base, **{k: v for k, v in settings.items() if k in base}}
-            validate(merged)
             if merged.get("command"):
                 check_template(merged["command"])
             return await self.want_valid_game(game, merged, wanted=wanted, reset=reset)
@@ -130,7 +129,7 @@ class Agent:
     async def want_valid_game(
         self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> protocol.GameState:
-        """want_game for whole settings the caller has validated (core ops: once)."""
+        """want_game for whole settings (the supervisor checks them all the same)."""
         async with self.game_lock(game):
             g = await self.supervisor.want(game, settings, wanted=wanted, reset=reset)
         self.flush_games()

@@ -7,49 +7,36 @@ each argument formatted on its own (no shell ever sees it).
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from controlroom.agent import spannet
 from controlroom.agent.errors import OpError
 from controlroom.agent.job import TRAINER_MODULE, torchrun_argv
 from controlroom.config import (
+    CLIENT_SETTINGS,
     PLACEHOLDERS,
+    SETTING_SECTIONS,
     Config,
     ConfigError,
-    GameConfig,
     Settings,
-    TrainerDefaults,
     check_value,
     command_problem,
-    shape_problem,
-    span_problem,
+    settings_problem,
 )
 from controlroom.games import env_id_for, known_names, suggest
 from controlroom.gpus import world_size
-from controlroom.span import SPAN_KEYS, Span
+from controlroom.span import Span
 
-# A game's settings, each with the config section that declares its type and bounds:
-# what a client sends, what the store holds and what config.toml says all pass the
-# same check (config.check_value).
-SETTINGS: dict[str, type[Any]] = {
-    **{f.name: TrainerDefaults for f in dataclasses.fields(TrainerDefaults)},
-    **dict.fromkeys(("target_episodes", *SPAN_KEYS), GameConfig),
-}
-# Overrides a client may send. `command` is deliberately absent: what runs on the host
-# is chosen in the host's config file, not over the socket.
-OVERRIDES: dict[str, type[Any]] = {k: v for k, v in SETTINGS.items() if k != "command"}
+# What a client may set (config.CLIENT_SETTINGS): a game's settings but `command`.
+OVERRIDES = CLIENT_SETTINGS
 __all__ = [
     "OVERRIDES",
     "PLACEHOLDERS",
-    "SETTINGS",
     "check_game",
     "check_overrides",
     "check_template",
-    "check_whole",
     "effective_settings",
     "format_command",
     "trainer_argv",
@@ -82,46 +69,24 @@ def effective_settings(cfg: Config, game: str, overrides: Settings) -> Settings:
 
 def check_overrides(overrides: Settings) -> None:
     """Refuse a setting a client may not set, or a value config.toml would refuse
-    (wrong type, out of range, NaN): OpError("invalid") naming the key."""
+    (wrong type, out of range, NaN): OpError("invalid") naming the key. For a partial
+    set (a migration's changes); whole settings go through `validate`."""
     for key, value in overrides.items():
         if key not in OVERRIDES:
             raise OpError("invalid", f"unknown setting {key!r}; known: {', '.join(OVERRIDES)}")
-        _check(key, value)
-
-
-def _check(key: str, value: Any) -> None:
-    try:
-        check_value(SETTINGS[key], key, value)
-    except ConfigError as exc:
-        raise OpError("invalid", str(exc)) from None
+        try:
+            check_value(SETTING_SECTIONS[key], key, value)
+        except ConfigError as exc:
+            raise OpError("invalid", str(exc)) from None
 
 
 def validate(s: Settings) -> None:
-    """Raise OpError("invalid") unless `s` is a whole, valid set of a game's settings:
-    each within config.toml's bounds, and whole (check_whole). For settings of unknown
-    origin (a stored row, a snapshot); a client's are checked key by key as the request
-    is decoded (protocol.check_settings), a config's as it loads."""
-    for key in SETTINGS:
-        if key in s:
-            _check(key, s[key])
-    check_whole(s)
-
-
-def check_whole(s: Settings) -> None:
-    """What only the whole set of settings can say, its values each checked already:
-    every key present (`command` optional), the minibatch dividing the rollout and the
-    env id known. OpError("invalid") otherwise."""
-    # `command` may be absent: GameStates leave it out, and empty means built-in. `gpus`
-    # and the span may be absent from a game stored before they existed: one GPU, one host.
-    optional = ("gpus", *SPAN_KEYS)
-    missing = [k for k in (*OVERRIDES, "env_id") if k not in s and k not in optional]
-    if missing:
-        raise OpError("invalid", f"settings lack {', '.join(missing)}")
-    problem = shape_problem(s["num_envs"], s["num_steps"], s["minibatch_size"]) or span_problem(s)
+    """OpError("invalid") unless `s` is a whole, valid set of a game's settings: the
+    one check (config.settings_problem) every path giving a game settings passes, the
+    supervisor's `want` last of all, so a path that forgot it is refused there too."""
+    problem = settings_problem(s)
     if problem is not None:
-        raise OpError("invalid", f"{problem[0]} {problem[1]}")
-    if not isinstance(s["env_id"], str) or env_id_for(s["env_id"]) is None:
-        raise OpError("invalid", f"env_id {s['env_id']!r} is not a known game")
+        raise OpError("invalid", problem)
 
 
 def trainer_argv(game: str, s: Settings, run_dir: Path) -> list[str]:

@@ -23,6 +23,7 @@ from controlroom.protocol import JSONObject
 log = logging.getLogger(__name__)
 
 RETRY_S = 2.0  # while failing: each try may block for SQLite's busy timeout
+MAX_EVENTS = 1000  # events owed past this: the oldest go, counted (game columns coalesce)
 
 Event = tuple[float, str, str | None, str, JSONObject | None]
 
@@ -38,6 +39,7 @@ class PendingWrites:
         self.failures = 0
         self.error = ""
         self.next_try = 0.0
+        self.dropped = 0
 
     def update_game(self, name: str, **columns: Any) -> None:
         """Set a game's columns now, or as soon as the store takes writes again."""
@@ -49,6 +51,9 @@ class PendingWrites:
     ) -> None:
         """Append an event now, or later with the time it happened in its data."""
         self.events.append((time.time(), kind, game, message, data))
+        if len(self.events) > MAX_EVENTS:  # a long outage must not grow memory without end
+            del self.events[0]
+            self.dropped += 1
         self._write_unless_failing()
 
     def flush(self) -> bool:
@@ -112,12 +117,18 @@ class PendingWrites:
     def _recovered(self) -> None:
         assert self.failing_since is not None
         down = time.time() - self.failing_since
-        data = {"error": self.error, "down_s": round(down, 1), "failed_writes": self.failures}
+        data = {
+            "error": self.error,
+            "down_s": round(down, 1),
+            "failed_writes": self.failures,
+            "dropped_events": self.dropped,
+        }
+        lost = f" ({self.dropped} oldest events dropped past {MAX_EVENTS})" if self.dropped else ""
         message = (
             f"the store refused writes for {down:.1f}s ({self.error}); what happened "
-            "meanwhile was kept in memory and is saved now"
+            f"meanwhile was kept in memory and is saved now{lost}"
         )
-        self.failing_since, self.failures = None, 0
+        self.failing_since, self.failures, self.dropped = None, 0, 0
         log.warning("%s", message)
         self.events.append((time.time(), "error", None, message, data))
         self._write_events()

@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import SETTINGS, check_game, validate
+from controlroom.agent.launch import check_game, validate
 from controlroom.agent.store import Store
-from controlroom.config import Config, ConfigError, Settings, check_value, shape_problem
+from controlroom.config import (
+    SETTING_SECTIONS,
+    Config,
+    ConfigError,
+    Settings,
+    check_value,
+    shape_problem,
+)
 
 SHAPE = ("num_envs", "num_steps", "minibatch_size")
 
@@ -71,7 +78,7 @@ def repaired(cfg: Config, name: str, stored: Settings) -> tuple[Settings, list[s
     """The stored settings with each invalid one replaced by the config's, and what was."""
     out = cfg.game_settings(name)
     problems = []
-    for key in (*SETTINGS, "env_id"):
+    for key in (*SETTING_SECTIONS, "env_id"):
         if key not in stored:
             continue
         problem = _problem(key, stored[key], out[key])
@@ -93,7 +100,7 @@ def _problem(key: str, value: Any, default: Any) -> str | None:
     if key == "env_id":
         return None if value == default else f"env_id {str(value)[:60]!r} -> {default!r}"
     try:
-        check_value(SETTINGS[key], key, value)
+        check_value(SETTING_SECTIONS[key], key, value)
     except ConfigError as exc:
         return f"{exc} -> {default!r}"
     return None

@@ -13,7 +13,6 @@ import logging
 import math
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import msgspec
 
 from controlroom import protocol
+from controlroom.agent.owed import Owed, Row, Write, new_row, row_write
 from controlroom.config import Settings
 from controlroom.protocol import EVENT_KINDS, JSONObject
 
@@ -103,7 +103,7 @@ class StoredGame:
     gpus: list[int] = field(default_factory=list)
 
 
-Write = tuple[str, tuple[Any, ...], str]  # sql, parameters, what it saves (for the log)
+RowChange = Callable[[Row], Row]  # what a write does to a game's row
 
 
 class Store:
@@ -129,7 +129,7 @@ class Store:
         self._migrate()
         self.on_event: EventSink | None = None
         self._inserts = 0
-        self._owed: deque[Write] = deque()
+        self._owed = Owed()
         self._owed_since: float | None = None
         self._owed_count = 0
         self._owed_what: set[str] = set()
@@ -148,46 +148,87 @@ class Store:
     # state lives in memory, so only the wait for another process's lock hurts. A queue
     # on the one connection keeps every write in order (a thread would need its own
     # connection and ordering between the two) and lets the loop wait 50 ms at most.
-    def _execute_write(self, sql: str, params: tuple[Any, ...], what: str) -> int:
+    def _execute_write(
+        self,
+        sql: str,
+        params: tuple[Any, ...],
+        what: str,
+        *,
+        key: str | None = None,
+        droppable: bool = False,
+    ) -> int:
         """Run one write, or owe it while the database is locked (loop_safe); the rows
-        it changed (0 when owed)."""
+        it changed (0 when owed). `key` and `droppable` say how it is owed (owed.py)."""
         if not self.loop_safe:
             return self.db.execute(sql, params).rowcount
-        write = (sql, params, what)
-        self._owed.append(write)
+        write = Write(sql, params, what, key, droppable)
+        self._owed.add(write)
         try:
             written = self.flush_owed()
         except sqlite3.Error:
-            if self._owed and self._owed[-1] is write:  # the caller keeps it, not we
-                self._owed.pop()
+            if self._owed.writes and self._owed.writes[-1] is write:  # the caller keeps it
+                self._owed.writes.pop()
             raise
         if not written:
             self._now_owing(what)
         return self._last_rowcount if written else 0
 
+    def _game_write(self, name: str, sql: str, params: tuple[Any, ...], change: RowChange) -> None:
+        """A write to a game's row, or, while the database is locked, a change to the
+        image of the row it owes (one per game, the newest state: owed.py)."""
+        if not self.loop_safe:
+            self.db.execute(sql, params)
+            return
+        if name not in self._owed.rows and self.flush_owed():
+            try:
+                self.db.execute(sql, params)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc):
+                    raise
+                self._lock_error = str(exc)
+        self._owed.rows[name] = change(self._row_image(name))
+        self._now_owing(name)
+
+    def _row_image(self, name: str) -> Row:
+        """The game's row as owed, else as stored (a WAL reader is never locked out)."""
+        if name in self._owed.rows:
+            return self._owed.rows[name]
+        found = self.db.execute("SELECT * FROM games WHERE name=?", (name,)).fetchone()
+        return None if found is None else dict(found)
+
     def owed(self) -> int:
-        """How many writes wait for a lock to clear."""
+        """How many writes wait for a lock to clear (a game's row counts once)."""
         return len(self._owed)
 
     def flush_owed(self) -> bool:
-        """Write what is owed, oldest first, until the lock is met again; whether
-        nothing is owed now. A write SQLite refuses for another reason than a lock
-        raises here (its caller, PendingWrites, keeps it) and is not kept."""
+        """Write what is owed, oldest first and then the game rows, until the lock is
+        met again; whether nothing is owed now. A write SQLite refuses for another
+        reason than a lock raises here (its caller, PendingWrites, keeps it) and is
+        not kept."""
         self._last_rowcount = 0
-        while self._owed:
-            sql, params, _ = self._owed[0]
+        owed = self._owed
+        while owed.writes or owed.rows:
+            name = None if owed.writes else next(iter(owed.rows))
+            sql, params, *_ = owed.writes[0] if name is None else row_write(name, owed.rows[name])
             try:
                 self._last_rowcount = self.db.execute(sql, params).rowcount
             except sqlite3.OperationalError as exc:
                 if _locked(exc):
                     self._lock_error = str(exc)
                     return False
-                self._owed.popleft()
+                self._done(name)
                 raise
-            self._owed.popleft()
+            self._done(name)
         if self._owed_since is not None:
             self._lock_cleared()
         return True
+
+    def _done(self, row: str | None) -> None:
+        if row is None:
+            self._owed.writes.popleft()
+        else:
+            del self._owed.rows[row]
 
     def _now_owing(self, what: str) -> None:
         self._owed_count += 1
@@ -219,6 +260,17 @@ class Store:
         )
         log.warning("%s", message)
         self.add_event("error", None, message, {"down_s": round(down, 1), "failed_writes": owed})
+        dropped = self._owed.take_dropped()
+        if dropped:
+            total = sum(dropped.values())
+            parts = ", ".join(f"{n} {what}" for what, n in sorted(dropped.items()))
+            self.add_event(
+                "writes_dropped",
+                None,
+                f"{total} owed writes dropped while the store was locked ({parts}): the "
+                "oldest observations went so memory stayed bounded; game states were kept",
+                {"dropped": total, "by_kind": dict(dropped)},
+            )
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
@@ -231,7 +283,7 @@ class Store:
         if self._owed:
             self._set_busy_timeout(BLOCKING_BUSY_TIMEOUT_S)
             if not self.flush_owed():
-                log.error("closing the store with %d writes unsaved (locked)", len(self._owed))
+                log.error("closing the store with %d writes unsaved (locked)", self.owed())
         self.db.close()
 
     # ---- games --------------------------------------------------------------------
@@ -242,13 +294,19 @@ class Store:
 
     def put_game(self, name: str, wanted: bool, settings: Settings) -> None:
         """Insert or update a game's wanted state (kept: added_at and observations)."""
-        now = time.time()
-        self._execute_write(
+        now, text = time.time(), _settings_json(name, settings)
+        self._game_write(
+            name,
             "INSERT INTO games(name, wanted, settings, added_at, updated_at) "
             "VALUES(?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
             "wanted=excluded.wanted, settings=excluded.settings, updated_at=excluded.updated_at",
-            (name, int(wanted), _settings_json(name, settings), now, now),
-            name,
+            (name, int(wanted), text, now, now),
+            lambda row: {
+                **(row or new_row(name, now)),
+                "wanted": int(wanted),
+                "settings": text,
+                "updated_at": now,
+            },
         )
 
     def update_game(self, name: str, **fields: Any) -> None:
@@ -261,15 +319,17 @@ class Store:
             for k, v in fields.items()
         ]
         sets = ", ".join(f"{k}=?" for k in fields)  # names checked against _GAME_COLUMNS
-        self._execute_write(
-            f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
-            (*values, time.time(), name),
+        now, changed = time.time(), dict(zip(fields, values, strict=True))
+        self._game_write(
             name,
+            f"UPDATE games SET {sets}, updated_at=? WHERE name=?",  # noqa: S608
+            (*values, now, name),
+            lambda row: None if row is None else {**row, **changed, "updated_at": now},
         )
 
     def delete_game(self, name: str) -> None:
         """Forget a game."""
-        self._execute_write("DELETE FROM games WHERE name=?", (name,), name)
+        self._game_write(name, "DELETE FROM games WHERE name=?", (name,), lambda row: None)
 
     # ---- boots --------------------------------------------------------------------
     def boot(self, boot_id: str) -> protocol.Boot | None:
@@ -307,6 +367,7 @@ class Store:
             "UPDATE boots SET last_heartbeat=?, load=? WHERE boot_id=?",
             (now, protocol.encode(load).decode().strip(), boot_id),
             "the heartbeat",
+            key=f"heartbeat {boot_id}",
         )
 
     def boots(self) -> list[protocol.Boot]:
@@ -328,6 +389,7 @@ class Store:
             "INSERT INTO events(ts, kind, game, message, data) VALUES(?,?,?,?,?)",
             (event.ts, kind, game, message, _json(event.data)),
             "events",
+            droppable=True,
         )
         self._inserts += 1
         if self._inserts >= self._prune_every():
@@ -349,6 +411,7 @@ class Store:
             "LIMIT 1 OFFSET ?)",
             (max(0, self.max_events),),
             "events",
+            key="prune events",
         )
 
     def events(self, limit: int = 100, since: float | None = None) -> list[protocol.Event]:
@@ -385,9 +448,13 @@ class Store:
             "INSERT OR REPLACE INTO samples(ts, data) VALUES(?, ?)",
             (ts, _json(data)),
             "telemetry",
+            droppable=True,
         )
         self._execute_write(
-            "DELETE FROM samples WHERE ts < ?", (ts - SAMPLE_RETENTION_S,), "telemetry"
+            "DELETE FROM samples WHERE ts < ?",
+            (ts - SAMPLE_RETENTION_S,),
+            "telemetry",
+            key="prune samples",
         )
 
     def samples(self, since: float = 0.0) -> list[dict[str, float]]:
@@ -412,6 +479,7 @@ class Store:
             "INSERT OR REPLACE INTO kv(key, value) VALUES(?, ?)",
             (key, _json(value)),
             f"the policy's {key}",
+            key=f"kv {key}",
         )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
 from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
-from controlroom.agent.launch import trainer_argv, trainer_env
+from controlroom.agent.launch import trainer_argv, trainer_env, validate
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.placement import Placement
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
@@ -413,8 +413,11 @@ class Supervisor:
         self, game: str, settings: Settings, *, wanted: bool = True, reset: bool = False
     ) -> GameRun:
         """Persist the wanted state (written before acting on it), then converge: new
-        settings for a running game stop it first, so the restart uses them. The
-        settings are validated by the caller, once."""
+        settings for a running game stop it first, so the restart uses them. Every
+        path that gives a game settings ends here, so the one check (launch.validate)
+        runs here too, before the row is written or the trainer stopped: a path that
+        forgot it is refused with the same message and changes nothing."""
+        validate(settings)
         self.store.put_game(game, wanted, settings)
         g = self.games.get(game)
         if g is None:

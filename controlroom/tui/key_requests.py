@@ -12,7 +12,6 @@ from controlroom.games import known_names
 from controlroom.gpus import Gpus
 from controlroom.tui.format import gib
 
-MIN_ENVS, MAX_ENVS = 1, 4096
 CPU_RANKS = (1, 2, 4)
 """Ranks the GPU key offers on a host without a GPU."""
 BUILT_IN_SOURCE = "<built-in defaults>"
@@ -154,9 +153,11 @@ def profile_choices(config: Config) -> list[tuple[str, str]]:
 
 
 def scaled_envs(game: protocol.GameState | None, up: bool) -> int:
-    """The next env count: doubled or halved, within bounds."""
+    """The next env count: doubled or halved. Not held to bounds here: the agent
+    checks every setting once, as config.toml does, and its refusal (naming the
+    range) is what the key shows, rather than a second copy of the bounds."""
     envs = int((game.settings.get("num_envs") if game else None) or 1)
-    return min(MAX_ENVS, envs * 2) if up else max(MIN_ENVS, envs // 2)
+    return envs * 2 if up else envs // 2
 
 
 def gpu_choices(

@@ -26,7 +26,7 @@ from controlroom.agent.policy.queue import is_active, reached_target
 from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
 from controlroom.agent.reading import HostReading
-from controlroom.config import Settings
+from controlroom.config import Settings, settings_problem
 from controlroom.protocol import AnyTrial, GameState, PolicyState, StateUpdate
 
 KV_STATE = "policy.state"
@@ -209,6 +209,18 @@ class PolicyEngine:
             self.event("guard_refused", game, verdict)
         self.last_refusal = verdict
 
+    def invalid(self, game: str, settings: Settings) -> bool:
+        """Whether settings the policy built itself (a ramp step, a queue slot) fail the
+        one check every path passes (config.settings_problem); said once (an `error`
+        event, as a guard refusal is said once), and the caller starts nothing. A
+        config that loaded makes this rare: it is the supervisor's check, made first."""
+        problem = settings_problem(settings)
+        if problem is not None and problem != self.last_refusal:
+            self.event("error", game, f"{game} not started: {problem}")
+        if problem is not None:
+            self.last_refusal = problem
+        return problem is not None
+
     def save(self) -> None:
         """Persist everything but the speed book (saved on its own, less often)."""
         kept = saved.SavedPolicy(
@@ -257,6 +269,8 @@ class PolicyEngine:
             if st is not None and (is_active(st) or reached_target(st)):
                 continue
             settings = self.ramp_settings(name)
+            if self.invalid(name, settings):
+                continue
             verdict = self.check_scale(name, settings)
             if verdict is not None:
                 self.refuse(name, verdict)
@@ -356,6 +370,9 @@ class PolicyEngine:
         while (nxt := self.queue.next_start(games)) is not None:
             name, slot = nxt
             shape = shape_present(slot.settings)
+            if self.invalid(name, {**self.agent.config.game_settings(name), **shape}):
+                self.queue.put_back(name, slot)
+                return
             verdict = self.check_scale(name, shape)
             if verdict is not None:
                 self.queue.put_back(name, slot)

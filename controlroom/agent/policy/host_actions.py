@@ -171,6 +171,8 @@ async def apply_profile(engine: Engine, name: str, dry_run: bool) -> protocol.Pr
     if name not in cfg.profiles:
         raise OpError("not_found", f"no profile {name!r}; known: {', '.join(cfg.profiles)}")
     target = profiles.target_settings(cfg, name)
+    for settings in target.values():  # the one check, before the first stop
+        validate(settings)
     plan = profiles.diff(engine.agent.games(), target)
     verdict = profile_verdict(engine, target)
     result = protocol.ProfilePlan(
