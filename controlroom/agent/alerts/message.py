@@ -13,7 +13,7 @@ from controlroom import protocol
 
 # What a title says per kind ({game} is the game, or "the host" for a host event).
 TITLES = {
-    "reboot": "is back after a reboot",
+    "reboot": "back after a reboot",
     "crash": "{game} crashed",
     "crash_loop": "{game} is crash-looping",
     "hung": "{game} hung",
