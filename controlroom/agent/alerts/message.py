@@ -87,7 +87,7 @@ def held_line(h: Held) -> str:
 
 def digest(host: str, events: list[protocol.Event], held: list[Held]) -> Alert:
     """One message for several events and the counts held back."""
-    lines = [f"{clock(e.ts)} {title_of(host, e).split(': ', 1)[1]}: {e.message}" for e in events]
+    lines = [_line(host, group) for group in _grouped(events)]
     lines += [held_line(h) for h in held]
     total = len(events) + sum(h.count for h in held)
     shown = lines[:DIGEST_LINES]
@@ -95,6 +95,21 @@ def digest(host: str, events: list[protocol.Event], held: list[Held]) -> Alert:
         shown.append(f"… and {len(lines) - DIGEST_LINES} more")
     told = events + [h.last for h in held]
     return Alert(f"{host}: {total} alerts", "\n".join(shown), told, "digest")
+
+
+def _grouped(events: list[protocol.Event]) -> list[list[protocol.Event]]:
+    """The events by game and kind, in the order each pair first came."""
+    groups: dict[tuple[str | None, str], list[protocol.Event]] = {}
+    for e in events:
+        groups.setdefault((e.game, e.kind), []).append(e)
+    return list(groups.values())
+
+
+def _line(host: str, group: list[protocol.Event]) -> str:
+    first, last = group[0], group[-1]
+    if len(group) > 1:
+        return held_line(Held(first.kind, first.game, len(group), first.ts, last))
+    return f"{clock(first.ts)} {title_of(host, first).split(': ', 1)[1]}: {first.message}"
 
 
 def compose(host: str, events: list[protocol.Event], held: list[Held]) -> Alert | None:

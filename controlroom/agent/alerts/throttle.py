@@ -35,7 +35,8 @@ class Throttle:
         """True: send it now (and start its interval); False: counted, to go out later."""
         key = (event.game, event.kind)
         last = self.last_sent.get(key)
-        if last is None or now - last >= self.min_interval_s():
+        # `now` is one batch's time: the events of one batch go out together (counted).
+        if last is None or now - last >= self.min_interval_s() or last == now:
             self.last_sent[key] = now
             return True
         w = self.waiting.get(key)
