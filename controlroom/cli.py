@@ -7,14 +7,24 @@ without torch or envpool never touches them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from controlroom import __version__, extras
-from controlroom.config import ConfigError, default_config_path, dump, find_config, load, loads
+from controlroom.config import (
+    Config,
+    ConfigError,
+    default_config_path,
+    dump,
+    find_config,
+    load,
+    loads,
+)
 from controlroom.config import starter_text as _starter_text
+from controlroom.redact import redact
 
 EXIT_USAGE = 2
 
@@ -153,8 +163,19 @@ def _config(rest: list[str]) -> int:
         cfg = load(path)
     if not opts.quiet:
         print(f"# {cfg.source}: OK\n")
-        print(dump(cfg), end="")
+        print(dump(_shown(cfg)), end="")
     return 0
+
+
+def _shown(cfg: Config) -> Config:
+    """The config as printed: alert URLs redacted (they hold tokens)."""
+    a = cfg.alerts
+    hidden = dataclasses.replace(
+        a,
+        urls=[redact(u) for u in a.urls],
+        heartbeat_url=redact(a.heartbeat_url) if a.heartbeat_url else "",
+    )
+    return dataclasses.replace(cfg, alerts=hidden)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ __all__ = [
     "CLIENT_SETTINGS",
     "SETTING_SECTIONS",
     "AgentConfig",
+    "AlertsConfig",
     "Config",
     "ConfigError",
     "DiagnosticsConfig",
@@ -442,6 +443,169 @@ class DiagnosticsConfig:
     )
 
 
+# The event kinds an alert may be sent for ([alerts].kinds). A subset of
+# protocol.EVENT_KINDS (protocol imports this module, so the names are written here; a
+# test holds them to protocol's): alert_sent and alert_failed are left out, or a failing
+# alert would alert about itself.
+ALERT_KINDS = (
+    "agent_started",
+    "reboot",
+    "crash",
+    "crash_loop",
+    "hung",
+    "trainer_exited",
+    "target_reached",
+    "guard_paused",
+    "guard_resumed",
+    "guard_refused",
+    "looks_wrong",
+    "disk_low",
+    "migrated",
+    "rolled_back",
+    "trial_decided",
+    "error",
+)
+# The tune feature's end: not an EventKind yet. Accepted and on by default so that alerts
+# follow when a `tune_finished` event lands; until then no event has this kind.
+TUNE_FINISHED_KIND = "tune_finished"
+DEFAULT_ALERT_KINDS = (
+    "reboot",
+    "crash_loop",
+    "hung",
+    "target_reached",
+    "guard_paused",
+    "looks_wrong",
+    TUNE_FINISHED_KIND,
+    "disk_low",
+)
+MAX_URL = 2000
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an apprise URL (scheme://...), or None. It never repeats the URL:
+    it may hold a token."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme or not scheme.replace("+", "").isalnum() or not rest:
+        return "must be a URL of the form scheme://... (an apprise URL, e.g. ntfys://ntfy.sh/TOPIC)"
+    if len(url) > MAX_URL or any(c.isspace() or not c.isprintable() for c in url):
+        return f"must be one URL: no spaces, at most {MAX_URL} characters"
+    return None
+
+
+def urls_problem(urls: list[str]) -> str | None:
+    """The first problem of a list of apprise URLs (by its place, not its text)."""
+    for i, url in enumerate(urls):
+        problem = url_problem(url)
+        if problem is not None:
+            return f"entry {i + 1} {problem}"
+    return None
+
+
+def heartbeat_url_problem(url: str) -> str | None:
+    """A dead man's switch URL is pinged with a plain HTTP GET: http(s) or nothing."""
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        return "must be an http:// or https:// URL (or empty: no heartbeat)"
+    return url_problem(url)
+
+
+def alert_kinds_problem(kinds: list[str]) -> str | None:
+    """Why a [alerts].kinds list is not one, or None."""
+    known = (*ALERT_KINDS, TUNE_FINISHED_KIND)
+    for kind in kinds:
+        if kind not in known:
+            hint = suggest(kind, list(known))
+            return f"unknown event kind {kind!r}{hint}; kinds: {', '.join(known)}"
+    twice = sorted({k for k in kinds if kinds.count(k) > 1})
+    return f"names {', '.join(twice)} more than once" if twice else None
+
+
+def hook_problem(command: list[str]) -> str | None:
+    """Why a hook `command` would not run (it runs as an argument list, no shell)."""
+    if command and not command[0].strip():
+        return "the program (first argument) must not be empty"
+    return None
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Alerts the agent sends when something happens (docs/alerts.md)."""
+
+    urls: list[str] = field(
+        default_factory=list,
+        metadata=doc(
+            "apprise URLs to notify (ntfy, Slack, Discord, email, json:// webhooks...); they "
+            "hold secrets: the file must be readable by you alone (chmod 600)",
+            check=urls_problem,
+        ),
+    )
+    kinds: list[str] = field(
+        default_factory=lambda: list(DEFAULT_ALERT_KINDS),
+        metadata=doc("the event kinds that alert", check=alert_kinds_problem),
+    )
+    min_interval_s: float = field(
+        default=300.0,
+        metadata=doc(
+            "seconds between two alerts of one kind for one game; those between are "
+            "counted into the next",
+            lo=0.0,
+            hi=WEEK_S,
+        ),
+    )
+    digest_window_s: float = field(
+        default=5.0,
+        metadata=doc(
+            "seconds alerts are gathered before sending: several go as one digest",
+            lo=0.0,
+            hi=3600.0,
+        ),
+    )
+    send_timeout_s: float = field(
+        default=10.0, metadata=doc("seconds one send may take", lo=0.1, hi=600.0)
+    )
+    retries: int = field(default=3, metadata=doc("tries again after a failed send", lo=0, hi=20))
+    retry_backoff_s: float = field(
+        default=5.0,
+        metadata=doc("first wait before a retry; doubles each time", lo=0.01, hi=3600.0),
+    )
+    heartbeat_url: str = field(
+        default="",
+        metadata=doc(
+            "dead man's switch: an http(s) URL the agent GETs every heartbeat_every_s "
+            "(healthchecks.io, Uptime Kuma push); '' = none",
+            check=heartbeat_url_problem,
+        ),
+    )
+    heartbeat_every_s: float = field(
+        default=60.0, metadata=doc("seconds between heartbeat pings", lo=0.1, hi=DAY_S)
+    )
+    command: list[str] = field(
+        default_factory=list,
+        metadata=doc(
+            "a program run for each alert, as an argument list (no shell), the alert as "
+            "JSON on its stdin; [] = none",
+            check=hook_problem,
+        ),
+    )
+    command_timeout_s: float = field(
+        default=10.0, metadata=doc("seconds the command may run", lo=0.1, hi=3600.0)
+    )
+    disk_low_gib: float = field(
+        default=5.0,
+        metadata=doc(
+            "free GiB in the state dir below which a disk_low event is recorded; 0 = never",
+            lo=0.0,
+            hi=10.0**6,
+        ),
+    )
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is configured to be sent."""
+        return bool(self.urls or self.heartbeat_url or self.command)
+
+
 @dataclass(frozen=True)
 class HostConfig:
     """A GPU host reached over SSH."""
@@ -504,6 +668,7 @@ class Config:
     guard: GuardConfig = field(default_factory=GuardConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     hosts: dict[str, HostConfig] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
     source: str = field(default="<defaults>", compare=False, metadata={"internal": True})
@@ -574,7 +739,14 @@ def save(cfg: Config, path: Path) -> None:
     loads(text, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    # A file made private (alert URLs are secrets) stays private, its copy included.
+    mode = path.stat().st_mode & 0o777 if path.exists() else None
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if mode is not None else 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if mode is not None:
+        os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 

@@ -45,6 +45,9 @@ replaces the whole value:
             labels its choices with these (an older agent sends none: the laptop's then)
 - history: {gpu_util: [float], gpu_mem: [float], gpu_temp: [float], gpu_power: [float],
             cpu: [float], ram: [float]}  recent samples for the gauges, oldest first
+- alerts: {enabled, urls: [redacted], kinds, heartbeat_url (redacted), heartbeat_every_s,
+           last_ping, ping_error, command (its program), problem, sent, failed, dropped,
+           last_sent, last_failed}  (AlertsState below; never a URL's secret part)
 
 GameState: {game, env_id, wanted: bool, state: one of GAME_STATES, settings: {num_envs,
 num_steps, minibatch_size, ...}, target_episodes, pid, started_at, restarts,
@@ -151,6 +154,10 @@ class EventKind(StrEnum):
     QUEUE_STARTED = "queue_started"
     WRITES_DROPPED = "writes_dropped"  # owed store writes beyond the cap (agent/store.py)
     ERROR = "error"
+    LOOKS_WRONG = "looks_wrong"  # a game's learning curve got a new diagnosis
+    DISK_LOW = "disk_low"  # free space in the state dir fell under [alerts].disk_low_gib
+    ALERT_SENT = "alert_sent"  # an alert reached every URL (agent/alerts/)
+    ALERT_FAILED = "alert_failed"  # an alert failed at one URL or the hook, after retries
 
 
 GAME_STATES: Final = tuple(s.value for s in GameStatus)
@@ -641,6 +648,35 @@ class PolicyState(Struct, kw_only=True):
         return self.guard is not None or self.ramp is not None
 
 
+class AlertOutcome(Struct, kw_only=True):
+    """One alert sent or failed, as the alerts state shows it (no secret: URLs redacted)."""
+
+    time: float
+    title: str
+    detail: str = ""
+
+
+class AlertsState(Struct, kw_only=True):
+    """The "alerts" key: what the agent sends and where (URLs redacted), and how it went.
+    `problem` says why alerts are off when they were configured (a config others can
+    read, apprise missing)."""
+
+    enabled: bool = False
+    urls: list[str] = []
+    kinds: list[str] = []
+    heartbeat_url: str = ""
+    heartbeat_every_s: float = 0.0
+    last_ping: float | None = None
+    ping_error: str | None = None
+    command: str = ""
+    problem: str | None = None
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    last_sent: AlertOutcome | None = None
+    last_failed: AlertOutcome | None = None
+
+
 class State(Struct, kw_only=True):
     """The whole State: a snapshot's, and the status op's result."""
 
@@ -655,6 +691,7 @@ class State(Struct, kw_only=True):
     history: History = msgspec.field(default_factory=History)
     catalogue: list[str] = []
     game_defaults: dict[str, GameDefaults] = {}
+    alerts: AlertsState = msgspec.field(default_factory=AlertsState)
 
 
 class StateUpdate(Struct, kw_only=True):
@@ -673,6 +710,7 @@ class StateUpdate(Struct, kw_only=True):
     history: History | UnsetType = UNSET
     catalogue: list[str] | UnsetType = UNSET
     game_defaults: dict[str, GameDefaults] | UnsetType = UNSET
+    alerts: AlertsState | UnsetType = UNSET
 
 
 # ---- agent -> client messages ---------------------------------------------------------

@@ -35,6 +35,7 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("guard", config.GuardConfig),
     ("agent", config.AgentConfig),
     ("diagnostics", config.DiagnosticsConfig),
+    ("alerts", config.AlertsConfig),
 ]
 FIELDS = [(h, cls, f) for h, cls in SECTIONS for f in dataclasses.fields(cls)]
 
@@ -121,6 +122,10 @@ CHECKED_STRINGS = {  # string fields with a check, and values they must refuse
     ("profiles.light", "description"): ['"two\\nlines"'],
     ("trainer", "seed"): ["-1"],
     ("games.CartPole", "command"): ['["{nope}"]'],
+    ("alerts", "urls"): ['["ntfy.sh/topic"]', '["://x"]', '["json://a b"]', '["json://"]'],
+    ("alerts", "kinds"): ['["crash_lop"]', '["alert_sent"]', '["hung", "hung"]'],
+    ("alerts", "heartbeat_url"): ['"ftp://x/y"', '"hc-ping.com/x"', '"http://a b"'],
+    ("alerts", "command"): ['[""]'],
 }
 
 

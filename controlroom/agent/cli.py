@@ -14,9 +14,10 @@ from typing import Any
 
 from controlroom import __version__, protocol
 from controlroom.agent import history_cli, job_parts, paths, policycli
+from controlroom.agent.alerts import cli as alerts_cli
 from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
-from controlroom.config import ConfigError
+from controlroom.config import ConfigError, find_config
 from controlroom.protocol import ProtocolError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--config", help="config file the agent starts from")
     _sub(sub, "uninstall", "remove what install added")
     policycli.add_parsers(sub, _sub)
+    alerts_cli.add_parser(sub, STATE_DIR_HELP)
     return top
 
 
@@ -96,11 +98,11 @@ def _sub(sub: Any, name: str, text: str, epilog: str | None = None) -> argparse.
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=text, description=text, epilog=epilog
     )
-    parser.add_argument(
-        "--state-dir",
-        help=f"agent state dir (${paths.STATE_DIR_ENV}, else the config's [agent].state_dir)",
-    )
+    parser.add_argument("--state-dir", help=STATE_DIR_HELP)
     return parser
+
+
+STATE_DIR_HELP = f"agent state dir (${paths.STATE_DIR_ENV}, else the config's [agent].state_dir)"
 
 
 def main(argv: list[str]) -> int:
@@ -165,6 +167,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
+    if args.command == "alerts":  # sent from here: it needs no running agent
+        copy = paths.config_copy_path(state_dir)
+        return alerts_cli.run(args, copy if copy.exists() else find_config(args.config))
     if args.command == "bridge":
         from controlroom.agent.bridge import bridge
 

@@ -60,6 +60,8 @@ def agent_config(state_dir_flag: str | None, config_flag: str | None) -> tuple[C
     copy = paths.config_copy_path(state_dir)
     if not copy.exists():
         copy.write_text(text, encoding="utf-8")
+        if source:  # a source kept private (alert URLs are secrets) gives a private copy
+            copy.chmod(source.stat().st_mode & 0o777)
         log.info("config copied from %s to %s", source or "built-in defaults", copy)
         return load_own_copy(copy, state_dir), copy, state_dir
     if (

@@ -35,6 +35,7 @@ from typing import Any
 
 from controlroom import __version__, protocol
 from controlroom.agent import boots, paths, placement
+from controlroom.agent.alerts import Alerts
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamelocks import GameLocks
@@ -76,6 +77,10 @@ class Agent:
         self.store.on_event = self._on_event
         self.hostname = socket.gethostname()
         self.started = time.time()
+        # Before the boot is recorded: a reboot's event is the first alert.
+        self.alerts = Alerts(
+            config.alerts, config_path, self.hostname, self.event, self._publish_alerts
+        )
         info = boots.record_boot(self.store, self.started)
         self.boot_id, self.current_boot_started = info.boot_id, info.boot_time
         self.rebooted_this_start = info.rebooted
@@ -223,6 +228,7 @@ class Agent:
             history=t.history_now(),
             catalogue=self.catalogue(),
             game_defaults=self.game_defaults(),
+            alerts=self.alerts.status(),
         )
 
     def catalogue(self) -> list[str]:
@@ -272,6 +278,10 @@ class Agent:
     def _on_event(self, event: protocol.Event) -> None:
         self.learning.on_event(event)
         self.server.broadcast(protocol.EventMessage(event=event))
+        self.alerts.observe(event)
+
+    def _publish_alerts(self) -> None:
+        self.publish(protocol.StateUpdate(alerts=self.alerts.status()))
 
     def _games_by_pid(self) -> dict[int, str]:
         return {pid: g.name for g in self.supervisor.games.values() for pid in g.pids()}
@@ -330,6 +340,7 @@ class Agent:
         held = self._hold_back()
         self.telemetry_source.sample()
         await self.server.start()
+        self.alerts.start()
         self.event(
             "agent_started",
             None,
@@ -416,8 +427,9 @@ class Agent:
             self.store.add_sample(now, t.stored_sample())
 
     def heartbeat(self) -> None:
-        """Move this boot's last heartbeat forward with the load now."""
+        """Move this boot's last heartbeat forward with the load now; check the disk."""
         self.store.heartbeat(self.boot_id, time.time(), self.load())
+        self.alerts.check_disk(self.telemetry_source.system.disk_free)
 
     def load(self) -> protocol.Load:
         """What the host carried: the figures kept with each heartbeat and each reboot."""
@@ -449,6 +461,7 @@ class Agent:
     async def shutdown(self) -> None:
         """Last heartbeat, close clients and the store; trainers are left running."""
         self.heartbeat()
+        await self.alerts.close()
         await self.server.close()
         self.telemetry_source.reader.close()
         self.store.close()

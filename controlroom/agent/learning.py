@@ -67,9 +67,19 @@ class Learning:
                 log.exception("%s: learning history", name)
                 continue
             if found != g.diagnosis:
+                if not new:  # a rebuilt history's old findings are not news
+                    self._tell_new_findings(g, found)
                 g.diagnosis = found
                 changed.append(name)
         return changed
+
+    def _tell_new_findings(self, g: GameRun, found: list[Finding]) -> None:
+        """A `looks_wrong` event for findings the game did not have (alerts may send it)."""
+        had = {f.code for f in g.diagnosis}
+        fresh = [f for f in found if f.code not in had]
+        if fresh:
+            message = f"{g.name} looks wrong: " + "; ".join(f.message for f in fresh)
+            self.store.add_event("looks_wrong", g.name, message, {"codes": [f.code for f in fresh]})
 
     def attach(self, g: GameRun) -> History:
         """The game's History, rebuilt and fed from its tail from now on."""

@@ -264,7 +264,7 @@ class HostView(Vertical):
         self.tick_header()
         self.query_one("#gauges", Gauges).show(state)
         self.query_one("#timeline", RebootTimeline).show(state.boots, now)
-        self.query_one("#policy", PolicyPanel).show(state.policy, now)
+        self.query_one("#policy", PolicyPanel).show(state.policy, now, state.alerts)
         self.query_one("#games", GameGrid).show(state.games, now)
         self.query_one("#events", EventLog).sync(state.events)
         self._post_summary()

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from controlroom import protocol
 from controlroom.tui.format import count
+from controlroom.tui.widgets.alerts_line import alerts_part
 from controlroom.tui.widgets.quiet import QuietStatic
 
 NEAR = 0.9
@@ -26,21 +27,31 @@ PHASES = {
 class PolicyPanel(QuietStatic):
     """Three lines: ramp; guard; queue and trials. `-warn` when a budget is near or over."""
 
-    def show(self, policy: protocol.PolicyState, agent_now: float) -> None:
-        """Render the `policy` value of a State, times as of `agent_now` (the agent's clock)."""
-        lines, warn = render_policy(policy, agent_now)
+    def show(
+        self,
+        policy: protocol.PolicyState,
+        agent_now: float,
+        alerts: protocol.AlertsState | None = None,
+    ) -> None:
+        """Render the `policy` value of a State (and its `alerts` on the last line),
+        times as of `agent_now` (the agent's clock)."""
+        lines, warn = render_policy(policy, agent_now, alerts)
         self.show_text(lines)
         self.show_titles(title=f"Policy · profile {policy.profile or '-'}")
         if warn != self.has_class("-warn"):
             self.set_class(warn, "-warn")
 
 
-def render_policy(p: protocol.PolicyState, now: float) -> tuple[Text, bool]:
+def render_policy(
+    p: protocol.PolicyState, now: float, alerts: protocol.AlertsState | None = None
+) -> tuple[Text, bool]:
     """The panel's text, and whether the guard is near or over a limit."""
+    told = alerts_part(alerts, now) if alerts is not None else None
     if not p.engine:
-        return Text("no policy engine in this agent", style="dim"), False
+        lines = [Text("no policy engine in this agent", style="dim"), *([told] if told else [])]
+        return Text("\n").join(lines), False
     guard, warn = guard_line(p.guard or protocol.GuardView())
-    rest = Text(" │ ").join([queue_line(p.queue), *trial_parts(p, now)])
+    rest = Text(" │ ").join([queue_line(p.queue), *trial_parts(p, now), *([told] if told else [])])
     lines = [ramp_line(p.ramp, now), guard, rest]
     for line in lines:
         line.no_wrap, line.overflow = True, "ellipsis"
