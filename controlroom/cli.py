@@ -98,31 +98,34 @@ def _dispatch(args: list[str]) -> int:
 
 def _delegate(command: str, rest: list[str]) -> int:
     module, function = _DELEGATES[command]
-    return _run_entry(module, function, command, rest)
+    return run_entry(module, function, command, rest)
 
 
 def _delegate_hosts(args: list[str]) -> int:
-    return _run_entry("controlroom.tui.cli", "main_hosts", "HOST", args)
+    return run_entry("controlroom.tui.cli", "main_hosts", "HOST", args)
 
 
-def _run_entry(module: str, function: str, what: str, argv: list[str]) -> int:
-    """Import a half lazily and run it; a missing host dependency (at import or deeper,
-    when a subcommand loads it) is an install hint, not a traceback."""
+def run_entry(module: str, function: str, what: str, argv: list[str]) -> int:
+    """Import a half lazily and run it; a missing or broken module of the host extra (at
+    import or deeper, when a subcommand loads it) is one line with the install hint, not
+    a traceback. The one place that says so: `controlroom ...` and `python -m
+    controlroom.agent|trainer` (what `ensure` and the agent start) all come through here."""
     try:
         entry: Callable[[list[str]], int] = getattr(importlib.import_module(module), function)
         return entry(argv)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or "?"
-        in_extra = missing.split(".")[0] in extras.AGENT_EXTRA
-        if not in_extra and not missing.startswith("controlroom"):
+    except ImportError as exc:
+        line = extras.import_problem(exc, what) or _unbuilt(exc, what)
+        if line is None:  # any other ImportError is a bug: its traceback is wanted
             raise
-        hint = (
-            f"install the host extra: {extras.INSTALL_HINT}"
-            if in_extra
-            else f"`controlroom {what}` is not built yet"
-        )
-        print(f"controlroom: {what}: missing module {missing!r}; {hint}", file=sys.stderr)
+        print(f"controlroom: {line}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _unbuilt(exc: ImportError, what: str) -> str | None:
+    missing = exc.name or ""
+    if not isinstance(exc, ModuleNotFoundError) or not missing.startswith("controlroom"):
+        return None
+    return f"{what}: missing module {missing!r}; `controlroom {what}` is not built yet"
 
 
 def _init(rest: list[str]) -> int:

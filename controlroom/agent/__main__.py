@@ -1,7 +1,8 @@
-"""`python -m controlroom.agent ARGS...`: the same as `controlroom agent ARGS...`."""
+"""`python -m controlroom.agent ARGS...`: the same as `controlroom agent ARGS...`, through
+the same entry (a missing host extra is one line with the hint, as there)."""
 
 import sys
 
-from controlroom.agent.cli import main
+from controlroom.cli import run_entry
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(run_entry("controlroom.agent.cli", "main", "agent", sys.argv[1:]))

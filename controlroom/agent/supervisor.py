@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from controlroom import extras
 from controlroom.agent import process
 from controlroom.agent.gamerun import GameRun, describe_exit
 from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
@@ -336,6 +337,9 @@ class Supervisor:
             self._attach(g, twin, "running")
             self._event("adopted", g, f"{g.name}: found its trainer running (pid {twin.pid})")
             return
+        if g.builtin and (missing := extras.builtin_trainer_problem()) is not None:
+            self._cannot_start(g, missing)
+            return
         placed = self.place(g)
         if placed.refusal is not None:
             self._hold(g, now, placed.refusal)
@@ -367,6 +371,19 @@ class Supervisor:
                 + ("; the GPUs it waited for are back" if back else ""),
                 {"pid": g.pid, "argv": argv, "gpus": g.gpus},
             )
+
+    def _cannot_start(self, g: GameRun, problem: str) -> None:
+        """A game of the built-in trainer on a host without torch or envpool (one that
+        runs its own trainer `command`s needs neither): it waits in crash_loop, the
+        missing modules and the install hint as its reason, until started again."""
+        g.next_restart_at, g.last_exit = None, problem
+        self._set(g, "crash_loop", last_exit=problem)
+        self._event(
+            "crash_loop",
+            g,
+            f"{g.name} not started: {problem}; then start it again",
+            {"exit": problem, "crashes": 0},
+        )
 
     def _hold(self, g: GameRun, now: float, reason: str) -> None:
         """Keep a game that cannot start on the GPUs here waiting (backoff, its reason

@@ -1,7 +1,9 @@
-"""`python -m controlroom.trainer`."""
+"""`python -m controlroom.trainer` (what the agent and torchrun start): the same as
+`controlroom train`, through the same entry (a missing or broken torch or envpool is one
+line with the install hint and exit 2, which the agent reads as a refusal, not a crash)."""
 
 import sys
 
-from controlroom.trainer.cli import main
+from controlroom.cli import run_entry
 
-sys.exit(main())
+sys.exit(run_entry("controlroom.trainer.cli", "main", "train", sys.argv[1:]))

@@ -136,13 +136,16 @@ def test_a_rank_that_refuses_its_settings_is_not_restarted(agent: AgentHarness) 
     refusal from trainer.log, and treats the job as a trainer that exited 2."""
     run_dir = agent.state_dir / "runs" / "CartPole"
     run_dir.mkdir(parents=True)
+    # Two ranks importing torch on a loaded machine may take longer than the harness's
+    # hang timeout to refuse: the refusal, not a hang, is what this test waits for.
+    agent.write_config(agent={"hang_timeout_s": 600.0})
     with open(run_dir / "trainer.lock", "a") as held:  # another writer holds the run dir
         fcntl.flock(held, fcntl.LOCK_EX)
         agent.start()
         agent.call("add_game", game="CartPole", settings=JOB)
         game = wait_for(
             lambda: (g := agent.game("CartPole")).get("state") == "crash_loop" and g,
-            90,
+            300,
             "the refusal",
         )
     assert "exit code 2 (bad settings or usage)" in game["last_exit"]

@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -39,6 +38,7 @@ from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.host_view import HostView
 from tests.link.realagent import CONFIG, ssh_target, wait_for
 from tests.sshd import SshServer
+from tests.terminal import terminal
 
 pytestmark = pytest.mark.slow
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -186,22 +186,15 @@ async def test_tui_offers_install_then_links_to_the_new_agent(
 
 def test_cli_install_in_a_terminal(sftp_sshd: SshServer, fresh_host: FreshHost) -> None:
     """`controlroom tnr-0 --install` prints each step, then opens the TUI on the agent."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
-    session = f"cr-install-{os.getpid()}"
     cmd = (
         f"cd {fresh_host.laptop_config.parent} && {sys.executable} -m controlroom tnr-0 "
-        f"--install --ssh-config {sftp_sshd.ssh_config}; echo EXIT=$?; sleep 60"
+        f"--install --ssh-config {sftp_sshd.ssh_config}"
     )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
-    )
-    try:
-        _wait_pane(session, "linked", 180)  # the TUI's header once the link is up
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        text = _wait_pane(session, "EXIT=", 30)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    with terminal(cmd, "cr-install") as term:
+        # A venv and torch installed on a loaded machine: minutes; the header says when.
+        term.wait(" linked (", 480)
+        term.send("q")
+        text = term.wait("EXIT=", 120, scrollback=200)
     assert "EXIT=0" in text, text
     for step in (
         "tnr-0: checking",
@@ -211,22 +204,6 @@ def test_cli_install_in_a_terminal(sftp_sshd: SshServer, fresh_host: FreshHost) 
         "tnr-0: the agent is running",
     ):
         assert step in text, f"{step!r} not in:\n{text}"
-
-
-def _wait_pane(session: str, needle: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-S", "-200", "-t", session],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        if needle in text:
-            return text
-        time.sleep(0.3)
-    raise AssertionError(f"{needle!r} not on the terminal within {timeout}s:\n{text}")
 
 
 def _lock_pid(state_dir: Path) -> int:

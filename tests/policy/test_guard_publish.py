@@ -7,6 +7,7 @@ behind a game added meanwhile by as long as the op took (minutes, with a long gr
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -26,6 +27,13 @@ STUBBORN = [
 GRACE_S = 8.0
 
 
+def ignores_sigterm(pid: int) -> bool:
+    """Whether the process has set SIGTERM to ignored (its SigIgn mask, bit 15)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) >> (signal.SIGTERM - 1) & 1)
+
+
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[AgentHarness]:
     harness = AgentHarness(tmp_path)
@@ -41,14 +49,15 @@ def agent(tmp_path: Path) -> Iterator[AgentHarness]:
 def test_guard_load_is_published_while_an_op_holds_the_policy_lock(agent: AgentHarness) -> None:
     agent.start()
     agent.call("add_game", game="Pong")
-    wait_for(lambda: agent.game("Pong").get("pid"), 30, "Pong's trainer")
-    time.sleep(1.0)  # past the stand-in's start, so it ignores SIGTERM by now
+    pid = wait_for(lambda: agent.game("Pong").get("pid"), 60, "Pong's trainer")
+    wait_for(lambda: ignores_sigterm(pid), 60, "the stand-in ignoring SIGTERM")
     migrating = threading.Thread(
         target=agent.call, args=("migrate",), kwargs={"game": "Pong", "settings": {"seed": 2}}
     )
     with agent.client() as watcher:
         migrating.start()
-        time.sleep(1.0)  # the migrate now waits out Pong's grace under the engine's lock
+        # The migrate now waits out Pong's grace under the engine's lock.
+        wait_for(lambda: agent.game("Pong").get("state") == "stopping", GRACE_S, "the stop")
         assert migrating.is_alive()
         before = agent.call("status")["policy"]["guard"]["load"]["envs"]
         added = time.monotonic()

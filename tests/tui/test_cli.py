@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.link.realagent import RealAgent
 from tests.sshd import SshServer, free_port
+from tests.terminal import terminal
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,53 +80,22 @@ def test_no_agent_in_a_terminal_opens_the_app_offering_the_install(
 ) -> None:
     """A person at a terminal gets the app: it says there is no agent and its install key
     runs the bootstrap (stopping at the host's missing python, by design of this test)."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
     cfg = laptop / "config.toml"
     cfg.write_text(
         cfg.read_text().replace('controlroom = "', 'controlroom = "/nope')
         + 'python = "/nope/python3"\n'
     )
-    session = f"cr-noagent-{os.getpid()}"
-    cmd = (
-        f"cd {laptop} && {sys.executable} -m controlroom tnr-0 --ssh-config "
-        f"{sshd.ssh_config}; echo EXIT=$?; sleep 30"
-    )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
-    )
-    try:
-        wait_pane(session, "Install the agent on tnr-0 now?", 60)
-        send(session, "n")
-        screen = wait_pane(session, "press i to install it", 20)
-        assert "no agent on tnr-0" in screen
+    cmd = f"cd {laptop} && {sys.executable} -m controlroom tnr-0 --ssh-config {sshd.ssh_config}"
+    with terminal(cmd, "cr-noagent") as term:
+        term.wait("Install the agent on tnr-0 now?", 120)
+        term.send("n")
+        assert "no agent on tnr-0" in term.wait("press i to install it", 60)
+        screen = term.wait("i Install", 60)  # the footer is redrawn a frame after the view
         assert "i Install" in screen.strip().splitlines()[-1]  # the footer offers the key
-        send(session, "i")
-        wait_pane(session, "FAILED: could not run /nope/python3", 30)
-        send(session, "Escape")
-        wait_pane(session, "press i to install it", 10)
-        send(session, "q")
-        assert "EXIT=0" in wait_pane(session, "EXIT=", 20)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
-
-
-def send(session: str, key: str) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
-
-
-def wait_pane(session: str, needle: str, timeout: float) -> str:
-    """The terminal's text once `needle` shows on it."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", session],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        if needle in text:
-            return text
-        time.sleep(0.2)
-    raise AssertionError(f"{needle!r} not on the terminal within {timeout}s:\n{text}")
+        term.send("i")
+        term.wait("FAILED: could not run /nope/python3", 120)
+        term.send("Escape")
+        term.wait_gone("FAILED: could not run /nope/python3", 60)  # the progress closed
+        term.wait("press i to install it", 60)
+        term.send("q")
+        assert "EXIT=0" in term.wait("EXIT=", 60)

@@ -180,11 +180,44 @@ def _span(values: list[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def short(x: float) -> str:
-    """An axis label: 0, 512, 0.00025, 61.4k, 1.23M."""
+def short(x: float, width: int = Y_LABEL_W - 1) -> str:
+    """An axis label of at most `width` characters: 0, 512, 0.00025, 2.61e-5, 61.4k,
+    1.23M. Three significant digits where they fit, else fewer; never cut, since a cut
+    label reads as another number ("2.61e-0" was 2.61e-05)."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    label = ""
+    for digits in (3, 2, 1):
+        for label in _forms(x, digits):
+            if len(label) <= width:
+                return label
+    return label  # 1 digit of a finite float is 7 characters at most ("-1e-308" is 7)
+
+
+def _forms(x: float, digits: int) -> tuple[str, ...]:
+    """A value written with `digits` significant digits, preferred form first."""
     size = abs(x)
-    if size >= 1e6:
-        return f"{x / 1e6:.3g}M"
     if size >= 1e4:
-        return f"{x / 1e3:.3g}k"
-    return f"{x:,.0f}" if size >= 100 else f"{x:.3g}"
+        return (_si(x, digits), _sci(f"{x:.{digits - 1}e}"))
+    if size >= 100:
+        return (f"{x:,.0f}", f"{x:.0f}")
+    return (_sci(f"{x:.{digits}g}"), _sci(f"{x:.{digits - 1}e}"))
+
+
+def _si(x: float, digits: int) -> str:
+    """12.3k, 1.5M, 4.2G, 7T; a value that rounds up to 1000 of one prefix takes the next."""
+    for power, prefix in enumerate("kMGT", start=1):
+        text = f"{x / 1000**power:.{digits}g}"
+        if "e" not in text and abs(float(text)) < 1000:
+            return text + prefix
+    return _sci(f"{x:.{digits - 1}e}")
+
+
+def _sci(text: str) -> str:
+    """Python's exponent written short: 2.61e-05 -> 2.61e-5, 1.50e+22 -> 1.5e22."""
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
