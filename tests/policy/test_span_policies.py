@@ -37,8 +37,9 @@ def test_the_queue_starts_a_part_with_its_own_shape_and_span(policy_agent: Agent
     assert pong["settings"]["num_envs"] == 4  # not the slot's 2
     assert pong["span"]["node_rank"] == 1 and pong["settings"]["nodes"] == 2
     [started] = events(h, "queue_started")
-    assert f"keeps its own settings: part of a job over 2 hosts (node 1 of job {JOB_ID})" in (
-        started["message"]
+    assert (
+        f"keeps its own settings: part of a job over 2 hosts (node 1 of job {JOB_ID})"
+        in (started["message"])
     )
     assert started["data"]["settings"]["num_envs"] == 4
 
