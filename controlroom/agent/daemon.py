@@ -167,7 +167,7 @@ class Agent:
         a host without the GPUs it needs (one was lost) makes it wait (a refusal)."""
         games = self.games()
         devices, need = placement.inputs(g.name, g.settings, games, self.telemetry())
-        short = placement.shortfall(g.name, g.settings, devices)
+        short = placement.shortfall(g.name, g.settings, devices, g.gpus)
         if short is not None:
             return placement.Placement(refusal=short)
         guard = self.config.guard

@@ -60,12 +60,18 @@ class GameRun:
     gpus: list[int] = field(default_factory=list)
     # Why it waits to start (the GPUs it needs are not all on the host); None: it does not.
     held_for: str | None = None
+    held_by: str = "the GPUs"  # what it waits for: "the GPUs", "node 0 at ADDR:PORT"
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Finding] = field(default_factory=list)
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
         self.tail = MetricsTail(self.run_dir / METRICS_FILE)
+
+    @property
+    def gpus_held(self) -> bool:
+        """Whether what it waits for (held_for) is its GPUs."""
+        return self.held_by == "the GPUs"
 
     @property
     def builtin(self) -> bool:

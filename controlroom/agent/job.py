@@ -18,23 +18,43 @@ supervises its own part as above (docs/multi-gpu.md, "One game over several host
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 
 import psutil
 
+from controlroom.config import AgentConfig
 from controlroom.span import Span
 
 TRAINER_MODULE = "controlroom.trainer"
+# What torchrun needs, after its ranks' grace, to SIGKILL them, reap them and exit.
+TORCHRUN_EXIT_S = 2.0
+
+
+def rank_grace_s(stop_grace_s: float) -> int:
+    """torchrun's `--shutdown-timeout`: how long it waits, after handing a SIGTERM on to
+    its ranks, before it SIGKILLs them. Strictly below the agent's `stop_grace_s` (after
+    which the agent SIGKILLs torchrun itself), by a fifth of it and at least
+    TORCHRUN_EXIT_S, so that torchrun, not the agent's SIGKILL, ends a slow rank and
+    reports how its ranks exited. torchrun takes whole seconds; 0 for a grace under
+    TORCHRUN_EXIT_S (the ranks are killed at once: the agent gives no more)."""
+    return max(0, math.floor(stop_grace_s - max(TORCHRUN_EXIT_S, stop_grace_s / 5)))
 
 
 def torchrun_argv(
-    ranks: int, trainer_args: list[str], span: Span | None = None, local_addr: str | None = None
+    ranks: int,
+    trainer_args: list[str],
+    span: Span | None = None,
+    local_addr: str | None = None,
+    *,
+    stop_grace_s: float = AgentConfig.stop_grace_s,
 ) -> list[str]:
     """The command line of a job of `ranks` ranks on this host, each running the built-in
     trainer with `trainer_args` (its flags, after `-m controlroom.trainer`): alone on
     this host, or this host's part of a job over several (`span`, known to the others
-    by `local_addr`)."""
+    by `local_addr`). torchrun gives its ranks less time to stop than the agent's
+    `stop_grace_s` gives it (rank_grace_s)."""
     where = rendezvous_args(span, local_addr) if span is not None and span.spans else []
     return [
         sys.executable,
@@ -45,6 +65,8 @@ def torchrun_argv(
         str(ranks),
         "--max-restarts",
         "0",
+        "--shutdown-timeout",
+        str(rank_grace_s(stop_grace_s)),
         "-m",
         TRAINER_MODULE,
         *trainer_args,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from controlroom.protocol import GameState, JobSpan
 from controlroom.span import Span
 
-__all__ = ["part_of_job", "part_text", "refusal", "scale_refusal", "skipped"]
+__all__ = ["part_of_job", "part_text", "refusal", "rollback_refusal", "scale_refusal", "skipped"]
 
 
 def part_of_job(st: GameState) -> JobSpan | None:
@@ -56,4 +56,19 @@ def scale_refusal(game: str, span: JobSpan, num_envs: int) -> str:
         f"changed. Scale every node from the laptop linked to all of them (+/- there "
         f"changes each part), or on each host with `controlroom agent scale {game} "
         f"--num-envs {num_envs} --this-node`, node 1.. first and node 0 last"
+    )
+
+
+def rollback_refusal(game: str, span: JobSpan | Span) -> str:
+    """Why `rollback` leaves a part of a job (or a snapshot of one) alone: the job's
+    checkpoints are node 0's and its settings every node's, and this agent can restore
+    this host only (agents do not reach each other; the laptop links to each). Nothing
+    is changed."""
+    return (
+        f"{game} is node {span.node_rank} of job {span.job_id} over {span.nodes} hosts: a "
+        f"rollback here would restore this host alone and leave the job's other nodes on "
+        f"other settings, so nothing changed. To roll the job back: make {game} a game of "
+        f"one host again (on node 0 `controlroom agent add {game} --nodes 1`, on every "
+        f"other node `controlroom agent remove {game}`), run `controlroom agent rollback "
+        f"{game}` on node 0, then span it again from the laptop (Span hosts)"
     )

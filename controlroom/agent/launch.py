@@ -18,6 +18,7 @@ from controlroom.config import (
     CLIENT_SETTINGS,
     PLACEHOLDERS,
     SETTING_SECTIONS,
+    AgentConfig,
     Config,
     ConfigError,
     Settings,
@@ -89,17 +90,28 @@ def validate(s: Settings) -> None:
         raise OpError("invalid", problem)
 
 
-def trainer_argv(game: str, s: Settings, run_dir: Path) -> list[str]:
+def trainer_argv(
+    game: str,
+    s: Settings,
+    run_dir: Path,
+    *,
+    stop_grace_s: float = AgentConfig.stop_grace_s,
+    local_addr: str | None = None,
+) -> list[str]:
     """The command line for this game: the built-in trainer, as a torchrun job when the
-    game asks for several GPUs (job.py), or the configured template."""
+    game asks for several GPUs (job.py; its ranks get less than the agent's
+    `stop_grace_s` to stop), or the configured template. A part of a job over several
+    hosts is known to the others by `local_addr` (spannet.probe found it; by default
+    found from a numeric rendezvous address, without DNS)."""
     if s.get("command"):
         return format_command(s["command"], placeholders(game, s, run_dir))
     flags = _trainer_flags(s, run_dir)
-    span = Span.of(s)
+    span, ranks = Span.of(s), world_size(s)
     if span.spans:
-        return torchrun_argv(world_size(s), flags, span, spannet.local_address(span))
-    if world_size(s) > 1:
-        return torchrun_argv(world_size(s), flags)
+        here = local_addr or spannet.local_address(span)
+        return torchrun_argv(ranks, flags, span, here, stop_grace_s=stop_grace_s)
+    if ranks > 1:
+        return torchrun_argv(ranks, flags, stop_grace_s=stop_grace_s)
     return [sys.executable, "-m", TRAINER_MODULE, *flags]
 
 
@@ -135,13 +147,16 @@ def _trainer_flags(s: Settings, run_dir: Path) -> list[str]:
     ]
 
 
-def trainer_env(gpus: Sequence[int], span: Span | None = None) -> dict[str, str]:
+def trainer_env(
+    gpus: Sequence[int], span: Span | None = None, local_addr: str | None = None
+) -> dict[str, str]:
     """What a trainer's environment gets on top of the agent's: the GPUs it was placed
     on, which it sees as cuda:0, cuda:1, ... Numbered as NVML numbers them (PCI bus
     order; CUDA's own default order may differ), so GPU 3 in the gauges is GPU 3 here.
     Nothing when not placed (no GPU: the trainer runs on the CPU). A job over several
-    hosts adds its node rank and the network interface its ranks talk on (spannet)."""
-    env = spannet.job_env(span) if span is not None and span.spans else {}
+    hosts adds its node rank and the network interface its ranks talk on (spannet: the
+    one holding `local_addr`)."""
+    env = spannet.job_env(span, local_addr) if span is not None and span.spans else {}
     if not gpus:
         return env
     devices = ",".join(map(str, gpus))

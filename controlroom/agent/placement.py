@@ -12,6 +12,14 @@ A device's load counts what its reading shows plus what games placed on it will 
 allocate (a trainer just started holds no memory yet), so two games placed a second
 apart do not land on the same empty GPU. The readings and the games come as the
 protocol's Structs (telemetry's Gpus, GameStates), like the guard's inputs.
+
+A host that reads no GPU at all is either without GPUs by design (a CPU box, a laptop
+under `controlroom local`, the tests' gloo jobs) or one whose NVIDIA driver went away;
+NVML fails alike on both. The game decides (no_gpu_read): one never placed on a GPU here
+with `device = "auto"` trains on the CPU at any world size, as it always did; one that
+was placed on GPUs here (its stored placement: the host had them), is pinned, or is set
+to `device = "cuda"` waits for them, as a game waits on a host with fewer GPUs than it
+needs, saying so. `device = "cpu"` runs it on the CPU anyway.
 """
 
 from __future__ import annotations
@@ -133,13 +141,18 @@ def place_anyway(
     return tuple(sorted(d.index for d in emptiest[:count]))
 
 
-def shortfall(game: str, settings: Settings, devices: Sequence[Device]) -> str | None:
+def shortfall(
+    game: str, settings: Settings, devices: Sequence[Device], previous: Sequence[int] = ()
+) -> str | None:
     """Why `game` cannot start on the GPUs this host reads now: more than it has (a host
-    that lost a GPU), or a pinned GPU that is gone. Starting it on fewer would only
-    crash-loop its ranks, so it waits for them. None when it can start (or trains on the
-    CPU: a host reading no GPU at all, a game set to `device = "cpu"`)."""
-    if not devices or settings.get("device") == "cpu":
+    that lost a GPU), a pinned GPU that is gone, or none at all for a game that needs
+    GPUs (no_gpu_read). Starting it on fewer would only crash-loop its ranks or crawl
+    on the CPU, so it waits for them. None when it can start (or trains on the CPU: a
+    game set to `device = "cpu"`, a host without GPUs by design)."""
+    if settings.get("device") == "cpu":
         return None
+    if not devices:
+        return no_gpu_read(game, settings, previous)
     present = sorted(d.index for d in devices)
     have = f"{len(present)} ({_gpu_list(present)})"
     pinned = pinned_gpus(settings)
@@ -154,6 +167,31 @@ def shortfall(game: str, settings: Settings, devices: Sequence[Device]) -> str |
     if count <= len(present):
         return None
     return f"{game} needs {count} GPUs; this host has {have}"
+
+
+def no_gpu_read(game: str, settings: Settings, previous: Sequence[int]) -> str | None:
+    """Why `game` waits on a host that reads no GPU at all, or None when it trains on
+    the CPU. Such a host is either one without GPUs by design (a laptop, a CPU box, the
+    tests' gloo jobs: every game trains on the CPU, as always) or one whose driver went
+    away. The game tells them apart: one that needs a GPU (`device = "cuda"`), is pinned
+    to GPUs, or was placed on GPUs here before (`previous`, kept in the store: this host
+    had them) waits for them; one never placed on a GPU, with `device = "auto"`, trains
+    on the CPU."""
+    device = str(settings.get("device", "auto"))
+    pinned = pinned_gpus(settings)
+    if pinned:
+        why = f"is pinned to {_gpu_list(pinned)}"
+    elif previous:
+        why = f"ran on {_gpu_list(sorted(previous))} here"
+    elif device.startswith("cuda"):
+        why = f"is set to device {device}"
+    else:
+        return None
+    count = world_size(settings)
+    return (
+        f"{game} needs {count} GPU{'s' if count > 1 else ''} (it {why}); this host reads "
+        f'no GPU (driver gone?): set device = "cpu" to train it on the CPU'
+    )
 
 
 def _gpu_list(indices: Sequence[int]) -> str:

@@ -31,6 +31,7 @@ from controlroom.agent.launch import trainer_argv, trainer_env, validate
 from controlroom.agent.pending import PendingWrites
 from controlroom.agent.placement import Placement
 from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
+from controlroom.agent.spannet import Probes, Reach
 from controlroom.agent.store import Store, StoredGame
 from controlroom.config import AgentConfig, Settings
 from controlroom.protocol import JSONObject
@@ -63,6 +64,7 @@ class Supervisor:
         self.place: Callable[[GameRun], Placement] = place or (lambda g: Placement(tuple(g.gpus)))
         self.games: dict[str, GameRun] = {}
         self.pending = PendingWrites(store)
+        self.probes = Probes()  # node 0's reachability, before each start of a part
 
     # ---- loading and adopting -----------------------------------------------------
     def load(self, rebooted: bool = False) -> list[str]:
@@ -97,8 +99,7 @@ class Supervisor:
         recorded = (row.pid, row.pid_create_time, row.cmdline)
         proc = process.adopt(*recorded) or process.adopt_group(*recorded, g.run_dir)
         if proc is None and g.wanted:
-            argv = trainer_argv(g.name, g.settings, g.run_dir)
-            proc = process.find_running(argv, g.run_dir)
+            proc = process.find_running(self._argv(g), g.run_dir)
         if proc is not None:
             self._attach(g, proc, "running")
             self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}", {"pid": proc.pid})
@@ -331,7 +332,13 @@ class Supervisor:
         )
 
     def _start(self, g: GameRun, now: float) -> None:
-        argv = trainer_argv(g.name, g.settings, g.run_dir)
+        reach = self._reach(g)
+        if reach is None:  # its probe of node 0 is on its way: a later pass starts it
+            return
+        if reach.waiting is not None:
+            self._hold(g, now, reach.problem or "", waits_for=reach.waiting)
+            return
+        argv = self._argv(g, reach.local_addr)
         twin = process.find_running(argv, g.run_dir)
         if twin is not None:
             self._attach(g, twin, "running")
@@ -345,6 +352,7 @@ class Supervisor:
             self._hold(g, now, placed.refusal)
             return
         back = g.held_for is not None  # it waited for its GPUs: a start, not a restart
+        waited = f"; {g.held_by} it waited for {'are back' if g.gpus_held else 'answers'}"
         restart = g.next_restart_at is not None and not back
         if back:
             g.held_for, g.next_restart_at, g.last_exit = None, None, None
@@ -353,7 +361,8 @@ class Supervisor:
         g.log_offset = _size(g.run_dir / LOG_FILE)
         g.gpus = list(placed.gpus)
         self.pending.update_game(g.name, gpus=g.gpus)
-        self._attach(g, process.spawn(argv, g.run_dir, trainer_env(g.gpus, g.span)), "starting")
+        env = trainer_env(g.gpus, g.span, reach.local_addr)
+        self._attach(g, process.spawn(argv, g.run_dir, env), "starting")
         if restart:
             g.restarts += 1
             self.pending.update_game(g.name, restarts=g.restarts)
@@ -367,8 +376,7 @@ class Supervisor:
             self._event(
                 "trainer_started",
                 g,
-                f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})"
-                + ("; the GPUs it waited for are back" if back else ""),
+                f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})" + (waited if back else ""),
                 {"pid": g.pid, "argv": argv, "gpus": g.gpus},
             )
 
@@ -385,20 +393,38 @@ class Supervisor:
             {"exit": problem, "crashes": 0},
         )
 
-    def _hold(self, g: GameRun, now: float, reason: str) -> None:
-        """Keep a game that cannot start on the GPUs here waiting (backoff, its reason
-        as last_exit, looked at again every HOLD_RECHECK_S), said once per reason; its
-        stored settings and GPUs stay as they are, and it starts when they are back."""
+    def _reach(self, g: GameRun) -> Reach | None:
+        """What the network says of a part of a job over several hosts (spannet.probe,
+        off the loop; None while it runs); nothing to ask for any other game."""
+        span = g.span
+        return self.probes.take(g.name, span) if g.builtin and span.spans else Reach()
+
+    def _argv(self, g: GameRun, local_addr: str | None = None) -> list[str]:
+        grace = self.knobs().stop_grace_s
+        return trainer_argv(
+            g.name, g.settings, g.run_dir, stop_grace_s=grace, local_addr=local_addr
+        )
+
+    def _hold(self, g: GameRun, now: float, reason: str, waits_for: str = "GPUs") -> None:
+        """Keep a game that cannot start yet waiting (backoff, its reason as last_exit,
+        looked at again every HOLD_RECHECK_S), said once per reason: the GPUs it needs
+        are not all here, or (`waits_for` "node 0 at ADDR:PORT") its job's node 0 does
+        not answer. Its stored settings and GPUs stay as they are, and it starts when
+        what it waits for is there."""
         g.next_restart_at = now + HOLD_RECHECK_S
         if g.held_for == reason and g.state == "backoff":
             return
-        g.held_for, g.last_exit = reason, f"waiting for GPUs: {reason}"
+        gpus = waits_for == "GPUs"
+        g.held_for, g.held_by = reason, "the GPUs" if gpus else waits_for
+        g.last_exit = f"waiting for {waits_for}: {reason}"
         self._set(g, "backoff", last_exit=g.last_exit)
+        then = "they are back" if gpus else "it answers"
         self._event(
             "error",
             g,
-            f"{g.name} not started: {reason}; it waits and starts when they are back",
-            {"waiting_for_gpus": reason},
+            f"{g.name} not started: {g.last_exit if not gpus else reason}; it waits and "
+            f"starts when {then}",
+            {"waiting_for_gpus": reason} if gpus else {"waiting_for": waits_for, "why": reason},
         )
 
     # ---- requests -----------------------------------------------------------------
@@ -458,6 +484,7 @@ class Supervisor:
         self.mark_wanted(game, False)
         await self.stop(g)
         self.games.pop(game, None)
+        self.probes.forget(game)
         self.store.delete_game(game)
         return True
 

@@ -5,5 +5,9 @@ line with the install hint and exit 2, which the agent reads as a refusal, not a
 import sys
 
 from controlroom.cli import run_entry
+from controlroom.trainer.runtime import in_job, leave
 
-sys.exit(run_entry("controlroom.trainer.cli", "main", "train", sys.argv[1:]))
+code = run_entry("controlroom.trainer.cli", "main", "train", sys.argv[1:])
+if in_job():  # gloo's threads may abort the teardown of a rank that is done (runtime.leave)
+    leave(code)
+sys.exit(code)

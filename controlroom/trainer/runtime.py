@@ -1,13 +1,16 @@
 """Process settings for a trainer that shares a CPU host: how idle OpenMP threads wait and
 how freed tensor memory is kept (neither changes a number the trainer computes), and for a
-rank of a torchrun job, that it dies with torchrun."""
+rank of a torchrun job, that it dies with torchrun and leaves without Python's teardown."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
 import signal
+import sys
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +73,27 @@ def die_with_parent() -> None:
     prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the request took hold
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def leave(code: int) -> NoReturn:
+    """End a rank of a torchrun job with `code` once its run is over, without Python's
+    interpreter teardown.
+
+    gloo's (and NCCL's) C++ objects keep threads that may still be joinable when the
+    interpreter's finalization destroys them, even after destroy_process_group; C++ then
+    aborts the process ("terminate called without an active exception", exit -6) after
+    the run is over, torchrun reports the job failed, and the agent restarts a job that
+    had finished its budget. By the time main() returns, everything the run leaves
+    behind is written (the final checkpoint fsynced, the metrics file closed, the run
+    dir's lock released), so what is left is to flush the logs and the standard streams
+    and exit at once."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe must not change the code
+            stream.flush()
+    os._exit(code)
+
+
+def in_job(env: dict[str, str] | None = None) -> bool:
+    """Whether this process is a rank of a torchrun job (torchrun sets LOCAL_RANK)."""
+    return "LOCAL_RANK" in (os.environ if env is None else env)

@@ -13,6 +13,7 @@ from controlroom.agent.placement import (
     devices_from,
     place,
     place_anyway,
+    shortfall,
 )
 from controlroom.protocol import GameState
 from tests.gamestates import game_state, gpu
@@ -176,3 +177,17 @@ def test_place_anyway_always_gives_gpus_that_exist(
     chosen = place_anyway("G", {"gpus": count}, devices, need=need, budget=0.5)
     assert len(chosen) == min(count, len(devices))
     assert set(chosen) <= {d.index for d in devices}
+
+
+def test_a_host_reading_no_gpu_holds_only_games_that_need_one() -> None:
+    """No GPU read: a CPU-only host's games (device auto, never placed) train on the CPU
+    at any world size; one that ran on GPUs here, is pinned or asks for cuda waits."""
+    auto = {"gpus": 2, "device": "auto"}
+    assert shortfall("Pong", auto, []) is None
+    assert shortfall("Pong", {"gpus": 1, "device": "auto"}, []) is None
+    assert shortfall("Pong", {**auto, "device": "cpu"}, [], previous=[0, 1]) is None
+    ran = shortfall("Pong", auto, [], previous=[2, 3])
+    assert ran is not None and ran.startswith("Pong needs 2 GPUs (it ran on GPUs 2,3 here)")
+    assert "is pinned to GPUs 0,1" in (shortfall("Pong", {"gpus": [0, 1]}, []) or "")
+    cuda = shortfall("Pong", {"gpus": 1, "device": "cuda"}, [])
+    assert cuda is not None and cuda.startswith("Pong needs 1 GPU (it is set to device cuda)")

@@ -75,3 +75,32 @@ def test_a_pinned_gpu_that_is_gone_is_named(agent: AgentHarness) -> None:
         "waiting for GPUs: Pong is pinned to GPU 3; GPU 3 gone: this host has 3 (GPUs 0,1,2)"
     )
     assert not agent.trainers()
+
+
+def test_a_host_that_reads_no_gpu_any_more_holds_its_gpu_games(agent: AgentHarness) -> None:
+    """The driver goes away (the host reads no GPU at all): a game that ran on GPUs
+    here waits for them, as on a host with fewer, instead of its 4 ranks starting on the
+    CPU; a game never placed on a GPU (device auto) still trains on the CPU."""
+    start(agent, [1, 1, 1, 1])
+    agent.call("add_game", game="Pong", settings={"gpus": 4})
+    assert started(agent, "Pong")["gpus"] == [0, 1, 2, 3]
+    agent.kill()
+    agent.kill_trainers()
+    agent.boot_file.write_text("boot-2\n")
+    start(agent, [])
+    reason = (
+        "Pong needs 4 GPUs (it ran on GPUs 0,1,2,3 here); this host reads no GPU "
+        '(driver gone?): set device = "cpu" to train it on the CPU'
+    )
+    held = wait_for(lambda: (g := agent.game("Pong")).get("state") == "backoff" and g, 20, "held")
+    assert held["pid"] is None and held["last_exit"] == f"waiting for GPUs: {reason}"
+    said = wait_for(lambda: events(agent, "error"), 10, "the hold explained")
+    assert said[-1]["data"] == {"waiting_for_gpus": reason}
+    assert stored(agent) == (4, [0, 1, 2, 3])
+    # A game never placed on a GPU here trains on the CPU, as on a host without GPUs.
+    agent.call("add_game", game="Breakout", settings={"gpus": 2})
+    assert started(agent, "Breakout")["gpus"] == []
+    assert agent.game("Pong")["pid"] is None and len(agent.trainers()) == 1
+    rewrite(agent.root / "gpus.json", [1, 1, 1, 1])
+    back = wait_for(lambda: (g := started(agent, "Pong")) and g, 20, "Pong back on 4 GPUs")
+    assert back["gpus"] == [0, 1, 2, 3] and back["restarts"] == 0

@@ -5,9 +5,6 @@ Prints the largest parameter difference; rank 0 prints "ok" when every rank agre
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import torch
 
@@ -15,6 +12,7 @@ from controlroom.trainer import distributed
 from controlroom.trainer.loop import seed_everything
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.ppo import Batch, UpdateStats, minibatch_step
+from controlroom.trainer.runtime import leave
 from controlroom.trainer.settings import TrainerSettings
 from controlroom.trainer.world import World
 
@@ -65,9 +63,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # os._exit, not sys.exit: past sync.close() gloo's threads can still abort the
-    # interpreter's teardown ("terminate called without an active exception", exit -6)
-    # after the figures are out, which is torch's teardown, not what this checks.
-    code = main()
-    sys.stdout.flush()
-    os._exit(code)
+    # As the trainer's ranks leave (runtime.leave): past sync.close() gloo's threads can
+    # still abort the interpreter's teardown ("terminate called without an active
+    # exception", exit -6) after the figures are out.
+    leave(main())

@@ -296,3 +296,39 @@ def test_ranks_on_two_hosts_share_no_run_dir(tmp_path: Path) -> None:
     assert starts[1]["resumed_from"]  # the other host's rank got the checkpoint from rank 0
     assert lines_of(first, "exit")[-1]["global_step"] == 512
     assert not second.exists()  # the second host's rank wrote nothing
+
+
+# Python's teardown of a rank that finished, made to abort as gloo's sometimes does
+# ("terminate called without an active exception", exit -6): a finished rank must not
+# reach it. Only in the ranks (torchrun sets LOCAL_RANK for them), not in torchrun.
+ABORTING_TEARDOWN = """\
+import atexit, os
+if "LOCAL_RANK" in os.environ:
+    atexit.register(os.abort)
+"""
+
+
+def test_a_job_that_spends_its_budget_exits_0_every_time(tmp_path: Path) -> None:
+    """Three 2-rank jobs (at once: the box is busy either way) run to their budget, each
+    rank's interpreter teardown made to abort: every job exits 0, having written its
+    final checkpoint and its `exit: budget` line first."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(ABORTING_TEARDOWN)
+    env = trainer_env(PYTHONPATH=f"{tmp_path / 'site'}:{REPO}")
+    runs = [tmp_path / f"run{i}" for i in range(3)]
+    jobs = [
+        subprocess.Popen(
+            job_cmd(2, run, *TINY_CARTPOLE, "--total-steps", "128"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        for run in runs
+    ]
+    for job, run in zip(jobs, runs, strict=True):
+        out, _ = job.communicate(timeout=120)
+        assert job.returncode == 0, out[-3000:]
+        assert lines_of(run, "exit")[-1]["reason"] == "budget"
+        assert list(run.glob("checkpoint*"))

@@ -107,7 +107,8 @@ async def start(
     if trial_dir.exists():
         raise OpError("invalid", f"a trial of {game} started this second already")
     origin = copy_newest_checkpoint(engine.agent.run_dir(game), trial_dir)
-    argv = trainer_argv(game, candidate, trial_dir)
+    grace = engine.agent.config.agent.stop_grace_s
+    argv = trainer_argv(game, candidate, trial_dir, stop_grace_s=grace)
     # On its game's GPUs: the comparison is of settings, not of GPUs.
     proc = process.spawn(argv, trial_dir, trainer_env(st.gpus))
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))

@@ -22,12 +22,13 @@ from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import beside, guard, host_actions, ramp, saved, trial
 from controlroom.agent.policy.figures import shape_data, shape_from, shape_present
 from controlroom.agent.policy.live_plan import plan
-from controlroom.agent.policy.queue import is_active, reached_target
+from controlroom.agent.policy.queue import Slot, is_active, reached_target
 from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
 from controlroom.agent.reading import HostReading
 from controlroom.config import Settings, settings_problem
 from controlroom.protocol import AnyTrial, GameState, PolicyState, StateUpdate
+from controlroom.span import Span
 
 KV_STATE = "policy.state"
 KV_SPEEDS = "policy.speeds"
@@ -369,23 +370,44 @@ class PolicyEngine:
         self.queue.collect(games)
         while (nxt := self.queue.next_start(games)) is not None:
             name, slot = nxt
-            shape = shape_present(slot.settings)
-            if self.invalid(name, {**self.agent.config.game_settings(name), **shape}):
+            settings, shape, note = self._queued(name, slot, games.get(name))
+            if self.invalid(name, settings):
                 self.queue.put_back(name, slot)
                 return
-            verdict = self.check_scale(name, shape)
+            verdict = self.check_scale(name, settings)
             if verdict is not None:
                 self.queue.put_back(name, slot)
                 self.refuse(name, verdict)
                 return
-            await self.agent.want_game(name, {**self.agent.config.game_settings(name), **shape})
+            await self.agent.want_game(name, settings)
             self.event(
                 "queue_started",
                 name,
-                f"{name} started in the slot {slot.game} freed",
+                f"{name} started in the slot {slot.game} freed{note}",
                 {"from": slot.game, "settings": shape},
             )
             games = self.agent.games()
+
+    def _queued(
+        self, name: str, slot: Slot, stored: GameState | None
+    ) -> tuple[Settings, Settings, str]:
+        """The settings a waiting game starts with in `slot`, the shape it gets, and a
+        note for the event: the slot's shape, except for a part of a job over several
+        hosts (stored so, or configured so), which keeps its own settings and its span:
+        the slot's shape on this node alone would make its job refuse to start."""
+        if stored is not None and stored.span is not None:
+            own = dict(stored.settings)
+        else:
+            own = self.agent.config.game_settings(name)
+        span = Span.of(own)
+        if span.spans:
+            note = (
+                f"; it keeps its own settings: part of a job over {span.nodes} hosts (node "
+                f"{span.node_rank} of job {span.job_id}), whose nodes must run the same shape"
+            )
+            return own, shape_present(own), note
+        shape = shape_present(slot.settings)
+        return {**own, **shape}, shape, ""
 
     def _record_speeds(self, games: dict[str, GameState], tel: HostReading, now: float) -> None:
         temp = guard.load_from(games, tel).gpu_temp_c

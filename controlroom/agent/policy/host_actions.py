@@ -22,6 +22,7 @@ from controlroom.agent.policy.queue import default_order
 from controlroom.agent.policy.seam import Engine
 from controlroom.config import ConfigError, GuardConfig, Settings, check_value
 from controlroom.protocol import GameState
+from controlroom.span import Span
 
 # What a migration or trial may change: the same settings a client may set on add.
 CHANGEABLE = OVERRIDES
@@ -121,8 +122,13 @@ async def migrate(
 
 
 async def rollback(engine: Engine, game: str) -> protocol.Rollback:
-    """Restore the newest snapshot's checkpoints and settings, and resume from them."""
-    game_state(engine, game)
+    """Restore the newest snapshot's checkpoints and settings, and resume from them. A
+    part of a job over several hosts is refused (job_parts.rollback_refusal): this agent
+    can restore this host only, and no agent reaches another's."""
+    st = game_state(engine, game)
+    span = job_parts.part_of_job(st)
+    if span is not None:
+        raise OpError("invalid", job_parts.rollback_refusal(game, span))
     if game in engine.beside:  # its trainer must not be orphaned by dropping the record
         raise OpError("invalid", f"a beside trial of {game} is running; trial_decide it first")
     snaps = migration.snapshots(engine.agent.state_dir, game)
@@ -133,6 +139,9 @@ async def rollback(engine: Engine, game: str) -> protocol.Rollback:
     except msgspec.DecodeError as exc:  # a bad snapshot is refused before a stop
         raise OpError("invalid", f"snapshot {snaps[0].name} is unreadable: {exc}") from None
     validate(dict(meta.settings))
+    was = Span.of(meta.settings)
+    if was.spans:  # it would rejoin a job the other hosts may have left or changed
+        raise OpError("invalid", job_parts.rollback_refusal(game, was))
     await stop_for_snapshot(engine, game)
     migration.restore(snaps[0], engine.agent.run_dir(game))
     engine.trials.pop(game, None)
