@@ -105,6 +105,9 @@ class HostLink:
     async def run(self) -> None:
         """Connect, follow, and on any loss retry after a capped backoff; never returns."""
         while True:
+            # A retry asked for before this try began is served by it; one asked for from
+            # here on (while opening, serving or dropping) must cut the wait after it.
+            self._wake.clear()
             try:
                 await self._serve_once()
             except LinkError as exc:
@@ -124,7 +127,8 @@ class HostLink:
         await self._drop_session()
 
     def retry_now(self) -> None:
-        """Cut the wait before the next try short (the agent was just installed)."""
+        """Cut the wait before the next try short (the agent was just installed): during a
+        wait, the next try starts at once; during a try, the one after it does."""
         self.backoff.reset()
         self._wake.set()
 
@@ -157,10 +161,11 @@ class HostLink:
         if self.down_since is None:
             self.down_since = self._clock()
         delay = self.backoff.next_delay()
+        if self._wake.is_set():  # a retry was asked for during this try: no wait at all
+            delay = 0.0
         err = self.last_error or LinkError(LOST, "the link closed")
         self._emit(
             Disconnected(self.down_since, err.message, err.kind, self.backoff.failures, delay)
         )
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), delay)
