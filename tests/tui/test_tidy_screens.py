@@ -6,6 +6,7 @@ lost, a plan whose rows say what they cover, and the picker offering the agent's
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import sys
@@ -127,17 +128,21 @@ async def test_every_key_is_in_the_footer_at_120_columns_and_in_the_help() -> No
 
 async def test_retry_key_shows_while_the_link_is_down_and_cuts_the_wait() -> None:
     tries: list[float] = []
+    long_wait = asyncio.Event()  # the link starts with the first try: hold it till then
 
     async def refused() -> AgentSession:
         tries.append(NOW)
+        await long_wait.wait()
         raise LinkError("refused", "tnr-0 refused the connection")
 
     app = build_app([HostTarget("tnr-0", refused)], clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(HostView)
-        view.link.backoff.initial = view.link.backoff.cap = 60.0  # a long wait
+        view.link.backoff.initial = view.link.backoff.cap = 60.0  # the wait after each try
+        long_wait.set()
         await wait_for(lambda: ("c", "Retry now") in footer(app), what="the retry key")
-        assert view.status.down_since is not None and len(tries) == 1
+        assert view.status.down_since is not None and view.status.retry_in == 60.0
+        assert len(tries) == 1
         await wait_for(lambda: footer_laid_out(app), what="the footer laid out again")
         assert_footer_fits(app)  # the widest footer: every key and the retry key
         await pilot.press("c")
