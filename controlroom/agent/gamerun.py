@@ -8,7 +8,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controlroom.agent.diagnosis import Finding
 from controlroom.agent.job import job_pids
 from controlroom.agent.process import TrainerProc
 from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
@@ -16,6 +15,7 @@ from controlroom.config import Settings
 from controlroom.gpus import world_size
 from controlroom.protocol import (
     Checkpoint,
+    Diagnosis,
     GameState,
     GameStatus,
     JobSpan,
@@ -61,7 +61,7 @@ class GameRun:
     # Why it waits to start (the GPUs it needs are not all on the host); None: it does not.
     held_for: str | None = None
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
-    diagnosis: list[Finding] = field(default_factory=list)
+    diagnosis: list[Diagnosis] = field(default_factory=list)  # learning.Learning sets it
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
