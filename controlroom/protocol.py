@@ -52,7 +52,7 @@ last_exit: str|null, next_restart_at: float|null, checkpoint: {time, global_step
 episodes}|null, metrics: {global_step, episodes, episodes_per_hour, sps,
 return_mean, return_min, return_max, time}|null, return_history: [float],
 gpu_memory_used: int|null, added_at, diagnosis: [{code, message}] (what looks wrong in
-its learning curve, agent/diagnosis.py; empty when nothing does), span: {nodes,
+its learning curve, agent/learning/diagnosis.py; empty when nothing does), span: {nodes,
 node_rank, ranks: [int], world_size, rendezvous, job_id}|null (this host's part of a job
 over several hosts, controlroom/span.py; null for a job on this host alone)}
 
@@ -156,7 +156,7 @@ class EventKind(StrEnum):
 GAME_STATES: Final = tuple(s.value for s in GameStatus)
 EVENT_KINDS: Final = tuple(k.value for k in EventKind)
 
-# The learning view's data (op `history`; agent/history.py keeps it, the TUI plots it).
+# The learning view's data (op `history`; agent/learning/history.py keeps it, the TUI plots it).
 # Result: {"game", "run", "columns": HISTORY_COLUMNS, "rows": [[one value per column,
 # null where the trainer did not say], ...] oldest first, "marks": [{"time",
 # "global_step": int|null, "kind": one of MARK_KINDS, "message"}], "cursor": the newest
@@ -320,7 +320,7 @@ class Checkpoint(Struct, kw_only=True):
 
 
 class Diagnosis(Struct, kw_only=True):
-    """Something that looks wrong in a game's learning curve (agent/diagnosis.py)."""
+    """Something that looks wrong in a game's learning curve (agent/learning/diagnosis.py)."""
 
     code: str
     message: str

@@ -2,6 +2,6 @@
 
 import sys
 
-from controlroom.agent.cli import main
+from controlroom.agent.hostcli.cli import main
 
 sys.exit(main(sys.argv[1:]))

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO
 
 from controlroom import extras
-from controlroom.agent import paths
-from controlroom.agent.configfile import agent_config
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.configfile import agent_config
 
 log = logging.getLogger("controlroom.agent")
 

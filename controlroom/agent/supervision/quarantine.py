@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import SETTINGS, check_game, validate
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision.launch import SETTINGS, check_game, validate
 from controlroom.config import Config, ConfigError, Settings, check_value, shape_problem
 
 SHAPE = ("num_envs", "num_steps", "minibatch_size")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from controlroom.agent import spannet
 from controlroom.agent.errors import OpError
-from controlroom.agent.job import TRAINER_MODULE, torchrun_argv
+from controlroom.agent.supervision import spannet
+from controlroom.agent.supervision.job import TRAINER_MODULE, torchrun_argv
 from controlroom.config import (
     PLACEHOLDERS,
     Config,

@@ -8,9 +8,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controlroom.agent.job import job_pids
-from controlroom.agent.process import TrainerProc
-from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
+from controlroom.agent.supervision.job import job_pids
+from controlroom.agent.supervision.process import TrainerProc
+from controlroom.agent.supervision.runfiles import METRICS_FILE, MetricsTail
 from controlroom.config import Settings
 from controlroom.gpus import world_size
 from controlroom.protocol import (
