@@ -81,7 +81,25 @@ VIOLATIONS = [
         "from controlroom.agent.supervision import runfiles",
     ),
     ("pure-learning", "agent/learning/history.py", "def _later() -> None:\n    import sqlite3"),
-    # config imports games; the trainer's ppo imports model; agent.configfile imports paths.
+    # Each floor of the agent's rooms, from above and below (docs/agent-internals.md).
+    ("agent-rooms", "agent/daemon.py", "from controlroom.agent.hostcli import client"),
+    (
+        "agent-rooms",
+        "agent/core.py",
+        "def _later() -> None:\n    from controlroom.agent import daemon",
+    ),
+    ("agent-rooms", "agent/policy/engine.py", "from controlroom.agent import core_ops"),
+    ("agent-rooms", "agent/learning/history_files.py", "from controlroom.agent import core"),
+    # gamerun once took diagnosis's Finding: supervision records findings, learning makes them.
+    (
+        "agent-rooms",
+        "agent/supervision/gamerun.py",
+        "from controlroom.agent.learning import diagnosis",
+    ),
+    ("agent-rooms", "agent/storage/store.py", "from controlroom.agent.supervision import process"),
+    ("agent-rooms", "agent/storage/paths.py", "from controlroom.agent.learning import history"),
+    ("agent-rooms", "agent/readings/nvml.py", "from controlroom.agent.errors import OpError"),
+    # config imports games; the trainer's ppo imports model; storage.configfile imports paths.
     ("no-cycles", "games.py", "import controlroom.config"),
     ("no-cycles", "trainer/model.py", "from controlroom.trainer import ppo"),
     ("no-cycles", "agent/storage/paths.py", "from controlroom.agent.storage import configfile"),
@@ -135,3 +153,15 @@ def test_contract_catches_a_bad_import(
         assert any(leaf in cut for cut in cuts), out
     else:
         assert module in out, out
+
+
+def test_a_new_agent_module_must_take_a_floor(pristine: Path, tmp_path: Path) -> None:
+    """agent-rooms is exhaustive: a module or room directly under controlroom/agent/ that
+    the contract does not place breaks it, so no room lands without a floor. (The rooms
+    the contract lists as optional, in parentheses, may come and go.)"""
+    shutil.copytree(pristine, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "controlroom" / "agent" / "stray.py").write_text('"""Placed nowhere."""\n')
+    result = _lint(tmp_path, "--contract", "agent-rooms")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "controlroom.agent.stray" in out, out
