@@ -67,7 +67,7 @@ def smi_apps() -> dict[int, int]:
 
 
 def check_nvml(trainer_pids: list[int]) -> dict[str, Any]:
-    from controlroom.agent.nvml import NvmlReader, process_memory
+    from controlroom.agent.readings.nvml import NvmlReader, process_memory
 
     reader = NvmlReader()
     ours, smi, apps = reader.read(), nvidia_smi(), smi_apps()

@@ -59,7 +59,7 @@ options:
 # subcommand -> (module, function); the function takes the remaining argv.
 _DELEGATES: dict[str, tuple[str, str]] = {
     "local": ("controlroom.tui.cli", "main_local"),
-    "agent": ("controlroom.agent.cli", "main"),
+    "agent": ("controlroom.agent.hostcli.cli", "main"),
     "train": ("controlroom.trainer.cli", "main"),
 }
 

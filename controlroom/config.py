@@ -398,7 +398,7 @@ class AgentConfig:
 
 @dataclass(frozen=True)
 class DiagnosticsConfig:
-    """When a learning curve "looks wrong" (agent/diagnosis.py): the pane's marker."""
+    """When a learning curve "looks wrong" (agent/learning/diagnosis.py): the pane's marker."""
 
     entropy_collapse_fraction: float = field(
         default=0.1,

@@ -55,7 +55,7 @@ last_exit: str|null, next_restart_at: float|null, checkpoint: {time, global_step
 episodes}|null, metrics: {global_step, episodes, episodes_per_hour, sps,
 return_mean, return_min, return_max, time}|null, return_history: [float],
 gpu_memory_used: int|null, added_at, diagnosis: [{code, message}] (what looks wrong in
-its learning curve, agent/diagnosis.py; empty when nothing does), span: {nodes,
+its learning curve, agent/learning/diagnosis.py; empty when nothing does), span: {nodes,
 node_rank, ranks: [int], world_size, rendezvous, job_id}|null (this host's part of a job
 over several hosts, controlroom/span.py; null for a job on this host alone)}
 
@@ -152,7 +152,7 @@ class EventKind(StrEnum):
     GUARD_CHANGED = "guard_changed"
     TARGET_REACHED = "target_reached"
     QUEUE_STARTED = "queue_started"
-    WRITES_DROPPED = "writes_dropped"  # owed store writes beyond the cap (agent/store.py)
+    WRITES_DROPPED = "writes_dropped"  # owed store writes beyond the cap (agent/storage/store.py)
     ERROR = "error"
     LOOKS_WRONG = "looks_wrong"  # a game's learning curve got a new diagnosis
     DISK_LOW = "disk_low"  # free space in the state dir fell under [alerts].disk_low_gib
@@ -163,7 +163,7 @@ class EventKind(StrEnum):
 GAME_STATES: Final = tuple(s.value for s in GameStatus)
 EVENT_KINDS: Final = tuple(k.value for k in EventKind)
 
-# The learning view's data (op `history`; agent/history.py keeps it, the TUI plots it).
+# The learning view's data (op `history`; agent/learning/history.py keeps it, the TUI plots it).
 # Result: {"game", "run", "columns": HISTORY_COLUMNS, "rows": [[one value per column,
 # null where the trainer did not say], ...] oldest first, "marks": [{"time",
 # "global_step": int|null, "kind": one of MARK_KINDS, "message"}], "cursor": the newest
@@ -327,7 +327,7 @@ class Checkpoint(Struct, kw_only=True):
 
 
 class Diagnosis(Struct, kw_only=True):
-    """Something that looks wrong in a game's learning curve (agent/diagnosis.py)."""
+    """Something that looks wrong in a game's learning curve (agent/learning/diagnosis.py)."""
 
     code: str
     message: str

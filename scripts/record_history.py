@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from controlroom import protocol
-from controlroom.agent.client import AgentUnavailable, Client
-from controlroom.agent.diagnosis import diagnose
-from controlroom.agent.history import History
-from controlroom.agent.history_files import read_lines
+from controlroom.agent.hostcli.client import AgentUnavailable, Client
+from controlroom.agent.learning.diagnosis import diagnose
+from controlroom.agent.learning.history import History
+from controlroom.agent.learning.history_files import read_lines
 from controlroom.config import DiagnosticsConfig
 
 OUT = Path(__file__).resolve().parents[1] / "controlroom" / "assets" / "recorded_history.json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.reading import HostReading
 from controlroom.config import Settings
 from controlroom.protocol import (
     Checkpoint,

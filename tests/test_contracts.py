@@ -61,26 +61,48 @@ def test_every_contract_has_a_violation_test() -> None:
 VIOLATIONS = [
     ("laptop-half", "tui/format.py", "import torch"),
     ("laptop-half", "link/errors.py", "def _later() -> None:\n    import psutil"),
-    ("laptop-half", "tui/key_requests.py", "from controlroom.agent import paths"),
+    ("laptop-half", "tui/key_requests.py", "from controlroom.agent.storage import paths"),
     ("laptop-half", "link/local.py", "from controlroom.trainer import model"),
     ("shared-modules", "protocol.py", "import textual"),
     ("shared-modules", "config.py", "from controlroom.tui import format"),
     ("shared-modules", "games.py", "import numpy"),
-    ("host-half", "agent/store.py", "import textual"),
+    ("host-half", "agent/storage/store.py", "import textual"),
     ("host-half", "trainer/settings.py", "from controlroom.link import errors"),
-    ("trainer-alone", "trainer/metrics.py", "from controlroom.agent import paths"),
+    ("trainer-alone", "trainer/metrics.py", "from controlroom.agent.storage import paths"),
     ("trainer-alone", "trainer/runtime.py", "import asyncssh"),
-    ("agent-runs-trainers", "agent/paths.py", "from controlroom.trainer import settings"),
-    ("agent-runs-trainers", "agent/store.py", "def _later() -> None:\n    import torch"),
-    ("pure-policy", "agent/policy/guard.py", "from controlroom.agent import store"),
+    ("agent-runs-trainers", "agent/storage/paths.py", "from controlroom.trainer import settings"),
+    ("agent-runs-trainers", "agent/storage/store.py", "def _later() -> None:\n    import torch"),
+    ("pure-policy", "agent/policy/guard.py", "from controlroom.agent.storage import store"),
     ("pure-policy", "agent/policy/plan_math.py", "import subprocess"),
     ("pure-policy", "agent/policy/figures.py", "def _later() -> None:\n    import asyncio"),
-    ("pure-learning", "agent/diagnosis.py", "from controlroom.agent import runfiles"),
-    ("pure-learning", "agent/history.py", "def _later() -> None:\n    import sqlite3"),
-    # config imports games; the trainer's ppo imports model; agent.configfile imports paths.
+    (
+        "pure-learning",
+        "agent/learning/diagnosis.py",
+        "from controlroom.agent.supervision import runfiles",
+    ),
+    ("pure-learning", "agent/learning/history.py", "def _later() -> None:\n    import sqlite3"),
+    # Each floor of the agent's rooms, from above and below (docs/agent-internals.md).
+    ("agent-rooms", "agent/daemon.py", "from controlroom.agent.hostcli import client"),
+    (
+        "agent-rooms",
+        "agent/core.py",
+        "def _later() -> None:\n    from controlroom.agent import daemon",
+    ),
+    ("agent-rooms", "agent/policy/engine.py", "from controlroom.agent import core_ops"),
+    ("agent-rooms", "agent/learning/history_files.py", "from controlroom.agent import core"),
+    # gamerun once took diagnosis's Finding: supervision records findings, learning makes them.
+    (
+        "agent-rooms",
+        "agent/supervision/gamerun.py",
+        "from controlroom.agent.learning import diagnosis",
+    ),
+    ("agent-rooms", "agent/storage/store.py", "from controlroom.agent.supervision import process"),
+    ("agent-rooms", "agent/storage/paths.py", "from controlroom.agent.learning import history"),
+    ("agent-rooms", "agent/readings/nvml.py", "from controlroom.agent.errors import OpError"),
+    # config imports games; the trainer's ppo imports model; storage.configfile imports paths.
     ("no-cycles", "games.py", "import controlroom.config"),
     ("no-cycles", "trainer/model.py", "from controlroom.trainer import ppo"),
-    ("no-cycles", "agent/paths.py", "from controlroom.agent import configfile"),
+    ("no-cycles", "agent/storage/paths.py", "from controlroom.agent.storage import configfile"),
 ]
 
 
@@ -131,3 +153,15 @@ def test_contract_catches_a_bad_import(
         assert any(leaf in cut for cut in cuts), out
     else:
         assert module in out, out
+
+
+def test_a_new_agent_module_must_take_a_floor(pristine: Path, tmp_path: Path) -> None:
+    """agent-rooms is exhaustive: a module or room directly under controlroom/agent/ that
+    the contract does not place breaks it, so no room lands without a floor. (The rooms
+    the contract lists as optional, in parentheses, may come and go.)"""
+    shutil.copytree(pristine, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "controlroom" / "agent" / "stray.py").write_text('"""Placed nowhere."""\n')
+    result = _lint(tmp_path, "--contract", "agent-rooms")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "controlroom.agent.stray" in out, out

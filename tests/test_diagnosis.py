@@ -1,4 +1,4 @@
-"""agent/diagnosis.py on recorded series (controlroom/tui/recorded_history.py, each from a
+"""agent/learning/diagnosis.py on recorded series (controlroom/tui/recorded_history.py, each from a
 real run): a learning run and one through a crash and a reboot look fine; Pong's flat
 start is flat; the learning run with its entropy collapsed or its KL blown up is
 flagged. Plus the [diagnostics] thresholds as config.toml takes them."""
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from controlroom import protocol
-from controlroom.agent.diagnosis import diagnose, steps_per_update
-from controlroom.agent.history import COLUMN, Row
+from controlroom.agent.learning.diagnosis import diagnose, steps_per_update
+from controlroom.agent.learning.history import COLUMN, Row
 from controlroom.config import ConfigError, DiagnosticsConfig, loads
 from controlroom.tui import recorded_history
 
@@ -91,7 +91,7 @@ def test_thresholds_from_config() -> None:
 
 
 def test_status_text_says_what_looks_wrong() -> None:
-    from controlroom.agent.show import status_text
+    from controlroom.agent.hostcli.show import status_text
 
     flat = recorded_history.flat_run()["diagnosis"][0]
     game = {"game": "Pong", "env_id": None, "wanted": True, "state": "running", "settings": {}}

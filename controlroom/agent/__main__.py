@@ -5,4 +5,4 @@ import sys
 
 from controlroom.cli import run_entry
 
-sys.exit(run_entry("controlroom.agent.cli", "main", "agent", sys.argv[1:]))
+sys.exit(run_entry("controlroom.agent.hostcli.cli", "main", "agent", sys.argv[1:]))

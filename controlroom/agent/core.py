@@ -16,10 +16,10 @@ from controlroom.config import Settings
 from controlroom.protocol import GameState, JSONObject, PolicyState, State, StateUpdate
 
 if TYPE_CHECKING:
-    from controlroom.agent.learning import Learning
-    from controlroom.agent.reading import HostReading
-    from controlroom.agent.store import Store
-    from controlroom.agent.supervisor import Supervisor
+    from controlroom.agent.learning.histories import Learning
+    from controlroom.agent.readings.reading import HostReading
+    from controlroom.agent.storage.store import Store
+    from controlroom.agent.supervision.supervisor import Supervisor
     from controlroom.config import Config
 
 

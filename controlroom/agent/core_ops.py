@@ -15,8 +15,8 @@ from typing import Any
 from controlroom import protocol
 from controlroom.agent.core import AgentCore as Agent
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import check_game, validate
-from controlroom.agent.runfiles import LOG_FILE, METRICS_FILE, tail_lines
+from controlroom.agent.supervision.launch import check_game, validate
+from controlroom.agent.supervision.runfiles import LOG_FILE, METRICS_FILE, tail_lines
 from controlroom.config import Settings
 
 # Each handler takes its op's own Args subclass (protocol.OPS pairs them); a Callable

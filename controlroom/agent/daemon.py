@@ -34,23 +34,24 @@ from pathlib import Path
 from typing import Any
 
 from controlroom import __version__, protocol
-from controlroom.agent import boots, paths, placement
 from controlroom.agent.alerts import Alerts
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.gamelocks import GameLocks
-from controlroom.agent.gamerun import GameRun
-from controlroom.agent.launch import check_game, check_template
-from controlroom.agent.learning import Learning
-from controlroom.agent.nvml import GpuReader, open_reader
+from controlroom.agent.learning.histories import Learning
 from controlroom.agent.policy.engine import PolicyEngine
 from controlroom.agent.policy.policy_ops import POLICY_OPS
-from controlroom.agent.quarantine import quarantine
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.nvml import GpuReader, open_reader
+from controlroom.agent.readings.reading import HostReading
+from controlroom.agent.readings.telemetry import Telemetry, summarize_gpus
 from controlroom.agent.server import Message, Server
-from controlroom.agent.store import Store
-from controlroom.agent.supervisor import Supervisor
-from controlroom.agent.telemetry import Telemetry, summarize_gpus
+from controlroom.agent.storage import boots, paths
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision import placement
+from controlroom.agent.supervision.gamerun import GameRun
+from controlroom.agent.supervision.launch import check_game, check_template
+from controlroom.agent.supervision.quarantine import quarantine
+from controlroom.agent.supervision.supervisor import Supervisor
 from controlroom.config import Config, Settings, save
 from controlroom.games import known_names
 

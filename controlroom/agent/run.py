@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from controlroom.agent import paths
-from controlroom.agent.configfile import agent_config
 from controlroom.agent.daemon import Agent
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.configfile import agent_config
 
 log = logging.getLogger("controlroom.agent")
 

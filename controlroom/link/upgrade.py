@@ -29,7 +29,7 @@ except md.PackageNotFoundError:
 STALE_AGENT = f"""
 import importlib.metadata as md, os, sys
 import psutil
-from controlroom.agent import paths
+from controlroom.agent.storage import paths
 state = paths.resolve_state_dir(sys.argv[1])
 dist = md.distribution("controlroom")
 build = [f for f in dist.files or ()

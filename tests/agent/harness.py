@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import tomli_w
 
-from controlroom.agent.client import AgentUnavailable, Client
+from controlroom.agent.hostcli.client import AgentUnavailable, Client
 from controlroom.config import AgentConfig
 
 FAST_AGENT = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controlroom.agent import autostart
+from controlroom.agent.hostcli import autostart
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from controlroom.agent import launch
+from controlroom.agent.supervision import launch
 from controlroom.config import TrainerDefaults, loads
 from controlroom.trainer import settings as trainer_settings
 from tests.agent.harness import SLEEPER, AgentHarness

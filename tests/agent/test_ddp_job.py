@@ -13,8 +13,8 @@ from typing import Any
 import psutil
 import pytest
 
-from controlroom.agent.job import torchrun_argv
-from controlroom.agent.launch import trainer_argv
+from controlroom.agent.supervision.job import torchrun_argv
+from controlroom.agent.supervision.launch import trainer_argv
 from tests.agent.harness import CARTPOLE_FLAGS, AgentHarness, wait_for
 from tests.agent.test_supervise import running, start_lines, steps_after_last_start
 

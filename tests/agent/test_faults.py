@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from controlroom import protocol
-from controlroom.agent import paths
+from controlroom.agent.storage import paths
 from controlroom.config_schema import ConfigError
 from tests.agent.faultkit import FaultHarness, checkpoint_step, group_members, starts, stepper
 from tests.agent.harness import wait_for
@@ -295,8 +295,8 @@ def test_adopted_shell_trainer_is_stopped_with_its_child(
 
 
 def test_pending_writes_keep_order_and_newest_values_through_a_lock(tmp_path: Path) -> None:
-    from controlroom.agent import pending
-    from controlroom.agent.store import Store
+    from controlroom.agent.storage import pending
+    from controlroom.agent.storage.store import Store
 
     store = Store(tmp_path / "agent.db")
     store.db.execute("PRAGMA busy_timeout=50")  # fail fast instead of after 5 s

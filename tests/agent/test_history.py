@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS, MARK_KINDS
 from tests.agent.harness import AgentHarness, wait_for
 

@@ -1,4 +1,4 @@
-"""agent/history.py's bounds, without an agent: never more than its capacity, always the
+"""agent/learning/history.py's bounds, without an agent: never more than its capacity, always the
 newest and the first row, times strictly increasing, `after` only what is newer; a
 ten-million-step run's reply within a few hundred KB; a run rebuilt from a real
 MetricsWriter's rotated segments and thinned history file."""
@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controlroom import protocol
-from controlroom.agent.history import MAX_MARKS, MESSAGE_CHARS, History, row_from_line
-from controlroom.agent.history_files import rebuild
-from controlroom.agent.learning import fit
+from controlroom.agent.learning.histories import fit
+from controlroom.agent.learning.history import MAX_MARKS, MESSAGE_CHARS, History, row_from_line
+from controlroom.agent.learning.history_files import rebuild
 from controlroom.protocol import HISTORY_COLUMNS, HISTORY_POINTS
 
 

@@ -1,4 +1,4 @@
-"""agent/learning.py with a real Store and real run dirs, without a daemon: marks from
+"""agent/learning/histories.py with a real Store and real run dirs, without a daemon: marks from
 the stored events (a reboot before the game was added is not its mark), games followed
 as the supervisor adds, replaces and forgets them, diagnosis changes reported once, and
 a store that cannot answer leaves the curve without its old marks instead of failing."""
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from controlroom import protocol
-from controlroom.agent import learning as learning_module
-from controlroom.agent.gamerun import GameRun
-from controlroom.agent.learning import Learning
-from controlroom.agent.store import Store
+from controlroom.agent.learning import histories as learning_module
+from controlroom.agent.learning.histories import Learning
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision.gamerun import GameRun
 from controlroom.config import DiagnosticsConfig
 
 

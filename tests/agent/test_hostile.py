@@ -18,7 +18,7 @@ import pytest
 
 from controlroom import protocol
 from controlroom.agent.server import wire_bytes
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
 from tests.agent.harness import AgentHarness
 from tests.agent.test_socket import next_reply, raw
 

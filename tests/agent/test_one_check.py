@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from tests.agent.harness import SLEEPER, AgentHarness, wait_for
 
 CHANGES = ("game_added", "game_scaled", "migrated", "trial_started", "trainer_stopped")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent import store as store_module
-from controlroom.agent.owed import MAX_OWED
-from controlroom.agent.store import Store
+from controlroom.agent.storage import store as store_module
+from controlroom.agent.storage.owed import MAX_OWED
+from controlroom.agent.storage.store import Store
 
 WRITES = MAX_OWED + 500  # events owed: 500 past the cap
 

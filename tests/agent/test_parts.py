@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from controlroom import protocol
-from controlroom.agent import boots, launch, nvml
 from controlroom.agent.errors import OpError
-from controlroom.agent.runfiles import MetricsTail
-from controlroom.agent.store import SAMPLE_RETENTION_S, Store
+from controlroom.agent.readings import nvml
+from controlroom.agent.storage import boots
+from controlroom.agent.storage.store import SAMPLE_RETENTION_S, Store
+from controlroom.agent.supervision import launch
+from controlroom.agent.supervision.runfiles import MetricsTail
 from controlroom.config import ConfigError, loads
 
 
@@ -187,7 +189,7 @@ def test_metrics_tail_reads_only_new_complete_lines(tmp_path: Path) -> None:
 
 
 def test_gpu_processes_are_mapped_to_games(tmp_path: Path) -> None:
-    from controlroom.agent.telemetry import Telemetry
+    from controlroom.agent.readings.telemetry import Telemetry
 
     path = tmp_path / "gpu.json"
     path.write_text(

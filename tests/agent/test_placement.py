@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlroom.agent.placement import (
+from controlroom.agent.supervision.placement import (
     Device,
     bytes_per_env,
     devices_from,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import OpFailed
-from controlroom.agent.nvml import FAKE_GPU_ENV
+from controlroom.agent.hostcli.client import OpFailed
+from controlroom.agent.readings.nvml import FAKE_GPU_ENV
 from tests.agent.harness import SLEEPER, AgentHarness, wait_for
 
 GIB = 1 << 30

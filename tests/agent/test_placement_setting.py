@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from controlroom import config
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import check_overrides, effective_settings, validate
+from controlroom.agent.supervision.launch import check_overrides, effective_settings, validate
 from controlroom.gpus import MAX_GPUS, gpus_problem, parse_gpus, pinned_gpus, world_size
 from tests.gamestates import game_state
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent import paths
-from controlroom.agent.store import Store
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.store import Store
 from controlroom.config import load
 from tests.agent.harness import SLEEPER, AgentHarness
 

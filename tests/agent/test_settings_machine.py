@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.config import settings_problem
 from tests.agent.harness import SLEEPER, AgentHarness
 

@@ -16,11 +16,11 @@ from typing import Any
 import psutil
 import pytest
 
-from controlroom.agent import spannet
-from controlroom.agent.client import OpFailed
-from controlroom.agent.job import torchrun_argv
-from controlroom.agent.launch import trainer_argv, trainer_env
-from controlroom.agent.show import status_text
+from controlroom.agent.hostcli.client import OpFailed
+from controlroom.agent.hostcli.show import status_text
+from controlroom.agent.supervision import spannet
+from controlroom.agent.supervision.job import torchrun_argv
+from controlroom.agent.supervision.launch import trainer_argv, trainer_env
 from controlroom.protocol import JobSpan, State
 from controlroom.span import NODE_RANK_ENV, Span
 from tests.agent.harness import CARTPOLE_FLAGS, AgentHarness, wait_for

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent import spannet
-from controlroom.agent.job import rank_grace_s
-from controlroom.agent.launch import trainer_argv
+from controlroom.agent.supervision import spannet
+from controlroom.agent.supervision.job import rank_grace_s
+from controlroom.agent.supervision.launch import trainer_argv
 from controlroom.span import Span
 from tests.agent.harness import CARTPOLE_FLAGS, AgentHarness, wait_for
 from tests.agent.test_span_job import JOB_ID, free_port, span_settings

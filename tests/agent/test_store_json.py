@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
 
 NAN, INF = float("nan"), float("inf")
 

@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from controlroom import __version__
-from controlroom.agent import autostart
+from controlroom.agent.hostcli import autostart
 from controlroom.config import HostConfig, loads
 from controlroom.link import bootstrap, upgrade
 from controlroom.link.agent_channel import open_session

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import show
+from controlroom.agent.hostcli import show
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.test_live import runs_of
 

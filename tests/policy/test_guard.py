@@ -18,7 +18,7 @@ from controlroom.agent.policy.guard import (
     load_from,
     verdict,
 )
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.reading import HostReading
 from controlroom.config import GuardConfig
 from controlroom.protocol import GameState
 from tests.gamestates import game_state, gpu, host

@@ -13,7 +13,7 @@ import tomllib
 import psutil
 import pytest
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.test_live import events, running
 

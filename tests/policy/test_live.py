@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from controlroom import protocol
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.agent.policy.plan_math import downtime_share
 from tests.agent.harness import AgentHarness, wait_for
 from tests.policy.conftest import write_policy_config

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.agent.policy import migration
 from tests.agent.harness import SLEEPER, AgentHarness, wait_for
 from tests.policy.conftest import running_pid

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.agent.policy import guard, profiles, ramp
 from controlroom.config import Settings
 from controlroom.protocol import GameState, JobSpan

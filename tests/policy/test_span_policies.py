@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from controlroom import protocol
-from controlroom.agent.client import OpFailed
+from controlroom.agent.hostcli.client import OpFailed
 from controlroom.agent.policy import migration
 from tests.agent.harness import AgentHarness, wait_for
 from tests.agent.test_span_job import JOB_ID, free_port, span_settings

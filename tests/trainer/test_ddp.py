@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.job import torchrun_argv
+from controlroom.agent.supervision.job import torchrun_argv
 from controlroom.trainer import distributed, metrics
 from controlroom.trainer.world import World
 from tests.trainer.helpers import REPO, read_metrics, trainer_cmd, trainer_env, wait_for
@@ -42,7 +42,7 @@ TINY_CARTPOLE = [
 
 
 def job_cmd(ranks: int, run_dir: Path, *args: str) -> list[str]:
-    """What the agent runs for a game of `ranks` GPUs (agent/job.py's own command line)."""
+    """What the agent runs for a game of `ranks` GPUs (agent/supervision/job.py's own command line)."""
     return torchrun_argv(ranks, ["--run-dir", str(run_dir), *args])
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controlroom.agent.runfiles import MetricsTail
+from controlroom.agent.supervision.runfiles import MetricsTail
 from controlroom.trainer import metrics
 from controlroom.trainer.metrics import MetricsWriter, segment_path
 from tests.trainer.helpers import run_trainer

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from controlroom.agent.job import torchrun_argv
+from controlroom.agent.supervision.job import torchrun_argv
 from controlroom.span import NODE_RANK_ENV, Span, node_rank_clash
 from controlroom.trainer.world import World
 from tests.agent.test_span_job import free_port

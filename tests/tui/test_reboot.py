@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import RichLog
 
 from controlroom import protocol
-from controlroom.agent.boots import BOOT_ID_FILE_ENV
+from controlroom.agent.storage.boots import BOOT_ID_FILE_ENV
 from controlroom.config import loads
 from controlroom.link.agent_channel import open_session
 from controlroom.tui.app import ControlRoomApp, build_app

@@ -24,10 +24,7 @@ from pathlib import Path
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import job_parts, paths, process
 from controlroom.agent.errors import OpError
-from controlroom.agent.gamerun import describe_exit
-from controlroom.agent.launch import trainer_argv, trainer_env
 from controlroom.agent.policy import guard, migration
 from controlroom.agent.policy.figures import compare, shape_data, shape_of, summary
 from controlroom.agent.policy.host_actions import (
@@ -40,7 +37,11 @@ from controlroom.agent.policy.host_actions import (
     stop_for_snapshot,
 )
 from controlroom.agent.policy.seam import Engine, TrialTrainer
-from controlroom.agent.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
+from controlroom.agent.storage import paths
+from controlroom.agent.supervision import job_parts, process
+from controlroom.agent.supervision.gamerun import describe_exit
+from controlroom.agent.supervision.launch import trainer_argv, trainer_env
+from controlroom.agent.supervision.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
 from controlroom.config import Settings
 from controlroom.protocol import BesideTrial, GameState, TrialFigures
 

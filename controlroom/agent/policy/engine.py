@@ -17,7 +17,6 @@ from dataclasses import asdict, replace
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import placement
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import beside, guard, host_actions, ramp, saved, trial
 from controlroom.agent.policy.figures import shape_data, shape_from, shape_present
@@ -25,7 +24,8 @@ from controlroom.agent.policy.live_plan import plan
 from controlroom.agent.policy.queue import Slot, is_active, reached_target
 from controlroom.agent.policy.seam import TrialTrainer
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.reading import HostReading
+from controlroom.agent.supervision import placement
 from controlroom.config import Settings, settings_problem
 from controlroom.protocol import AnyTrial, GameState, PolicyState, StateUpdate
 from controlroom.span import Span

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from controlroom.agent import job_parts
-from controlroom.agent.placement import ACTIVE_STATES, bytes_per_env
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.reading import HostReading
+from controlroom.agent.supervision import job_parts
+from controlroom.agent.supervision.placement import ACTIVE_STATES, bytes_per_env
 from controlroom.config import GuardConfig, Settings
 from controlroom.protocol import GameState, Gpu
 

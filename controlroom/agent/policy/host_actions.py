@@ -13,13 +13,13 @@ import time
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import job_parts
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import OVERRIDES, check_overrides, validate
 from controlroom.agent.policy import figures, guard, migration, profiles, ramp
 from controlroom.agent.policy.figures import shape_data as _shape
 from controlroom.agent.policy.queue import default_order
 from controlroom.agent.policy.seam import Engine
+from controlroom.agent.supervision import job_parts
+from controlroom.agent.supervision.launch import OVERRIDES, check_overrides, validate
 from controlroom.config import ConfigError, GuardConfig, Settings, check_value
 from controlroom.protocol import GameState
 from controlroom.span import Span

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controlroom.agent import job_parts
 from controlroom.agent.policy.figures import SHAPE_KEYS, shape_data, shape_from
+from controlroom.agent.supervision import job_parts
 from controlroom.config import Config, Settings
 from controlroom.gpus import DEFAULT_GPUS
 from controlroom.protocol import GameState, ProfileAction

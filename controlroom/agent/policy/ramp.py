@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controlroom import protocol
-from controlroom.agent import job_parts
+from controlroom.agent.supervision import job_parts
 from controlroom.config import RampConfig, Settings
 from controlroom.span import Span
 

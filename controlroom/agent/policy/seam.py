@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from controlroom import protocol
-from controlroom.agent import process
 from controlroom.agent.core import AgentCore
 from controlroom.agent.policy import guard
 from controlroom.agent.policy.queue import Queue
 from controlroom.agent.policy.ramp import RampState
 from controlroom.agent.policy.speeds import SpeedBook
-from controlroom.agent.runfiles import MetricsTail
+from controlroom.agent.supervision import process
+from controlroom.agent.supervision.runfiles import MetricsTail
 from controlroom.config import Settings
 
 

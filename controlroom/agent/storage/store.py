@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent.owed import Owed, Row, Write, new_row, row_write
+from controlroom.agent.storage.owed import Owed, Row, Write, new_row, row_write
 from controlroom.config import Settings
 from controlroom.protocol import EVENT_KINDS, JSONObject
 

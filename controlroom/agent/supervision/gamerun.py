@@ -8,14 +8,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controlroom.agent.diagnosis import Finding
-from controlroom.agent.job import job_pids
-from controlroom.agent.process import TrainerProc
-from controlroom.agent.runfiles import METRICS_FILE, MetricsTail
+from controlroom.agent.supervision.job import job_pids
+from controlroom.agent.supervision.process import TrainerProc
+from controlroom.agent.supervision.runfiles import METRICS_FILE, MetricsTail
 from controlroom.config import Settings
 from controlroom.gpus import world_size
 from controlroom.protocol import (
     Checkpoint,
+    Diagnosis,
     GameState,
     GameStatus,
     JobSpan,
@@ -62,7 +62,7 @@ class GameRun:
     held_for: str | None = None
     held_by: str = "the GPUs"  # what it waits for: "the GPUs", "node 0 at ADDR:PORT"
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
-    diagnosis: list[Finding] = field(default_factory=list)
+    diagnosis: list[Diagnosis] = field(default_factory=list)  # learning.Learning sets it
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:

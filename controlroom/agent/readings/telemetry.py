@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from controlroom.agent.nvml import GpuReader, GpuReading, process_memory
+from controlroom.agent.readings.nvml import GpuReader, GpuReading, process_memory
 from controlroom.protocol import Gpu, GpuProcess, History, System
 
 HISTORY_POINTS = 300

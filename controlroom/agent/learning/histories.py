@@ -19,12 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controlroom import protocol
-from controlroom.agent import history_files, paths
-from controlroom.agent.diagnosis import Finding, diagnose
 from controlroom.agent.errors import OpError
-from controlroom.agent.gamerun import GameRun
-from controlroom.agent.history import EVENT_MARKS, MAX_MARKS, History, mark_event
-from controlroom.agent.store import Store
+from controlroom.agent.learning import history_files
+from controlroom.agent.learning.diagnosis import Finding, diagnose
+from controlroom.agent.learning.history import EVENT_MARKS, MAX_MARKS, History, mark_event
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision.gamerun import GameRun
 from controlroom.config import DiagnosticsConfig
 
 Signature = tuple[tuple[str, int, int], ...]

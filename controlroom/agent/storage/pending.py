@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from controlroom import protocol
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
 from controlroom.protocol import JSONObject
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlroom.agent.errors import OpError
-from controlroom.agent.launch import check_game, validate
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision.launch import check_game, validate
 from controlroom.config import (
     SETTING_SECTIONS,
     Config,

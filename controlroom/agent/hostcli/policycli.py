@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent import show
-from controlroom.agent.client import Client
+from controlroom.agent.hostcli import show
+from controlroom.agent.hostcli.client import Client
 from controlroom.config import Settings
 from controlroom.gpus import Gpus, parse_gpus
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import tomli_w
 
-from controlroom.agent import paths
-from controlroom.agent.store import Store
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.store import Store
 from controlroom.config import (
     Config,
     ConfigError,

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from controlroom import protocol
-from controlroom.agent.store import Store
+from controlroom.agent.storage.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from controlroom import extras
-from controlroom.agent import process
-from controlroom.agent.gamerun import GameRun, describe_exit
-from controlroom.agent.job import job_joined, rank_exit_reason, rank_refusal
-from controlroom.agent.launch import trainer_argv, trainer_env, validate
-from controlroom.agent.pending import PendingWrites
-from controlroom.agent.placement import Placement
-from controlroom.agent.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
-from controlroom.agent.spannet import Probes, Reach
-from controlroom.agent.store import Store, StoredGame
+from controlroom.agent.storage.pending import PendingWrites
+from controlroom.agent.storage.store import Store, StoredGame
+from controlroom.agent.supervision import process
+from controlroom.agent.supervision.gamerun import GameRun, describe_exit
+from controlroom.agent.supervision.job import job_joined, rank_exit_reason, rank_refusal
+from controlroom.agent.supervision.launch import trainer_argv, trainer_env, validate
+from controlroom.agent.supervision.placement import Placement
+from controlroom.agent.supervision.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
+from controlroom.agent.supervision.spannet import Probes, Reach
 from controlroom.config import AgentConfig, Settings
 from controlroom.protocol import JSONObject
 

@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from controlroom.agent.history import History, number
-from controlroom.agent.runfiles import HISTORY_FILE, METRICS_FILE, OLD_SEGMENTS
+from controlroom.agent.learning.history import History, number
+from controlroom.agent.supervision.runfiles import HISTORY_FILE, METRICS_FILE, OLD_SEGMENTS
 from controlroom.protocol import JSONObject
 
 # A line that is neither an update nor a start line is skipped before it is parsed:

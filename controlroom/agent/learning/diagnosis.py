@@ -19,7 +19,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 
-from controlroom.agent.history import COLUMN, Row
+from controlroom.agent.learning.history import COLUMN, Row
 from controlroom.config import DiagnosticsConfig
 from controlroom.protocol import Diagnosis
 

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from controlroom import protocol
-from controlroom.agent.client import Client
+from controlroom.agent.hostcli.client import Client
 
 
 def add_parser(sub: Any, make: Any) -> None:

@@ -13,10 +13,12 @@ import sys
 from typing import Any
 
 from controlroom import __version__, protocol
-from controlroom.agent import history_cli, job_parts, paths, policycli
 from controlroom.agent.alerts import cli as alerts_cli
-from controlroom.agent.client import AgentUnavailable, Client, OpFailed
-from controlroom.agent.configfile import state_dir_for
+from controlroom.agent.hostcli import history_cli, policycli
+from controlroom.agent.hostcli.client import AgentUnavailable, Client, OpFailed
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.configfile import state_dir_for
+from controlroom.agent.supervision import job_parts
 from controlroom.config import ConfigError, find_config
 from controlroom.protocol import ProtocolError
 
@@ -152,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_agent(args.state_dir, args.config)
     if args.command in ("ensure", "install", "uninstall"):
-        from controlroom.agent.autostart import command
+        from controlroom.agent.hostcli.autostart import command
 
         return command(args)
     state_dir = state_dir_for(args.state_dir)
@@ -171,7 +173,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         copy = paths.config_copy_path(state_dir)
         return alerts_cli.run(args, copy if copy.exists() else find_config(args.config))
     if args.command == "bridge":
-        from controlroom.agent.bridge import bridge
+        from controlroom.agent.hostcli.bridge import bridge
 
         return bridge(paths.socket_path(state_dir))
     with Client(paths.socket_path(state_dir)) as client:
@@ -179,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace, client: Client) -> int:
-    from controlroom.agent import show
+    from controlroom.agent.hostcli import show
 
     cmd = args.command
     if cmd == "status":
@@ -208,7 +210,7 @@ def _request(args: argparse.Namespace, client: Client) -> int:
 
 
 def _mutate(args: argparse.Namespace, client: Client) -> str:
-    from controlroom.agent import show
+    from controlroom.agent.hostcli import show
 
     cmd = args.command
     if cmd == "add":
@@ -257,7 +259,7 @@ def _scale_refusal(g: protocol.GameState, num_envs: int) -> str:
 
 
 def _events(args: argparse.Namespace, client: Client) -> int:
-    from controlroom.agent import show
+    from controlroom.agent.hostcli import show
 
     for e in fetch_events(client, args.limit):
         print(json.dumps(e) if args.json else show.event_text(as_event(e)), flush=True)

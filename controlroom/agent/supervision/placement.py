@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controlroom.agent.reading import HostReading
+from controlroom.agent.readings.reading import HostReading
 from controlroom.config import Settings
 from controlroom.gpus import pinned_gpus, world_size
 from controlroom.protocol import GameState, Gpu

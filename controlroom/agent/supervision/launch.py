@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from controlroom.agent import spannet
 from controlroom.agent.errors import OpError
-from controlroom.agent.job import TRAINER_MODULE, torchrun_argv
+from controlroom.agent.supervision import spannet
+from controlroom.agent.supervision.job import TRAINER_MODULE, torchrun_argv
 from controlroom.config import (
     CLIENT_SETTINGS,
     PLACEHOLDERS,

@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from controlroom.agent import paths
-from controlroom.agent.client import AgentUnavailable, Client
-from controlroom.agent.configfile import state_dir_for
+from controlroom.agent.hostcli.client import AgentUnavailable, Client
+from controlroom.agent.storage import paths
+from controlroom.agent.storage.configfile import state_dir_for
 from controlroom.extras import agent_extra_problem
 
 UNIT_NAME = "controlroom-agent.service"
