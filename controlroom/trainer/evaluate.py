@@ -1,0 +1,246 @@
+"""Evaluate a run's policy: `python -m controlroom.trainer.evaluate --run-dir DIR ...`.
+
+A plain program like the trainer (the agent runs it as a process). It loads the policy
+from a checkpoint of the run dir (the newest that verifies, or one named; it never
+renames or deletes anything there: the run's trainer may be running beside it), plays N
+episodes and prints mean/median/min/max score and episode lengths, plus the
+human-normalized score where the game has published reference scores
+(controlroom/reference_scores.py).
+
+Episodes are those the trainer counts: the same envpool settings (make_envs) and the
+same bookkeeping (EpisodeTracker), so an Atari score is a whole game's unclipped score
+over all its lives, ended by game over or envpool's 27,000-step (108,000-frame) limit.
+
+Which action (`--policy auto`, the default, as rl-baselines3-zoo's enjoy.py chooses):
+for Atari, *sampled* from the policy, as CleanRL's PPO evaluation does: PPO learns a
+stochastic policy and that is what its training return measures, while its argmax can be
+a different, worse policy (one that never picks FIRE after a lost life stands still until
+the time limit); for CartPole, the *greedy* argmax, the policy the sampling converges to
+(a trained one balances the full 500 steps greedily, ~330 sampled). `--policy greedy` or
+`--policy sampled` forces either. Both are repeatable: torch and the environments are
+seeded by `--seed` (envpool's 30 random no-op starts vary the Atari episodes).
+
+Each of the envs plays its own share of the N episodes (never the first N to finish,
+which would favour short ones). It runs at low priority (os.nice) on few threads and on
+the CPU by default, so a trainer beside it keeps its cores and its GPU memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from controlroom import reference_scores
+from controlroom.trainer.cli import quiet_known_warnings
+from controlroom.trainer.runtime import passive_openmp
+
+log = logging.getLogger("controlroom.trainer.evaluate")
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+MAX_EPISODES = 1000
+MAX_ENVS = 8  # parallel envs at most: more adds threads, not speed, on a shared host
+LATEST = "latest"
+POLICIES = ("auto", "greedy", "sampled")
+
+
+class EvalError(Exception):
+    """Nothing to evaluate (no checkpoint, a bad name): one line, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise EvalError(message)
+
+
+@dataclass
+class EvalOptions:
+    """What one evaluation does (the command line)."""
+
+    run_dir: Path
+    episodes: int = 10
+    checkpoint: str = LATEST
+    device: str = "cpu"
+    threads: int = 1
+    nice: int = 10
+    seed: int = 1_000_003
+    policy: str = "auto"
+    max_steps: int = 0
+    json: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = _Parser(prog="python -m controlroom.trainer.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--run-dir", type=Path, required=True, help="the run dir a trainer writes")
+    p.add_argument("--episodes", type=int, default=10, help=f"episodes to play (1..{MAX_EPISODES})")
+    p.add_argument(
+        "--checkpoint", default=LATEST, help="latest (newest that verifies) or a file name"
+    )
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument("--nice", type=int, default=10, help="added to this process's niceness")
+    p.add_argument("--seed", type=int, default=1_000_003, help="torch and env seed")
+    p.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="auto",
+        help="greedy (argmax) or sampled actions; auto: sampled for Atari, greedy otherwise",
+    )
+    p.add_argument(
+        "--max-steps", type=int, default=0, help="cap on an episode's steps (0 = envpool's)"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return p
+
+
+def parse(argv: list[str] | None) -> EvalOptions:
+    """Options from the command line, bounds checked (EvalError otherwise)."""
+    a = build_parser().parse_args(argv)
+    if not 1 <= a.episodes <= MAX_EPISODES:
+        raise EvalError(f"--episodes must be in 1..{MAX_EPISODES}, got {a.episodes}")
+    if not 1 <= a.threads <= 64:
+        raise EvalError(f"--threads must be in 1..64, got {a.threads}")
+    if not 0 <= a.nice <= 19 or not 0 <= a.seed < 2**31 or a.max_steps < 0:
+        raise EvalError("--nice must be in 0..19, --seed in 0..2**31-1, --max-steps >= 0")
+    return EvalOptions(
+        a.run_dir, a.episodes, a.checkpoint, a.device, a.threads, a.nice, a.seed, a.policy,
+        a.max_steps, a.json,
+    )  # fmt: skip
+
+
+def load(run_dir: Path, which: str) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint to evaluate: the newest that verifies, or the one named. Read only:
+    a bad file is passed over, never renamed (that is the trainer's to do)."""
+    from controlroom.trainer import checkpoint
+
+    paths = checkpoint.list_checkpoints(run_dir)
+    if which != LATEST:
+        paths = [p for p in paths if p.name == which]
+        if not paths:
+            raise EvalError(
+                f"no checkpoint named {which!r} in {checkpoint.checkpoint_dir(run_dir)}"
+            )
+    for path in paths:
+        try:
+            return path, checkpoint.decode(path.read_bytes())
+        except (OSError, checkpoint.CheckpointError) as exc:
+            log.warning("passing over %s: %s", path.name, exc)
+    raise EvalError(f"no checkpoint that verifies in {checkpoint.checkpoint_dir(run_dir)}")
+
+
+def quotas(episodes: int, envs: int) -> list[int]:
+    """Each env's share of the episodes, as even as can be."""
+    return [episodes // envs + (i < episodes % envs) for i in range(envs)]
+
+
+def summarize(scores: list[float], lengths: list[int]) -> dict[str, Any]:
+    """Mean, median, min and max of the scores and of the lengths."""
+    return {
+        "mean": statistics.fmean(scores),
+        "median": statistics.median(scores),
+        "min": min(scores),
+        "max": max(scores),
+        "length_mean": statistics.fmean(lengths),
+        "length_min": min(lengths),
+        "length_max": max(lengths),
+    }
+
+
+Loaded = tuple[Path, dict[str, Any]]
+
+
+def result(
+    game: str, opts: EvalOptions, loaded: Loaded, played: Played, seconds: float
+) -> dict[str, Any]:
+    """The evaluation as one JSON-safe dict (what `--json` prints and the agent relays)."""
+    path, state = loaded
+    stats = summarize(played.scores, played.lengths)
+    ref = reference_scores.reference(game)
+    return {
+        "game": game,
+        "checkpoint": path.name,
+        "global_step": int(state["global_step"]),
+        "checkpoint_time": float(state["time"]),
+        "episodes": len(played.scores),
+        "policy": opts.policy,
+        "device": opts.device,
+        "seed": opts.seed,
+        "scores": played.scores,
+        "lengths": played.lengths,
+        "capped": played.capped,
+        **stats,
+        "human_normalized": reference_scores.human_normalized(game, stats["mean"]),
+        "reference": None if ref is None else {"random": ref[0], "human": ref[1]},
+        "seconds": seconds,
+        "time": time.time(),
+    }
+
+
+@dataclass
+class Played:
+    """The episodes played, in the order each env finished its share."""
+
+    scores: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    capped: int = 0  # episodes cut short by --max-steps (their partial score counts)
+
+
+def text(r: dict[str, Any]) -> str:
+    """A few lines for a person."""
+    lines = [
+        f"{r['game']} {r['checkpoint']} (step {r['global_step']:,}), {r['episodes']} episodes, "
+        f"{r['policy']} actions, {r['seconds']:.1f} s",
+        f"  score  mean {r['mean']:.2f}  median {r['median']:.2f}  "
+        f"min {r['min']:.2f}  max {r['max']:.2f}",
+        f"  length mean {r['length_mean']:.0f}  min {r['length_min']}  max {r['length_max']}",
+    ]
+    if r["human_normalized"] is not None:
+        ref = r["reference"]
+        lines.append(
+            f"  human-normalized {r['human_normalized']:.3f} "
+            f"(random {ref['random']:g}, human {ref['human']:g})"
+        )
+    if r["capped"]:
+        lines.append(f"  {r['capped']} episode(s) cut at --max-steps")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate; 0 and the result on stdout, 1 nothing to evaluate, 2 bad options."""
+    passive_openmp()
+    quiet_known_warnings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s evaluate %(levelname)s %(message)s")
+    try:
+        opts = parse(argv)
+    except EvalError as exc:
+        return _fail(exc, EXIT_USAGE)
+    os.nice(opts.nice)  # before the work: a trainer beside it keeps its share
+    try:
+        from controlroom.trainer.evalrun import evaluate
+
+        r = evaluate(opts)
+    except EvalError as exc:
+        return _fail(exc, EXIT_ERROR)
+    print(json.dumps(r) if opts.json else text(r), flush=True)
+    return EXIT_OK
+
+
+def _fail(exc: Exception, code: int) -> int:
+    print(f"controlroom.trainer.evaluate: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    # Run as the module controlroom.trainer.evaluate, not as __main__: evalrun imports
+    # it by that name, and EvalError must be one class for main() to catch it.
+    from controlroom.trainer import evaluate
+
+    sys.exit(evaluate.main())
