@@ -840,6 +840,19 @@ class LearningHistory(GameArgs):
     after: float | None = None
 
 
+MAX_EVAL_EPISODES: Final = 100  # one evaluation over the wire; the evaluator takes 1000
+
+
+class Evaluate(GameArgs):
+    """Evaluate a game's policy from one of its checkpoints (op `evaluate`): `checkpoint`
+    is "latest" (the newest that verifies) or a checkpoint's file name; `device` where the
+    policy runs (the CPU unless asked: it takes no GPU memory from training)."""
+
+    episodes: Annotated[int, Meta(ge=1, le=MAX_EVAL_EPISODES)] = 10
+    checkpoint: Annotated[str, Meta(pattern=r"^(latest|ckpt-[0-9]{12}\.pt)$")] = "latest"
+    device: Annotated[str, Meta(pattern=r"^(cpu|cuda|cuda:[0-9]{1,2})$")] = "cpu"
+
+
 # op -> its arguments. The agent answers any other op with unknown_op.
 OPS: Final[dict[str, type[Args]]] = {
     "ping": NoArgs,
@@ -865,6 +878,7 @@ OPS: Final[dict[str, type[Args]]] = {
     "set_queue": SetQueue,
     "reset_ceiling": NoArgs,
     "history": LearningHistory,
+    "evaluate": Evaluate,
 }
 
 
@@ -940,6 +954,43 @@ class LearningCurve(Struct, kw_only=True):
     marks: list[Mark]
     cursor: float | None
     diagnosis: list[Diagnosis] = []
+
+
+class Reference(Struct, kw_only=True):
+    """A game's published random and human scores (controlroom/reference_scores.py)."""
+
+    random: float
+    human: float
+
+
+class Evaluation(Struct, kw_only=True):
+    """evaluate: the scores of N episodes of a checkpoint's policy (the evaluator's
+    --json, controlroom/trainer/evaluate.py). `policy` is "greedy" or "sampled";
+    `capped` counts episodes cut short; `human_normalized` is (mean - random) /
+    (human - random), null for a game without reference scores."""
+
+    game: str
+    checkpoint: str
+    global_step: int
+    checkpoint_time: float
+    episodes: int
+    policy: str
+    device: str
+    seed: int
+    scores: list[float]
+    lengths: list[int]
+    capped: int
+    mean: float
+    median: float
+    min: float
+    max: float
+    length_mean: float
+    length_min: int
+    length_max: int
+    human_normalized: float | None
+    reference: Reference | None
+    seconds: float
+    time: float
 
 
 # ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------

@@ -16,6 +16,7 @@ from controlroom import __version__, protocol
 from controlroom.agent import history_cli, job_parts, paths, policycli
 from controlroom.agent.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.configfile import state_dir_for
+from controlroom.agent.evaluation import cli as eval_cli
 from controlroom.config import ConfigError
 from controlroom.protocol import ProtocolError
 
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--config", help="config file the agent starts from")
     _sub(sub, "uninstall", "remove what install added")
     policycli.add_parsers(sub, _sub)
+    eval_cli.add_parsers(sub, _sub)  # agent/evaluation/
     return top
 
 
@@ -194,6 +196,8 @@ def _request(args: argparse.Namespace, client: Client) -> int:
         print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
     elif cmd in policycli.COMMANDS:
         return policycli.run(args, client)
+    elif cmd in eval_cli.COMMANDS:  # agent/evaluation/
+        print(eval_cli.run(args, client))
     elif cmd == "scale" and not args.this_node and (part := _part_of_job(args, client)):
         print(f"controlroom agent: {_scale_refusal(part, args.num_envs)}", file=sys.stderr)
         return EXIT_USAGE

@@ -37,6 +37,8 @@ from controlroom import __version__, protocol
 from controlroom.agent import boots, paths, placement
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
+from controlroom.agent.evaluation.ops import EVAL_OPS
+from controlroom.agent.evaluation.service import Evaluations
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.gamerun import GameRun
 from controlroom.agent.launch import check_game, check_template, validate
@@ -91,6 +93,7 @@ class Agent:
         self.lock = asyncio.Lock()  # the core op lock (the lock order is above)
         self.game_locks = GameLocks()
         self.policy: PolicyEngine | None = None
+        self.evaluations = Evaluations(self)  # agent/evaluation/: evaluator processes
         self.stopping = asyncio.Event()
 
     # ---- the seam for the policy engine -------------------------------------------
@@ -314,6 +317,9 @@ class Agent:
                 if isinstance(args, protocol.GameArgs):
                     await held.enter_async_context(self.game_lock(args.game))
                 return await core(self, args)
+        eval_op = EVAL_OPS.get(op)  # read-only, they take no lock
+        if eval_op is not None:
+            return await eval_op(self.evaluations, args)
         policy_op = POLICY_OPS.get(op)
         if policy_op is None or self.policy is None:
             raise OpError("unknown_op", f"{op} is not served by this agent")
@@ -450,6 +456,7 @@ class Agent:
     async def shutdown(self) -> None:
         """Last heartbeat, close clients and the store; trainers are left running."""
         self.heartbeat()
+        await self.evaluations.close()
         await self.server.close()
         self.telemetry_source.reader.close()
         self.store.close()

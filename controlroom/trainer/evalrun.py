@@ -15,9 +15,9 @@ import numpy.typing as npt
 import torch
 
 from controlroom.trainer import envs
+from controlroom.trainer.evalcore import MAX_ENVS, EvalError, EvalOptions, Played, load, quotas
+from controlroom.trainer.evalcore import result as eval_result
 from controlroom.trainer.evalscreen import Frame, Screen
-from controlroom.trainer.evaluate import MAX_ENVS, EvalError, EvalOptions, Played, load, quotas
-from controlroom.trainer.evaluate import result as eval_result
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.settings import TrainerSettings, known_env_ids
 

@@ -1,0 +1,19 @@
+"""The protocol ops evaluations serve: op name -> async handler(evaluations, args)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from controlroom import protocol
+from controlroom.agent.evaluation.service import Evaluations
+
+EvalOp = Callable[[Evaluations, Any], Awaitable[protocol.Result]]
+
+
+async def evaluate(evaluations: Evaluations, args: protocol.Evaluate) -> protocol.Evaluation:
+    """Scores of N episodes of a game's policy from a checkpoint (protocol: `evaluate`)."""
+    return await evaluations.evaluate(args)
+
+
+EVAL_OPS: dict[str, EvalOp] = {"evaluate": evaluate}
