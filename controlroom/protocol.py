@@ -181,6 +181,8 @@ HISTORY_COLUMNS: Final = (
     "approx_kl",
     "clip_fraction",
     "learning_rate",
+    "eval_mean",  # an evaluation's mean score (agent/evaluation/): its own rows, at its
+    # checkpoint's step, every other column null
 )
 HISTORY_POINTS: Final = 2000
 HISTORY_RUNS: Final = ("main", "trial")
@@ -365,6 +367,7 @@ class GameState(Struct, kw_only=True):
     gpus: list[int] = []  # the GPUs its trainer was placed on (none: the CPU)
     diagnosis: list[Diagnosis] = []
     span: JobSpan | None = None  # a job over several hosts: this host's part of it
+    last_eval: float | None = None  # the newest evaluation's mean score (agent/evaluation/)
 
 
 class JobSpan(Struct, kw_only=True):

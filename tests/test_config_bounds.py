@@ -35,6 +35,7 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("guard", config.GuardConfig),
     ("agent", config.AgentConfig),
     ("diagnostics", config.DiagnosticsConfig),
+    ("evaluation", config.EvaluationConfig),
 ]
 FIELDS = [(h, cls, f) for h, cls in SECTIONS for f in dataclasses.fields(cls)]
 

@@ -38,7 +38,7 @@ from controlroom.agent import boots, paths, placement
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.evaluation.ops import EVAL_OPS
-from controlroom.agent.evaluation.service import Evaluations
+from controlroom.agent.evaluation.service import EVAL_TICK_S, Evaluations
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.gamerun import GameRun
 from controlroom.agent.launch import check_game, check_template, validate
@@ -373,6 +373,7 @@ class Agent:
             (lambda: self.config.agent.telemetry_s, self.sample_telemetry),
             (lambda: self.config.agent.heartbeat_s, self.heartbeat),
             (lambda: self.config.agent.telemetry_s, lambda: policy.tick(time.time())),
+            (lambda: EVAL_TICK_S, lambda: self.evaluations.tick(time.time())),  # evaluation/
         ]
         tasks = [asyncio.create_task(self._every(interval, work)) for interval, work in passes]
         await self.stopping.wait()

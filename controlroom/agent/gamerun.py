@@ -62,6 +62,7 @@ class GameRun:
     held_for: str | None = None
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Finding] = field(default_factory=list)
+    last_eval: float | None = None  # set from its history by Learning.sync
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -167,6 +168,7 @@ class GameRun:
             gpus=list(self.gpus),
             world_size=self.world_size,
             diagnosis=list(self.diagnosis),
+            last_eval=self.last_eval,
             span=self.job_span(),
         )
 
