@@ -856,6 +856,18 @@ class Evaluate(GameArgs):
     device: Annotated[str, Meta(pattern=r"^(cpu|cuda|cuda:[0-9]{1,2})$")] = "cpu"
 
 
+MAX_RECORD_EPISODES: Final = 10  # a video of more is long and large; record it twice
+
+
+class Record(GameArgs):
+    """Record a video of a game's policy playing (op `record`): the evaluation's episodes
+    played one after another by one env, as an MP4 the agent keeps in the game's run dir
+    (videos/, the mean score in its name and the scores in its metadata)."""
+
+    episodes: Annotated[int, Meta(ge=1, le=MAX_RECORD_EPISODES)] = 1
+    checkpoint: Annotated[str, Meta(pattern=r"^(latest|ckpt-[0-9]{12}\.pt)$")] = "latest"
+
+
 # op -> its arguments. The agent answers any other op with unknown_op.
 OPS: Final[dict[str, type[Args]]] = {
     "ping": NoArgs,
@@ -882,6 +894,7 @@ OPS: Final[dict[str, type[Args]]] = {
     "reset_ceiling": NoArgs,
     "history": LearningHistory,
     "evaluate": Evaluate,
+    "record": Record,
 }
 
 
@@ -994,6 +1007,8 @@ class Evaluation(Struct, kw_only=True):
     reference: Reference | None
     seconds: float
     time: float
+    video: str | None = None  # a recording's file (op `record`), and its frame count
+    frames: int | None = None
 
 
 # ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------

@@ -37,6 +37,7 @@ class EvalOptions:
     policy: str = "auto"
     max_steps: int = 0
     json: bool = False
+    record: Path | None = None  # an MP4 of env 0's screen (one env plays every episode)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

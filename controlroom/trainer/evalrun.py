@@ -18,6 +18,7 @@ from controlroom.trainer import envs
 from controlroom.trainer.evalcore import MAX_ENVS, EvalError, EvalOptions, Played, load, quotas
 from controlroom.trainer.evalcore import result as eval_result
 from controlroom.trainer.evalscreen import Frame, Screen
+from controlroom.trainer.evalvideo import ATARI_FPS, CLASSIC_FPS, VideoSink
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.settings import TrainerSettings, known_env_ids
 
@@ -62,25 +63,48 @@ def policy(state: dict[str, Any], vec_env: Any, device: torch.device) -> ActorCr
 
 def evaluate(opts: EvalOptions, sinks: Sequence[FrameSink] = ()) -> dict[str, Any]:
     """Play opts.episodes episodes of the run's policy; the result dict (evaluate.result).
-    With sinks, one env plays every episode and its screen goes to each sink."""
+    With sinks (or --record), one env plays every episode and its screen goes to each."""
     started = time.monotonic()
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     path, state = load(opts.run_dir, opts.checkpoint)
-    n_envs = 1 if sinks else min(opts.episodes, MAX_ENVS)
-    s = settings_of(state, n_envs)
+    s = settings_of(state, 1)
+    video = None
+    if opts.record is not None:
+        video = VideoSink(opts.record, ATARI_FPS if s.is_atari else CLASSIC_FPS)
+        sinks = [*sinks, video]
+    if not sinks:
+        s = dataclasses.replace(s, num_envs=min(opts.episodes, MAX_ENVS))
     if opts.policy == "auto":
         opts = dataclasses.replace(opts, policy="sampled" if s.is_atari else "greedy")
     device = device_of(opts.device)
     # envpool's own worker threads: as many as the evaluator's torch threads.
-    options: dict[str, Any] = {"num_threads": min(opts.threads, n_envs)}
+    options: dict[str, Any] = {"num_threads": min(opts.threads, s.num_envs)}
     if opts.max_steps:
         options["max_episode_steps"] = opts.max_steps  # envpool truncates and resets
     vec_env = envs.make_envs(s, opts.seed, **options)
     screen = Screen(s, opts.seed, **options) if sinks else None
     player = Player(vec_env, policy(state, vec_env, device), device, screen, sinks)
-    played = player.play(s, opts)
-    return eval_result(s.game, opts, (path, state), played, time.monotonic() - started)
+    try:
+        played = player.play(s, opts)
+    except BaseException:
+        if video is not None:
+            video.abandon()
+        raise
+    r = eval_result(s.game, opts, (path, state), played, time.monotonic() - started)
+    if video is not None:
+        _finish(video, r)
+    return r
+
+
+def _finish(video: VideoSink, r: dict[str, Any]) -> None:
+    """Write the video with the scores as its metadata; name it and its frames in r."""
+    scores = ", ".join(f"{x:g}" for x in r["scores"])
+    video.finish(
+        title=f"{r['game']} {r['checkpoint']} (step {r['global_step']}): mean {r['mean']:g}",
+        comment=f"{r['episodes']} episodes, {r['policy']} actions; scores {scores}",
+    )
+    r["video"], r["frames"] = str(video.path), video.frames
 
 
 @dataclasses.dataclass

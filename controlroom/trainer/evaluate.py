@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", type=int, default=0, help="cap on an episode's steps (0 = envpool's)"
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument(
+        "--record", type=Path, help="also write the episodes as an MP4 video (one env plays all)"
+    )
     return p
 
 
@@ -86,11 +89,13 @@ def parse(argv: list[str] | None) -> EvalOptions:
         raise EvalError(f"--episodes must be in 1..{MAX_EPISODES}, got {a.episodes}")
     if not 1 <= a.threads <= 64:
         raise EvalError(f"--threads must be in 1..64, got {a.threads}")
+    if a.record is not None and a.record.suffix != ".mp4":
+        raise EvalError(f"--record must name an .mp4 file, got {a.record}")
     if not 0 <= a.nice <= 19 or not 0 <= a.seed < 2**31 or a.max_steps < 0:
         raise EvalError("--nice must be in 0..19, --seed in 0..2**31-1, --max-steps >= 0")
     return EvalOptions(
         a.run_dir, a.episodes, a.checkpoint, a.device, a.threads, a.nice, a.seed, a.policy,
-        a.max_steps, a.json,
+        a.max_steps, a.json, a.record,
     )  # fmt: skip
 
 

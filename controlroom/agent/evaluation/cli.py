@@ -1,16 +1,19 @@
-"""`controlroom agent eval GAME [--episodes N] [--checkpoint latest|NAME] [--json]`."""
+"""`controlroom agent eval GAME [--episodes N] [--checkpoint latest|NAME] [--json]` and
+`controlroom agent record GAME [--episodes N] [--out FILE.mp4]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 from controlroom import protocol
-from controlroom.agent.client import Client
+from controlroom.agent.client import Client, OpFailed
 from controlroom.agent.evaluation.runner import MAX_EVAL_S
 
-COMMANDS = ("eval",)
+COMMANDS = ("eval", "record")
 
 
 def add_parsers(sub: Any, make: Any) -> None:
@@ -29,11 +32,22 @@ def add_parsers(sub: Any, make: Any) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="the evaluate op's result as JSON")
+    rec = make(sub, "record", "record a game's policy playing as an MP4 video (low priority, CPU)")
+    rec.add_argument("game")
+    rec.add_argument(
+        "--episodes", type=int, default=1, help=f"1..{protocol.MAX_RECORD_EPISODES} (default 1)"
+    )
+    rec.add_argument("--checkpoint", default="latest", help="latest (default) or ckpt-N.pt")
+    rec.add_argument(
+        "--out", type=Path, help="copy the video here (.mp4); it is kept in the run dir's videos/"
+    )
 
 
 def run(args: argparse.Namespace, client: Client) -> str:
-    """Ask the agent to evaluate and wait for it (an evaluation takes minutes)."""
+    """Ask the agent to evaluate (or record) and wait for it: it takes minutes."""
     client.sock.settimeout(MAX_EVAL_S + 60)
+    if args.command == "record":
+        return _record(args, client)
     result = client.call(
         "evaluate",
         game=args.game,
@@ -44,6 +58,27 @@ def run(args: argparse.Namespace, client: Client) -> str:
     if args.json:
         return json.dumps(result)
     return as_text(protocol.as_result(result, protocol.Evaluation))
+
+
+def _record(args: argparse.Namespace, client: Client) -> str:
+    if args.out is not None and args.out.suffix != ".mp4":
+        raise OpFailed("invalid", f"--out must name an .mp4 file, got {args.out}")
+    r = client.call_as(
+        protocol.Evaluation,
+        "record",
+        game=args.game,
+        episodes=args.episodes,
+        checkpoint=args.checkpoint,
+    )
+    assert r.video is not None  # a recording always names its file
+    kept = Path(r.video)
+    if args.out is not None:
+        try:
+            shutil.copyfile(kept, args.out)
+        except OSError as exc:
+            raise OpFailed("invalid", f"cannot write {args.out}: {exc.strerror or exc}") from None
+    where = args.out or kept
+    return f"{where}: {r.frames} frames\n" + as_text(r)
 
 
 def as_text(r: protocol.Evaluation) -> str:

@@ -16,4 +16,9 @@ async def evaluate(evaluations: Evaluations, args: protocol.Evaluate) -> protoco
     return await evaluations.evaluate(args)
 
 
-EVAL_OPS: dict[str, EvalOp] = {"evaluate": evaluate}
+async def record(evaluations: Evaluations, args: protocol.Record) -> protocol.Evaluation:
+    """A video of the policy playing, kept in the game's run dir (protocol: `record`)."""
+    return await evaluations.record_video(args)
+
+
+EVAL_OPS: dict[str, EvalOp] = {"evaluate": evaluate, "record": record}

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_AT_ONCE = 2
+VIDEOS = "videos"  # a run dir's recordings
+KEEP_VIDEOS = 20  # newest kept per game: ~1 MB a minute of Atari
 EVAL_TICK_S = 5.0  # how often the agent looks for a periodic evaluation that is due
 
 
@@ -91,17 +93,41 @@ class Evaluations:
         # A client that goes away cancels its wait, not the run others may share.
         return await asyncio.shield(task)
 
-    async def _run(self, run_dir: Path, args: protocol.Evaluate) -> protocol.Evaluation:
+    async def record_video(self, args: protocol.Record) -> protocol.Evaluation:
+        """Record the policy playing (the `record` op): an MP4 in the run dir's videos/,
+        named for its game, step and mean score; the newest KEEP_VIDEOS are kept."""
+        run_dir = self.run_dir(args.game)
+        videos = run_dir / VIDEOS
+        videos.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        part = videos / f".recording-{stamp}-{os.getpid()}.mp4"
+        asked = protocol.Evaluate(
+            game=args.game, episodes=args.episodes, checkpoint=args.checkpoint
+        )
+        try:
+            r = await self._run(run_dir, asked, "--record", str(part))
+            final = videos / f"{args.game}-step{r.global_step}-mean{r.mean:g}-{stamp}.mp4"
+            part.replace(final)
+        finally:
+            part.unlink(missing_ok=True)
+        r.video = str(final)
+        _prune(videos)
+        return r
+
+    async def _run(
+        self, run_dir: Path, args: protocol.Evaluate, *extra: str
+    ) -> protocol.Evaluation:
         async with self.slots:
-            out = await runner.run_evaluator(runner.evaluator_argv(run_dir, args), args.device)
+            argv = runner.evaluator_argv(run_dir, args, *extra)
+            out = await runner.run_evaluator(argv, args.device)
         result = runner.read_result(out)
         log.info(
             "%s evaluated: mean %.2f over %d episodes", args.game, result.mean, result.episodes
         )
-        self.record(args.game, run_dir, result)
+        self.keep(args.game, run_dir, result)
         return result
 
-    def record(self, game: str, run_dir: Path, r: protocol.Evaluation) -> None:
+    def keep(self, game: str, run_dir: Path, r: protocol.Evaluation) -> None:
         """Keep a result: its line in the run dir, its row in the game's history."""
         line = {
             "kind": EVAL_KIND,
@@ -156,6 +182,13 @@ class Evaluations:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _prune(videos: Path) -> None:
+    """Delete all but the newest KEEP_VIDEOS recordings."""
+    found = sorted(videos.glob("*.mp4"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in found[KEEP_VIDEOS:]:
+        old.unlink(missing_ok=True)
 
 
 def _append(path: Path, text: str) -> None:
