@@ -868,6 +868,21 @@ class Record(GameArgs):
     checkpoint: Annotated[str, Meta(pattern=r"^(latest|ckpt-[0-9]{12}\.pt)$")] = "latest"
 
 
+WATCH_FPS: Final = 15.0  # Atari's real time (60 Hz, frame skip 4); the TUI polls at it
+
+
+class Watch(GameArgs):
+    """Watch a game's policy play one episode (op `watch`), as a cursor-based poll: with
+    no `stream` it starts one and names it; then each call with that `stream` and the
+    last frame's `i` as `after` gets the newest frame after it (none when none is new),
+    so a watcher polling at WATCH_FPS sees a steady picture and never more than one
+    frame a poll. `stop` ends the stream; one not polled for a while ends by itself."""
+
+    stream: Annotated[str, Meta(pattern=r"^[0-9a-f]{0,32}$")] = ""
+    after: Annotated[int, Meta(ge=-1, le=2**63 - 1)] = -1
+    stop: bool = False
+
+
 # op -> its arguments. The agent answers any other op with unknown_op.
 OPS: Final[dict[str, type[Args]]] = {
     "ping": NoArgs,
@@ -895,6 +910,7 @@ OPS: Final[dict[str, type[Args]]] = {
     "history": LearningHistory,
     "evaluate": Evaluate,
     "record": Record,
+    "watch": Watch,
 }
 
 
@@ -1009,6 +1025,27 @@ class Evaluation(Struct, kw_only=True):
     time: float
     video: str | None = None  # a recording's file (op `record`), and its frame count
     frames: int | None = None
+
+
+class WatchFrame(Struct, kw_only=True):
+    """One frame of a watched episode: its number, size, and the PNG, base64."""
+
+    i: int
+    width: int
+    height: int
+    png: str
+
+
+class WatchFrames(Struct, kw_only=True):
+    """watch: the stream's name and the newest frame after the cursor (if any); `done`
+    once the episode ended (`score`) or failed (`error`)."""
+
+    stream: str
+    fps: float
+    frames: list[WatchFrame] = []
+    done: bool = False
+    score: float | None = None
+    error: str | None = None
 
 
 # ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------

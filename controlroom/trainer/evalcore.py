@@ -38,6 +38,7 @@ class EvalOptions:
     max_steps: int = 0
     json: bool = False
     record: Path | None = None  # an MP4 of env 0's screen (one env plays every episode)
+    watch_fps: float = 0.0  # > 0: env 0's screen as PNG lines on stdout at this rate
     extra: dict[str, Any] = field(default_factory=dict)
 
 

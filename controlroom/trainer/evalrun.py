@@ -19,6 +19,7 @@ from controlroom.trainer.evalcore import MAX_ENVS, EvalError, EvalOptions, Playe
 from controlroom.trainer.evalcore import result as eval_result
 from controlroom.trainer.evalscreen import Frame, Screen
 from controlroom.trainer.evalvideo import ATARI_FPS, CLASSIC_FPS, VideoSink
+from controlroom.trainer.evalwatch import FrameStream
 from controlroom.trainer.model import ActorCritic
 from controlroom.trainer.settings import TrainerSettings, known_env_ids
 
@@ -70,6 +71,8 @@ def evaluate(opts: EvalOptions, sinks: Sequence[FrameSink] = ()) -> dict[str, An
     path, state = load(opts.run_dir, opts.checkpoint)
     s = settings_of(state, 1)
     video = None
+    if opts.watch_fps > 0:
+        sinks = [*sinks, FrameStream(opts.watch_fps)]
     if opts.record is not None:
         video = VideoSink(opts.record, ATARI_FPS if s.is_atari else CLASSIC_FPS)
         sinks = [*sinks, video]

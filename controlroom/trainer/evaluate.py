@@ -47,6 +47,7 @@ from controlroom.trainer.evalcore import (
 from controlroom.trainer.runtime import passive_openmp
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+MAX_WATCH_FPS = 30.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument(
+        "--watch-fps",
+        type=float,
+        default=0.0,
+        help="stream env 0's screen to stdout as PNG lines at this rate (0 = off; at most 30)",
+    )
+    p.add_argument(
         "--record", type=Path, help="also write the episodes as an MP4 video (one env plays all)"
     )
     return p
@@ -91,11 +98,13 @@ def parse(argv: list[str] | None) -> EvalOptions:
         raise EvalError(f"--threads must be in 1..64, got {a.threads}")
     if a.record is not None and a.record.suffix != ".mp4":
         raise EvalError(f"--record must name an .mp4 file, got {a.record}")
+    if not 0 <= a.watch_fps <= MAX_WATCH_FPS:
+        raise EvalError(f"--watch-fps must be in 0..{MAX_WATCH_FPS:g}, got {a.watch_fps}")
     if not 0 <= a.nice <= 19 or not 0 <= a.seed < 2**31 or a.max_steps < 0:
         raise EvalError("--nice must be in 0..19, --seed in 0..2**31-1, --max-steps >= 0")
     return EvalOptions(
         a.run_dir, a.episodes, a.checkpoint, a.device, a.threads, a.nice, a.seed, a.policy,
-        a.max_steps, a.json, a.record,
+        a.max_steps, a.json, a.record, a.watch_fps,
     )  # fmt: skip
 
 

@@ -21,4 +21,9 @@ async def record(evaluations: Evaluations, args: protocol.Record) -> protocol.Ev
     return await evaluations.record_video(args)
 
 
-EVAL_OPS: dict[str, EvalOp] = {"evaluate": evaluate, "record": record}
+async def watch(evaluations: Evaluations, args: protocol.Watch) -> protocol.WatchFrames:
+    """Start, poll or stop a stream of one episode's frames (protocol: `watch`)."""
+    return await evaluations.watch(args)
+
+
+EVAL_OPS: dict[str, EvalOp] = {"evaluate": evaluate, "record": record, "watch": watch}

@@ -66,18 +66,24 @@ def evaluator_env(device: str) -> dict[str, str]:
     return env
 
 
-async def run_evaluator(argv: list[str], device: str, timeout: float = MAX_EVAL_S) -> bytes:
-    """Run the evaluator to its end; its stdout. OpError with its last stderr line when
-    it fails, or when it runs past `timeout` (then it is killed). Cancelled (the agent
-    stopping, the client gone), it is killed too: no evaluator outlives its request."""
-    proc = await asyncio.create_subprocess_exec(
+async def start_evaluator(argv: list[str], device: str) -> asyncio.subprocess.Process:
+    """Start the evaluator, its stdout and stderr piped to the agent, in its own session."""
+    return await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=evaluator_env(device),
         start_new_session=True,
+        limit=protocol.MAX_LINE_BYTES,  # a frame line of a busy screen is ~10-100 KB
     )
+
+
+async def run_evaluator(argv: list[str], device: str, timeout: float = MAX_EVAL_S) -> bytes:
+    """Run the evaluator to its end; its stdout. OpError with its last stderr line when
+    it fails, or when it runs past `timeout` (then it is killed). Cancelled (the agent
+    stopping, the client gone), it is killed too: no evaluator outlives its request."""
+    proc = await start_evaluator(argv, device)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
@@ -91,7 +97,7 @@ async def run_evaluator(argv: list[str], device: str, timeout: float = MAX_EVAL_
             await proc.wait()
     rc = await proc.wait()
     if rc != 0:
-        raise OpError(_code(rc), _last_line(err) or f"exit {rc}")
+        raise OpError(_code(rc), last_line(err) or f"exit {rc}")
     return out
 
 
@@ -99,7 +105,8 @@ def _code(returncode: int) -> str:
     return "invalid" if returncode == 2 else "internal"
 
 
-def _last_line(err: bytes) -> str:
+def last_line(err: bytes) -> str:
+    """The evaluator's one-line error, without its prefix."""
     lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-1].removeprefix("controlroom.trainer.evaluate: error: ") if lines else ""
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from controlroom import protocol
 from controlroom.agent.errors import OpError
 from controlroom.agent.evaluation import runner
+from controlroom.agent.evaluation.watch import Watches
 from controlroom.agent.history import EVAL_KIND
 from controlroom.agent.history_files import EVAL_FILE
 from controlroom.agent.launch import check_game
@@ -62,6 +63,7 @@ class Evaluations:
         self.running: dict[tuple[str, str, int, str], asyncio.Task[protocol.Evaluation]] = {}
         self.due_from: dict[str, float] = {}  # game -> when its last periodic one started
         self.background: set[asyncio.Task[protocol.Evaluation]] = set()
+        self.watches = Watches()
 
     def run_dir(self, game: str) -> Path:
         """The game's run dir, when it can be evaluated; OpError saying why not."""
@@ -152,7 +154,9 @@ class Evaluations:
         self.host.dirty.add(game)
 
     def tick(self, now: float) -> None:
-        """Start the periodic evaluations that are due (a pass of the agent's loop)."""
+        """Start the periodic evaluations that are due (a pass of the agent's loop);
+        end the watch streams nobody polls."""
+        self.watches.reap()
         every_s = self.host.config.evaluation.eval_every_minutes * 60
         if every_s <= 0 or self.host.config.trainer.command:
             self.due_from.clear()
@@ -176,8 +180,14 @@ class Evaluations:
         if not task.cancelled() and task.exception() is not None:
             log.warning("periodic evaluation failed: %s", task.exception())
 
+    async def watch(self, args: protocol.Watch) -> protocol.WatchFrames:
+        """The `watch` op (watch.py): a stream of one episode's frames."""
+        run_dir = self.run_dir(args.game) if not args.stream else self.host.run_dir(args.game)
+        return await self.watches.watch(run_dir, args)
+
     async def close(self) -> None:
         """End every evaluation (the agent is stopping): their processes are killed."""
+        await self.watches.close()
         tasks = [*self.running.values(), *self.background]
         for task in tasks:
             task.cancel()
