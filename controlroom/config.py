@@ -43,6 +43,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DiagnosticsConfig",
+    "EvaluationConfig",
     "GameConfig",
     "GuardConfig",
     "HostConfig",
@@ -658,6 +659,25 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """Periodic evaluation of every trained game's policy (docs/evaluation.md): the agent
+    runs the evaluator at low priority on the CPU and keeps the score in the game's
+    history, beside its training return."""
+
+    eval_every_minutes: float = field(
+        default=0.0,
+        metadata=doc(
+            "minutes between evaluations of a game that is training; 0 = off",
+            lo=0.0,
+            hi=WEEK_S / 60,
+        ),
+    )
+    episodes: int = field(
+        default=5, metadata=doc("episodes each periodic evaluation plays", lo=1, hi=100)
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole file."""
 
@@ -669,6 +689,7 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     hosts: dict[str, HostConfig] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
     source: str = field(default="<defaults>", compare=False, metadata={"internal": True})

@@ -45,6 +45,8 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "detail_page": ("p", "detail"),
     "detail_overlay": ("o", "detail"),
     "detail_trial": ("v", "detail"),
+    "detail_watch": ("f", "detail"),
+    "watch_close": ("escape,q", "watch"),
 }
 
 # Keys as typed -> Textual's names for them.

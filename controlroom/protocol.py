@@ -188,6 +188,8 @@ HISTORY_COLUMNS: Final = (
     "approx_kl",
     "clip_fraction",
     "learning_rate",
+    "eval_mean",  # an evaluation's mean score (agent/evaluation/): its own rows, at its
+    # checkpoint's step, every other column null
 )
 HISTORY_POINTS: Final = 2000
 HISTORY_RUNS: Final = ("main", "trial")
@@ -372,6 +374,7 @@ class GameState(Struct, kw_only=True):
     gpus: list[int] = []  # the GPUs its trainer was placed on (none: the CPU)
     diagnosis: list[Diagnosis] = []
     span: JobSpan | None = None  # a job over several hosts: this host's part of it
+    last_eval: float | None = None  # the newest evaluation's mean score (agent/evaluation/)
 
 
 class JobSpan(Struct, kw_only=True):
@@ -881,6 +884,46 @@ class LearningHistory(GameArgs):
     after: float | None = None
 
 
+MAX_EVAL_EPISODES: Final = 100  # one evaluation over the wire; the evaluator takes 1000
+
+
+class Evaluate(GameArgs):
+    """Evaluate a game's policy from one of its checkpoints (op `evaluate`): `checkpoint`
+    is "latest" (the newest that verifies) or a checkpoint's file name; `device` where the
+    policy runs (the CPU unless asked: it takes no GPU memory from training)."""
+
+    episodes: Annotated[int, Meta(ge=1, le=MAX_EVAL_EPISODES)] = 10
+    checkpoint: Annotated[str, Meta(pattern=r"^(latest|ckpt-[0-9]{12}\.pt)$")] = "latest"
+    device: Annotated[str, Meta(pattern=r"^(cpu|cuda|cuda:[0-9]{1,2})$")] = "cpu"
+
+
+MAX_RECORD_EPISODES: Final = 10  # a video of more is long and large; record it twice
+
+
+class Record(GameArgs):
+    """Record a video of a game's policy playing (op `record`): the evaluation's episodes
+    played one after another by one env, as an MP4 the agent keeps in the game's run dir
+    (videos/, the mean score in its name and the scores in its metadata)."""
+
+    episodes: Annotated[int, Meta(ge=1, le=MAX_RECORD_EPISODES)] = 1
+    checkpoint: Annotated[str, Meta(pattern=r"^(latest|ckpt-[0-9]{12}\.pt)$")] = "latest"
+
+
+WATCH_FPS: Final = 15.0  # Atari's real time (60 Hz, frame skip 4); the TUI polls at it
+
+
+class Watch(GameArgs):
+    """Watch a game's policy play one episode (op `watch`), as a cursor-based poll: with
+    no `stream` it starts one and names it; then each call with that `stream` and the
+    last frame's `i` as `after` gets the newest frame after it (none when none is new),
+    so a watcher polling at WATCH_FPS sees a steady picture and never more than one
+    frame a poll. `stop` ends the stream; one not polled for a while ends by itself."""
+
+    stream: Annotated[str, Meta(pattern=r"^[0-9a-f]{0,32}$")] = ""
+    after: Annotated[int, Meta(ge=-1, le=2**63 - 1)] = -1
+    stop: bool = False
+
+
 # op -> its arguments. The agent answers any other op with unknown_op.
 OPS: Final[dict[str, type[Args]]] = {
     "ping": NoArgs,
@@ -906,6 +949,9 @@ OPS: Final[dict[str, type[Args]]] = {
     "set_queue": SetQueue,
     "reset_ceiling": NoArgs,
     "history": LearningHistory,
+    "evaluate": Evaluate,
+    "record": Record,
+    "watch": Watch,
 }
 
 
@@ -981,6 +1027,66 @@ class LearningCurve(Struct, kw_only=True):
     marks: list[Mark]
     cursor: float | None
     diagnosis: list[Diagnosis] = []
+
+
+class Reference(Struct, kw_only=True):
+    """A game's published random and human scores (controlroom/reference_scores.py)."""
+
+    random: float
+    human: float
+
+
+class Evaluation(Struct, kw_only=True):
+    """evaluate: the scores of N episodes of a checkpoint's policy (the evaluator's
+    --json, controlroom/trainer/evaluate.py). `policy` is "greedy" or "sampled";
+    `capped` counts episodes cut short; `human_normalized` is (mean - random) /
+    (human - random), null for a game without reference scores."""
+
+    game: str
+    checkpoint: str
+    global_step: int
+    checkpoint_time: float
+    episodes: int
+    policy: str
+    device: str
+    seed: int
+    scores: list[float]
+    lengths: list[int]
+    capped: int
+    mean: float
+    median: float
+    min: float
+    max: float
+    length_mean: float
+    length_min: int
+    length_max: int
+    human_normalized: float | None
+    reference: Reference | None
+    seconds: float
+    time: float
+    video: str | None = None  # a recording's file (op `record`), and its frame count
+    frames: int | None = None
+
+
+class WatchFrame(Struct, kw_only=True):
+    """One frame of a watched episode: its number, size, and the PNG, base64."""
+
+    i: int
+    width: int
+    height: int
+    png: str
+
+
+class WatchFrames(Struct, kw_only=True):
+    """watch: the stream's name and the newest frame after the cursor (if any); `done`
+    once the episode ended (`score`) or failed (`error`)."""
+
+    stream: str
+    fps: float
+    frames: list[WatchFrame] = []
+    done: bool = False
+    score: float | None = None
+    error: str | None = None
 
 
 # ---- what the policy ops answer (agent/policy/policy_ops.py) ---------------------------

@@ -37,3 +37,29 @@ def agent(tmp_path: Path) -> Iterator[AgentHarness]:
         yield harness
     finally:
         harness.close()
+
+
+@pytest.fixture(scope="session")
+def trained_cartpole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run dir whose last checkpoint is a CartPole policy trained to balance (the
+    learning test's settings, 160,000 steps: ~50-80 s here); made once per session.
+    Trained with seed 1 on one CPU thread it is the same policy every time."""
+    from tests.trainer.helpers import run_trainer
+    from tests.trainer.test_learning import CARTPOLE
+
+    run_dir = tmp_path_factory.mktemp("cartpole")
+    flags = [*CARTPOLE[: CARTPOLE.index("--total-steps")], "--total-steps", "160000"]
+    result = run_trainer(run_dir, *flags, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def untrained_pong(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run dir with a Pong checkpoint after 32 steps: a policy that has learnt nothing."""
+    from tests.trainer.helpers import TINY_PONG, run_trainer
+
+    run_dir = tmp_path_factory.mktemp("pong_untrained")
+    result = run_trainer(run_dir, *TINY_PONG, "--total-steps", "32")
+    assert result.returncode == 0, result.stderr
+    return run_dir

@@ -36,6 +36,7 @@ SECTIONS: list[tuple[str, type[Any]]] = [
     ("agent", config.AgentConfig),
     ("diagnostics", config.DiagnosticsConfig),
     ("alerts", config.AlertsConfig),
+    ("evaluation", config.EvaluationConfig),
 ]
 FIELDS = [(h, cls, f) for h, cls in SECTIONS for f in dataclasses.fields(cls)]
 
@@ -204,11 +205,11 @@ def test_keymap_ids_match_the_tui_bindings() -> None:
     from textual.binding import Binding
 
     from controlroom.tui import app
-    from controlroom.tui.screens import detail, main, modals
+    from controlroom.tui.screens import detail, main, modals, watch
 
     owners = [
         c
-        for m in (app, main, modals, detail)
+        for m in (app, main, modals, detail, watch)
         for c in vars(m).values()
         if isinstance(c, type) and c.__module__ == m.__name__
     ]

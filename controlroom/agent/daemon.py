@@ -37,6 +37,8 @@ from controlroom import __version__, protocol
 from controlroom.agent.alerts import Alerts
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
+from controlroom.agent.evaluation.ops import EVAL_OPS
+from controlroom.agent.evaluation.service import EVAL_TICK_S, Evaluations
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.learning.histories import Learning
 from controlroom.agent.policy.engine import PolicyEngine
@@ -97,6 +99,7 @@ class Agent:
         self.lock = asyncio.Lock()  # the core op lock (the lock order is above)
         self.game_locks = GameLocks()
         self.policy: PolicyEngine | None = None
+        self.evaluations = Evaluations(self)  # agent/evaluation/: evaluator processes
         self.stopping = asyncio.Event()
 
     # ---- the seam for the policy engine -------------------------------------------
@@ -324,6 +327,9 @@ class Agent:
                 if isinstance(args, protocol.GameArgs):
                     await held.enter_async_context(self.game_lock(args.game))
                 return await core(self, args)
+        eval_op = EVAL_OPS.get(op)  # read-only, they take no lock
+        if eval_op is not None:
+            return await eval_op(self.evaluations, args)
         policy_op = POLICY_OPS.get(op)
         if policy_op is None or self.policy is None:
             raise OpError("unknown_op", f"{op} is not served by this agent")
@@ -378,6 +384,7 @@ class Agent:
             (lambda: self.config.agent.telemetry_s, self.sample_telemetry),
             (lambda: self.config.agent.heartbeat_s, self.heartbeat),
             (lambda: self.config.agent.telemetry_s, lambda: policy.tick(time.time())),
+            (lambda: EVAL_TICK_S, lambda: self.evaluations.tick(time.time())),  # evaluation/
         ]
         tasks = [asyncio.create_task(self._every(interval, work)) for interval, work in passes]
         await self.stopping.wait()
@@ -463,6 +470,7 @@ class Agent:
         """Last heartbeat, close clients and the store; trainers are left running."""
         self.heartbeat()
         await self.alerts.close()
+        await self.evaluations.close()
         await self.server.close()
         self.telemetry_source.reader.close()
         self.store.close()

@@ -15,20 +15,23 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 
-def make_envs(settings: TrainerSettings, seed: int) -> Any:
+def make_envs(settings: TrainerSettings, seed: int, **options: Any) -> Any:
     """The vectorised env. Atari uses CleanRL's envpool settings: envpool's own 4-frame
     stack, 84x84 grey, episodic life (a life loss ends the training episode) and clipped
-    rewards, while info["reward"] keeps the unclipped score for reporting."""
+    rewards, while info["reward"] keeps the unclipped score for reporting. `options` go
+    to envpool.make on top (the evaluator's thread count, a colour screen)."""
     if settings.is_atari:
+        atari = {"episodic_life": True, "reward_clip": True}
         return envpool.make(
             settings.env_id,
             env_type="gym",
             num_envs=settings.num_envs,
-            episodic_life=True,
-            reward_clip=True,
             seed=seed,
+            **{**atari, **options},
         )
-    return envpool.make(settings.env_id, env_type="gym", num_envs=settings.num_envs, seed=seed)
+    return envpool.make(
+        settings.env_id, env_type="gym", num_envs=settings.num_envs, seed=seed, **options
+    )
 
 
 def obs_shape(envs: Any) -> tuple[int, ...]:
@@ -53,10 +56,12 @@ class EpisodeTracker:
     atari: bool
     returns: FloatArray = field(init=False)
     lengths: IntArray = field(init=False)
+    done_idx: IntArray = field(init=False)  # the envs whose games the last step ended
 
     def __post_init__(self) -> None:
         self.returns = np.zeros(self.num_envs, dtype=np.float32)
         self.lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self.done_idx = np.zeros(0, dtype=np.int64)
 
     def step(
         self,
@@ -70,7 +75,7 @@ class EpisodeTracker:
         self.returns += raw
         self.lengths += 1
         game_over = truncated | (info["terminated"] == 1) if self.atari else terminated | truncated
-        done_idx = np.flatnonzero(game_over)
+        self.done_idx = done_idx = np.flatnonzero(game_over)
         finished = [(float(self.returns[i]), int(self.lengths[i])) for i in done_idx]
         self.returns[done_idx] = 0.0
         self.lengths[done_idx] = 0

@@ -30,6 +30,8 @@ PPO = (
 PAGES = {"learning": LEARNING, "ppo": PPO}
 """The plots, in two pages: is it learning, and how PPO's update behaves."""
 
+EVAL_COLOR = "bright_green"
+"""The evaluation scores' line on the return plot, and the pane's last eval score."""
 OVERLAY_COLORS = ("yellow", "magenta", "green", "blue", "white")
 """Colours Rich knows by name: the plot and the compare line show the same one."""
 MARK_COLORS = {
@@ -136,6 +138,12 @@ def own_traces(column: str, run: RunHistory, view: View, *, color: str, label: s
     if view.smoothing > 0:
         out.append(Trace(f"{label} raw", xs, ys, color, dim=True))
     out.append(Trace(label, xs, ema(ys, view.smoothing), color))
+    if column == "return_mean":
+        # The evaluations' mean scores (agent/evaluation/), unsmoothed: each is already
+        # the mean of several whole episodes of the policy as it was at that checkpoint.
+        ex, ey = run.series("eval_mean", view.axis)
+        if ey:
+            out.append(Trace("eval", ex, ey, EVAL_COLOR))
     return out
 
 

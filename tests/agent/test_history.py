@@ -115,7 +115,9 @@ def _check_cli(agent: AgentHarness) -> None:
     assert done.returncode == 0, done.stderr
     table = list(csv.reader(io.StringIO(done.stdout)))
     assert table[0] == list(HISTORY_COLUMNS)
-    assert len(table) - 1 >= len(reply["rows"]) and all(len(r) == 14 for r in table[1:])
+    assert len(table) - 1 >= len(reply["rows"]) and all(
+        len(r) == len(HISTORY_COLUMNS) for r in table[1:]
+    )
     assert float(table[1][0]) == reply["rows"][0][0]
     done = agent.cli("history", "CartPole")
     assert done.returncode == 0 and "CartPole (main run)" in done.stdout

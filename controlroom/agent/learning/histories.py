@@ -67,10 +67,11 @@ class Learning:
             except Exception:  # one game's history must not stop the others' or the flush
                 log.exception("%s: learning history", name)
                 continue
-            if found != g.diagnosis:
-                if not new:  # a rebuilt history's old findings are not news
+            last_eval = self.histories[name].last_eval
+            if found != g.diagnosis or last_eval != g.last_eval:
+                if found != g.diagnosis and not new:  # a rebuilt history's are not news
                     self._tell_new_findings(g, found)
-                g.diagnosis = found
+                g.diagnosis, g.last_eval = found, last_eval
                 changed.append(name)
         return changed
 
@@ -98,6 +99,12 @@ class Learning:
         self.histories[g.name], self._attached[g.name] = h, g
         g.tail.on_line = _feeder(g.name, h)
         return h
+
+    def add_evaluation(self, game: str, line: protocol.JSONObject) -> None:
+        """An evaluation line (agent/evaluation/) onto the game's history, if it has one."""
+        h = self.histories.get(game)
+        if h is not None:
+            h.add_line(line)
 
     def on_event(self, event: protocol.Event) -> None:
         """Mark an agent event on its game's history (a reboot on every game's)."""

@@ -54,6 +54,7 @@ SOURCES: dict[str, str] = {
     "approx_kl": "losses/approx_kl",
     "clip_fraction": "losses/clipfrac",
     "learning_rate": "charts/learning_rate",
+    "eval_mean": "eval/mean",  # on the agent's evaluation lines (agent/evaluation/)
 }
 COLUMN = {name: i for i, name in enumerate(HISTORY_COLUMNS)}
 TIME, STEP = COLUMN["time"], COLUMN["global_step"]
@@ -62,6 +63,8 @@ TIME_DIGITS = 3  # a row's time to the ms: a tiny trainer writes an update every
 MAX_MARKS = 500  # newest kept; a crash-looping game adds a few per minute
 MESSAGE_CHARS = 200
 TRAINER_MARKS = ("start", "resume", "checkpoint_restored")  # from the trainer's start lines
+EVAL_KIND = "evaluation"  # the kind of the agent's evaluation lines
+EVAL = COLUMN["eval_mean"]
 
 assert set(SOURCES) == set(HISTORY_COLUMNS)
 
@@ -83,8 +86,9 @@ def rounded(value: Any) -> Value:
 
 
 def row_from_line(line: JSONObject) -> Row | None:
-    """The row of an update line of metrics.jsonl, or None for any other line."""
-    if line.get("kind") != "update":
+    """The row of an update line of metrics.jsonl or of an evaluation line of
+    evaluations.jsonl (EVAL_KIND), or None for any other line."""
+    if line.get("kind") not in ("update", EVAL_KIND):
         return None
     t = number(line.get("time"))
     if t is None:
@@ -122,6 +126,7 @@ class History:
         self.marks: list[Mark] = []
         self.settings: JSONObject = {}  # the newest trainer start line's settings
         self.version = 0  # moves on every change: a reader recomputes what it derived
+        self.last_eval: float | None = None  # the newest evaluation row's mean score
 
     @property
     def newest_time(self) -> float:
@@ -143,6 +148,8 @@ class History:
             return
         self.rows.append(row)
         self.version += 1
+        if (score := row[EVAL]) is not None:
+            self.last_eval = float(score)
         if len(self.rows) > self.capacity:
             self._thin()
 

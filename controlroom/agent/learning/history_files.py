@@ -19,7 +19,11 @@ from controlroom.protocol import JSONObject
 
 # A line that is neither an update nor a start line is skipped before it is parsed:
 # heartbeats are most of a file.
-_WANTED = (b'"kind": "update"', b'"kind": "start"', b'"kind":"update"', b'"kind":"start"')
+_WANTED: tuple[bytes, ...] = (b'"kind": "update"', b'"kind": "start"', b'"kind":"update"')
+_WANTED += (b'"kind":"start"', b'"kind": "evaluation"', b'"kind":"evaluation"')
+# The agent's own file in a run dir: one line per evaluation (agent/evaluation/), read
+# with the trainer's metrics so the scores survive an agent restart.
+EVAL_FILE = "evaluations.jsonl"
 MAX_FILE_BYTES = 64 << 20  # the trainer keeps each far below; a foreign giant is cut
 
 
@@ -29,7 +33,8 @@ def run_files(run_dir: Path) -> list[Path]:
     segments = [
         metrics.with_name(f"{metrics.stem}.{i}{metrics.suffix}") for i in range(OLD_SEGMENTS, 0, -1)
     ]
-    return [p for p in (run_dir / HISTORY_FILE, *segments, metrics) if p.is_file()]
+    files = (run_dir / HISTORY_FILE, *segments, metrics, run_dir / EVAL_FILE)
+    return [p for p in files if p.is_file()]
 
 
 def signature(run_dir: Path) -> tuple[tuple[str, int, int], ...]:

@@ -63,6 +63,7 @@ class GameRun:
     held_by: str = "the GPUs"  # what it waits for: "the GPUs", "node 0 at ADDR:PORT"
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Diagnosis] = field(default_factory=list)  # learning.Learning sets it
+    last_eval: float | None = None  # set from its history by Learning.sync
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -173,6 +174,7 @@ class GameRun:
             gpus=list(self.gpus),
             world_size=self.world_size,
             diagnosis=list(self.diagnosis),
+            last_eval=self.last_eval,
             span=self.job_span(),
         )
 

@@ -37,6 +37,7 @@ from controlroom.tui.learning import (
     x_label,
 )
 from controlroom.tui.screens.modals import PickScreen, log_lines, new_lines
+from controlroom.tui.screens.watch import WatchScreen
 from controlroom.tui.widgets.plots import MetricPlot
 from controlroom.tui.widgets.quiet import QuietStatic
 
@@ -66,6 +67,7 @@ class DetailScreen(ModalScreen[None]):
         ),
         Binding("o", "pick_overlay", "Overlay", id="detail_overlay", tooltip="Add/remove a game"),
         Binding("v", "toggle_trial", "Trial", id="detail_trial", tooltip="The trial's two sides"),
+        Binding("f", "watch", "Watch", id="detail_watch", tooltip="Watch the policy play"),
     ]
     DEFAULT_CSS = """
     DetailScreen { background: $background; }
@@ -314,6 +316,9 @@ class DetailScreen(ModalScreen[None]):
                 return
             self.view.trial = trial
         self.refresh_now()
+
+    def action_watch(self) -> None:
+        self.app.push_screen(WatchScreen(self.game, self.request))
 
     def games(self) -> dict[str, protocol.GameState]:
         """The host's games in its newest State (none before the first)."""

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from controlroom import protocol
 from controlroom.span import describe
 from controlroom.tui.format import bar, count, duration, gib, number, spark
+from controlroom.tui.learning import EVAL_COLOR
 from controlroom.tui.widgets.quiet import QuietStatic
 
 STATE_LABELS = {
@@ -116,6 +117,7 @@ def render_game(g: protocol.GameState, now: float) -> Text:
         Text.assemble(
             f"R100 {number(m.get('return_mean'))} ",
             (spark(g.return_history, 18), "cyan"),
+            (f" eval {number(g.last_eval)}" if g.last_eval is not None else "", EVAL_COLOR),
         ),
         Text(span_line(g) or _settings_line(g)),
         Text(_restarts_line(g, now)),
