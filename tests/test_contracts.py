@@ -90,6 +90,13 @@ VIOLATIONS = [
     ),
     ("agent-rooms", "agent/policy/engine.py", "from controlroom.agent import core_ops"),
     ("agent-rooms", "agent/learning/history_files.py", "from controlroom.agent import core"),
+    # evaluation files scores into learning's histories; learning never runs an evaluator.
+    (
+        "agent-rooms",
+        "agent/learning/histories.py",
+        "from controlroom.agent.evaluation import runner",
+    ),
+    ("agent-rooms", "agent/evaluation/runner.py", "from controlroom.agent.hostcli import client"),
     # gamerun once took diagnosis's Finding: supervision records findings, learning makes them.
     (
         "agent-rooms",

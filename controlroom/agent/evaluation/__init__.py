@@ -8,5 +8,9 @@ its own at low priority on the CPU, and relays what it prints:
 - service.py   `Evaluations`: at most a few at once, one per game, and the periodic
                evaluation (`eval_every_minutes`) whose scores go to the game's history
 - ops.py       the protocol ops it serves (`evaluate`), dispatched by daemon.py
-- cli.py       `controlroom agent eval GAME ...`
+- watch.py     the frames of a watched episode, relayed to the TUI
+
+`controlroom agent eval|record GAME ...` is hostcli/eval_cli.py, with the host CLI.
+It imports learning (each score goes to the game's history), supervision and storage,
+never the daemon or the host CLI (the agent-rooms contract).
 """

@@ -14,8 +14,7 @@ from typing import Any
 
 from controlroom import __version__, protocol
 from controlroom.agent.alerts import cli as alerts_cli
-from controlroom.agent.evaluation import cli as eval_cli
-from controlroom.agent.hostcli import history_cli, policycli
+from controlroom.agent.hostcli import eval_cli, history_cli, policycli
 from controlroom.agent.hostcli.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.storage import paths
 from controlroom.agent.storage.configfile import state_dir_for
