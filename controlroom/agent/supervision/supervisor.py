@@ -25,7 +25,8 @@ from typing import Any
 
 from controlroom import extras
 from controlroom.agent.storage.pending import PendingWrites
-from controlroom.agent.storage.store import Store, StoredGame
+from controlroom.agent.storage.rows import StoredGame
+from controlroom.agent.storage.store import Store
 from controlroom.agent.supervision import process
 from controlroom.agent.supervision.gamerun import GameRun, describe_exit
 from controlroom.agent.supervision.job import job_joined, rank_exit_reason, rank_refusal
