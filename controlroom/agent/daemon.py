@@ -1,6 +1,6 @@
 """The agent: wires store, boots, supervisor, telemetry, server and policy together,
-dispatches requests, and owns the periodic tasks (supervise, telemetry, heartbeat,
-policy tick).
+and dispatches requests; its periodic tasks (supervise, telemetry, heartbeat, policy
+tick, evaluation) are periodic.py's, run over the parts wired here.
 
 Its public methods are the seam core ops and the policy engine code against, typed as
 `core.AgentCore` (docs/agent-internals.md); nothing but the entry point imports this.
@@ -28,24 +28,23 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 from controlroom import __version__, protocol
 from controlroom.agent.alerts import Alerts
 from controlroom.agent.core_ops import CORE_OPS, MUTATING_CORE_OPS
 from controlroom.agent.errors import OpError
 from controlroom.agent.evaluation.ops import EVAL_OPS
-from controlroom.agent.evaluation.service import EVAL_TICK_S, Evaluations
+from controlroom.agent.evaluation.service import Evaluations
 from controlroom.agent.gamelocks import GameLocks
 from controlroom.agent.learning.histories import Learning
+from controlroom.agent.periodic import Periodic
 from controlroom.agent.policy.engine import PolicyEngine
 from controlroom.agent.policy.policy_ops import POLICY_OPS
 from controlroom.agent.readings.nvml import GpuReader, open_reader
 from controlroom.agent.readings.reading import HostReading
-from controlroom.agent.readings.telemetry import Telemetry, summarize_gpus
+from controlroom.agent.readings.telemetry import Telemetry
 from controlroom.agent.server import Message, Server
 from controlroom.agent.storage import boots, paths
 from controlroom.agent.storage.store import Store
@@ -60,7 +59,6 @@ from controlroom.games import known_names
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVENTS = 100
-SUPERVISE_S = 0.5
 
 
 class Agent:
@@ -101,6 +99,7 @@ class Agent:
         self.policy: PolicyEngine | None = None
         self.evaluations = Evaluations(self)  # agent/evaluation/: evaluator processes
         self.stopping = asyncio.Event()
+        self.periodic = Periodic(self)  # supervise, telemetry, heartbeat, policy, evaluation
 
     # ---- the seam for the policy engine -------------------------------------------
     def game_lock(self, game: str) -> AbstractAsyncContextManager[None]:
@@ -362,7 +361,7 @@ class Agent:
         self.supervisor.tick(time.time())  # resume every wanted game now
         self.flush_games()
         await self.policy.on_start()
-        await self._run_until_stopped(self.policy)
+        await self.periodic.run_until_stopped(self.policy)
         await self.shutdown()
 
     def _quarantine(self) -> None:
@@ -372,84 +371,6 @@ class Agent:
         for q in quarantine(self.store, self.config):
             log.error("%s", q.message())
             self.event("error", q.game, q.message(), {"problems": q.problems})
-
-    # ---- the periodic work ----------------------------------------------------------
-    # All run on the one event loop thread; each pass is short. A failing pass is
-    # logged and the next one runs: the agent never dies of a tick.
-    async def _run_until_stopped(self, policy: PolicyEngine) -> None:
-        """Run the periodic passes until the stopping event is set."""
-        # Intervals are read afresh each pass: a saved config changes them.
-        passes: list[tuple[Callable[[], float], Callable[[], Any]]] = [
-            (lambda: SUPERVISE_S, self.supervise),
-            (lambda: self.config.agent.telemetry_s, self.sample_telemetry),
-            (lambda: self.config.agent.heartbeat_s, self.heartbeat),
-            (lambda: self.config.agent.telemetry_s, lambda: policy.tick(time.time())),
-            (lambda: EVAL_TICK_S, lambda: self.evaluations.tick(time.time())),  # evaluation/
-        ]
-        tasks = [asyncio.create_task(self._every(interval, work)) for interval, work in passes]
-        await self.stopping.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _every(self, interval: Callable[[], float], work: Callable[[], Any]) -> None:
-        while not self.stopping.is_set():
-            started = time.monotonic()
-            try:
-                result = work()
-                if asyncio.iscoroutine(result):
-                    await result
-            except Exception:
-                log.exception("periodic pass failed")
-            await asyncio.sleep(max(0.05, interval() - (time.monotonic() - started)))
-
-    def supervise(self) -> None:
-        """Reconcile processes with wanted games, then push what changed."""
-        self.supervisor.tick(time.time())
-        self.dirty.update(self.learning.sync(self.supervisor.games))
-        self.flush_games()
-
-    def sample_telemetry(self) -> None:
-        """Sample the host, attribute GPU memory to games, push, keep a down-sampled row."""
-        t = self.telemetry_source
-        t.sample()
-        by_pid = t.memory_by_pid()
-        for g in self.supervisor.games.values():
-            found = [by_pid[pid] for pid in g.pids() if pid in by_pid]
-            used = sum(found) if found else None  # a job's is its ranks'
-            if used != g.gpu_memory_used:
-                g.gpu_memory_used = used  # a measurement, not a state: no transition
-                self.dirty.add(g.name)
-        now = time.time()
-        reading = self.telemetry()
-        self.publish(
-            protocol.StateUpdate(
-                host=self.host(),
-                gpus=reading.gpus,
-                gpu_error=t.reader.error,
-                system=reading.system,
-                history=t.history_now(),
-            )
-        )
-        if t.due_for_store(now):
-            self.store.add_sample(now, t.stored_sample())
-
-    def heartbeat(self) -> None:
-        """Move this boot's last heartbeat forward with the load now; check the disk."""
-        self.store.heartbeat(self.boot_id, time.time(), self.load())
-        self.alerts.check_disk(self.telemetry_source.system.disk_free)
-
-    def load(self) -> protocol.Load:
-        """What the host carried: the figures kept with each heartbeat and each reboot."""
-        games = self.supervisor.games.values()
-        gpu = summarize_gpus(self.telemetry_source.gpus)
-        return protocol.Load(
-            games=sum(1 for g in games if g.wanted),
-            trainers=sum(1 for g in games if g.proc is not None),
-            total_envs=sum(g.settings["num_envs"] for g in games if g.proc is not None),
-            gpu_memory_used=int(gpu["memory_used"]),
-            gpu_temp_c=gpu["temperature_c"],
-        )
 
     def _hold_back(self) -> list[str]:
         """Ask the policy engine which games must not resume (the ramp, after a reboot,
@@ -468,7 +389,7 @@ class Agent:
 
     async def shutdown(self) -> None:
         """Last heartbeat, close clients and the store; trainers are left running."""
-        self.heartbeat()
+        self.periodic.heartbeat()
         await self.alerts.close()
         await self.evaluations.close()
         await self.server.close()

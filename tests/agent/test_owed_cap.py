@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from controlroom.agent.storage import store as store_module
+from controlroom.agent.storage import database as store_module
 from controlroom.agent.storage.owed import MAX_OWED
 from controlroom.agent.storage.store import Store
 

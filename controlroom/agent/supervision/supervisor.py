@@ -9,7 +9,8 @@ Only exits that made no progress (no newer checkpoint, no step beyond the best s
 count towards a crash loop: a trainer killed now and then from outside (an OOM kill
 for a neighbour) that checkpoints in between keeps coming back. Exit code 2 (bad
 settings or usage, argparse's code) is not retried: the game waits in crash_loop for
-a fix, with the trainer's last log line as the reason. Transitions happen in memory
+a fix, with the trainer's last log line as the reason (exits.py reads why a trainer
+ended). Transitions happen in memory
 first; the store gets them through PendingWrites, which keeps them while SQLite
 refuses writes, so a failed write never strands a game.
 """
@@ -25,10 +26,11 @@ from typing import Any
 
 from controlroom import extras
 from controlroom.agent.storage.pending import PendingWrites
-from controlroom.agent.storage.store import Store, StoredGame
-from controlroom.agent.supervision import process
+from controlroom.agent.storage.rows import StoredGame
+from controlroom.agent.storage.store import Store
+from controlroom.agent.supervision import exits, process
 from controlroom.agent.supervision.gamerun import GameRun, describe_exit
-from controlroom.agent.supervision.job import job_joined, rank_exit_reason, rank_refusal
+from controlroom.agent.supervision.job import job_joined
 from controlroom.agent.supervision.launch import trainer_argv, trainer_env, validate
 from controlroom.agent.supervision.placement import Placement
 from controlroom.agent.supervision.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
@@ -41,8 +43,6 @@ log = logging.getLogger(__name__)
 CUSTOM_STARTUP_S = 5.0  # a BYO trainer with no metrics counts as running after this
 WAITING = ("crashed", "backoff", "hung", "starting", "stopped")
 HOLD_RECHECK_S = 5.0  # how often a game waiting for GPUs looks at the host again
-USAGE_EXIT = 2  # argparse's code for bad arguments: restarting cannot fix it
-LOG_LINE_CHARS = 300
 
 
 class Supervisor:
@@ -184,7 +184,7 @@ class Supervisor:
     def _joined(self, g: GameRun) -> bool:
         """Whether a part of a job over several hosts (node other than 0) joined it in
         this run: its sign of running and of progress, having no metrics of its own."""
-        return g.builtin and not g.writes_metrics and job_joined(self._log_tail(g))
+        return g.builtin and not g.writes_metrics and job_joined(exits.log_tail(g))
 
     def _progressed(self, g: GameRun) -> bool:
         """Whether the exiting trainer made progress (gamerun.progressed); for a part
@@ -225,9 +225,9 @@ class Supervisor:
             self._stopped(g)
         elif reason_by == "hung":
             self._schedule_restart(g, now, f"{g.name} was hung ({g.last_exit})")
-        elif (refusal := self._refusal(g, code)) is not None and not progressed:
+        elif (refusal := exits.refusal(g, code)) is not None and not progressed:
             self._refused_settings(g, refusal)
-        elif self._finished(code, g):
+        elif exits.finished(code, g):
             self._set(g, "done")
             self._event(
                 "target_reached",
@@ -237,15 +237,6 @@ class Supervisor:
             )
         else:
             self._crashed(g, now, progressed)
-
-    def _refusal(self, g: GameRun, code: int | None) -> str | None:
-        """The trainer's last words when it refused its settings (exit 2), else None. A
-        job's rank exits 2 but torchrun exits 1, so trainer.log tells for a job."""
-        if code == USAGE_EXIT:
-            return self._last_log_line(g)
-        if code is not None and g.under_torchrun:
-            return rank_refusal(self._log_tail(g))
-        return None
 
     def _refused_settings(self, g: GameRun, line: str) -> None:
         g.last_exit = f"exit code 2 (bad settings or usage){': ' + line if line else ''}"
@@ -258,43 +249,12 @@ class Supervisor:
             {"exit": g.last_exit, "crashes": 1},
         )
 
-    def _last_log_line(self, g: GameRun) -> str:
-        """The last non-empty line the trainer wrote to trainer.log in this run."""
-        lines = [x.strip() for x in self._log_tail(g, 8192).splitlines() if x.strip()]
-        return lines[-1][:LOG_LINE_CHARS] if lines else ""
-
-    def _log_tail(self, g: GameRun, most: int = 32768) -> str:
-        """The end of what the trainer wrote to trainer.log in this run (at most `most`
-        bytes: a job's torchrun adds a report of a few KiB after the ranks' lines)."""
-        if g.log_offset is None:
-            return ""
-        try:
-            with open(g.run_dir / LOG_FILE, "rb") as fh:
-                fh.seek(max(g.log_offset, fh.seek(0, 2) - most))
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def _exit_reason(self, g: GameRun) -> str | None:
-        """Why the trainer ended, as it said: its metrics' exit line, or for a part of a job
-        over several hosts without metrics, its ranks' last words in trainer.log (a job
-        stopped on node 0 ends node 1's part with exit 0 too: a signal, not a target)."""
-        if g.writes_metrics or not g.builtin:
-            return g.tail.last_exit_reason
-        return rank_exit_reason(self._log_tail(g))
-
-    def _finished(self, code: int | None, g: GameRun) -> bool:
-        reason = self._exit_reason(g)
-        if code is None:  # adopted: only its own exit line can say it finished
-            return reason == "budget"
-        return code == 0 and reason != "signal"
-
     def _stopped(self, g: GameRun) -> None:
         self._set(g, "paused" if g.paused else "stopped")
         self._event("trainer_stopped", g, f"{g.name} trainer stopped ({g.last_exit})")
 
     def _crashed(self, g: GameRun, now: float, progressed: bool) -> None:
-        outside = self._exit_reason(g) == "signal"
+        outside = exits.exit_reason(g) == "signal"
         why = "stopped by a signal from outside the agent" if outside else g.last_exit
         self._set(g, "crashed")
         self._record_crash(g, now, progressed)
