@@ -50,17 +50,20 @@ class EpisodeTracker:
 
     With episodic life, `terminated` is true on every life loss; only envpool's
     info["terminated"] (the ALE game over) or a time-limit truncation ends a real game,
-    so that is what is counted, once, exactly as CleanRL's RecordEpisodeStatistics does."""
+    so that is what is counted, once, exactly as CleanRL's RecordEpisodeStatistics does.
+
+    A game's length is envpool's own count, info["elapsed_step"]: the step after any
+    `terminated` or `truncated` is envpool's auto-reset (the action ignored, reward 0,
+    the clock not advanced), so counting vector steps would add one per reset, a life
+    loss's included (CartPole's 500 read 501)."""
 
     num_envs: int
     atari: bool
     returns: FloatArray = field(init=False)
-    lengths: IntArray = field(init=False)
     done_idx: IntArray = field(init=False)  # the envs whose games the last step ended
 
     def __post_init__(self) -> None:
         self.returns = np.zeros(self.num_envs, dtype=np.float32)
-        self.lengths = np.zeros(self.num_envs, dtype=np.int64)
         self.done_idx = np.zeros(0, dtype=np.int64)
 
     def step(
@@ -73,10 +76,9 @@ class EpisodeTracker:
         """Account one vector step; return (return, length) of each finished real game."""
         raw = info["reward"] if self.atari else reward
         self.returns += raw
-        self.lengths += 1
         game_over = truncated | (info["terminated"] == 1) if self.atari else terminated | truncated
         self.done_idx = done_idx = np.flatnonzero(game_over)
-        finished = [(float(self.returns[i]), int(self.lengths[i])) for i in done_idx]
+        elapsed = info["elapsed_step"]
+        finished = [(float(self.returns[i]), int(elapsed[i])) for i in done_idx]
         self.returns[done_idx] = 0.0
-        self.lengths[done_idx] = 0
         return finished

@@ -122,8 +122,12 @@ def test_every_atari_game_steps_through_the_agent(game: str) -> None:
 
 def test_life_loss_is_not_an_episode_but_game_over_is() -> None:
     tracker = EpisodeTracker(2, atari=True)
-    info = {"reward": np.array([1.0, 21.0], np.float32), "terminated": np.array([0, 1])}
+    info = {
+        "reward": np.array([1.0, 21.0], np.float32),
+        "terminated": np.array([0, 1]),
+        "elapsed_step": np.array([7, 900]),
+    }
     lost_life = np.array([True, True])  # episodic life: both report terminated
     finished = tracker.step(np.sign(info["reward"]), lost_life, np.array([False, False]), info)
-    assert finished == [(21.0, 1)]  # unclipped return of the real game only
+    assert finished == [(21.0, 900)]  # unclipped return and length of the real game only
     assert tracker.returns.tolist() == [1.0, 0.0]
