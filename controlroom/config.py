@@ -135,6 +135,16 @@ def _one_line(value: str) -> str | None:
     return None if "\n" not in value and len(value) <= 200 else "must be one line, <= 200 chars"
 
 
+# The one range of eval_every_minutes, wherever it is set ([evaluation], a game, a
+# profile): a week at most, 0 = off.
+MAX_EVAL_EVERY_MIN = WEEK_S / 60
+
+
+def _eval_every(text: str) -> Any:
+    """A game's or a profile's eval_every_minutes: unset (None) = inherit, 0 = off."""
+    return field(default=None, metadata=doc(text, lo=0.0, hi=MAX_EVAL_EVERY_MIN))
+
+
 # A game's settings as they travel (a trainer's flags by name, a partial TrainerDefaults
 # plus target_episodes): a mapping, not a Struct, because every layer (overrides, a
 # trial's changes, a profile's games) carries only the names it changes. The names and
@@ -262,6 +272,12 @@ class GameConfig:
         default_factory=list,
         metadata=doc("override [trainer].command for this game", check=command_problem),
     )
+    # The agent's, not the trainer's: never in game_settings, so never on a trainer's
+    # command line nor in what a migration compares (docs/evaluation.md).
+    eval_every_minutes: float | None = _eval_every(
+        "minutes between periodic evaluations of this game, over its profile's and "
+        "[evaluation]'s; 0 = off; unset = inherit"
+    )
 
 
 @dataclass(frozen=True)
@@ -280,6 +296,10 @@ class ProfileConfig:
             "GPUs per game of this profile (count or pinned indices); 0 = each game's own",
             check=gpus_override_problem,
         ),
+    )
+    eval_every_minutes: float | None = _eval_every(
+        "minutes between periodic evaluations of this profile's games while it is the one "
+        "applied, over [evaluation]'s; 0 = off; unset = inherit"
     )
     description: str = field(default="", metadata=doc("one line shown in pickers", check=_one_line))
 
@@ -667,9 +687,10 @@ class EvaluationConfig:
     eval_every_minutes: float = field(
         default=0.0,
         metadata=doc(
-            "minutes between evaluations of a game that is training; 0 = off",
+            "minutes between evaluations of a game that is training; 0 = off; a game's "
+            "or the applied profile's own wins",
             lo=0.0,
-            hi=WEEK_S / 60,
+            hi=MAX_EVAL_EVERY_MIN,
         ),
     )
     episodes: int = field(
@@ -709,6 +730,19 @@ class Config:
         base["target_episodes"] = gc.target_episodes
         base.update({key: getattr(gc, key) for key in SPAN_KEYS})
         return base
+
+    def eval_every_minutes(self, game: str, profile: str | None) -> float:
+        """Minutes between periodic evaluations of `game` (0 = none): its own
+        [games.X] value, else that of `profile` (the one applied on the host) when it
+        runs the game, else [evaluation]'s. An agent-side setting: the trainer never
+        reads it, so it stays out of game_settings."""
+        own = self.games.get(game, GameConfig()).eval_every_minutes
+        if own is not None:
+            return own
+        prof = self.profiles.get(profile or "")
+        if prof is not None and game in prof.games and prof.eval_every_minutes is not None:
+            return prof.eval_every_minutes
+        return self.evaluation.eval_every_minutes
 
 
 def loads(text: str, source: str = "<string>") -> Config:

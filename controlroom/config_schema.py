@@ -146,6 +146,8 @@ def check_field(f: Field[Any], hint: Any, value: Any, path: tuple[str, ...], at:
     """One field's value: type-checked, converted (an int for a float), and held to the
     range or check its metadata declares; ConfigError otherwise."""
     value = _convert(hint, value, path, at)
+    if value is None:  # an optional field left unset (TOML has no null to write)
+        return None
     bounds: Bounds | None = f.metadata.get("bounds")
     problem = bounds.problem(value) if bounds is not None else None
     check: Check | None = f.metadata.get("check")
@@ -177,6 +179,12 @@ def _convert(hint: Any, value: Any, path: tuple[str, ...], at: Located) -> Any:
             raise at.error(path, f"must be a list, not {_kind(value)}")
         return [_convert(item_type, v, path, at) for v in value]
     if origin in (types.UnionType, typing.Union):
+        members = typing.get_args(hint)
+        if type(None) in members:  # `float | None`: None only as the unset default
+            if value is None:
+                return None
+            (hint,) = (m for m in members if m is not type(None))
+            return _convert(hint, value, path, at)
         return _convert(_union_member(hint, value, path, at), value, path, at)
     return _scalar(hint, value, path, at)
 
@@ -244,10 +252,12 @@ def _kind(value: Any) -> str:
 def to_plain(obj: Any) -> Any:
     """A dataclass model as plain TOML-ready data, leaving out internal fields."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        # An unset optional field (None) is left out: TOML has no null, and absent
+        # reads back as unset.
         return {
             f.name: to_plain(getattr(obj, f.name))
             for f in dataclasses.fields(obj)
-            if not f.metadata.get("internal")
+            if not f.metadata.get("internal") and getattr(obj, f.name) is not None
         }
     if isinstance(obj, dict):
         return {k: to_plain(v) for k, v in obj.items()}

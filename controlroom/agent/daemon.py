@@ -110,6 +110,11 @@ class Agent:
         """Where a game's trainer writes."""
         return paths.runs_dir(self.state_dir) / game
 
+    def applied_profile(self) -> str | None:
+        """The profile last applied on this host (kept by the policy engine), whose
+        eval_every_minutes its games take; None before the engine runs."""
+        return None if self.policy is None else self.policy.profile
+
     def games(self) -> dict[str, protocol.GameState]:
         """Every game's protocol GameState."""
         return {name: g.to_state() for name, g in self.supervisor.games.items()}

@@ -6,9 +6,10 @@ kept: a line in the run dir's evaluations.jsonl (read back with the trainer's me
 when the agent restarts) and a row of the game's learning history, whose newest score
 the game's state carries (`last_eval`).
 
-Periodic evaluation: with [evaluation] eval_every_minutes > 0, `tick` starts one for
-each running game with a checkpoint whose last evaluation (or, at first, the moment the
-agent first saw it running) is that old; it runs in the background.
+Periodic evaluation: `tick` starts one for each running game with a checkpoint whose
+eval_every_minutes (its own, else the applied profile's, else [evaluation]'s:
+Config.eval_every_minutes) is over 0 and whose last evaluation (or, at first, the
+moment the agent first saw it running) is that old; it runs in the background.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class EvalHost(Protocol):
 
     def run_dir(self, game: str) -> Path:
         """Where a game's trainer writes."""
+        ...
+
+    def applied_profile(self) -> str | None:
+        """The profile last applied on the host (None: none, or the ramp since)."""
         ...
 
 
@@ -157,11 +162,15 @@ class Evaluations:
         """Start the periodic evaluations that are due (a pass of the agent's loop);
         end the watch streams nobody polls."""
         self.watches.reap()
-        every_s = self.host.config.evaluation.eval_every_minutes * 60
-        if every_s <= 0 or self.host.config.trainer.command:
+        cfg, profile = self.host.config, self.host.applied_profile()
+        if cfg.trainer.command:
             self.due_from.clear()
             return
         for name, g in self.host.supervisor.games.items():
+            every_s = cfg.eval_every_minutes(name, profile) * 60
+            if every_s <= 0:  # off: turned on later, it starts its count afresh
+                self.due_from.pop(name, None)
+                continue
             if g.state != protocol.GameStatus.RUNNING:
                 continue
             since = self.due_from.setdefault(name, now)
