@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controlroom.agent.evaluation.runner import has_checkpoint
 from controlroom.protocol import HISTORY_COLUMNS
 from tests.agent.harness import AgentHarness, wait_for
 
@@ -36,3 +37,40 @@ def test_a_training_game_is_evaluated_every_n_minutes_and_kept(agent: AgentHarne
     agent.start()
     wait_for(lambda: len(eval_rows(agent)) >= len(rows), 60, "the scores after a restart")
     assert agent.game("CartPole").get("last_eval") is not None
+
+
+PROFILE = """
+[profiles.watched]
+games = ["CartPole", "Pong"]
+num_envs = 2
+num_steps = 16
+minibatch_size = 16
+eval_every_minutes = 0.05
+"""
+
+
+def test_a_profile_turns_it_on_and_a_games_own_zero_keeps_it_off(agent: AgentHarness) -> None:
+    # [evaluation] stays off; the profile evaluates its games every 3 s, but Pong's own
+    # 0 wins: of two running games with checkpoints, only CartPole is evaluated.
+    agent.write_config(
+        agent={"telemetry_s": 0.5},
+        trainer={"device": "cpu"},
+        games={
+            "CartPole": {"target_episodes": 10**9},
+            "Pong": {"target_episodes": 10**9, "eval_every_minutes": 0},
+        },
+    )
+    agent.config_path.write_text(agent.config_path.read_text() + PROFILE)
+    agent.start()
+    agent.call("apply_profile", name="watched")
+    pong_run = agent.state_dir / "runs" / "Pong"
+    wait_for(lambda: has_checkpoint(pong_run), 180, "a checkpoint of Pong's")
+    seen = len(eval_rows(agent))
+    wait_for(lambda: len(eval_rows(agent)) >= seen + 2, 180, "two more of CartPole's")
+    assert agent.game("Pong")["state"] == "running"
+    pong_rows = agent.call("history", game="Pong")["rows"]
+    assert all(r[EVAL] is None for r in pong_rows) and agent.game("Pong").get("last_eval") is None
+    assert not (pong_run / "evaluations.jsonl").exists()
+    # The agent's setting, never the trainer's: not in what the trainers run with.
+    assert "eval_every_minutes" not in agent.game("Pong")["settings"]
+    assert "eval_every_minutes" not in agent.game("CartPole")["settings"]

@@ -6,7 +6,8 @@ its own at low priority on the CPU, and relays what it prints:
 
 - runner.py    the evaluator's command line, running it, reading its JSON result
 - service.py   `Evaluations`: at most a few at once, one per game, and the periodic
-               evaluation (`eval_every_minutes`) whose scores go to the game's history
+               evaluation (`eval_every_minutes`: a game's, else its profile's, else the
+               host's) whose scores go to the game's history
 - ops.py       the protocol ops it serves (`evaluate`), dispatched by daemon.py
 - watch.py     the frames of a watched episode, relayed to the TUI
 
