@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,7 @@ def test_second_trainer_on_same_run_dir_is_refused(tmp_path: Path) -> None:
 
 def test_help_explains_minibatch_is_batch_size() -> None:
     result = subprocess.run(
-        ["python", "-m", "controlroom.trainer", "--help"],
+        [sys.executable, "-m", "controlroom.trainer", "--help"],
         capture_output=True,
         text=True,
         check=False,
