@@ -61,6 +61,8 @@ class GameRun:
     # Why it waits to start (the GPUs it needs are not all on the host); None: it does not.
     held_for: str | None = None
     held_by: str = "the GPUs"  # what it waits for: "the GPUs", "node 0 at ADDR:PORT"
+    # It crashed and then had to wait: its start when the wait ends is still a restart.
+    restart_owed: bool = False
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Diagnosis] = field(default_factory=list)  # learning.Learning sets it
     last_eval: float | None = None  # set from its history by Learning.sync

@@ -311,11 +311,12 @@ class Supervisor:
         if placed.refusal is not None:
             self._hold(g, now, placed.refusal)
             return
-        back = g.held_for is not None  # it waited for its GPUs: a start, not a restart
+        back = g.held_for is not None  # it waited: a start, unless a crash came first
         waited = f"; {g.held_by} it waited for {'are back' if g.gpus_held else 'answers'}"
-        restart = g.next_restart_at is not None and not back
+        restart = (g.next_restart_at is not None and not back) or g.restart_owed
         if back:
             g.held_for, g.next_restart_at, g.last_exit = None, None, None
+            g.restart_owed = False
             self.pending.update_game(g.name, last_exit=None)
         g.tail.start_at_end()
         g.log_offset = _size(g.run_dir / LOG_FILE)
@@ -371,6 +372,8 @@ class Supervisor:
         are not all here, or (`waits_for` "node 0 at ADDR:PORT") its job's node 0 does
         not answer. Its stored settings and GPUs stay as they are, and it starts when
         what it waits for is there."""
+        if g.held_for is None and g.next_restart_at is not None:
+            g.restart_owed = True  # a crash's restart, now waiting: still counted as one
         g.next_restart_at = now + HOLD_RECHECK_S
         if g.held_for == reason and g.state == "backoff":
             return
@@ -390,7 +393,7 @@ class Supervisor:
     # ---- requests -----------------------------------------------------------------
     def request_stop(self, g: GameRun, why: str, now: float) -> None:
         """SIGTERM now, SIGKILL after the grace period (done by `step`)."""
-        g.next_restart_at = None
+        g.next_restart_at, g.restart_owed = None, False
         if g.proc is None:
             return
         g.stopping_for, g.stop_deadline = why, now + self.knobs().stop_grace_s
