@@ -10,6 +10,10 @@
     the detail screen (Enter) of a real CartPole run: a fresh local agent, a real
     trainer on this CPU, shot after `--seconds` of training; writes
     assets/screenshot-detail.svg and .png
+.venv/bin/python scripts/screenshot.py --watch
+    the watch view (`f` on the detail screen) of a real Pong run: a fresh local agent,
+    a real trainer on this CPU, shot once its first checkpoint plays and frames arrive;
+    writes assets/screenshot-watch.png
 .venv/bin/python scripts/screenshot.py --state-dir DIR
     whatever an agent already running under DIR shows
 """
@@ -37,6 +41,7 @@ from controlroom.tui.app import ControlRoomApp, build_app
 from controlroom.tui.cli import LOCAL_GAMES
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.screens.detail import DetailScreen
+from controlroom.tui.screens.watch import WatchScreen
 from controlroom.tui.target import HostTarget
 from controlroom.tui.widgets.game_pane import GameGrid
 from controlroom.tui.widgets.host_view import HostView
@@ -119,6 +124,39 @@ async def shoot_detail(state_dir: Path, config: Path | None, svg: Path, seconds:
     return f"{DETAIL_GAME}: {rows} history rows, return_mean {m.get('return_mean')}"
 
 
+async def shoot_watch(state_dir: Path, config: Path | None, svg: Path, frames: int) -> str:
+    """A real Pong run's watch view: start a local agent, let the app add Pong, wait for
+    its first checkpoint, open its detail screen, press `f` and shoot once `frames`
+    frames of the episode have arrived; returns a line saying what was shown."""
+    socket = local.ensure_agent(state_dir, config)
+    target = HostTarget("local", partial(open_local, socket), ensure_games=(LOCAL_GAME,))
+    app = build_app([target], config=load(config) if config else None)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(HostView)
+        while _checkpoint(view, LOCAL_GAME) is None:
+            await asyncio.sleep(0.5)
+        await pilot.pause()
+        view.query_one(GameGrid).select(LOCAL_GAME)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f")
+        screen = app.screen
+        assert isinstance(screen, WatchScreen)
+        while screen.frames_shown < frames:
+            await asyncio.sleep(0.2)
+        await pilot.pause()
+        app.save_screenshot(str(svg))
+        shown = screen.frames_shown
+        await pilot.press("escape")  # ends the evaluator's stream
+        await pilot.pause()
+    return f"{LOCAL_GAME}: {shown} frames watched"
+
+
+def _checkpoint(view: HostView, name: str) -> object | None:
+    game = None if view.state is None else view.state.games.get(name)
+    return None if game is None else game.checkpoint
+
+
 def _metrics(view: HostView, name: str = LOCAL_GAME) -> JSONObject | None:
     """The game's newest metrics line once it has a steps/s figure, else None."""
     game = None if view.state is None else view.state.games.get(name)
@@ -158,6 +196,12 @@ def main() -> None:
         action="store_true",
         help="shoot the detail screen of a real CartPole run (fresh local agent)",
     )
+    ap.add_argument(
+        "--watch",
+        action="store_true",
+        help="shoot the watch view (f) of a real Pong run (fresh local agent)",
+    )
+    ap.add_argument("--frames", type=int, default=120, help="--watch: frames before the shot")
     ap.add_argument("--seconds", type=float, default=150, help="--detail: training time")
     ap.add_argument("--state-dir", help="a running local agent to show")
     ap.add_argument("--config", help="config for --local (default: the lookup order)")
@@ -171,7 +215,8 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     default = "screenshot-local" if args.local else "screenshot"
-    out = Path(args.out or f"assets/{'screenshot-detail' if args.detail else default}.png")
+    named = "screenshot-detail" if args.detail else "screenshot-watch" if args.watch else default
+    out = Path(args.out or f"assets/{named}.png")
     with tempfile.TemporaryDirectory() as tmp:
         svg = Path(tmp) / "screenshot.svg"
         if args.detail:
@@ -182,6 +227,14 @@ def main() -> None:
             finally:
                 stop_local(state_dir)
             _write(svg, out.with_suffix(".svg"))  # exact: braille in the browser's font
+        elif args.watch:
+            state_dir = Path(tmp) / "state"
+            try:
+                print(
+                    asyncio.run(shoot_watch(state_dir, find_config(args.config), svg, args.frames))
+                )
+            finally:
+                stop_local(state_dir)
         elif args.local:
             state_dir = Path(tmp) / "state"
             try:

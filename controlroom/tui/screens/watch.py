@@ -30,9 +30,23 @@ from controlroom.link.errors import LinkError
 from controlroom.tui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
-    from textual_image.widget import AutoImage
+    from textual_image.widget._base import Image
 
 Request = Callable[..., Awaitable[Any]]
+
+
+def frame_image() -> Image:
+    """The terminal's best picture: Kitty or Sixel graphics where it answers for them,
+    else half-cell blocks, two colour pixels a cell, which every colour terminal draws.
+    textual-image itself falls back to grey shading when its output is no terminal (a
+    pipe, a test, a screenshot): that would lose the game's colours for no reason."""
+    # Imported here: textual-image takes numpy when it finds it installed, and the
+    # laptop half loads no numpy until a picture is asked for (test_import_boundaries).
+    from textual_image import renderable
+    from textual_image.widget import AutoImage, HalfcellImage
+
+    graphics = renderable.Image in (renderable.TGPImage, renderable.SixelImage)
+    return (AutoImage if graphics else HalfcellImage)(None, id="watch-frame")
 
 
 class WatchScreen(ModalScreen[None]):
@@ -43,9 +57,9 @@ class WatchScreen(ModalScreen[None]):
     ]
     DEFAULT_CSS = """
     WatchScreen { align: center middle; background: $background 80%; }
-    WatchScreen #watch { width: 64; height: auto; border: round $primary; }
+    WatchScreen #watch { width: 52; height: auto; max-height: 100%; border: round $primary; }
     WatchScreen #watch-title, WatchScreen #watch-status { height: 1; width: 1fr; }
-    WatchScreen #watch-frame { width: 60; height: 40; }
+    WatchScreen #watch-frame { width: 50; height: 33; }
     """
 
     def __init__(self, game: str, request: Request) -> None:
@@ -62,13 +76,9 @@ class WatchScreen(ModalScreen[None]):
         self.status = "starting the episode..."
 
     def compose(self) -> ComposeResult:
-        # Imported here: textual-image takes numpy when it finds it installed, and the
-        # laptop half loads no numpy until a picture is asked for (test_import_boundaries).
-        from textual_image.widget import AutoImage
-
         with Vertical(id="watch"):
             yield QuietStatic(f"{self.game}: the current policy", id="watch-title")
-            yield AutoImage(None, id="watch-frame")
+            yield frame_image()
             yield QuietStatic(self.status, id="watch-status", markup=False)
         yield Footer()
 
@@ -117,10 +127,10 @@ class WatchScreen(ModalScreen[None]):
         self.say(text)
         return answer.done
 
-    def frame_widget(self) -> AutoImage:
-        from textual_image.widget import AutoImage
+    def frame_widget(self) -> Image:
+        from textual_image.widget._base import Image
 
-        return self.query_one("#watch-frame", AutoImage)
+        return self.query_one("#watch-frame", Image)
 
     def say(self, text: str) -> None:
         self.status = text
