@@ -166,7 +166,22 @@ class TrainerDefaults:
         default="auto", metadata=doc("auto | cpu | cuda | cuda:N", check=device_problem)
     )
     torch_threads: int = field(
-        default=0, metadata=doc("torch CPU threads; 0 = torch's choice", lo=0, hi=1024)
+        default=0,
+        metadata=doc(
+            "torch CPU threads per trainer; 0 = auto: the agent divides the host's cores "
+            "among the trainers it runs",
+            lo=0,
+            hi=1024,
+        ),
+    )
+    envpool_threads: int = field(
+        default=0,
+        metadata=doc(
+            "envpool worker threads per trainer (at most num_envs are used); 0 = auto, as "
+            "torch_threads",
+            lo=0,
+            hi=1024,
+        ),
     )
     gpu_memory_fraction: float = field(
         default=0.0,
@@ -788,8 +803,9 @@ SETTING_SECTIONS: dict[str, type[Any]] = {
 }
 CLIENT_SETTINGS: tuple[str, ...] = tuple(k for k in SETTING_SECTIONS if k != "command")
 # Keys whole settings may lack: a GameState leaves `command` out (empty = built-in), and
-# a game stored before `gpus` or the span existed runs on one GPU of one host.
-OPTIONAL_SETTINGS = ("command", "gpus", *SPAN_KEYS)
+# a game stored before `gpus` or the span existed runs on one GPU of one host, and one
+# stored before `envpool_threads` existed gets its threads chosen (0 = auto).
+OPTIONAL_SETTINGS = ("command", "gpus", "envpool_threads", *SPAN_KEYS)
 
 
 def settings_problem(settings: Settings) -> str | None:

@@ -375,6 +375,27 @@ class GameState(Struct, kw_only=True):
     diagnosis: list[Diagnosis] = []
     span: JobSpan | None = None  # a job over several hosts: this host's part of it
     last_eval: float | None = None  # the newest evaluation's mean score (agent/evaluation/)
+    # Its trainer's thread counts, set at its start (None: not started by this agent).
+    threads: Threads | None = None
+
+
+class Threads(Struct, kw_only=True):
+    """A trainer's CPU threads as the agent gave them at its start
+    (agent/supervision/threads.py): torch's and envpool's counts, whether the agent chose
+    any of them (a setting left at 0) and from what: the host's cores and the trainer
+    processes it divided them among."""
+
+    torch: int
+    envpool: int
+    auto: bool = True
+    cores: int = 1
+    trainers: int = 1  # 0: unknown (a trainer the agent adopted after its own restart)
+
+    @property
+    def label(self) -> str:
+        """Torch's and envpool's threads as "1+1", a trailing * when the settings chose
+        them both (the TUI's pane and `agent status` show this)."""
+        return f"{self.torch}+{self.envpool}{'' if self.auto else '*'}"
 
 
 class JobSpan(Struct, kw_only=True):
