@@ -466,8 +466,8 @@ ALERT_KINDS = (
     "trial_decided",
     "error",
 )
-# The tune feature's end: not an EventKind yet. Accepted and on by default so that alerts
-# follow when a `tune_finished` event lands; until then no event has this kind.
+# The tune's end (protocol.EventKind.TUNE_FINISHED, agent/policy/tune.py): on by default,
+# so a finished tune alerts.
 TUNE_FINISHED_KIND = "tune_finished"
 DEFAULT_ALERT_KINDS = (
     "reboot",
