@@ -641,12 +641,10 @@ class SnapshotEntry(SnapshotMeta, kw_only=True):
 # ---- tune (issue 20; agent/policy/tune.py, tune_search.py) -----------------------------
 TUNE_VERDICTS: Final = (
     "ok",  # measured, and the ladder climbed past it
-    "unstable",  # the candidate crashed or the host rebooted under it: the ceiling is learned
-    "over_budget",  # the guard would refuse it (estimated from the memory per env measured)
-    "diminishing",  # less gain over the rung below than [tune].min_gain
-    "crashed",  # the candidate exited before it was measured
-    "hung",  # the candidate wrote no metrics past its warm-up in time
-    "reboot",  # the host rebooted while it ran
+    "unstable",  # crashed, hung (no steady metrics in time), or the host rebooted under it
+    # (`reason` says which): the game's tune ceiling is learned, as the ramp's is
+    "over_budget",  # a guard budget it would cross (from the memory per env measured)
+    "diminishing",  # less gain over the best rung below than [tune].min_gain
     "hot",  # the GPU reached the guard's max_gpu_temp_c while it ran
     "pending",  # not run yet
     "running",  # being measured now
@@ -697,6 +695,8 @@ class TuneState(Struct, kw_only=True):
     current: int | None = None  # the rung running now (index in rungs)
     chosen: TuneRung | None = None
     reason: str = ""  # why the ladder stopped where it did
+    ceiling: int | None = None  # num_envs this game was unstable at (the ladder stays below)
+    waiting: bool = False  # queued behind another game's tune (op tune over several games)
     before: TuneFigures = msgspec.field(default_factory=TuneFigures)
     after: TuneFigures = msgspec.field(default_factory=TuneFigures)
     applied: bool = False
