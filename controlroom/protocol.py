@@ -355,7 +355,7 @@ class GameState(Struct, kw_only=True):
     game's whole settings less `command` (a host's own trainer template stays on the
     host); `metrics` is its trainer's newest metrics line, free-form JSON (a trainer of
     the host's own may write any figures; the built-in one writes global_step,
-    episodes, episodes_per_hour, sps, return_mean/min/max, time)."""
+    episodes, episodes_per_hour, sps, return_mean/min/max, rss, time)."""
 
     game: str
     env_id: str | None
