@@ -46,6 +46,7 @@ __all__ = [
     "EvaluationConfig",
     "GameConfig",
     "GuardConfig",
+    "TuneConfig",
     "HostConfig",
     "ProfileConfig",
     "RampConfig",
@@ -363,6 +364,32 @@ class GuardConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    """The tune's ladder (agent/policy/tune.py): how far it climbs and when it stops."""
+
+    minutes: float = field(
+        default=12.0,
+        metadata=doc("minutes a tune of one game takes by default", lo=0.0, lo_open=True, hi=1440.0),
+    )
+    min_gain: float = field(
+        default=0.1,
+        metadata=doc(
+            "the host's steps/s must gain this share over the best rung below, or the climb "
+            "stops (diminishing returns)",
+            lo=0.0,
+            hi=10.0,
+        ),
+    )
+    warmup_updates: int = field(
+        default=1,
+        metadata=doc("a rung's first metrics lines left out of its measure (warm-up)", lo=0, hi=100),
+    )
+    max_rungs: int = field(
+        default=6, metadata=doc("shapes in a ladder at most, the current one included", lo=2, hi=16)
+    )
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """The host agent's own behaviour."""
 
@@ -481,8 +508,8 @@ ALERT_KINDS = (
     "trial_decided",
     "error",
 )
-# The tune feature's end: not an EventKind yet. Accepted and on by default so that alerts
-# follow when a `tune_finished` event lands; until then no event has this kind.
+# The tune's end (protocol.EventKind.TUNE_FINISHED, agent/policy/tune.py): on by default,
+# so a finished tune alerts.
 TUNE_FINISHED_KIND = "tune_finished"
 DEFAULT_ALERT_KINDS = (
     "reboot",
@@ -701,6 +728,7 @@ class Config:
     profiles: dict[str, ProfileConfig] = field(default_factory=dict)
     ramp: RampConfig = field(default_factory=RampConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
