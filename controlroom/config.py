@@ -46,11 +46,11 @@ __all__ = [
     "EvaluationConfig",
     "GameConfig",
     "GuardConfig",
-    "TuneConfig",
     "HostConfig",
     "ProfileConfig",
     "RampConfig",
     "TrainerDefaults",
+    "TuneConfig",
     "check_value",
     "dump",
     "find_config",
@@ -369,7 +369,9 @@ class TuneConfig:
 
     minutes: float = field(
         default=12.0,
-        metadata=doc("minutes a tune of one game takes by default", lo=0.0, lo_open=True, hi=1440.0),
+        metadata=doc(
+            "minutes a tune of one game takes by default", lo=0.0, lo_open=True, hi=1440.0
+        ),
     )
     min_gain: float = field(
         default=0.1,
@@ -382,7 +384,9 @@ class TuneConfig:
     )
     warmup_updates: int = field(
         default=1,
-        metadata=doc("a rung's first metrics lines left out of its measure (warm-up)", lo=0, hi=100),
+        metadata=doc(
+            "a rung's first metrics lines left out of its measure (warm-up)", lo=0, hi=100
+        ),
     )
     max_rungs: int = field(
         default=6, metadata=doc("shapes in a ladder at most, the current one included", lo=2, hi=16)

@@ -68,9 +68,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
 
 
 def _busy(change: protocol.TuneChange, games: list[str]) -> bool:
-    return any(
-        t.status == "running" for g, t in change.tunes.items() if not games or g in games
-    )
+    return any(t.status == "running" for g, t in change.tunes.items() if not games or g in games)
 
 
 def rung_shape(rung: TuneRung | None) -> str:
@@ -128,4 +126,3 @@ def _fig(f: protocol.TuneFigures) -> str:
     days = "?" if f.days is None else f"{f.days:.1f} days"
     cost = "?" if f.cost is None else f"${f.cost:.0f}"
     return f"{days}, {cost}"
-

@@ -182,8 +182,10 @@ async def tune_pass(engine: Engine, now: float) -> None:
 
 def _trouble(st: GameState, run: TuneRun) -> str | None:
     """Why the candidate failed (crashed, restarted, hung), or None."""
+    if st.state == "hung":
+        return "hung: no sign of life within hang_timeout_s"
     if st.state in FAILED_STATES:
-        return f"{st.state}: {st.last_exit or 'no exit reason'}"
+        return f"crashed ({st.state}: {st.last_exit or 'no exit reason'})"
     if st.restarts > run.restarts:
         return f"crashed and restarted ({st.last_exit or 'no exit reason'})"
     return None
@@ -323,9 +325,7 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
         t.after = tune_search.figures_after(t.before, t.rungs[0], t.chosen)
     t.reason, t.ended_at, t.current, t.status = reason, time.time(), None, status
     chosen = (
-        f"{t.chosen.num_envs} envs, minibatch {t.chosen.minibatch_size}"
-        if t.chosen
-        else "nothing"
+        f"{t.chosen.num_envs} envs, minibatch {t.chosen.minibatch_size}" if t.chosen else "nothing"
     )
     engine.event(
         "tune_finished",
@@ -395,4 +395,3 @@ async def apply(engine: Engine, game: str) -> protocol.TuneApplied:
     )
     engine.save()
     return protocol.TuneApplied(tune=t, migration=result)
-

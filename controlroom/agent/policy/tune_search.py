@@ -100,8 +100,8 @@ class Window:
         """Episodes an hour over the same span, or None."""
         if self.base is None or self.last is None or self.last.time <= self.base.time:
             return None
-        return (self.last.episodes - self.base.episodes) * 3600.0 / (
-            self.last.time - self.base.time
+        return (
+            (self.last.episodes - self.base.episodes) * 3600.0 / (self.last.time - self.base.time)
         )
 
 
@@ -110,9 +110,9 @@ def judge(rung: TuneRung, best: TuneRung | None, *, min_gain: float, max_temp_c:
     `min_gain` over the best rung below it, else ok."""
     if rung.temp_c is not None and rung.temp_c >= max_temp_c:
         return HOT
-    if best is not None and best.steps_per_s and rung.steps_per_s is not None:
-        if rung.steps_per_s < best.steps_per_s * (1.0 + min_gain):
-            return DIMINISHING
+    below = best.steps_per_s if best is not None else None
+    if below and rung.steps_per_s is not None and rung.steps_per_s < below * (1.0 + min_gain):
+        return DIMINISHING
     return OK
 
 
