@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -102,9 +104,22 @@ def rate(points: list[tuple[float, int]], start: float, end: float) -> float:
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def phase(label: str, env: dict[str, str], a: argparse.Namespace) -> tuple[float, list[float]]:
+def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User and system CPU the trainers have used so far (every thread of each)."""
+    total = 0.0
+    for p in procs:
+        try:
+            times = psutil.Process(p.pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def phase(label: str, env: dict[str, str], a: argparse.Namespace) -> tuple[float, float]:
     """Start the games' trainers with `env` over ours, measure, stop them: the summed
-    steps/s and each game's."""
+    steps/s, and the steps per CPU-second the trainers used (what they make of the CPU
+    they get, whatever share of a busy machine's that is)."""
     with tempfile.TemporaryDirectory(prefix="threads_bench_") as tmp:
         dirs = [Path(tmp) / g for g in a.games]
         base = {k: v for k, v in os.environ.items() if k not in AUTO_THREADS_ENV.values()}
@@ -125,7 +140,11 @@ def phase(label: str, env: dict[str, str], a: argparse.Namespace) -> tuple[float
                 time.sleep(1)
             start = time.time() + a.warmup
             end = start + a.measure
-            time.sleep(max(0.0, end - time.time()) + 1)
+            time.sleep(max(0.0, start - time.time()))
+            cpu0 = cpu_seconds(procs)
+            time.sleep(max(0.0, end - time.time()))
+            cpu = cpu_seconds(procs) - cpu0
+            time.sleep(3)  # the lines at the window's end
             each = [rate(updates(d), start, end) for d in dirs]
         finally:
             for p in procs:
@@ -137,10 +156,15 @@ def phase(label: str, env: dict[str, str], a: argparse.Namespace) -> tuple[float
                     p.kill()
                     p.wait()
     total = sum(each)
-    figures = "  ".join(f"{g} {x:6.0f}" for g, x in zip(a.games, each, strict=True))
+    per_cpu = total * a.measure / cpu if cpu > 0 else 0.0
+    figures = "  ".join(f"{g} {x:5.0f}" for g, x in zip(a.games, each, strict=True))
     load = os.getloadavg()[0]
-    print(f"  {label:<8} {total:7.0f} steps/s  ({figures})  load {load:.2f}", flush=True)
-    return total, each
+    print(
+        f"  {label:<8} {total:6.0f} steps/s ({figures}); {cpu / a.measure:4.2f} cores used, "
+        f"{per_cpu:5.0f} steps/CPU-s; load {load:.2f}",
+        flush=True,
+    )
+    return total, per_cpu
 
 
 def main() -> None:
@@ -164,17 +188,22 @@ def main() -> None:
         f"(torch+envpool) vs the libraries' defaults ({cores}+{cores} each)"
     )
     totals: dict[str, list[float]] = {"defaults": [], "chosen": []}
+    per_cpu: dict[str, list[float]] = {"defaults": [], "chosen": []}
     for r in range(a.rounds):
         order = ["defaults", "chosen"] if r % 2 == 0 else ["chosen", "defaults"]
         for label in order:
             env = {} if label == "defaults" else thread_env(chosen)
-            totals[label].append(phase(label, env, a)[0])
-    base, tuned = (statistics.median(totals[k]) for k in ("defaults", "chosen"))
-    print(
-        f"median summed steps/s: defaults {base:.0f}, chosen {tuned:.0f}: "
-        f"{tuned / base if base else float('nan'):.2f}x; load average now "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+            total, efficiency = phase(label, env, a)
+            totals[label].append(total)
+            per_cpu[label].append(efficiency)
+    print(f"median summed steps/s: {_ratio(totals)}")
+    print(f"median steps per CPU-second: {_ratio(per_cpu)}")
+    print("load average now " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def _ratio(figures: dict[str, list[float]]) -> str:
+    base, tuned = (statistics.median(figures[k]) for k in ("defaults", "chosen"))
+    return f"defaults {base:.0f}, chosen {tuned:.0f}: {tuned / base if base else float('nan'):.2f}x"
 
 
 if __name__ == "__main__":
