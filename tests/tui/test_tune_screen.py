@@ -20,7 +20,7 @@ from controlroom.tui import tune_view
 from controlroom.tui.recorded import NOW, recorded_state
 from controlroom.tui.screens.modals import PickScreen
 from controlroom.tui.screens.tune import TuneScreen
-from controlroom.tui.widgets.game_pane import GameGrid
+from controlroom.tui.widgets.game_pane import GameGrid, render_game
 from controlroom.tui.widgets.host_view import HostView
 from controlroom.tui.widgets.tune_plot import TunePlot
 from tests.tui.test_snapshots import SIZE, app_for
@@ -147,3 +147,15 @@ async def test_apply_waits_for_a_finished_tune_and_u_asks_minutes_first() -> Non
         assert picker.choices[0] == ("12", "12 minutes (default)")
         assert any(line.startswith("u ") and "Tune" in line for line in app.help_lines())
         assert "Tune" in {c.title for c in app.get_system_commands(app.screen)}
+
+
+def test_the_pane_shows_a_trainers_threads() -> None:
+    """The pane's settings line ends its shape with the trainer's threads (issue 20.3)."""
+    raw = copy.deepcopy(recorded_state()["games"]["MsPacman"])
+    g = msgspec.convert(raw, protocol.GameState)
+    assert "thr" not in render_game(g, NOW).plain  # started before shares: nothing said
+    raw["threads"] = {"torch": 1, "envpool": 1, "cores": 2, "trainers": 3}
+    shown = render_game(msgspec.convert(raw, protocol.GameState), NOW).plain
+    assert "32 envs · mb 512 · thr 1+1 · gpu 1.1G" in shown
+    raw["threads"] |= {"torch": 4, "envpool": 2, "auto": False}
+    assert "thr 4+2* · gpu" in render_game(msgspec.convert(raw, protocol.GameState), NOW).plain
