@@ -172,12 +172,22 @@ async def tune_pass(engine: Engine, now: float) -> None:
     started = rung.started_at or now
     if now < started + t.rung_s:
         return
-    cand = run.windows[t.game]
-    if cand.steps_per_s() is None:
-        if now >= started + 2 * t.rung_s:
-            await _unstable(engine, t, rung, f"no steady metrics in {now - started:.0f} s: hung")
-        return
-    await _measured(engine, t, rung, run, st)
+    cand, spent = run.windows[t.game], now - started
+    late = now >= started + 2 * t.rung_s or now >= _deadline(t)
+    if cand.steps_per_s() is not None:
+        await _measured(engine, t, rung, run, st)
+    elif late and cand.updates == 0 and spent >= t.rung_s:
+        await _unstable(engine, t, rung, f"hung: no update in {spent:.0f} s")
+    elif late and cand.updates == 0:
+        await _stop_at(engine, t, rung, tune_search.PENDING, "the tune's minutes ran out")
+    elif late:
+        why = f"too slow to measure: {cand.updates} update(s) in {spent:.0f} s"
+        await _stop_at(engine, t, rung, tune_search.DIMINISHING, why)
+
+
+def _deadline(t: TuneState) -> float:
+    """When the tune's minutes are up (a rung may overrun it by half its time)."""
+    return t.started_at + t.minutes * 60.0 + t.rung_s / 2
 
 
 def _trouble(st: GameState, run: TuneRun) -> str | None:
@@ -238,6 +248,9 @@ async def _measured(
     _close(engine, t, rung, tune_search.OK, "measured")
     if index + 1 >= len(t.rungs):
         await _end(engine, t, "finished", "the top of the ladder (guard envs, ceiling, max_rungs)")
+        return
+    if time.time() + t.rung_s > _deadline(t):
+        await _end(engine, t, "finished", "the tune's minutes ran out")
         return
     nxt = t.rungs[index + 1]
     over = tune_search.over_budget(rung, nxt, _memory(engine)) or engine.check_scale(
