@@ -117,6 +117,7 @@ async def _begin(engine: Engine, game: str, minutes: float) -> None:
     if st.state != "running":
         await _end(engine, t, "failed", f"{game} is {st.state}: nothing measured")
         return
+    t.before = _figures(engine, game)  # while it runs: its rate is the trainer's now
     was_wanted = st.wanted
     st = await stop_for_snapshot(engine, game)
     t.snapshot = snapshot(engine, game, msgspec.structs.replace(st, wanted=was_wanted), "tune")
@@ -333,7 +334,8 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
     if st is not None and dict(st.settings) != t.restore_settings:
         await engine.agent.want_game(t.game, dict(t.restore_settings))
     t.chosen = tune_search.choose(t.rungs)
-    t.before = _figures(engine, t.game)
+    if t.before.days is None:
+        t.before = _figures(engine, t.game)
     if t.chosen is not None:
         t.after = tune_search.figures_after(t.before, t.rungs[0], t.chosen)
     t.reason, t.ended_at, t.current, t.status = reason, time.time(), None, status
