@@ -36,6 +36,7 @@ from controlroom.agent.policy.host_actions import (
 from controlroom.agent.policy.seam import Engine, TuneRun
 from controlroom.agent.policy.tune_search import Sample, Window
 from controlroom.agent.supervision import process
+from controlroom.config import settings_problem
 from controlroom.protocol import GameState, TuneRung, TuneState
 
 FAILED_STATES = ("crashed", "backoff", "crash_loop", "hung")
@@ -75,6 +76,12 @@ def plan_ladder(engine: Engine, st: GameState, minutes: float) -> TuneState:
         max_rungs=cfg.tune.max_rungs,
         threads=int(threads) if threads else None,
     )
+    # A shape the one settings check refuses (a bound, the minibatch dividing the
+    # rollout) ends the ladder there: it could not start.
+    for i, rung in enumerate(rungs[1:], start=1):
+        if settings_problem({**st.settings, **tune_search.rung_settings(rung)}) is not None:
+            rungs = rungs[:i]
+            break
     return TuneState(
         game=st.game,
         minutes=minutes,
@@ -145,12 +152,23 @@ def _open_rung(engine: Engine, t: TuneState, index: int) -> None:
 
 async def tune_pass(engine: Engine, now: float) -> None:
     """One tick: sample the running rung, end it when its time is up, climb or stop;
-    begin the next waiting game when none runs."""
+    begin the next waiting game when none runs. An op's refusal on the way (the game
+    removed, its settings refused) ends the tune as failed, never the tick."""
+    try:
+        await _tune_pass(engine, now)
+    except OpError as exc:
+        t = engine.tune.running()
+        if t is not None:
+            await _end(engine, t, "failed", exc.message)
+
+
+async def _tune_pass(engine: Engine, now: float) -> None:
     t = engine.tune.running()
     if t is None:
         if engine.tune.waiting:
-            game = engine.tune.waiting.pop(0)
-            await _begin(engine, game, engine.tune.tunes[game].minutes)
+            nxt = engine.tune.tunes[engine.tune.waiting.pop(0)]
+            nxt.waiting = False  # running now: a refusal in _begin ends it as failed
+            await _begin(engine, nxt.game, nxt.minutes)
         return
     if engine.tune_run is None or engine.tune_run.game != t.game:
         _open_rung(engine, t, t.current or 0)  # after an agent restart: measure afresh
