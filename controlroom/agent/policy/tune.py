@@ -191,14 +191,14 @@ async def _tune_pass(engine: Engine, now: float) -> None:
     if now < started + t.rung_s:
         return
     cand, spent = run.windows[t.game], now - started
-    late = now >= started + 2 * t.rung_s or now >= _deadline(t)
+    hung_at, out_of_time = started + 2 * t.rung_s, now >= _deadline(t)
     if cand.steps_per_s() is not None:
         await _measured(engine, t, rung, run, st)
-    elif late and cand.updates == 0 and spent >= t.rung_s:
+    elif cand.updates == 0 and now >= hung_at:
         await _unstable(engine, t, rung, f"hung: no update in {spent:.0f} s")
-    elif late and cand.updates == 0:
+    elif cand.updates == 0 and out_of_time:
         await _stop_at(engine, t, rung, tune_search.PENDING, "the tune's minutes ran out")
-    elif late:
+    elif now >= hung_at or out_of_time:
         why = f"too slow to measure: {cand.updates} update(s) in {spent:.0f} s"
         await _stop_at(engine, t, rung, tune_search.DIMINISHING, why)
 
