@@ -95,6 +95,10 @@ def test_search_picks_the_peak_and_stops_at_the_memory_budget(harness: AgentHarn
     assert (pong["chosen"]["num_envs"], pong["chosen"]["minibatch_size"]) == (16, 512)
     host16, game16 = pong["rungs"][1]["steps_per_s"], pong["rungs"][1]["game_steps_per_s"]
     assert game16 == pytest.approx(2000, rel=0.15) and host16 == pytest.approx(3600, rel=0.15)
+    # The plan's days and cost to target: twice the game's steps/s, half the days.
+    before, after = pong["before"], pong["after"]
+    assert before["days"] > 0 and before["cost"] > 0
+    assert after["days"] == pytest.approx(before["days"] / 2, rel=0.2)
     # CartPole: faster at 16, but 32 would cross the host RAM budget (not run).
     assert [r["verdict"] for r in cart["rungs"]] == ["ok", "ok", "over_budget"]
     assert "max_host_ram_fraction" in cart["rungs"][2]["reason"]

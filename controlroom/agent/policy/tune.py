@@ -305,7 +305,7 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
         await engine.agent.want_game(t.game, dict(t.restore_settings))
     t.chosen = tune_search.choose(t.rungs)
     if t.before.days is None:
-        t.before = tune_measure.figures(engine, t.game)
+        t.before = tune_measure.figures(engine, t.game, t.rungs[0].eps_per_h)
     if t.chosen is not None:
         t.after = tune_search.figures_after(t.before, t.rungs[0], t.chosen)
     t.reason, t.ended_at, t.current, t.status = reason, time.time(), None, status

@@ -67,15 +67,18 @@ def memory(engine: Engine) -> tune_search.Memory:
     )
 
 
-def figures(engine: Engine, game: str) -> protocol.TuneFigures:
-    """The plan's figures for `game` now: episodes an hour, days and cost to target."""
+def figures(engine: Engine, game: str, measured: float | None = None) -> protocol.TuneFigures:
+    """The plan's figures for `game` now: episodes an hour, days and cost to target. A
+    trainer just started has no rate yet: `measured` (episodes an hour the tune measured
+    at the game's own shape) stands in for it."""
     plan = engine.plan(time.time(), fresh=True)
     row = next((g for g in plan.host.games if g.game == game), None)
-    if row is None or row.hours_to_target is None:
-        return protocol.TuneFigures(episodes_per_hour=row.episodes_per_hour if row else None)
+    if row is None:
+        return protocol.TuneFigures()
+    eph, hours = row.episodes_per_hour, row.hours_to_target
+    if hours is None and measured:
+        eph, hours = measured, max(0, row.target - row.episodes) / measured
+    if hours is None:
+        return protocol.TuneFigures(episodes_per_hour=eph)
     price = engine.agent.config.agent.price_per_hour
-    return protocol.TuneFigures(
-        episodes_per_hour=row.episodes_per_hour,
-        days=row.hours_to_target / 24.0,
-        cost=row.hours_to_target * price,
-    )
+    return protocol.TuneFigures(episodes_per_hour=eph, days=hours / 24.0, cost=hours * price)
