@@ -31,6 +31,7 @@ def write(h: AgentHarness, games: dict[str, str], **guard: Any) -> None:
         "games": {g: {"command": command(curve)} for g, curve in games.items()},
         "guard": {"max_total_envs": 64, **guard},
         "tune": {"min_gain": 0.1, "warmup_updates": 1},
+        "profiles": {"both": {"games": list(games), "num_envs": 8, "minibatch_size": 256}},
         "agent": {**FAST_AGENT, "telemetry_s": 0.5, "stop_grace_s": 5.0},
     }
     h.config_path.write_text(tomli_w.dumps(doc))
@@ -94,6 +95,10 @@ def test_search_picks_the_peak_and_stops_at_the_memory_budget(harness: AgentHarn
     assert (pong["chosen"]["num_envs"], pong["chosen"]["minibatch_size"]) == (16, 512)
     host16, game16 = pong["rungs"][1]["steps_per_s"], pong["rungs"][1]["game_steps_per_s"]
     assert game16 == pytest.approx(2000, rel=0.15) and host16 == pytest.approx(3600, rel=0.15)
+    # The plan's days and cost to target: twice the game's steps/s, half the days.
+    before, after = pong["before"], pong["after"]
+    assert before["days"] > 0 and before["cost"] > 0
+    assert after["days"] == pytest.approx(before["days"] / 2, rel=0.2)
     # CartPole: faster at 16, but 32 would cross the host RAM budget (not run).
     assert [r["verdict"] for r in cart["rungs"]] == ["ok", "ok", "over_budget"]
     assert "max_host_ram_fraction" in cart["rungs"][2]["reason"]
@@ -105,6 +110,11 @@ def test_search_picks_the_peak_and_stops_at_the_memory_budget(harness: AgentHarn
     assert len(events(h, "tune_rung")) == 6 and len(events(h, "tune_finished")) == 2
     marks = h.call("history", game="Pong")["marks"]
     assert [m["kind"] for m in marks if m["kind"] == "tune"] == ["tune", "tune"]
+    # A tuned profile: each game with its chosen shape.
+    tuned = h.cli("apply", "both", "--tuned", "--dry-run")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "num_envs 8 -> 16, minibatch_size 256 -> 512" in tuned.stdout
+    assert "migrate" not in h.cli("apply", "both", "--dry-run").stdout
     # Apply: a migration to the chosen shape, with a snapshot to roll back to.
     applied = h.cli("tune-apply", "Pong")
     assert applied.returncode == 0, applied.stderr
@@ -135,6 +145,13 @@ def test_killed_candidate_and_agent_restart(harness: AgentHarness) -> None:
     # The ceiling holds for the next tune of Pong: its ladder stays under 32.
     again = h.call("tune", games=["Pong"], minutes=0.4, dry_run=True)["tunes"]["Pong"]
     assert [r["num_envs"] for r in again["rungs"]] == [8, 16]
+    # A tune cancelled: the game back on its shape at once.
+    h.call("tune", games=["Pong"], minutes=0.4)
+    wait_for(lambda: rung_running(h, "Pong", 1), 60, "the 16-env rung")
+    cancelled = h.cli("tune-cancel")
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout, cancelled.stderr
+    assert tune_of(h, "Pong")["status"] == "cancelled"
+    assert h.game("Pong")["settings"]["num_envs"] == 8
 
 
 def test_reboot_under_a_candidate_is_an_unstable_rung(harness: AgentHarness) -> None:

@@ -20,18 +20,25 @@ def test_ladder_doubles_envs_scales_minibatch_and_stops_at_budget_and_ceiling() 
         8, 16, 32
     ]  # fmt: skip
     assert len(ts.ladder(8, 256, max_envs=4096, ceiling=None, max_rungs=3)) == 3
-    assert ts.rung_seconds(12, 4) == 180.0
+    assert ts.rung_seconds(12, 4) == 162.0  # a tenth of the minutes left for switches
 
 
 def test_window_leaves_out_warmup_and_lines_of_the_previous_trainer() -> None:
     w = ts.Window(since=100.0, warmup=1)
     w.add(ts.Sample(99.0, 0, 0))  # the previous trainer's last line
-    w.add(ts.Sample(101.0, 10, 0))  # warm-up: the first update, slow
+    w.add(ts.Sample(100.5, 500, 0))  # the start line: no step taken
+    w.add(ts.Sample(110.0, 600, 0))  # warm-up: the first update, slow
     assert w.steps_per_s() is None
-    w.add(ts.Sample(102.0, 1000, 1))
-    w.add(ts.Sample(102.0, 1000, 1))  # the same line seen twice
-    w.add(ts.Sample(104.0, 5000, 3))
-    assert w.steps_per_s() == 2000.0 and w.episodes_per_h() == 3600.0
+    w.add(ts.Sample(110.5, 600, 0))  # a checkpoint line: no step taken
+    w.add(ts.Sample(111.0, 2600, 1))
+    w.add(ts.Sample(111.0, 2600, 1))  # the same line seen twice
+    assert w.steps_per_s() == 2000.0
+    w.add(ts.Sample(112.0, 4600, 3))
+    assert w.steps_per_s() == 2000.0 and w.episodes_per_h() == 5400.0
+    other = ts.Window(since=100.0)  # no warm-up (another game's trainer): from its first line
+    other.add(ts.Sample(101.0, 100, 0))
+    other.add(ts.Sample(103.0, 300, 0))
+    assert other.steps_per_s() == 100.0
 
 
 def rung(envs: int, sps: float, verdict: str = "ok", **kw: float) -> TuneRung:

@@ -132,7 +132,9 @@ async def plan(engine: Engine, args: protocol.NoArgs) -> protocol.Plan:
 async def start_tune(engine: Engine, args: protocol.Tune) -> protocol.TuneChange:
     """Tune games in sequence (or with dry_run only show their ladders)."""
     games = list(args.games)
-    return await _locked(engine, lambda e: tune.start(e, games, args.minutes, args.dry_run))
+    return await _locked(
+        engine, lambda e: tune.start(e, games, args.minutes, args.dry_run), game=games[0]
+    )
 
 
 async def tune_status(engine: Engine, args: protocol.NoArgs) -> protocol.TuneChange:

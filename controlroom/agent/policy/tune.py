@@ -21,7 +21,7 @@ import msgspec
 
 from controlroom import protocol
 from controlroom.agent.errors import OpError
-from controlroom.agent.policy import guard, tune_search
+from controlroom.agent.policy import tune_measure, tune_search
 from controlroom.agent.policy.figures import shape
 from controlroom.agent.policy.host_actions import (
     check_guard,
@@ -34,8 +34,8 @@ from controlroom.agent.policy.host_actions import (
     tuned_shape,
 )
 from controlroom.agent.policy.seam import Engine, TuneRun
-from controlroom.agent.policy.tune_search import Sample, Window
-from controlroom.agent.supervision import process
+from controlroom.agent.policy.tune_search import Window
+from controlroom.config import settings_problem
 from controlroom.protocol import GameState, TuneRung, TuneState
 
 FAILED_STATES = ("crashed", "backoff", "crash_loop", "hung")
@@ -75,6 +75,12 @@ def plan_ladder(engine: Engine, st: GameState, minutes: float) -> TuneState:
         max_rungs=cfg.tune.max_rungs,
         threads=int(threads) if threads else None,
     )
+    # A shape the one settings check refuses (a bound, the minibatch dividing the
+    # rollout) ends the ladder there: it could not start.
+    for i, rung in enumerate(rungs[1:], start=1):
+        if settings_problem({**st.settings, **tune_search.rung_settings(rung)}) is not None:
+            rungs = rungs[:i]
+            break
     return TuneState(
         game=st.game,
         minutes=minutes,
@@ -117,6 +123,7 @@ async def _begin(engine: Engine, game: str, minutes: float) -> None:
     if st.state != "running":
         await _end(engine, t, "failed", f"{game} is {st.state}: nothing measured")
         return
+    t.before = tune_measure.figures(engine, game)  # while it runs: its rate is the trainer's now
     was_wanted = st.wanted
     st = await stop_for_snapshot(engine, game)
     t.snapshot = snapshot(engine, game, msgspec.structs.replace(st, wanted=was_wanted), "tune")
@@ -144,12 +151,23 @@ def _open_rung(engine: Engine, t: TuneState, index: int) -> None:
 
 async def tune_pass(engine: Engine, now: float) -> None:
     """One tick: sample the running rung, end it when its time is up, climb or stop;
-    begin the next waiting game when none runs."""
+    begin the next waiting game when none runs. An op's refusal on the way (the game
+    removed, its settings refused) ends the tune as failed, never the tick."""
+    try:
+        await _tune_pass(engine, now)
+    except OpError as exc:
+        t = engine.tune.running()
+        if t is not None:
+            await _end(engine, t, "failed", exc.message)
+
+
+async def _tune_pass(engine: Engine, now: float) -> None:
     t = engine.tune.running()
     if t is None:
         if engine.tune.waiting:
-            game = engine.tune.waiting.pop(0)
-            await _begin(engine, game, engine.tune.tunes[game].minutes)
+            nxt = engine.tune.tunes[engine.tune.waiting.pop(0)]
+            nxt.waiting = False  # running now: a refusal in _begin ends it as failed
+            await _begin(engine, nxt.game, nxt.minutes)
         return
     if engine.tune_run is None or engine.tune_run.game != t.game:
         _open_rung(engine, t, t.current or 0)  # after an agent restart: measure afresh
@@ -168,16 +186,26 @@ async def tune_pass(engine: Engine, now: float) -> None:
     if st.state == "paused":
         await _stop_at(engine, t, rung, tune_search.OVER_BUDGET, "the guard paused it")
         return
-    _sample(run, games, t.game)
+    tune_measure.sample(run, games, t.game)
     started = rung.started_at or now
     if now < started + t.rung_s:
         return
-    cand = run.windows[t.game]
-    if cand.steps_per_s() is None:
-        if now >= started + 2 * t.rung_s:
-            await _unstable(engine, t, rung, f"no steady metrics in {now - started:.0f} s: hung")
-        return
-    await _measured(engine, t, rung, run, st)
+    cand, spent = run.windows[t.game], now - started
+    hung_at, out_of_time = started + 2 * t.rung_s, now >= _deadline(t)
+    if cand.steps_per_s() is not None:
+        await _measured(engine, t, rung, run, st)
+    elif cand.updates == 0 and now >= hung_at:
+        await _unstable(engine, t, rung, f"hung: no update in {spent:.0f} s")
+    elif cand.updates == 0 and out_of_time:
+        await _stop_at(engine, t, rung, tune_search.PENDING, "the tune's minutes ran out")
+    elif now >= hung_at or out_of_time:
+        why = f"too slow to measure: {cand.updates} update(s) in {spent:.0f} s"
+        await _stop_at(engine, t, rung, tune_search.DIMINISHING, why)
+
+
+def _deadline(t: TuneState) -> float:
+    """When the tune's minutes are up (a rung may overrun it by half its time)."""
+    return t.started_at + t.minutes * 60.0 + t.rung_s / 2
 
 
 def _trouble(st: GameState, run: TuneRun) -> str | None:
@@ -191,36 +219,11 @@ def _trouble(st: GameState, run: TuneRun) -> str | None:
     return None
 
 
-def _sample(run: TuneRun, games: dict[str, GameState], game: str) -> None:
-    """Each running trainer's newest line into its window; the other games' windows
-    open when the candidate's warm-up is over, so all are measured over one span."""
-    base = run.windows[game].base
-    for name, st in games.items():
-        m = st.metrics or {}
-        when, step = m.get("time"), m.get("global_step")
-        if st.state != "running" or not isinstance(when, int | float) or step is None:
-            continue
-        if name not in run.windows:
-            if base is None:
-                continue
-            run.windows[name] = Window(since=base.time - 1e-6)
-        run.windows[name].add(Sample(float(when), float(step), float(m.get("episodes") or 0)))
-
-
 async def _measured(
     engine: Engine, t: TuneState, rung: TuneRung, run: TuneRun, st: GameState
 ) -> None:
     """Fill the rung's figures, judge it, and climb to the next or stop."""
-    cand = run.windows[t.game]
-    rung.game_steps_per_s = cand.steps_per_s()
-    rung.steps_per_s = sum(w.steps_per_s() or 0.0 for w in run.windows.values())
-    rung.eps_per_h = cand.episodes_per_h()
-    rung.rss = _rss(st)
-    if st.gpu_memory_used:
-        rung.gpu_mem_per_env = st.gpu_memory_used / rung.num_envs
-    tel = engine.agent.telemetry()
-    rung.cpu = tel.system.cpu_percent
-    rung.temp_c = guard.load_from({}, tel).gpu_temp_c
+    tune_measure.fill(engine, rung, run, st)
     index = t.current or 0
     cfg = engine.agent.config
     best = tune_search.best_below(t.rungs, index)
@@ -239,36 +242,17 @@ async def _measured(
     if index + 1 >= len(t.rungs):
         await _end(engine, t, "finished", "the top of the ladder (guard envs, ceiling, max_rungs)")
         return
+    if time.time() + t.rung_s > _deadline(t):
+        await _end(engine, t, "finished", "the tune's minutes ran out")
+        return
     nxt = t.rungs[index + 1]
-    over = tune_search.over_budget(rung, nxt, _memory(engine)) or engine.check_scale(
+    over = tune_search.over_budget(rung, nxt, tune_measure.memory(engine)) or engine.check_scale(
         t.game, new_settings(dict(st.settings), tune_search.rung_settings(nxt))
     )
     if over is not None:
         await _stop_at(engine, t, nxt, tune_search.OVER_BUDGET, over)
         return
     await _switch(engine, t, index + 1)
-
-
-def _rss(st: GameState) -> int | None:
-    """The candidate's host RAM: what its trainer reports, else its process's RSS."""
-    reported = (st.metrics or {}).get("rss")
-    if isinstance(reported, int | float) and reported > 0:
-        return int(reported)
-    return process.rss_bytes(st.pid) if st.pid else None
-
-
-def _memory(engine: Engine) -> tune_search.Memory:
-    """The host's and the fullest GPU's memory now, with the guard's budgets."""
-    tel, g = engine.agent.telemetry(), engine.agent.config.guard
-    fullest = max(tel.gpus, key=lambda x: x.memory_used / max(1, x.memory_total), default=None)
-    return tune_search.Memory(
-        ram_used=tel.system.ram_used,
-        ram_total=tel.system.ram_total,
-        ram_budget=g.max_host_ram_fraction,
-        gpu_used=fullest.memory_used if fullest else None,
-        gpu_total=fullest.memory_total if fullest else None,
-        gpu_budget=g.max_gpu_memory_fraction,
-    )
 
 
 async def _switch(engine: Engine, t: TuneState, index: int) -> None:
@@ -320,7 +304,8 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
     if st is not None and dict(st.settings) != t.restore_settings:
         await engine.agent.want_game(t.game, dict(t.restore_settings))
     t.chosen = tune_search.choose(t.rungs)
-    t.before = _figures(engine, t.game)
+    if t.before.days is None:
+        t.before = tune_measure.figures(engine, t.game, t.rungs[0].eps_per_h)
     if t.chosen is not None:
         t.after = tune_search.figures_after(t.before, t.rungs[0], t.chosen)
     t.reason, t.ended_at, t.current, t.status = reason, time.time(), None, status
@@ -334,20 +319,6 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
         {"chosen": msgspec.to_builtins(t.chosen), "rungs": len(t.rungs), "status": status},
     )
     engine.save()
-
-
-def _figures(engine: Engine, game: str) -> protocol.TuneFigures:
-    """The plan's figures for `game` now: episodes an hour, days and cost to target."""
-    plan = engine.plan(time.time(), fresh=True)
-    row = next((g for g in plan.host.games if g.game == game), None)
-    if row is None or row.hours_to_target is None:
-        return protocol.TuneFigures(episodes_per_hour=row.episodes_per_hour if row else None)
-    price = engine.agent.config.agent.price_per_hour
-    return protocol.TuneFigures(
-        episodes_per_hour=row.episodes_per_hour,
-        days=row.hours_to_target / 24.0,
-        cost=row.hours_to_target * price,
-    )
 
 
 async def on_start(engine: Engine) -> None:

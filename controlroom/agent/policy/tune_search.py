@@ -44,9 +44,13 @@ def ladder(
     return rungs
 
 
+SWITCH_SHARE = 0.1  # of a tune's minutes, left for stopping and starting trainers
+
+
 def rung_seconds(minutes: float, rungs: int) -> float:
-    """Each rung's share of the tune's minutes."""
-    return minutes * 60.0 / max(1, rungs)
+    """Each rung's share of the tune's minutes, less the share its trainers' stops and
+    starts take."""
+    return minutes * 60.0 * (1.0 - SWITCH_SHARE) / max(1, rungs)
 
 
 def rung_settings(rung: TuneRung) -> Settings:
@@ -68,27 +72,34 @@ class Sample:
 
 @dataclass
 class Window:
-    """A trainer's measure over a rung: lines at or before `since` are not its; the
-    first `warmup` lines after it are warm-up; the rate runs from the first line after
-    them to the newest."""
+    """A trainer's measure over a rung. Lines at or before `since` (the agent's clock when
+    the rung's trainer started) are the previous trainer's. A line whose global_step did
+    not move (the start line, a checkpoint's) is not an update. The first `warmup` updates
+    are warm-up: the rate runs from the end of the last of them to the newest update, so
+    it needs `warmup` + 1 updates (with no warm-up, from the first line seen)."""
 
     since: float
     warmup: int = 0
-    seen: int = 0
+    updates: int = 0
+    prev: Sample | None = None
     base: Sample | None = None
     last: Sample | None = None
 
     def add(self, s: Sample) -> None:
         """A line as the agent last saw it (the same line twice counts once)."""
-        if s.time <= self.since or (self.last is not None and s.time <= self.last.time):
+        if s.time <= self.since or (self.prev is not None and s.time <= self.prev.time):
             return
-        self.seen += 1
-        if self.seen <= self.warmup:
-            self.since = s.time
-            return
-        if self.base is None:
+        moved = self.prev is not None and s.global_step > self.prev.global_step
+        if self.prev is None and self.warmup == 0:
             self.base = s
-        self.last = s
+        self.prev = s
+        if not moved:
+            return
+        self.updates += 1
+        if self.updates <= self.warmup:
+            self.base = s
+        else:
+            self.last = s
 
     def steps_per_s(self) -> float | None:
         """Steps per second between the first measured line and the newest, or None."""
