@@ -4,6 +4,7 @@ envpool random-action ceiling, each in its own process (so peak RSS is its own).
     python bench/trainer_throughput.py                 # 8 envs x 128 steps, + 32-env memory run
     python bench/trainer_throughput.py --quick         # 1 iteration, 1 round, no 32-env run
     python bench/trainer_throughput.py --num-envs 256 --minibatch-size 2048 --device cuda
+    python bench/trainer_throughput.py --against 32:1024   # ours at 8 envs vs ours at 32
 
 Prints figures; it is not a pass/fail test."""
 
@@ -266,14 +267,17 @@ def run_lockstep(
     a: argparse.Namespace,
     num_envs: int,
     minibatch: int,
+    cmds: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Both loops in their own processes, iterations taken in turn (order alternating), so
     each of ours has a CleanRL iteration next to it in time: the VM's speed drifts 2x over
-    minutes, and only such pairs compare like with like."""
+    minutes, and only such pairs compare like with like. `cmds`: a worker command per
+    name instead (two shapes of ours, --against)."""
+    cmds = cmds or {name: worker_cmd(name, a, num_envs, minibatch) for name in names}
     with tempfile.TemporaryFile("w+") as errors:
         procs = {
             name: subprocess.Popen(
-                [*worker_cmd(name, a, num_envs, minibatch), "--lockstep"],
+                [*cmds[name], "--lockstep"],
                 cwd=REPO,
                 text=True,
                 stdin=subprocess.PIPE,
@@ -381,6 +385,31 @@ def compare(a: argparse.Namespace, num_envs: int, minibatch: int) -> None:
         )
 
 
+def compare_shapes(a: argparse.Namespace, envs: int, minibatch: int) -> None:
+    """Ours at the given shape against ours at `envs`:`minibatch` (a tune's choice), in
+    lockstep: iterations in turn, each pair's steps/s ratio."""
+    base, other = f"{a.num_envs}:{a.minibatch_size}", f"{envs}:{minibatch}"
+    cmds = {
+        base: worker_cmd("ours", a, a.num_envs, a.minibatch_size),
+        other: worker_cmd("ours", a, envs, minibatch),
+    }
+    print(f"Pong-v5, ours at {base} vs {other} (envs:minibatch, x {a.num_steps} steps), lockstep:")
+    pairs: list[float] = []
+    for round_no in range(a.rounds):
+        got = run_lockstep([base, other], a, 0, 0, cmds)
+        print(f" round {round_no + 1} (load {os.getloadavg()[0]:.1f}):")
+        report(f"{base} envs:minibatch", got[base])
+        report(f"{other} envs:minibatch", got[other])
+        ratios = [x / y for x, y in zip(got[other]["sps_each"], got[base]["sps_each"], strict=True)]
+        pairs += ratios
+        print(f"  {other} / {base}: {' '.join(f'{r:.2f}' for r in ratios)}")
+    quartiles = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else [pairs[0]] * 3
+    print(
+        f" all {len(pairs)} paired iterations: median {statistics.median(pairs):.2f}x steps/s, "
+        f"middle half {quartiles[0]:.2f}-{quartiles[2]:.2f}x"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", choices=sorted(WORKERS))
@@ -394,6 +423,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="1 iteration, 1 round, no 32-env run")
     p.add_argument("--skip-cleanrl", action="store_true")
+    p.add_argument(
+        "--against", metavar="ENVS:MINIBATCH", help="ours at this shape vs ours at the given one"
+    )
     a = p.parse_args()
     if a.worker:
         print(json.dumps(WORKERS[a.worker](a)))
@@ -401,6 +433,10 @@ def main() -> None:
     if a.quick:
         a.iterations, a.rounds = 1, 1
     print(machine_info(a.device))
+    if a.against:
+        envs, _, minibatch = a.against.partition(":")
+        compare_shapes(a, int(envs), int(minibatch))
+        return
     compare(a, a.num_envs, a.minibatch_size)
     if not a.quick and a.num_envs == 8:
         # mainly a memory figure; a 32-env iteration is 4096 steps

@@ -50,6 +50,7 @@ __all__ = [
     "ProfileConfig",
     "RampConfig",
     "TrainerDefaults",
+    "TuneConfig",
     "check_value",
     "dump",
     "find_config",
@@ -176,7 +177,22 @@ class TrainerDefaults:
         default="auto", metadata=doc("auto | cpu | cuda | cuda:N", check=device_problem)
     )
     torch_threads: int = field(
-        default=0, metadata=doc("torch CPU threads; 0 = torch's choice", lo=0, hi=1024)
+        default=0,
+        metadata=doc(
+            "torch CPU threads per trainer; 0 = auto: the agent divides the host's cores "
+            "among the trainers it runs",
+            lo=0,
+            hi=1024,
+        ),
+    )
+    envpool_threads: int = field(
+        default=0,
+        metadata=doc(
+            "envpool worker threads per trainer (at most num_envs are used); 0 = auto, as "
+            "torch_threads",
+            lo=0,
+            hi=1024,
+        ),
     )
     gpu_memory_fraction: float = field(
         default=0.0,
@@ -368,6 +384,36 @@ class GuardConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    """The tune's ladder (agent/policy/tune.py): how far it climbs and when it stops."""
+
+    minutes: float = field(
+        default=12.0,
+        metadata=doc(
+            "minutes a tune of one game takes by default", lo=0.0, lo_open=True, hi=1440.0
+        ),
+    )
+    min_gain: float = field(
+        default=0.1,
+        metadata=doc(
+            "the host's steps/s must gain this share over the best rung below, or the climb "
+            "stops (diminishing returns)",
+            lo=0.0,
+            hi=10.0,
+        ),
+    )
+    warmup_updates: int = field(
+        default=1,
+        metadata=doc(
+            "a rung's first metrics lines left out of its measure (warm-up)", lo=0, hi=100
+        ),
+    )
+    max_rungs: int = field(
+        default=6, metadata=doc("shapes in a ladder at most, the current one included", lo=2, hi=16)
+    )
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """The host agent's own behaviour."""
 
@@ -486,8 +532,8 @@ ALERT_KINDS = (
     "trial_decided",
     "error",
 )
-# The tune feature's end: not an EventKind yet. Accepted and on by default so that alerts
-# follow when a `tune_finished` event lands; until then no event has this kind.
+# The tune's end (protocol.EventKind.TUNE_FINISHED, agent/policy/tune.py): on by default,
+# so a finished tune alerts.
 TUNE_FINISHED_KIND = "tune_finished"
 DEFAULT_ALERT_KINDS = (
     "reboot",
@@ -707,6 +753,7 @@ class Config:
     profiles: dict[str, ProfileConfig] = field(default_factory=dict)
     ramp: RampConfig = field(default_factory=RampConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -822,8 +869,9 @@ SETTING_SECTIONS: dict[str, type[Any]] = {
 }
 CLIENT_SETTINGS: tuple[str, ...] = tuple(k for k in SETTING_SECTIONS if k != "command")
 # Keys whole settings may lack: a GameState leaves `command` out (empty = built-in), and
-# a game stored before `gpus` or the span existed runs on one GPU of one host.
-OPTIONAL_SETTINGS = ("command", "gpus", *SPAN_KEYS)
+# a game stored before `gpus` or the span existed runs on one GPU of one host, and one
+# stored before `envpool_threads` existed gets its threads chosen (0 = auto).
+OPTIONAL_SETTINGS = ("command", "gpus", "envpool_threads", *SPAN_KEYS)
 
 
 def settings_problem(settings: Settings) -> str | None:

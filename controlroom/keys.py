@@ -24,6 +24,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "toggle_compare": ("m", "app"),
     "show_log": ("l", "app"),
     "show_plan": ("t", "app"),
+    "tune": ("u", "app"),
     "install": ("i", "app"),
     "retry_now": ("c", "app"),
     "help": ("question_mark", "app"),
@@ -47,6 +48,8 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "detail_trial": ("v", "detail"),
     "detail_watch": ("f", "detail"),
     "watch_close": ("escape,q", "watch"),
+    "tune_close": ("escape,q", "tune"),
+    "tune_apply": ("a", "tune"),
 }
 
 # Keys as typed -> Textual's names for them.

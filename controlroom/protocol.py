@@ -158,6 +158,10 @@ class EventKind(StrEnum):
     DISK_LOW = "disk_low"  # free space in the state dir fell under [alerts].disk_low_gib
     ALERT_SENT = "alert_sent"  # an alert reached every URL (agent/alerts/)
     ALERT_FAILED = "alert_failed"  # an alert failed at one URL or the hook, after retries
+    TUNE_STARTED = "tune_started"  # a tune's ladder began (agent/policy/tune.py)
+    TUNE_RUNG = "tune_rung"  # one rung measured, with its verdict
+    TUNE_FINISHED = "tune_finished"  # the ladder ended: the chosen shape, or why none
+    TUNE_APPLIED = "tune_applied"  # a tune's chosen shape applied (a migration)
 
 
 GAME_STATES: Final = tuple(s.value for s in GameStatus)
@@ -204,6 +208,7 @@ MARK_KINDS: Final = (
     "trial_start",
     "trial_end",
     "checkpoint_restored",
+    "tune",
 )
 
 ERROR_CODES: Final = (
@@ -350,7 +355,7 @@ class GameState(Struct, kw_only=True):
     game's whole settings less `command` (a host's own trainer template stays on the
     host); `metrics` is its trainer's newest metrics line, free-form JSON (a trainer of
     the host's own may write any figures; the built-in one writes global_step,
-    episodes, episodes_per_hour, sps, return_mean/min/max, time)."""
+    episodes, episodes_per_hour, sps, return_mean/min/max, rss, time)."""
 
     game: str
     env_id: str | None
@@ -375,6 +380,27 @@ class GameState(Struct, kw_only=True):
     diagnosis: list[Diagnosis] = []
     span: JobSpan | None = None  # a job over several hosts: this host's part of it
     last_eval: float | None = None  # the newest evaluation's mean score (agent/evaluation/)
+    # Its trainer's thread counts, set at its start (None: not started by this agent).
+    threads: Threads | None = None
+
+
+class Threads(Struct, kw_only=True):
+    """A trainer's CPU threads as the agent gave them at its start
+    (agent/supervision/threads.py): torch's and envpool's counts, whether the agent chose
+    any of them (a setting left at 0) and from what: the host's cores and the trainer
+    processes it divided them among."""
+
+    torch: int
+    envpool: int
+    auto: bool = True
+    cores: int = 1
+    trainers: int = 1  # 0: unknown (a trainer the agent adopted after its own restart)
+
+    @property
+    def label(self) -> str:
+        """Torch's and envpool's threads as "1+1", a trailing * when the settings chose
+        them both (the TUI's pane and `agent status` show this)."""
+        return f"{self.torch}+{self.envpool}{'' if self.auto else '*'}"
 
 
 class JobSpan(Struct, kw_only=True):
@@ -633,6 +659,72 @@ class SnapshotEntry(SnapshotMeta, kw_only=True):
     name: str
 
 
+# ---- tune (issue 20; agent/policy/tune.py, tune_search.py) -----------------------------
+TUNE_VERDICTS: Final = (
+    "ok",  # measured, and the ladder climbed past it
+    "unstable",  # crashed, hung (no steady metrics in time), or the host rebooted under it
+    # (`reason` says which): the game's tune ceiling is learned, as the ramp's is
+    "over_budget",  # a guard budget it would cross (from the memory per env measured)
+    "diminishing",  # less gain over the best rung below than [tune].min_gain
+    "hot",  # the GPU reached the guard's max_gpu_temp_c while it ran
+    "pending",  # not run yet
+    "running",  # being measured now
+)
+TUNE_STATUSES: Final = ("running", "finished", "abandoned", "cancelled", "failed")
+
+
+class TuneRung(Struct, kw_only=True):
+    """One shape of a tune's ladder and what it measured at steady state (after its
+    warm-up). `steps_per_s` is the host's summed steps/s (every running game's: the
+    measure the ladder climbs on), `game_steps_per_s` the tuned game's own."""
+
+    num_envs: int
+    minibatch_size: int
+    threads: int | None = None  # the trainer's torch threads (None: its default)
+    verdict: str = "pending"  # one of TUNE_VERDICTS
+    reason: str = ""  # why this verdict, as a line
+    steps_per_s: float | None = None
+    game_steps_per_s: float | None = None
+    eps_per_h: float | None = None
+    gpu_mem_per_env: float | None = None  # bytes of GPU memory per env (None: no GPU)
+    rss: int | None = None  # the candidate's host RAM, bytes
+    cpu: float | None = None  # the host's CPU percent
+    temp_c: float | None = None  # the hottest GPU's temperature
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+class TuneFigures(Struct, kw_only=True):
+    """The plan's figures for the game to its target: days and cost (None: not known)."""
+
+    episodes_per_hour: float | None = None
+    days: float | None = None
+    cost: float | None = None
+
+
+class TuneState(Struct, kw_only=True):
+    """A game's running or last tune (policy.tunes[game]): its ladder, its verdict, the
+    shape it chose and the plan's figures before and after."""
+
+    game: str
+    status: str = "running"  # one of TUNE_STATUSES
+    minutes: float = 0.0
+    rung_s: float = 0.0  # seconds each rung runs (warm-up and measure)
+    restore_settings: Settings = {}  # the game's shape before the tune
+    snapshot: str | None = None  # taken before the ladder; the game's progress
+    rungs: list[TuneRung] = []
+    current: int | None = None  # the rung running now (index in rungs)
+    chosen: TuneRung | None = None
+    reason: str = ""  # why the ladder stopped where it did
+    ceiling: int | None = None  # num_envs this game was unstable at (the ladder stays below)
+    waiting: bool = False  # queued behind another game's tune (op tune over several games)
+    before: TuneFigures = msgspec.field(default_factory=TuneFigures)
+    after: TuneFigures = msgspec.field(default_factory=TuneFigures)
+    applied: bool = False
+    started_at: float = 0.0
+    ended_at: float | None = None
+
+
 class PolicyState(Struct, kw_only=True):
     """The "policy" key (docs/policies.md): the applied profile, the ramp's and the
     guard's views, the queue, trials by game and the plan. An agent without a policy
@@ -644,6 +736,7 @@ class PolicyState(Struct, kw_only=True):
     queue: QueueView | None = None
     trials: dict[str, AnyTrial] = {}
     plan: Plan | None = None
+    tunes: dict[str, TuneState] = {}  # each game's running or last tune
 
     @property
     def engine(self) -> bool:
@@ -823,10 +916,12 @@ class GameLog(GameArgs):
 
 
 class ApplyProfile(Args):
-    """Converge to a profile, or only show the plan."""
+    """Converge to a profile, or only show the plan; `tuned`: each game with its tuned
+    shape (its last finished tune's chosen one) where it has one."""
 
     name: str
     dry_run: bool = False
+    tuned: bool = False
 
 
 class SetRamp(Args):
@@ -924,6 +1019,27 @@ class Watch(GameArgs):
     stop: bool = False
 
 
+MAX_TUNE_GAMES: Final = 32
+
+
+class Tune(Args):
+    """Tune games in sequence (op `tune`): a ladder of shapes for each, `minutes` in all
+    per game; `dry_run` only shows the ladder and the time per rung."""
+
+    games: Annotated[list[str], Meta(min_length=1, max_length=MAX_TUNE_GAMES)]
+    minutes: Annotated[float, Meta(gt=0, le=24 * 60)] = 12.0
+    dry_run: bool = False
+
+
+class TuneApply(GameArgs):
+    """Apply a game's finished tune's chosen shape (a migration with a snapshot)."""
+
+
+class TuneCancel(Args):
+    """Stop the running tune (and the games waiting behind it): the candidate stops,
+    the game goes back to its shape from before."""
+
+
 # op -> its arguments. The agent answers any other op with unknown_op.
 OPS: Final[dict[str, type[Args]]] = {
     "ping": NoArgs,
@@ -952,6 +1068,10 @@ OPS: Final[dict[str, type[Args]]] = {
     "evaluate": Evaluate,
     "record": Record,
     "watch": Watch,
+    "tune": Tune,
+    "tune_status": NoArgs,
+    "tune_apply": TuneApply,
+    "tune_cancel": TuneCancel,
 }
 
 
@@ -1137,6 +1257,23 @@ class TrialChange(Struct, kw_only=True):
     """trial, trial_decide: the trial's record."""
 
     trial: AnyTrial
+
+
+class TuneChange(Struct, kw_only=True):
+    """tune, tune_status, tune_cancel: the tunes by game (running, waiting, last), and
+    the games waiting their turn. A dry run's tunes hold the ladder planned (every rung
+    "pending") and are not started."""
+
+    tunes: dict[str, TuneState]
+    waiting: list[str] = []
+    dry_run: bool = False
+
+
+class TuneApplied(Struct, kw_only=True):
+    """tune_apply: the tune applied and the migration that applied it."""
+
+    tune: TuneState
+    migration: Migration
 
 
 class GuardChange(Struct, kw_only=True):

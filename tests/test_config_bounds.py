@@ -208,11 +208,11 @@ def test_keymap_ids_match_the_tui_bindings() -> None:
     from textual.binding import Binding
 
     from controlroom.tui import app
-    from controlroom.tui.screens import detail, main, modals, watch
+    from controlroom.tui.screens import detail, main, modals, tune, watch
 
     owners = [
         c
-        for m in (app, main, modals, detail, watch)
+        for m in (app, main, modals, detail, watch, tune)
         for c in vars(m).values()
         if isinstance(c, type) and c.__module__ == m.__name__
     ]

@@ -19,7 +19,12 @@ def make_envs(settings: TrainerSettings, seed: int, **options: Any) -> Any:
     """The vectorised env. Atari uses CleanRL's envpool settings: envpool's own 4-frame
     stack, 84x84 grey, episodic life (a life loss ends the training episode) and clipped
     rewards, while info["reward"] keeps the unclipped score for reporting. `options` go
-    to envpool.make on top (the evaluator's thread count, a colour screen)."""
+    to envpool.make on top (the evaluator's thread count, a colour screen). The
+    settings' envpool threads (or the agent's share) bound envpool's worker threads,
+    which otherwise number the host's cores in every trainer."""
+    threads = settings.threads("envpool_threads")
+    if threads:
+        options = {"num_threads": min(threads, settings.num_envs), **options}
     if settings.is_atari:
         atari = {"episodic_life": True, "reward_clip": True}
         return envpool.make(

@@ -36,8 +36,9 @@ def pick_device(name: str) -> torch.device:
 
 def configure_torch(s: TrainerSettings, device: torch.device, rank: int = 0) -> None:
     """Threads, seeds (offset per rank) and the GPU memory cap (a no-op on CPU)."""
-    if s.torch_threads:
-        torch.set_num_threads(s.torch_threads)
+    threads = s.threads("torch_threads")
+    if threads:
+        torch.set_num_threads(threads)
     seed_everything(s.seed + rank * RANK_SEED_STRIDE)
     if device.type == "cuda" and s.gpu_memory_fraction > 0:
         # The cap takes a device index: a bare "cuda" (what 'auto' picks) has none, and

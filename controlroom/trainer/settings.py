@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from controlroom import games
 from controlroom.games import ATARI_GAMES
+from controlroom.threadenv import AUTO_THREADS_ENV
 
 __all__ = [
     "ATARI_GAMES",
@@ -68,7 +69,16 @@ class TrainerSettings:
     target_episodes: int = _opt(0, "stop once this many real game-overs are counted (0 = none)")
     seed: int = _opt(1, "seed for torch, numpy and the environments")
     device: str = _opt("auto", "auto | cpu | cuda | cuda:N (auto = CUDA when present)")
-    torch_threads: int = _opt(0, "torch intra-op CPU threads (0 = torch's default)")
+    torch_threads: int = _opt(
+        0,
+        "torch intra-op CPU threads (0 = $CONTROLROOM_TORCH_THREADS, which the agent sets "
+        "to its share of the host's cores, else torch's default: every core)",
+    )
+    envpool_threads: int = _opt(
+        0,
+        "envpool worker threads, at most num_envs (0 = $CONTROLROOM_ENVPOOL_THREADS, which "
+        "the agent sets as above, else envpool's default: a thread per core)",
+    )
     run_dir: str = _opt("", "where metrics.jsonl and checkpoints/ go (default runs/<game>)")
     resume: bool = _opt(
         False,
@@ -142,6 +152,18 @@ class TrainerSettings:
     def run_path(self) -> Path:
         """The run directory, defaulting to runs/<game>."""
         return Path(self.run_dir or f"runs/{self.game}")
+
+    def threads(self, name: str) -> int:
+        """The thread count to use for `name` ("torch_threads" or "envpool_threads"): the
+        setting when given, else the agent's share from the environment (AUTO_THREADS_ENV),
+        else 0 (the library's default). The share travels in the environment, not in a
+        flag, so a trainer's command line (what the agent adopts it by) stays the same
+        when the number of games on the host changes."""
+        value: int = getattr(self, name)
+        if value:
+            return value
+        given = os.environ.get(AUTO_THREADS_ENV[name], "")
+        return int(given) if given.isdigit() else 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON- and checkpoint-safe copy."""
@@ -230,6 +252,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "target_episodes": (0, 10**12),
     "seed": (0, MAX_SEED),
     "torch_threads": (0, 1024),
+    "envpool_threads": (0, 1024),
     "grad_chunk_size": (0, MAX_BATCH),
 }
 _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {  # (low, high, low is exclusive)

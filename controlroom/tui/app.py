@@ -31,7 +31,9 @@ from controlroom.tui.screens.modals import (
     ProgressScreen,
     TextScreen,
 )
+from controlroom.tui.screens.tune import TuneScreen
 from controlroom.tui.target import HostTarget
+from controlroom.tui.tune_view import minute_choices
 from controlroom.tui.widgets.host_view import HostView
 
 # Key actions that change what the host runs: hidden in read-only mode (the agent's own
@@ -46,6 +48,7 @@ HOST_CHANGING_ACTIONS = {
     "toggle_game",
     "apply_profile",
     "toggle_ramp",
+    "tune",
     "install",
 }
 SPAN_HOSTS = "Span hosts"
@@ -90,6 +93,8 @@ class ControlRoomApp(App[int]):
         _b("m", "toggle_compare", "Compare", "Mark/unmark the game to compare in Enter's plots"),
         _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
+        # Off the footer, which is full at 120 columns: the help (?) and the palette list it.
+        _b("u", "tune", "Tune", "Find the selected game's fastest stable shape", show=False),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
         _b("c", "retry_now", "Retry now", "The link is down: try again now, not after the wait"),
         _b("question_mark", "help", "Help", "Every key and what it does"),
@@ -378,6 +383,44 @@ class ControlRoomApp(App[int]):
             lambda: view.state,
             clock=view.agent_now,
             overlays=overlays,
+        )
+        self.push_screen(screen)
+
+    def action_tune(self) -> None:
+        """The selected game's tune: its screen when it has one running or done, else
+        the minutes it may take (a modal, the config's default first), then the tune
+        starts and its screen opens."""
+        if (t := self._target("tune")) is None:
+            return
+        view, game = t
+        state = view.state
+        if state is not None and game in state.policy.tunes:
+            self._show_tune(view, game)
+            return
+
+        def chosen(minutes: str | None) -> None:
+            if minutes:
+                self.start_tune(view, game, float(minutes))
+
+        choices = minute_choices(self.config.tune.minutes)
+        self.push_screen(
+            PickScreen(f"Tune {game} on {view.target.name}: how long?", choices), chosen
+        )
+
+    @work(group="actions", exit_on_error=False, description="start a tune")
+    async def start_tune(self, view: HostView, game: str, minutes: float) -> None:
+        """Send the tune op; on its acceptance open the tune screen."""
+        try:
+            await view.link.request("tune", games=[game], minutes=minutes)
+        except LinkError as exc:
+            self.notify(about(view.target.name, exc.message), severity="error", timeout=8)
+            return
+        self.notify(about(view.target.name, f"{game}: tune started ({minutes:g} min)"))
+        self._show_tune(view, game)
+
+    def _show_tune(self, view: HostView, game: str) -> None:
+        screen = TuneScreen(
+            game, view.target.name, view.request, lambda: view.state, clock=view.agent_now
         )
         self.push_screen(screen)
 

@@ -45,6 +45,7 @@ MARK_COLORS = {
     "rollback": "yellow",
     "trial_start": "cyan",
     "trial_end": "cyan",
+    "tune": "blue",
 }
 
 

@@ -4,12 +4,15 @@ kept (docs/policies.md, Trials)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from controlroom.agent.supervision.threads import share
 from tests.agent.harness import AgentHarness, wait_for
+from tests.agent.test_placement_agent import environ
 from tests.policy.test_live import events, progress, resumed_run, running
 
 
@@ -47,6 +50,9 @@ def test_beside_trial_two_trainers_then_discard_then_keep(policy_agent: AgentHar
     [own] = h.trainers()
     [second] = h.trainers("trials")
     assert (own.pid, second.pid) == (game_pid, trial["pid"])
+    # Its envpool threads: a share of the cores with the game's trainer (at most 4 envs).
+    share_of_two = min(share(len(os.sched_getaffinity(0)), 2), 4)
+    assert environ(second.pid)["CONTROLROOM_ENVPOOL_THREADS"] == str(share_of_two)
     assert h.game("CartPole")["settings"]["num_envs"] == 2
     load = h.call("status")["policy"]["guard"]["load"]
     assert (load["trainers"], load["envs"]) == (2, 6)

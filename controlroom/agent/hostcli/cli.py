@@ -14,7 +14,7 @@ from typing import Any
 
 from controlroom import __version__, protocol
 from controlroom.agent.alerts import cli as alerts_cli
-from controlroom.agent.hostcli import eval_cli, history_cli, policycli
+from controlroom.agent.hostcli import eval_cli, history_cli, policycli, tune_cli
 from controlroom.agent.hostcli.client import AgentUnavailable, Client, OpFailed
 from controlroom.agent.storage import paths
 from controlroom.agent.storage.configfile import state_dir_for
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     policycli.add_parsers(sub, _sub)
     alerts_cli.add_parser(sub, STATE_DIR_HELP)
     eval_cli.add_parsers(sub, _sub)  # agent/evaluation/
+    tune_cli.add_parsers(sub, _sub)  # agent/policy/tune.py
     return top
 
 
@@ -202,6 +203,8 @@ def _request(args: argparse.Namespace, client: Client) -> int:
         print("\n".join(client.call("game_log", game=args.game, lines=args.lines)["lines"]))
     elif cmd in policycli.COMMANDS:
         return policycli.run(args, client)
+    elif cmd in tune_cli.COMMANDS:
+        return tune_cli.run(args, client)
     elif cmd in eval_cli.COMMANDS:  # agent/evaluation/
         print(eval_cli.run(args, client))
     elif cmd == "scale" and not args.this_node and (part := _part_of_job(args, client)):

@@ -56,6 +56,11 @@ def add_parsers(sub: Any, make: Maker) -> None:
     apply.add_argument(
         "--dry-run", action="store_true", help="only show the plan and the verdict; change nothing"
     )
+    apply.add_argument(
+        "--tuned",
+        action="store_true",
+        help="each game with its last finished tune's chosen shape (`agent tune`)",
+    )
     ramp = make(
         sub,
         "ramp",
@@ -212,7 +217,11 @@ def run(args: argparse.Namespace, client: Client) -> int:
 
 def _apply(args: argparse.Namespace, client: Client) -> int:
     plan = client.call_as(
-        protocol.ProfilePlan, "apply_profile", name=args.name, dry_run=args.dry_run
+        protocol.ProfilePlan,
+        "apply_profile",
+        name=args.name,
+        dry_run=args.dry_run,
+        **({"tuned": True} if args.tuned else {}),
     )
     print(show.profile_text(plan))
     return EXIT_REFUSED if plan.verdict else EXIT_OK

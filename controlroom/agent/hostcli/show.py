@@ -41,7 +41,8 @@ def status_text(state: protocol.State) -> str:
 def _game_header() -> str:
     return (
         f"{'GAME':<14} {'STATE':<10} {'PID':>7} {'ENVS':>5} {'MB':>5} "
-        f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8} {'GPU':>7}  CHECKPOINT"
+        f"{'EPISODES':>15} {'EPS/H':>7} {'RETURN':>8} {'RESTARTS':>8} {'THREADS':>7} "
+        f"{'GPU':>7}  CHECKPOINT"
     )
 
 
@@ -82,7 +83,7 @@ def _game_line(g: protocol.GameState) -> str:
         f"{g.game:<14} {g.state:<10} {g.pid or '-':>7} "
         f"{s.get('num_envs', '-'):>5} {s.get('minibatch_size', '-'):>5} {episodes:>15} "
         f"{m.get('episodes_per_hour', 0):>7.0f} {ret:>8} {g.restarts:>8} "
-        f"{gpus_text(g):>7}  {ckpt}"
+        f"{g.threads.label if g.threads else '-':>7} {gpus_text(g):>7}  {ckpt}"
     )
 
 

@@ -228,6 +228,8 @@ EVENT_MARKS: dict[str, str] = {
     "rolled_back": "rollback",
     "trial_started": "trial_start",
     "trial_finished": "trial_end",
+    "tune_started": "tune",
+    "tune_finished": "tune",
 }
 
 

@@ -42,6 +42,7 @@ from controlroom.agent.supervision import job_parts, process
 from controlroom.agent.supervision.gamerun import describe_exit
 from controlroom.agent.supervision.launch import trainer_argv, trainer_env
 from controlroom.agent.supervision.runfiles import METRICS_FILE, MetricsTail, read_checkpoint
+from controlroom.agent.supervision.threads import host_cores, thread_env, threads_for
 from controlroom.config import Settings
 from controlroom.protocol import BesideTrial, GameState, TrialFigures
 
@@ -110,8 +111,11 @@ async def start(
     origin = copy_newest_checkpoint(engine.agent.run_dir(game), trial_dir)
     grace = engine.agent.config.agent.stop_grace_s
     argv = trainer_argv(game, candidate, trial_dir, stop_grace_s=grace)
-    # On its game's GPUs: the comparison is of settings, not of GPUs.
-    proc = process.spawn(argv, trial_dir, trainer_env(st.gpus))
+    # On its game's GPUs: the comparison is of settings, not of GPUs. Its threads are a
+    # share of the cores with the running trainers and itself (theirs stay as they are).
+    busy = sum(max(1, g.world_size) for g in engine.agent.games().values() if g.pid)
+    threads = threads_for(candidate, host_cores(), busy + 1)
+    proc = process.spawn(argv, trial_dir, trainer_env(st.gpus) | thread_env(threads))
     engine.beside[game] = TrialTrainer(proc, MetricsTail(trial_dir / METRICS_FILE))
     shown = {k: v for k, v in candidate.items() if k != "command"}
     trial = BesideTrial(

@@ -18,11 +18,11 @@ import msgspec
 
 from controlroom import protocol
 from controlroom.agent.core import AgentCore
-from controlroom.agent.policy import beside, guard, host_actions, ramp, saved, trial
+from controlroom.agent.policy import beside, guard, host_actions, ramp, saved, trial, tune
 from controlroom.agent.policy.figures import shape_data, shape_from, shape_present
 from controlroom.agent.policy.live_plan import plan
 from controlroom.agent.policy.queue import Slot, is_active, reached_target
-from controlroom.agent.policy.seam import TrialTrainer
+from controlroom.agent.policy.seam import TrialTrainer, TuneRun
 from controlroom.agent.policy.speeds import SpeedBook, speed_from_game
 from controlroom.agent.readings.reading import HostReading
 from controlroom.agent.supervision import placement
@@ -48,6 +48,8 @@ class PolicyEngine:
         self.ramp, self.watch, self.queue = kept.ramp, kept.guard, kept.queue
         self.trials: dict[str, AnyTrial] = kept.trials
         self.profile: str | None = kept.profile
+        self.tune = kept.tune  # tunes by game, persisted (tune.py)
+        self.tune_run: TuneRun | None = None  # the running rung's measure, in memory
         self.beside: dict[str, TrialTrainer] = {}  # beside trials' second trainers
         self.book = SpeedBook.load(agent.store.kv_get(KV_SPEEDS))
         # One policy action at a time, ops and ticks alike; taken before the core's
@@ -78,6 +80,7 @@ class PolicyEngine:
         async with self.lock:
             if self.ramp.enabled:
                 await self.converge_ramp()
+            await tune.on_start(self)
             self.save()
 
     def _boot_pass(self) -> None:
@@ -109,6 +112,7 @@ class PolicyEngine:
             ]
             await self._guard_pass(games, tel, now)
             await self._trials_pass(now)
+            await tune.tune_pass(self, now)
             await self._queue_pass()
             await self._ramp_pass(now)
             self.save()
@@ -155,6 +159,7 @@ class PolicyEngine:
             queue=host_actions.queue_view(self),
             trials=self.trials,
             plan=self.plan(time.time()),
+            tunes=dict(self.tune.tunes),
         )
 
     # ---- trials: the engine picks the mode -----------------------------------------
@@ -230,6 +235,7 @@ class PolicyEngine:
             queue=self.queue,
             trials=self.trials,
             profile=self.profile,
+            tune=self.tune,
         )
         self.agent.store.kv_set(KV_STATE, saved.dump(kept))
 

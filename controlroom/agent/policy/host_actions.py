@@ -174,12 +174,17 @@ def profile_verdict(engine: Engine, target: dict[str, Settings]) -> str | None:
     return guard.verdict(engine.agent.config.guard, load, change)
 
 
-async def apply_profile(engine: Engine, name: str, dry_run: bool) -> protocol.ProfilePlan:
-    """Converge to a profile (or only show the plan); the ramp steps aside."""
+async def apply_profile(
+    engine: Engine, name: str, dry_run: bool, *, tuned: bool = False
+) -> protocol.ProfilePlan:
+    """Converge to a profile (or only show the plan); the ramp steps aside. `tuned`:
+    each game with its last finished tune's chosen shape, where it has one."""
     cfg = engine.agent.config
     if name not in cfg.profiles:
         raise OpError("not_found", f"no profile {name!r}; known: {', '.join(cfg.profiles)}")
     target = profiles.target_settings(cfg, name)
+    if tuned:
+        target = {g: {**s, **tuned_shape(engine, g)} for g, s in target.items()}
     for settings in target.values():  # the one check, before the first stop
         validate(settings)
     plan = profiles.diff(engine.agent.games(), target)
@@ -207,6 +212,20 @@ async def apply_profile(engine: Engine, name: str, dry_run: bool) -> protocol.Pr
         {"profile": name, "actions": [a.describe() for a in plan]},
     )
     return result
+
+
+def tuned_shape(engine: Engine, game: str) -> Settings:
+    """A game's last finished tune's chosen shape as settings ({} when it has none)."""
+    t = engine.tune.tunes.get(game)
+    if t is None or t.status != "finished" or t.chosen is None:
+        return {}
+    out: Settings = {"num_envs": t.chosen.num_envs, "minibatch_size": t.chosen.minibatch_size}
+    steps = t.restore_settings.get("num_steps")
+    if isinstance(steps, int):
+        out["num_steps"] = steps
+    if t.chosen.threads is not None:
+        out["torch_threads"] = t.chosen.threads
+    return out
 
 
 async def _carry_out(engine: Engine, plan: list[profiles.Action]) -> None:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from controlroom import protocol
-from controlroom.agent.policy import beside, host_actions
+from controlroom.agent.policy import beside, host_actions, tune
 from controlroom.agent.policy.seam import Engine
 
 # Each handler takes its op's own protocol.Args subclass, validated by the decoder.
@@ -46,7 +46,9 @@ async def _locked(
 async def apply_profile(engine: Engine, args: protocol.ApplyProfile) -> protocol.ProfilePlan:
     """Converge to a profile, or with dry_run only show the plan."""
     return await _locked(
-        engine, lambda e: host_actions.apply_profile(e, args.name, args.dry_run), save=True
+        engine,
+        lambda e: host_actions.apply_profile(e, args.name, args.dry_run, tuned=args.tuned),
+        save=True,
     )
 
 
@@ -127,6 +129,29 @@ async def plan(engine: Engine, args: protocol.NoArgs) -> protocol.Plan:
     return engine.plan(time.time(), fresh=True)
 
 
+async def start_tune(engine: Engine, args: protocol.Tune) -> protocol.TuneChange:
+    """Tune games in sequence (or with dry_run only show their ladders)."""
+    games = list(args.games)
+    return await _locked(
+        engine, lambda e: tune.start(e, games, args.minutes, args.dry_run), game=games[0]
+    )
+
+
+async def tune_status(engine: Engine, args: protocol.NoArgs) -> protocol.TuneChange:
+    """The tunes by game and the games waiting."""
+    return tune.change(engine)
+
+
+async def tune_apply(engine: Engine, args: protocol.TuneApply) -> protocol.TuneApplied:
+    """Apply a finished tune's chosen shape (a migration)."""
+    return await _locked(engine, lambda e: tune.apply(e, args.game), save=True, game=args.game)
+
+
+async def tune_cancel(engine: Engine, args: protocol.TuneCancel) -> protocol.TuneChange:
+    """Stop the running tune; its game goes back to its shape."""
+    return await _locked(engine, tune.cancel, save=True)
+
+
 # op name -> async handler(engine, args) -> its result Struct; the core looks ops up here.
 POLICY_OPS: dict[str, PolicyOp] = {
     "apply_profile": apply_profile,
@@ -139,4 +164,8 @@ POLICY_OPS: dict[str, PolicyOp] = {
     "reset_ceiling": reset_ceiling,
     "trial_decide": trial_decide,
     "set_guard": set_guard,
+    "tune": start_tune,
+    "tune_status": tune_status,
+    "tune_apply": tune_apply,
+    "tune_cancel": tune_cancel,
 }

@@ -17,6 +17,7 @@ from controlroom import protocol
 from controlroom.agent.policy.guard import Watch
 from controlroom.agent.policy.queue import Queue
 from controlroom.agent.policy.ramp import RampState
+from controlroom.agent.policy.tune_search import TuneBook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class SavedPolicy(msgspec.Struct, kw_only=True):
     queue: Queue = msgspec.field(default_factory=Queue)
     trials: dict[str, protocol.AnyTrial] = {}
     profile: str | None = None
+    tune: TuneBook = msgspec.field(default_factory=TuneBook)
 
 
 def load(raw: Any) -> SavedPolicy:
@@ -46,6 +48,7 @@ def load(raw: Any) -> SavedPolicy:
             if (trial := _trial(game, record)) is not None
         },
         profile=_part("profile", parts.get("profile"), str | None, None),
+        tune=_part("tune", parts.get("tune"), TuneBook, TuneBook()),
     )
     # The hold under the limits restarts with the agent: it must be seen again.
     saved.guard.clear_since = None

@@ -16,6 +16,7 @@ from controlroom.agent.policy import guard
 from controlroom.agent.policy.queue import Queue
 from controlroom.agent.policy.ramp import RampState
 from controlroom.agent.policy.speeds import SpeedBook
+from controlroom.agent.policy.tune_search import TuneBook, Window
 from controlroom.agent.supervision import process
 from controlroom.agent.supervision.runfiles import MetricsTail
 from controlroom.config import Settings
@@ -27,6 +28,16 @@ class TrialTrainer:
 
     proc: process.TrainerProc
     tail: MetricsTail
+
+
+@dataclass
+class TuneRun:
+    """The running tune rung's measure, in memory (an agent restart measures it afresh):
+    the game's restarts when it began, and a window per running trainer."""
+
+    game: str
+    restarts: int
+    windows: dict[str, Window]
 
 
 class Engine(Protocol):
@@ -41,6 +52,8 @@ class Engine(Protocol):
     profile: str | None
     beside: dict[str, TrialTrainer]
     book: SpeedBook
+    tune: TuneBook
+    tune_run: TuneRun | None
 
     def steps(self) -> list[list[str]]:
         """The ramp's steps from the current config."""

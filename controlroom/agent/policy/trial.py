@@ -43,6 +43,9 @@ def check_request(engine: Engine, game: str, minutes: float, mode: str) -> None:
         raise OpError("invalid", f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if game in engine.trials_running():
         raise OpError("invalid", f"a trial of {game} is already running")
+    running = engine.tune.running()
+    if running is not None and running.game == game:
+        raise OpError("invalid", f"a tune of {game} is running; tune_cancel it first")
     undecided = engine.trials.get(game)
     if isinstance(undecided, protocol.BesideTrial) and undecided.decision is None:
         raise OpError(

@@ -19,6 +19,7 @@ from controlroom.protocol import (
     GameState,
     GameStatus,
     JobSpan,
+    Threads,
 )
 from controlroom.span import Span, node_ranks
 
@@ -66,6 +67,7 @@ class GameRun:
     # What looks wrong in its learning curve (learning.py sets it; a reading, not a state).
     diagnosis: list[Diagnosis] = field(default_factory=list)  # learning.Learning sets it
     last_eval: float | None = None  # set from its history by Learning.sync
+    threads: Threads | None = None  # its trainer's threads, set at its start or adoption
     tail: MetricsTail = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +77,13 @@ class GameRun:
     def gpus_held(self) -> bool:
         """Whether what it waits for (held_for) is its GPUs."""
         return self.held_by == "the GPUs"
+
+    @property
+    def busy(self) -> bool:
+        """Whether its trainer runs or is due to (wanted, not paused, not given up on):
+        what takes a share of the host's cores."""
+        waits = self.wanted and not self.paused and self.state not in ("done", "crash_loop")
+        return self.proc is not None or waits
 
     @property
     def builtin(self) -> bool:
@@ -178,6 +187,7 @@ class GameRun:
             diagnosis=list(self.diagnosis),
             last_eval=self.last_eval,
             span=self.job_span(),
+            threads=self.threads,
         )
 
 

@@ -138,6 +138,8 @@ def _trainer_flags(s: Settings, run_dir: Path) -> list[str]:
         str(s["device"]),
         "--torch-threads",
         str(s["torch_threads"]),
+        "--envpool-threads",  # 0 (auto): the agent's share comes in the environment
+        str(s.get("envpool_threads", 0)),
         "--gpu-memory-fraction",
         str(s["gpu_memory_fraction"]),
         "--checkpoint-interval",

@@ -177,6 +177,15 @@ def find_running(cmdline: list[str], run_dir: Path) -> TrainerProc | None:
     return None
 
 
+def environ(pid: int) -> dict[str, str]:
+    """A process's environment (ours to read: the agent's own user); empty when it is
+    gone or hidden."""
+    try:
+        return dict(psutil.Process(pid).environ())
+    except (psutil.Error, OSError):
+        return {}
+
+
 def _matches(pid: int, create_time: float, cmdline: list[str]) -> bool:
     try:
         proc = psutil.Process(pid)

@@ -44,6 +44,7 @@ METRIC_KEYS = {
     "charts/episodic_return_min": "return_min",
     "charts/episodic_return_max": "return_max",
     "time": "time",
+    "sys/rss_bytes": "rss",  # the tune's host RAM per env (agent/policy/tune.py)
 }
 
 

@@ -35,8 +35,15 @@ from controlroom.agent.supervision.launch import trainer_argv, trainer_env, vali
 from controlroom.agent.supervision.placement import Placement
 from controlroom.agent.supervision.runfiles import LOG_FILE, checkpoint_mtime, read_checkpoint
 from controlroom.agent.supervision.spannet import Probes, Reach
+from controlroom.agent.supervision.threads import (
+    adopted_threads,
+    host_cores,
+    processes,
+    thread_env,
+    threads_for,
+)
 from controlroom.config import AgentConfig, Settings
-from controlroom.protocol import JSONObject
+from controlroom.protocol import JSONObject, Threads
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class Supervisor:
         self.games: dict[str, GameRun] = {}
         self.pending = PendingWrites(store)
         self.probes = Probes()  # node 0's reachability, before each start of a part
+        self.cores: Callable[[], int] = host_cores  # what the trainers' threads divide
 
     # ---- loading and adopting -----------------------------------------------------
     def load(self, rebooted: bool = False) -> list[str]:
@@ -102,6 +110,7 @@ class Supervisor:
             proc = process.find_running(self._argv(g), g.run_dir)
         if proc is not None:
             self._attach(g, proc, "running")
+            g.threads = adopted_threads(process.environ(proc.pid), g.settings, self.cores())
             self._event("adopted", g, f"adopted {g.name} trainer pid {proc.pid}", {"pid": proc.pid})
             return
         # A finished or crash-looping game stays so until someone starts it again.
@@ -322,7 +331,8 @@ class Supervisor:
         g.log_offset = _size(g.run_dir / LOG_FILE)
         g.gpus = list(placed.gpus)
         self.pending.update_game(g.name, gpus=g.gpus)
-        env = trainer_env(g.gpus, g.span, reach.local_addr)
+        g.threads = self._threads(g)
+        env = trainer_env(g.gpus, g.span, reach.local_addr) | thread_env(g.threads)
         self._attach(g, process.spawn(argv, g.run_dir, env), "starting")
         if restart:
             g.restarts += 1
@@ -340,6 +350,14 @@ class Supervisor:
                 f"{g.name} trainer started (pid {g.pid}{_on(g.gpus)})" + (waited if back else ""),
                 {"pid": g.pid, "argv": argv, "gpus": g.gpus},
             )
+
+    def _threads(self, g: GameRun) -> Threads:
+        """The starting trainer's threads: the host's cores divided among the trainer
+        processes of every game running or due to run (with this one), so the games a
+        reboot resumes together get equal shares (threads.py says why running ones are
+        not restarted for a new share)."""
+        trainers = sum(processes(o.settings) for o in self.games.values() if o is g or o.busy)
+        return threads_for(g.settings, self.cores(), trainers)
 
     def _cannot_start(self, g: GameRun, problem: str) -> None:
         """A game of the built-in trainer on a host without torch or envpool (one that

@@ -151,7 +151,8 @@ def _settings_line(g: protocol.GameState) -> str:
     gpu = g.gpu_memory_used
     gpu_part = f" · gpu {gib(gpu)}" if gpu else ""
     envs = f"{s.get('num_envs', '?')} envs{ranks_part(g.world_size)}"
-    return f"{envs} · mb {s.get('minibatch_size', '?')}{gpu_part}"
+    threads = f" · thr {g.threads.label}" if g.threads else ""
+    return f"{envs} · mb {s.get('minibatch_size', '?')}{threads}{gpu_part}"
 
 
 def ranks_part(world_size: int) -> str:

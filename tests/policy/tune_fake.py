@@ -1,0 +1,76 @@
+"""A stand-in trainer whose speed and memory are known functions of its num_envs (the
+tune tests): it writes metrics lines as the built-in trainer does (time, global_step,
+charts/SPS, charts/episodes, sys/rss_bytes), goes on from its last step when started
+again (its own small state file: the game's progress), and exits on SIGTERM.
+
+    python tune_fake.py CURVE NUM_ENVS RUN_DIR
+
+CURVE: "peak" (steps/s 1000, 2000, 2100 at 8, 16, 32 envs: the gain dies past 16),
+"rising" (100 steps/s per env), "memory" (200 steps/s per env, a third of the host's
+RAM per 8 envs reported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+LINE_S = 0.2
+WARMUP_S = 0.5
+
+
+def curve(name: str, envs: int) -> tuple[float, int]:
+    """Steps/s and reported RSS at `envs`."""
+    mib = 2**20
+    if name == "peak":
+        return {8: 1000.0, 16: 2000.0, 32: 2100.0}.get(envs, 1000.0), envs * 10 * mib
+    if name == "memory":
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return 200.0 * envs, envs * total // 24
+    return 100.0 * envs, envs * 10 * mib
+
+
+def main() -> None:
+    name, envs, run_dir = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = run_dir / "fake_state.json"
+    step = float(json.loads(state.read_text())["step"]) if state.exists() else 0.0
+    stop = False
+
+    def on_term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    sps, rss = curve(name, envs)
+    metrics = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115
+    metrics.write(json.dumps({"kind": "start", "time": time.time(), "global_step": step}) + "\n")
+    metrics.flush()
+    time.sleep(WARMUP_S)  # the first update is slow: the warm-up the tune leaves out
+    step += sps * LINE_S * 0.2
+    last = time.time()
+    while not stop:
+        now = time.time()
+        step += sps * (now - last)
+        last = now
+        line = {
+            "kind": "update",
+            "time": now,
+            "global_step": int(step),
+            "charts/SPS": sps,
+            "charts/episodes": int(step // 1000),
+            "sys/rss_bytes": rss,
+        }
+        metrics.write(json.dumps(line) + "\n")
+        metrics.flush()
+        state.write_text(json.dumps({"step": step}))
+        time.sleep(LINE_S)
+    state.write_text(json.dumps({"step": step}))
+
+
+if __name__ == "__main__":
+    main()
