@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
+from machine import cpu_model  # bench/ is this script's directory
 
 from controlroom import protocol
 from controlroom.games import known_names
@@ -78,12 +79,7 @@ class Flood:
 
 
 def machine() -> str:
-    model = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     return (
         f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
+from machine import cpu_model  # bench/ is this script's directory
 
 from tests.agent.faultkit import FaultHarness, Kill, kill_once, stepper
 from tests.agent.harness import shipped_timings
@@ -38,14 +39,7 @@ SHIPPED = shipped_timings()  # config.toml's [agent], not the tests' fast ones
 
 def machine() -> str:
     """One line naming the box the figures came from."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     ram = psutil.virtual_memory().total / 2**30
     return (
         f"{platform.node()}: {os.cpu_count()} CPUs ({model}), {ram:.0f} GiB RAM, "

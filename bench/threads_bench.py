@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,20 +29,15 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_model  # noqa: E402  # bench/ is this script's directory
+
 from controlroom.agent.supervision.threads import host_cores, thread_env, threads_for  # noqa: E402
 from controlroom.threadenv import AUTO_THREADS_ENV  # noqa: E402
 
 
 def machine() -> str:
     """The CPU model, the cores this process may use, and the load before the run."""
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{model}; {host_cores()} cores (affinity); load average {load}"
 

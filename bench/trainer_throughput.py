@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import cpu_model  # bench/ is this script's directory
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -333,12 +333,7 @@ def _fail(proc: subprocess.Popen[str], errors: Any) -> None:
 def machine_info(device: str) -> str:
     import torch
 
-    cpu = platform.processor() or "?"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return (
         f"CPU {cpu}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
