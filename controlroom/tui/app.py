@@ -93,10 +93,9 @@ class ControlRoomApp(App[int]):
         _b("m", "toggle_compare", "Compare", "Mark/unmark the game to compare in Enter's plots"),
         _b("l", "show_log", "Log", "The selected game's trainer output and metrics, following"),
         _b("t", "show_plan", "Plan", "Time and cost to target per game"),
-        # Off the footer, which is full at 120 columns: the help (?) and the palette list it.
-        _b("u", "tune", "Tune", "Find the selected game's fastest stable shape", show=False),
+        _b("u", "tune", "Tune", "Find the selected game's fastest stable shape"),
         _b("i", "install", "Install", "Install and start the agent on a host that has none"),
-        _b("c", "retry_now", "Retry now", "The link is down: try again now, not after the wait"),
+        _b("c", "retry_now", "Retry", "The link is down: try again now, not after the wait"),
         _b("question_mark", "help", "Help", "Every key and what it does"),
         _b("q", "quit", "Quit", "Leave; training goes on", priority=True),
     ]

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from controlroom import protocol
-from tests.agent.harness import AgentHarness
+from tests.agent.harness import AgentHarness, wait_for
 
 
 def give_run(agent: AgentHarness, run: Path, game: str) -> None:
@@ -52,7 +52,7 @@ def test_eval_text_of_an_untrained_pong_names_its_human_normalized_score(
     assert "human-normalized" in done.stdout and "random -20.7, human 14.6" in done.stdout
     mean = float(done.stdout.split("mean ")[1].split()[0])
     assert -21 <= mean <= -18
-    assert not evaluators()  # the process ended with its answer
+    wait_for(lambda: not evaluators(), 30, "the evaluator to exit after its answer")
 
 
 @pytest.mark.parametrize(
