@@ -680,7 +680,10 @@ class TuneRung(Struct, kw_only=True):
 
     num_envs: int
     minibatch_size: int
-    threads: int | None = None  # the trainer's torch threads (None: its default)
+    threads: int | None = None  # the torch_threads setting it runs with (None: left to the agent)
+    # The candidate trainer's torch+envpool threads as it ran ("1+1", Threads.label): the
+    # agent's share when the setting is left to it; None until measured.
+    ran_threads: str | None = None
     verdict: str = "pending"  # one of TUNE_VERDICTS
     reason: str = ""  # why this verdict, as a line
     steps_per_s: float | None = None

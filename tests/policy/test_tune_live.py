@@ -170,3 +170,43 @@ def test_reboot_under_a_candidate_is_an_unstable_rung(harness: AgentHarness) -> 
     wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
     assert h.game("Pong")["settings"]["num_envs"] == 8
     assert [e["game"] for e in events(h, "tune_finished")] == ["Pong"]
+
+
+def test_a_rung_too_slow_to_measure_ends_the_climb(harness: AgentHarness) -> None:
+    h = harness
+    write(h, {"Pong": "slow"}, max_total_envs=32)  # 8, 16, 32
+    start_games(h, "Pong")
+    h.call("tune", games=["Pong"], minutes=0.25)
+    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "finished" and t, 60, "the end")
+    # 16 envs wrote its warm-up update and then nothing more within twice its rung's time:
+    # not a crash (no ceiling learned), not a figure: the climb stops below it.
+    slow = t["rungs"][1]
+    assert slow["verdict"] == "diminishing" and "too slow to measure" in slow["reason"]
+    assert t["rungs"][2]["verdict"] == "pending" and t["ceiling"] is None
+    assert t["chosen"]["num_envs"] == 8
+    # A measured rung names the threads its trainer ran with: the agent's share of the
+    # host's cores for the one trainer (envpool's no more than its envs).
+    cores = len(os.sched_getaffinity(0))
+    assert t["rungs"][0]["ran_threads"] == f"{cores}+{min(cores, 8)}"
+    wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
+    assert h.game("Pong")["settings"]["num_envs"] == 8 and h.game("Pong")["restarts"] == 0
+
+
+def test_a_reboot_under_the_games_own_shape_abandons_the_tune(harness: AgentHarness) -> None:
+    h = harness
+    write(h, {"Pong": "rising"})
+    start_games(h, "Pong")
+    h.call("tune", games=["Pong"], minutes=2)
+    wait_for(lambda: rung_running(h, "Pong", 0), 60, "the game's own shape measured")
+    h.kill()
+    h.kill_trainers()
+    h.boot_file.write_text("boot-2\n")
+    h.start()
+    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "abandoned" and t, 30, "the end")
+    # The reboot came under the shape the game always ran: nothing about a candidate is
+    # learned (no ceiling), nothing is chosen, and the game resumes on its shape.
+    assert "rebooted" in t["reason"] and t["ceiling"] is None and t["chosen"] is None
+    wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
+    assert h.game("Pong")["settings"]["num_envs"] == 8
+    again = h.call("tune", games=["Pong"], minutes=2, dry_run=True)["tunes"]["Pong"]
+    assert [r["num_envs"] for r in again["rungs"]] == [8, 16, 32, 64]

@@ -22,6 +22,7 @@ def fill(engine: Engine, rung: TuneRung, run: TuneRun, st: GameState) -> None:
     rung.steps_per_s = sum(w.steps_per_s() or 0.0 for w in run.windows.values())
     rung.eps_per_h = cand.episodes_per_h()
     rung.rss = rss(st)
+    rung.ran_threads = st.threads.label if st.threads is not None else None
     if st.gpu_memory_used:
         rung.gpu_mem_per_env = st.gpu_memory_used / rung.num_envs
     tel = engine.agent.telemetry()
