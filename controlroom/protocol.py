@@ -696,6 +696,12 @@ class TuneRung(Struct, kw_only=True):
     started_at: float | None = None
     ended_at: float | None = None
 
+    @property
+    def threads_label(self) -> str | None:
+        """The threads its trainer ran with ("1+1"), else its torch setting, else None
+        (the TUI's table and `agent tune` show this)."""
+        return self.ran_threads or (None if self.threads is None else str(self.threads))
+
 
 class TuneFigures(Struct, kw_only=True):
     """The plan's figures for the game to its target: days and cost (None: not known)."""

@@ -63,13 +63,6 @@ def memory(r: protocol.TuneRung) -> float | None:
     return float(r.rss) if r.rss is not None else None
 
 
-def threads(r: protocol.TuneRung) -> str:
-    """The threads a rung's trainer ran with (torch+envpool), else its torch setting."""
-    if r.ran_threads is not None:
-        return r.ran_threads
-    return UNKNOWN if r.threads is None else f"{r.threads}"
-
-
 def rungs_table(t: protocol.TuneState) -> Table:
     """One row per rung: its shape, threads, what it measured, its verdict and why."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
@@ -86,7 +79,7 @@ def rungs_table(t: protocol.TuneState) -> Table:
         table.add_row(
             f"{r.num_envs}",
             f"{r.minibatch_size}",
-            threads(r),
+            r.threads_label or UNKNOWN,
             count(r.steps_per_s) if r.steps_per_s is not None else UNKNOWN,
             count(r.game_steps_per_s) if r.game_steps_per_s is not None else UNKNOWN,
             count(r.eps_per_h) if r.eps_per_h is not None else UNKNOWN,

@@ -67,6 +67,20 @@ def rung_running(h: AgentHarness, game: str, index: int) -> int:
     return int(g["pid"]) if here and g.get("state") == "running" and g.get("pid") else 0
 
 
+def reboot_under_rung(h: AgentHarness, index: int, minutes: float, ends: str) -> dict[str, Any]:
+    """Tune Pong, "reboot" the host (agent and trainers killed, a new boot id) while rung
+    `index` runs, start the agent again: the tune once its status is `ends`."""
+    write(h, {"Pong": "rising"})
+    start_games(h, "Pong")
+    h.call("tune", games=["Pong"], minutes=minutes)
+    wait_for(lambda: rung_running(h, "Pong", index), 60, f"rung {index} running")
+    h.kill()
+    h.kill_trainers()
+    h.boot_file.write_text("boot-2\n")
+    h.start()
+    return wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == ends and t, 30, "the end")
+
+
 def events(h: AgentHarness, kind: str) -> list[dict[str, Any]]:
     return [e for e in h.call("events", limit=500)["events"] if e["kind"] == kind]
 
@@ -156,15 +170,7 @@ def test_killed_candidate_and_agent_restart(harness: AgentHarness) -> None:
 
 def test_reboot_under_a_candidate_is_an_unstable_rung(harness: AgentHarness) -> None:
     h = harness
-    write(h, {"Pong": "rising"})
-    start_games(h, "Pong")
-    h.call("tune", games=["Pong"], minutes=0.4)
-    wait_for(lambda: rung_running(h, "Pong", 1), 60, "the 16-env rung")
-    h.kill()
-    h.kill_trainers()
-    h.boot_file.write_text("boot-2\n")
-    h.start()
-    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "finished" and t, 30, "the end")
+    t = reboot_under_rung(h, 1, minutes=0.4, ends="finished")
     assert t["rungs"][1]["verdict"] == "unstable" and "rebooted" in t["rungs"][1]["reason"]
     assert t["ceiling"] == 16 and t["chosen"]["num_envs"] == 8
     wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
@@ -188,21 +194,15 @@ def test_a_rung_too_slow_to_measure_ends_the_climb(harness: AgentHarness) -> Non
     # host's cores for the one trainer (envpool's no more than its envs).
     cores = len(os.sched_getaffinity(0))
     assert t["rungs"][0]["ran_threads"] == f"{cores}+{min(cores, 8)}"
+    shown = h.cli("tune").stdout  # `agent tune`: the table's threads column
+    assert " threads " in shown and f" {cores}+{min(cores, 8)} " in shown
     wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
     assert h.game("Pong")["settings"]["num_envs"] == 8 and h.game("Pong")["restarts"] == 0
 
 
 def test_a_reboot_under_the_games_own_shape_abandons_the_tune(harness: AgentHarness) -> None:
     h = harness
-    write(h, {"Pong": "rising"})
-    start_games(h, "Pong")
-    h.call("tune", games=["Pong"], minutes=2)
-    wait_for(lambda: rung_running(h, "Pong", 0), 60, "the game's own shape measured")
-    h.kill()
-    h.kill_trainers()
-    h.boot_file.write_text("boot-2\n")
-    h.start()
-    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "abandoned" and t, 30, "the end")
+    t = reboot_under_rung(h, 0, minutes=2, ends="abandoned")
     # The reboot came under the shape the game always ran: nothing about a candidate is
     # learned (no ceiling), nothing is chosen, and the game resumes on its shape.
     assert "rebooted" in t["reason"] and t["ceiling"] is None and t["chosen"] is None

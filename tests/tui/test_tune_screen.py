@@ -94,7 +94,7 @@ def test_the_view_reads_the_ladder() -> None:
     assert [round(2**x) for x in left[0].xs] == [8, 16, 32]  # the unmeasured rung is left out
     assert right[0].ys == pytest.approx([1.5, 2.0, 3.0])  # GiB of host RAM
     # The threads column: what a measured rung's trainer ran with (the agent's share).
-    assert [tune_view.threads(r) for r in t.rungs] == ["1+1", "1+1", "1+1", "-"]
+    assert [r.threads_label for r in t.rungs] == ["1+1", "1+1", "1+1", None]
 
 
 async def test_u_opens_the_tune_screen_with_table_plots_and_outcome() -> None:

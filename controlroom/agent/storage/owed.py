@@ -16,25 +16,12 @@ from __future__ import annotations
 from collections import Counter, deque
 from typing import Any, NamedTuple
 
+from controlroom.agent.storage.rows import GAME_COLUMNS
+
 MAX_OWED = 1000  # owed writes besides the game rows; ~1 KB each at most
 
-# Every column of the games table, in the order the image is written back.
-ROW_COLUMNS = (
-    "name",
-    "wanted",
-    "settings",
-    "added_at",
-    "paused",
-    "pid",
-    "pid_create_time",
-    "cmdline",
-    "started_at",
-    "restarts",
-    "last_exit",
-    "state",
-    "updated_at",
-    "gpus",
-)
+# Every column of the games table: its key and stamps, and those an update may set.
+ROW_COLUMNS = ("name", "added_at", "updated_at", *GAME_COLUMNS)
 Row = dict[str, Any] | None  # a games row as it will be once written; None = deleted
 
 

@@ -17,6 +17,7 @@ import msgspec
 from controlroom import protocol
 from controlroom.config import Settings
 
+# The games table's columns an update may set (all but name, added_at and updated_at).
 GAME_COLUMNS = (
     "wanted",
     "settings",
