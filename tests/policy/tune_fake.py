@@ -61,10 +61,11 @@ def main() -> None:
         step += sps * (now - last)
         last = now
         # Between updates a heartbeat (its step not moving), as the built-in trainer's.
-        kind, reported = ("update", step) if now >= next_update else ("heartbeat", reported)
-        next_update += every if kind == "update" else 0.0
+        update = now >= next_update
+        if update:
+            reported, next_update = step, now + every
         line = {
-            "kind": kind,
+            "kind": "update" if update else "heartbeat",
             "time": now,
             "global_step": int(reported),
             "charts/SPS": sps,
