@@ -20,12 +20,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from machine import cpu_model  # bench/ is this script's directory
+from ourloop import run_ours
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -33,49 +34,36 @@ sys.path.insert(0, str(REPO))
 
 def worker(a: argparse.Namespace) -> dict[str, Any]:
     """One shape's iterations, each phase timed; the first iteration is left out."""
-    from controlroom.trainer.runtime import keep_freed_memory, passive_openmp
-
-    passive_openmp()
-    keep_freed_memory()
-    import torch
-
-    from controlroom.trainer.loop import Trainer, configure_torch, pick_device
-    from controlroom.trainer.settings import make_settings
-
     times: dict[str, list[float]] = {"rollout": [], "update": []}
 
-    class Timed(Trainer):
-        def _collect(self, *args: Any) -> Any:
+    def timed(phase: str, step: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
             started = time.perf_counter()
-            out = super()._collect(*args)
-            times["rollout"].append(time.perf_counter() - started)
+            out = step(*args)
+            times[phase].append(time.perf_counter() - started)
             return out
 
-        def _learn(self, *args: Any) -> Any:
-            started = time.perf_counter()
-            out = super()._learn(*args)
-            times["update"].append(time.perf_counter() - started)
-            return out
+        return run
 
-    with tempfile.TemporaryDirectory() as tmp:
-        s = make_settings(
-            {
-                "game": a.game,
-                "num_envs": a.num_envs,
-                "num_steps": a.num_steps,
-                "minibatch_size": a.minibatch_size,
-                "device": "cpu",
-                "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
-                "run_dir": tmp,
-                "checkpoint_interval": 604800,
-            }
-        )
-        (Path(tmp) / "checkpoints").mkdir()
-        device = pick_device(s.device)
-        configure_torch(s, device)
-        Timed(s, device, None).run()
+    def timing(trainer: type) -> type:
+        class Timed(trainer):
+            def __init__(self, *args: Any) -> None:
+                super().__init__(*args)
+                self._collect = timed("rollout", self._collect)
+                self._learn = timed("update", self._learn)
+
+        return Timed
+
+    values = {
+        "game": a.game,
+        "num_envs": a.num_envs,
+        "num_steps": a.num_steps,
+        "minibatch_size": a.minibatch_size,
+        "device": "cpu",
+    }
+    _lines, threads = run_ours(values, a.iterations, timing)
     rollout, update = (statistics.median(times[k][1:]) for k in ("rollout", "update"))
-    return {"rollout": rollout, "update": update, "threads": torch.get_num_threads()}
+    return {"rollout": rollout, "update": update, "threads": threads}
 
 
 def run_shape(a: argparse.Namespace, envs: int, minibatch: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from machine import cpu_model  # bench/ is this script's directory
+from ourloop import run_ours
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -53,45 +54,28 @@ def result(sps_each: list[float], threads: int) -> dict[str, Any]:
 
 
 def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
-    """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines,
-    with the process settings its entry point makes (controlroom.trainer.runtime)."""
-    from controlroom.trainer.runtime import keep_freed_memory, passive_openmp
-
-    passive_openmp()
-    keep_freed_memory()
-    import torch
-
-    from controlroom.trainer.loop import Trainer, configure_torch, pick_device
+    """The real trainer loop (metrics, heartbeat and all), SPS read from its update lines."""
     from controlroom.trainer.metrics import SPS
-    from controlroom.trainer.settings import make_settings
 
-    with tempfile.TemporaryDirectory() as tmp:
-        s = make_settings(
-            {
-                "game": "Pong",
-                "num_envs": a.num_envs,
-                "num_steps": a.num_steps,
-                "minibatch_size": a.minibatch_size,
-                "device": a.device,
-                "total_steps": (a.iterations + 1) * a.num_envs * a.num_steps,
-                "torch_threads": a.torch_threads,
-                "run_dir": tmp,
-                "checkpoint_interval": 604800,
-            }
-        )
-        (Path(tmp) / "checkpoints").mkdir()
-        device = pick_device(s.device)
-        configure_torch(s, device)
-
-        class TakingTurns(Trainer):
+    def taking_turns(trainer: type) -> type:
+        class TakingTurns(trainer):
             def budget_reached(self) -> bool:  # asked once per iteration, before its clock
                 take_turn(a)
-                return super().budget_reached()
+                return bool(super().budget_reached())
 
-        TakingTurns(s, device, None).run()
-        lines = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+        return TakingTurns
+
+    values = {
+        "game": "Pong",
+        "num_envs": a.num_envs,
+        "num_steps": a.num_steps,
+        "minibatch_size": a.minibatch_size,
+        "device": a.device,
+        "torch_threads": a.torch_threads,
+    }
+    lines, threads = run_ours(values, a.iterations, taking_turns)
     sps = [x[SPS] for x in lines if x["kind"] == "update"][1:]  # first one warms up
-    return result(sps, torch.get_num_threads())
+    return result(sps, threads)
 
 
 def worker_cleanrl(a: argparse.Namespace) -> dict[str, Any]:
