@@ -24,8 +24,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	scripts/pip-install.sh $(PY) -q $(TORCH_PIN)
-	scripts/pip-install.sh $(PY) -q -e '.[agent,dev]'
+	scripts/retry.sh $(PY) -m pip install -q $(TORCH_PIN)
+	scripts/retry.sh $(PY) -m pip install -q -e '.[agent,dev]'
 	touch $@
 
 # What the tests need from the OS: a real OpenSSH server, cron (the autostart fallback)

@@ -11,17 +11,7 @@ command -v tmux >/dev/null || need+=(tmux)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${need[*]}"
-# Three tries: a mirror that drops a connection or serves a half-synced index fails one
-# apt-get run, and a new update a few seconds later usually gets a whole one.
-for try in 1 2 3; do
-    if $sudo apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-            "${need[@]}" >/dev/null; then
-        exit 0
-    fi
-    [ "$try" -lt 3 ] || break
-    echo "apt-get failed (try $try of 3); trying again in $((try * 10)) s" >&2
-    sleep $((try * 10))
-done
-echo "could not install ${need[*]} with apt-get: see its message above" >&2
-exit 1
+retry="$(dirname "$0")/retry.sh"  # a mirror's dropped connection is tried again
+$sudo "$retry" apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive "$retry" apt-get install -y -qq \
+    --no-install-recommends "${need[@]}" >/dev/null
