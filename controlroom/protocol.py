@@ -723,6 +723,10 @@ class TuneState(Struct, kw_only=True):
     snapshot: str | None = None  # taken before the ladder; the game's progress
     rungs: list[TuneRung] = []
     current: int | None = None  # the rung running now (index in rungs)
+    # The game's own shape measured again after a climb that found a faster rung: the
+    # rungs run one after another, and a host whose speed drifts meanwhile would credit
+    # the drift to a rung (tune_search.confirmed). None until a climb needs it.
+    recheck: TuneRung | None = None
     chosen: TuneRung | None = None
     reason: str = ""  # why the ladder stopped where it did
     ceiling: int | None = None  # num_envs this game was unstable at (the ladder stays below)
@@ -732,6 +736,19 @@ class TuneState(Struct, kw_only=True):
     applied: bool = False
     started_at: float = 0.0
     ended_at: float | None = None
+
+    @property
+    def rechecking(self) -> bool:
+        """The game's own shape is being measured again (after the climb)."""
+        return self.recheck is not None and self.recheck.verdict == "running"
+
+    def rows(self) -> list[tuple[str, TuneRung]]:
+        """The rungs as the tables show them (the TUI's, `agent tune`'s), each with its
+        envs as a label: the ladder's, then the recheck, "8 again"."""
+        out = [(str(r.num_envs), r) for r in self.rungs]
+        if self.recheck is not None:
+            out.append((f"{self.recheck.num_envs} again", self.recheck))
+        return out
 
 
 class PolicyState(Struct, kw_only=True):

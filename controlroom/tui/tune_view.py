@@ -47,6 +47,8 @@ def status_line(t: protocol.TuneState, now: float) -> Text:
     if t.current is not None and t.current < len(t.rungs):
         rung = t.rungs[t.current]
         text.append(f" · rung {t.current + 1}/{len(t.rungs)}: {rung.num_envs} envs")
+    elif t.recheck is not None and t.rechecking:
+        text.append(f" · its own shape again: {t.recheck.num_envs} envs")
     text.append(f" · {duration(spent)} of {t.minutes:g} min")
     if t.ceiling is not None:
         text.append(f" · unstable at {t.ceiling} envs", style="red")
@@ -64,20 +66,26 @@ def memory(r: protocol.TuneRung) -> float | None:
 
 
 def rungs_table(t: protocol.TuneState) -> Table:
-    """One row per rung: its shape, threads, what it measured, its verdict and why."""
+    """One row per rung: its shape, threads, what it measured, its verdict and why; the
+    recheck (the own shape after the climb) last, its envs marked "again"."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
     for name in ("envs", "minibatch", "threads", "steps/s", "game steps/s", "eps/h", "memory"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("why", style="dim", overflow="fold")
     chosen = t.chosen
-    for r in t.rungs:
-        picked = chosen is not None and (r.num_envs, r.minibatch_size) == (
-            chosen.num_envs,
-            chosen.minibatch_size,
+    for envs, r in t.rows():
+        picked = (
+            r is not t.recheck
+            and chosen is not None
+            and (r.num_envs, r.minibatch_size)
+            == (
+                chosen.num_envs,
+                chosen.minibatch_size,
+            )
         )
         table.add_row(
-            f"{r.num_envs}",
+            envs,
             f"{r.minibatch_size}",
             r.threads_label or UNKNOWN,
             count(r.steps_per_s) if r.steps_per_s is not None else UNKNOWN,

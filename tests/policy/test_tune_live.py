@@ -117,11 +117,15 @@ def test_search_picks_the_peak_and_stops_at_the_memory_budget(harness: AgentHarn
     assert [r["verdict"] for r in cart["rungs"]] == ["ok", "ok", "over_budget"]
     assert "max_host_ram_fraction" in cart["rungs"][2]["reason"]
     assert cart["rungs"][2]["started_at"] is None and cart["chosen"]["num_envs"] == 16
-    # Both went back to their shapes and keep their progress; a rung event each, a verdict.
+    # Pong's own shape measured again after the climb: the host steady, 16 envs stands.
+    assert pong["recheck"]["verdict"] == "ok" and pong["recheck"]["num_envs"] == 8
+    assert pong["recheck"]["steps_per_s"] == pytest.approx(2600, rel=0.15)
+    # Both went back to their shapes and keep their progress.
     for game in ("Pong", "CartPole"):
         wait_for(lambda g=game: h.game(g).get("state") == "running", 30, f"{game} back")
         assert h.game(game)["settings"]["num_envs"] == 8
-    assert len(events(h, "tune_rung")) == 6 and len(events(h, "tune_finished")) == 2
+    # A rung event each, and one for each game's own shape measured again (the recheck).
+    assert len(events(h, "tune_rung")) == 8 and len(events(h, "tune_finished")) == 2
     marks = h.call("history", game="Pong")["marks"]
     assert [m["kind"] for m in marks if m["kind"] == "tune"] == ["tune", "tune"]
     # A tuned profile: each game with its chosen shape.
@@ -210,3 +214,53 @@ def test_a_reboot_under_the_games_own_shape_abandons_the_tune(harness: AgentHarn
     assert h.game("Pong")["settings"]["num_envs"] == 8
     again = h.call("tune", games=["Pong"], minutes=2, dry_run=True)["tunes"]["Pong"]
     assert [r["num_envs"] for r in again["rungs"]] == [8, 16, 32, 64]
+
+
+def test_a_gain_the_hosts_drift_explains_is_refused_by_the_recheck(
+    harness: AgentHarness,
+) -> None:
+    h = harness
+    write(h, {"Pong": "drift"}, max_total_envs=32)  # 8, 16, 32
+    start_games(h, "Pong")
+    h.call("tune", games=["Pong"], minutes=0.4)
+    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "finished" and t, 90, "the end")
+    # The host got faster by the second, whatever the shape: each rung beat the one
+    # before it, and so did the own shape measured again after the climb.
+    first, again = t["rungs"][0], t["recheck"]
+    assert t["rungs"][1]["verdict"] == "ok"
+    assert again["verdict"] == "ok" and again["num_envs"] == 8
+    assert again["steps_per_s"] > 1.1 * first["steps_per_s"]
+    # The climb's best is not 10 % over the own shape's later measure: the own shape it is.
+    assert t["chosen"]["num_envs"] == 8 and "drifted" in t["reason"], json.dumps(t, indent=1)
+    shown = h.cli("tune").stdout
+    assert " 8 again " in shown and "drifted" in shown
+    assert len(events(h, "tune_rung")) == len([r for r in t["rungs"] if r["ended_at"]]) + 1
+    wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
+    assert h.game("Pong")["settings"]["num_envs"] == 8
+
+
+def test_a_reboot_during_the_recheck_leaves_the_climbs_choice_unconfirmed(
+    harness: AgentHarness,
+) -> None:
+    h = harness
+    write(h, {"Pong": "rising"}, max_total_envs=16)  # 8, 16, then 8 again
+    start_games(h, "Pong")
+    h.call("tune", games=["Pong"], minutes=0.3)
+
+    def rechecking() -> bool:
+        again, g = tune_of(h, "Pong").get("recheck"), h.game("Pong")
+        return bool(again and again["verdict"] == "running" and g.get("state") == "running")
+
+    wait_for(rechecking, 60, "the recheck running")
+    h.kill()
+    h.kill_trainers()
+    h.boot_file.write_text("boot-2\n")
+    h.start()
+    t = wait_for(lambda: (t := tune_of(h, "Pong"))["status"] == "finished" and t, 30, "the end")
+    # Not measured again: 16 envs stands as measured, said to be unconfirmed; a reboot
+    # under the own shape teaches nothing about 16 envs (no ceiling).
+    assert t["recheck"]["verdict"] == "pending" and "rebooted" in t["recheck"]["reason"]
+    assert t["chosen"]["num_envs"] == 16 and "unconfirmed" in t["reason"]
+    assert t["ceiling"] is None
+    wait_for(lambda: h.game("Pong").get("state") == "running", 30, "Pong back")
+    assert h.game("Pong")["settings"]["num_envs"] == 8

@@ -72,6 +72,28 @@ def test_choice_is_the_fastest_ok_rung_and_the_plan_scales() -> None:
     assert (after.episodes_per_hour, after.days, after.cost) == (200, 5, 240)
 
 
+def test_the_recheck_refuses_a_gain_the_hosts_drift_explains() -> None:
+    """The own shape measured again after the climb: the best rung stands only with
+    min_gain over the higher of its two measures; else the own shape is the choice."""
+    own, best = rung(8, 1000), rung(16, 1500)
+    rungs = [own, best, rung(32, 1550, "diminishing")]
+    assert ts.confirmed(rungs, None, min_gain=0.1) == (best, None)  # not rechecked (yet)
+    assert ts.confirmed(rungs, rung(8, 1050), min_gain=0.1) == (best, None)  # steady host
+    chosen, why = ts.confirmed(rungs, rung(8, 1400), min_gain=0.1)  # the host sped up
+    assert chosen is own and why is not None
+    assert "1000 steps/s before the climb and 1400 after" in why and "1500" in why
+    unmeasured = TuneRung(num_envs=8, minibatch_size=256, verdict="pending")
+    assert ts.confirmed(rungs, unmeasured, min_gain=0.1) == (best, None)  # unconfirmed
+    # A host that slowed down: the first measure is the higher, the gain is taken on it.
+    assert ts.confirmed(rungs, rung(8, 700), min_gain=0.1) == (best, None)
+    # The figures' base is the faster own measure; the own shape's first when chosen.
+    assert ts.gain_base(rungs, rung(8, 1050), best).steps_per_s == 1050
+    assert ts.gain_base(rungs, rung(8, 700), best) is own
+    assert ts.gain_base(rungs, rung(8, 1400), own) is own
+    # Each rung's time leaves room for the recheck, unless there is nothing to climb.
+    assert (ts.measures(3), ts.measures(1)) == (4, 1)
+
+
 def test_book_round_trips_and_finds_the_running_tune() -> None:
     from controlroom.protocol import TuneState
 

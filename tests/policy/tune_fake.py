@@ -8,7 +8,9 @@ again (its own small state file: the game's progress), and exits on SIGTERM.
 CURVE: "peak" (steps/s 1000, 2000, 2100 at 8, 16, 32 envs: the gain dies past 16),
 "rising" (100 steps/s per env), "memory" (200 steps/s per env, a third of the host's
 RAM per 8 envs reported), "slow" (as "rising", but past 8 envs an update line only every
-SLOW_LINE_S: too slow to measure within a rung).
+SLOW_LINE_S: too slow to measure within a rung), "drift" (1000 steps/s at any envs, times
+a host that gets faster by the second: 1 + DRIFT_PER_S of each second since the game's
+first start, so every later rung looks faster though no shape is).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 LINE_S = 0.2
 SLOW_LINE_S = 30.0
 WARMUP_S = 0.5
+DRIFT_PER_S = 0.1
 
 
 def curve(name: str, envs: int) -> tuple[float, int]:
@@ -30,10 +33,23 @@ def curve(name: str, envs: int) -> tuple[float, int]:
     mib = 2**20
     if name == "peak":
         return {8: 1000.0, 16: 2000.0, 32: 2100.0}.get(envs, 1000.0), envs * 10 * mib
+    if name == "drift":
+        return 1000.0, envs * 10 * mib
     if name == "memory":
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         return 200.0 * envs, envs * total // 24
     return 100.0 * envs, envs * 10 * mib
+
+
+def drift(name: str, run_dir: Path) -> float:
+    """The host's speed-up now for the "drift" curve (1 for the others): from the game's
+    first start, kept in the run dir."""
+    if name != "drift":
+        return 1.0
+    first = run_dir / "fake_first_start"
+    if not first.exists():
+        first.write_text(str(time.time()))
+    return 1.0 + DRIFT_PER_S * (time.time() - float(first.read_text()))
 
 
 def main() -> None:
@@ -58,7 +74,7 @@ def main() -> None:
     last = reported = next_update = time.time()
     while not stop:
         now = time.time()
-        step += sps * (now - last)
+        step += sps * drift(name, run_dir) * (now - last)
         last = now
         # Between updates a heartbeat (its step not moving), as the built-in trainer's.
         update = now >= next_update

@@ -46,7 +46,8 @@ def rung(
 
 
 def recorded_tune(status: str = "finished") -> dict[str, Any]:
-    """A finished ladder of MsPacman: 8 to 64 envs, 32 the best, 64 over the RAM budget."""
+    """A finished ladder of MsPacman: 8 to 64 envs, 32 the best, 64 over the RAM budget,
+    then 8 envs again (the recheck), near its first measure: 32 stands."""
     rungs = [
         rung(8, "ok", 900.0, 40.0),
         rung(16, "ok", 1500.0, 66.0),
@@ -60,6 +61,9 @@ def recorded_tune(status: str = "finished") -> dict[str, Any]:
         "rung_s": 150.0,
         "rungs": rungs,
         "current": None if status == "finished" else 2,
+        "recheck": rung(8, "ok", 950.0, 41.0, reason="the game's own shape again")
+        if status == "finished"
+        else None,
         "chosen": rungs[2] if status == "finished" else None,
         "reason": "the next rung would cross the RAM budget",
         "before": {"episodes_per_hour": 40.0, "days": 9.5, "cost": 456.0},
@@ -95,6 +99,11 @@ def test_the_view_reads_the_ladder() -> None:
     assert right[0].ys == pytest.approx([1.5, 2.0, 3.0])  # GiB of host RAM
     # The threads column: what a measured rung's trainer ran with (the agent's share).
     assert [r.threads_label for r in t.rungs] == ["1+1", "1+1", "1+1", None]
+    # The recheck is the table's last row, and the status says while it runs.
+    assert [envs for envs, _ in t.rows()] == ["8", "16", "32", "64", "8 again"]
+    assert t.recheck is not None
+    t.recheck.verdict, t.status, t.ended_at = "running", "running", None
+    assert "its own shape again: 8 envs" in tune_view.status_line(t, NOW).plain
 
 
 async def test_u_opens_the_tune_screen_with_table_plots_and_outcome() -> None:
@@ -112,6 +121,7 @@ async def test_u_opens_the_tune_screen_with_table_plots_and_outcome() -> None:
         for words in ("envs", "minibatch", "threads", "steps/s", "eps/h", "memory", "verdict"):
             assert words in table, words
         assert "ok ★" in table and "over_budget" in table and "RAM would be 94%" in table
+        assert "8 again" in table and table.count("★") == 1  # the recheck is never starred
         sps = screen.query_one("#plot-tune-sps", TunePlot)
         assert [t.label for t in sps.traces] == ["host steps/s", "game steps/s"]
         assert [t.label for t in sps.right] == ["memory GiB (right)"]

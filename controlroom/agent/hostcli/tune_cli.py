@@ -94,12 +94,12 @@ def tune_lines(t: TuneState, dry_run: bool = False) -> list[str]:
     head = "planned" if dry_run else t.status + (" (waiting)" if t.waiting else "")
     lines = [f"{t.game}: tune {head}, {t.rung_s:.0f} s per shape"]
     lines.append(
-        f"  {'envs':>5} {'minibatch':>9} {'threads':>7} {'host sps':>9} {'game sps':>9} "
+        f"  {'envs':>8} {'minibatch':>9} {'threads':>7} {'host sps':>9} {'game sps':>9} "
         f"{'eps/h':>7} {'MiB/env':>8} {'verdict':<12} reason"
     )
-    for r in t.rungs:
+    for envs, r in t.rows():
         lines.append(
-            f"  {r.num_envs:>5} {r.minibatch_size:>9} {r.threads_label or '-':>7} "
+            f"  {envs:>8} {r.minibatch_size:>9} {r.threads_label or '-':>7} "
             f"{_num(r.steps_per_s):>9} {_num(r.game_steps_per_s):>9} "
             f"{_num(r.eps_per_h):>7} {_mib(r):>8} "
             f"{r.verdict:<12} {r.reason}"

@@ -4,13 +4,18 @@ mechanism: a snapshot of the game first (as a migration takes), then each candid
 shape in place of the game's own, from the game's own checkpoint, so its progress goes
 on (the checkpoint lineage is one; no episode is lost); after the ladder the game goes
 back to the shape it had, unless the user applies the result (`tune_apply`, a
-migration). The search's rules are tune_search.py's; this module applies them.
+migration). A climb that found a faster shape measures the game's own shape once more
+before it chooses (the recheck): the rungs ran one after another, and a gain the host's
+drift explains is refused. The search's rules are tune_search.py's; this module applies
+them.
 
 Restart and reboot (the state is in the kv store, tune_search.TuneBook): an agent
 restart on the same boot resumes the tune, measuring the running rung again from the
 start (its samples were in memory); a reboot while a candidate ran records that rung as
 unstable (the ceiling learned, as the ramp learns its own) and finishes the tune with
-the rungs measured before it, the game back on its shape.
+the rungs measured before it, the game back on its shape. A recheck that cannot be
+measured (a reboot, a crash, the guard's pause) leaves the climb's choice standing,
+said to be unconfirmed.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def plan_ladder(engine: Engine, st: GameState, minutes: float) -> TuneState:
     return TuneState(
         game=st.game,
         minutes=minutes,
-        rung_s=tune_search.rung_seconds(minutes, len(rungs)),
+        rung_s=tune_search.rung_seconds(minutes, tune_search.measures(len(rungs))),
         restore_settings=dict(st.settings),
         rungs=rungs,
         ceiling=ceiling,
@@ -140,13 +145,25 @@ async def _begin(engine: Engine, game: str, minutes: float) -> None:
 
 def _open_rung(engine: Engine, t: TuneState, index: int) -> None:
     """Start measuring rung `index` (its trainer is started)."""
-    st = game_state(engine, t.game)
     t.current = index
-    rung = t.rungs[index]
+    _open(engine, t, t.rungs[index])
+
+
+def _open(engine: Engine, t: TuneState, rung: TuneRung) -> None:
+    """Start measuring `rung`, a rung of the ladder or the recheck (its trainer is
+    started)."""
+    st = game_state(engine, t.game)
     rung.verdict, rung.started_at = tune_search.RUNNING, time.time()
     warmup = engine.agent.config.tune.warmup_updates
     window = Window(since=rung.started_at, warmup=warmup)
     engine.tune_run = TuneRun(game=t.game, restarts=st.restarts, windows={t.game: window})
+
+
+def _measuring(t: TuneState) -> TuneRung:
+    """The rung measured now: the recheck while it runs, else the ladder's current."""
+    if t.recheck is not None and t.rechecking:
+        return t.recheck
+    return t.rungs[t.current or 0]
 
 
 async def tune_pass(engine: Engine, now: float) -> None:
@@ -169,15 +186,18 @@ async def _tune_pass(engine: Engine, now: float) -> None:
             nxt.waiting = False  # running now: a refusal in _begin ends it as failed
             await _begin(engine, nxt.game, nxt.minutes)
         return
+    rung = _measuring(t)
     if engine.tune_run is None or engine.tune_run.game != t.game:
-        _open_rung(engine, t, t.current or 0)  # after an agent restart: measure afresh
+        _open(engine, t, rung)  # after an agent restart: measure afresh
     run = engine.tune_run
     assert run is not None
     games = engine.agent.games()
     st = games.get(t.game)
-    rung = t.rungs[t.current or 0]
     if st is None:
         await _end(engine, t, "abandoned", f"{t.game} was removed")
+        return
+    if t.rechecking:
+        await _recheck_pass(engine, t, run, st, now)
         return
     trouble = _trouble(st, run)
     if trouble is not None:
@@ -201,6 +221,36 @@ async def _tune_pass(engine: Engine, now: float) -> None:
     elif now >= hung_at or out_of_time:
         why = f"too slow to measure: {cand.updates} update(s) in {spent:.0f} s"
         await _stop_at(engine, t, rung, tune_search.DIMINISHING, why)
+
+
+async def _recheck_pass(
+    engine: Engine, t: TuneState, run: TuneRun, st: GameState, now: float
+) -> None:
+    """One tick of the recheck: sample the own shape, and once its time is up, choose
+    with its figure. Not measured (a crash, the guard's pause, no update in twice its
+    time): the climb's choice stands, unconfirmed."""
+    trouble = _trouble(st, run) or ("the guard paused it" if st.state == "paused" else None)
+    if trouble is not None:
+        await _unconfirmed(engine, t, trouble)
+        return
+    tune_measure.sample(run, engine.agent.games(), t.game)
+    assert t.recheck is not None
+    started = t.recheck.started_at or now
+    if now < started + t.rung_s:
+        return
+    if run.windows[t.game].steps_per_s() is not None:
+        tune_measure.fill(engine, t.recheck, run, st)
+        _close(engine, t, t.recheck, tune_search.OK, "the game's own shape again, after the climb")
+        await _end(engine, t, "finished", t.reason)
+    elif now >= started + 2 * t.rung_s:
+        await _unconfirmed(engine, t, f"no measure in {now - started:.0f} s")
+
+
+async def _unconfirmed(engine: Engine, t: TuneState, why: str) -> None:
+    """The recheck could not be measured: the climb's choice stands, said so."""
+    assert t.recheck is not None
+    _close(engine, t, t.recheck, tune_search.PENDING, f"not measured again: {why}")
+    await _end(engine, t, "finished", f"{t.reason}; the choice is unconfirmed")
 
 
 def _deadline(t: TuneState) -> float:
@@ -242,7 +292,7 @@ async def _measured(
     if index + 1 >= len(t.rungs):
         await _end(engine, t, "finished", "the top of the ladder (guard envs, ceiling, max_rungs)")
         return
-    if time.time() + t.rung_s > _deadline(t):
+    if time.time() + 2 * t.rung_s > _deadline(t):  # the next rung, then the recheck
         await _end(engine, t, "finished", "the tune's minutes ran out")
         return
     nxt = t.rungs[index + 1]
@@ -271,15 +321,16 @@ async def _switch(engine: Engine, t: TuneState, index: int) -> None:
 
 
 def _close(engine: Engine, t: TuneState, rung: TuneRung, verdict: str, reason: str) -> None:
-    """A rung's verdict, said in an event."""
+    """A rung's verdict, said in an event (the recheck's index is None)."""
     rung.verdict, rung.reason, rung.ended_at = verdict, reason, time.time()
     sps = f"{rung.steps_per_s:.0f} steps/s on the host" if rung.steps_per_s else "not measured"
+    index = next((i for i, r in enumerate(t.rungs) if r is rung), None)
     engine.event(
         "tune_rung",
         t.game,
-        f"tune of {t.game}: {rung.num_envs} envs, minibatch {rung.minibatch_size}: "
-        f"{verdict} ({sps}; {reason})",
-        {"rung": msgspec.to_builtins(rung), "index": t.rungs.index(rung)},
+        f"tune of {t.game}: {rung.num_envs} envs, minibatch {rung.minibatch_size}"
+        f"{' again' if index is None else ''}: {verdict} ({sps}; {reason})",
+        {"rung": msgspec.to_builtins(rung), "index": index},
     )
 
 
@@ -297,17 +348,26 @@ async def _unstable(engine: Engine, t: TuneState, rung: TuneRung, why: str) -> N
 
 
 async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
-    """The ladder is over: back to the game's own shape (its learning kept), choose,
-    and say so."""
-    engine.tune_run = None
+    """The ladder is over: back to the game's own shape (its learning kept); a climb
+    that found a faster shape measures that own shape again first (the recheck); then
+    choose, and say so."""
     st = engine.agent.games().get(t.game)
+    if status == "finished" and st is not None and _needs_recheck(t):
+        await _begin_recheck(engine, t, reason)
+        return
+    engine.tune_run = None
     if st is not None and dict(st.settings) != t.restore_settings:
         await engine.agent.want_game(t.game, dict(t.restore_settings))
-    t.chosen = tune_search.choose(t.rungs)
+    t.chosen, refused = tune_search.confirmed(
+        t.rungs, t.recheck, min_gain=engine.agent.config.tune.min_gain
+    )
+    if refused is not None:
+        reason = f"{reason}; kept its own shape: {refused}"
     if t.before.days is None:
         t.before = tune_measure.figures(engine, t.game, t.rungs[0].eps_per_h)
     if t.chosen is not None:
-        t.after = tune_search.figures_after(t.before, t.rungs[0], t.chosen)
+        base = tune_search.gain_base(t.rungs, t.recheck, t.chosen)
+        t.after = tune_search.figures_after(t.before, base, t.chosen)
     t.reason, t.ended_at, t.current, t.status = reason, time.time(), None, status
     chosen = (
         f"{t.chosen.num_envs} envs, minibatch {t.chosen.minibatch_size}" if t.chosen else "nothing"
@@ -321,6 +381,25 @@ async def _end(engine: Engine, t: TuneState, status: str, reason: str) -> None:
     engine.save()
 
 
+def _needs_recheck(t: TuneState) -> bool:
+    """A climb whose best is not the own shape, not yet rechecked."""
+    best = tune_search.choose(t.rungs)
+    return t.recheck is None and best is not None and best is not t.rungs[0]
+
+
+async def _begin_recheck(engine: Engine, t: TuneState, reason: str) -> None:
+    """The game back on its own shape, measured once more for a rung's time; `reason`
+    (why the climb stopped) is kept for the tune's end."""
+    own = t.rungs[0]
+    t.reason, t.current = reason, None
+    t.recheck = TuneRung(
+        num_envs=own.num_envs, minibatch_size=own.minibatch_size, threads=own.threads
+    )
+    await engine.agent.want_game(t.game, dict(t.restore_settings))
+    _open(engine, t, t.recheck)
+    engine.save()
+
+
 async def on_start(engine: Engine) -> None:
     """After an agent start: a reboot under a candidate makes that rung unstable and
     ends the tune (the game back on its shape); a plain restart measures the rung again."""
@@ -330,7 +409,9 @@ async def on_start(engine: Engine) -> None:
     rebooted = engine.tune.boot_id is not None and engine.tune.boot_id != engine.agent.boot_id
     engine.tune.boot_id = engine.agent.boot_id
     rung = t.rungs[t.current or 0]
-    if rebooted and t.current:
+    if rebooted and t.rechecking:
+        await _unconfirmed(engine, t, "the host rebooted")
+    elif rebooted and t.current:
         await _unstable(engine, t, rung, "the host rebooted under it")
     elif rebooted:
         await _end(engine, t, "abandoned", "the host rebooted while the current shape ran")
@@ -345,8 +426,8 @@ async def cancel(engine: Engine) -> protocol.TuneChange:
     engine.tune.waiting = []
     if t is None:
         raise OpError("not_found", "no tune is running")
-    if t.current is not None and t.rungs[t.current].verdict == tune_search.RUNNING:
-        t.rungs[t.current].verdict = tune_search.PENDING
+    if _measuring(t).verdict == tune_search.RUNNING:
+        _measuring(t).verdict = tune_search.PENDING
     await _end(engine, t, "cancelled", "cancelled")
     return change(engine)
 

@@ -47,6 +47,12 @@ def ladder(
 SWITCH_SHARE = 0.1  # of a tune's minutes, left for stopping and starting trainers
 
 
+def measures(rungs: int) -> int:
+    """How many measures a ladder of `rungs` takes: each rung, and the game's own shape
+    again after a climb (a ladder of one has nothing to climb, so nothing to confirm)."""
+    return rungs + 1 if rungs > 1 else rungs
+
+
 def rung_seconds(minutes: float, rungs: int) -> float:
     """Each rung's share of the tune's minutes, less the share its trainers' stops and
     starts take."""
@@ -166,6 +172,40 @@ def choose(rungs: list[TuneRung]) -> TuneRung | None:
     """The fastest rung on the host's summed steps/s among those judged ok."""
     fine = [r for r in rungs if r.verdict == OK and r.steps_per_s is not None]
     return max(fine, key=lambda r: r.steps_per_s or 0.0) if fine else None
+
+
+def confirmed(
+    rungs: list[TuneRung], recheck: TuneRung | None, *, min_gain: float
+) -> tuple[TuneRung | None, str | None]:
+    """The choice once the game's own shape was measured again after the climb, and why
+    the climb's best was refused (None: it was not). The rungs ran one after another: a
+    host that got faster meanwhile (another tenant gone, clocks up) makes every later
+    rung look better. The best rung stands only if it gains `min_gain` over the higher
+    of the own shape's two measures; else the own shape is the choice."""
+    best = choose(rungs)
+    own = rungs[0]
+    if best is None or best is own or recheck is None or recheck.steps_per_s is None:
+        return best, None
+    higher = max(own.steps_per_s or 0.0, recheck.steps_per_s)
+    if (best.steps_per_s or 0.0) >= higher * (1.0 + min_gain):
+        return best, None
+    why = (
+        f"{own.num_envs} envs measured {own.steps_per_s or 0:.0f} steps/s before the climb "
+        f"and {recheck.steps_per_s:.0f} after it: {best.num_envs} envs' "
+        f"{best.steps_per_s or 0:.0f} is not {min_gain:.0%} over the higher (the host's "
+        "speed drifted)"
+    )
+    return (own if own.verdict == OK else None), why
+
+
+def gain_base(rungs: list[TuneRung], recheck: TuneRung | None, chosen: TuneRung) -> TuneRung:
+    """The measure of the own shape a chosen rung's gain is taken against: the faster of
+    its two (before and after the climb), the same as `confirmed` judged by; the own
+    shape's first when it is the choice itself."""
+    own = rungs[0]
+    if chosen is own or recheck is None or recheck.steps_per_s is None:
+        return own
+    return recheck if recheck.steps_per_s > (own.steps_per_s or 0.0) else own
 
 
 def best_below(rungs: list[TuneRung], index: int) -> TuneRung | None:
